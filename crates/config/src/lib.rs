@@ -1,0 +1,269 @@
+//! Typed configuration, layered: built-in defaults < `fanz.toml` (or `--config PATH`) <
+//! `FANZ_*` environment variables. Validated once at start-up; a bad value stops start-up
+//! with a message that names the key.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where embedded data lives (the SQLite file, later media).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Empty means `sqlite://<data_dir>/fanz.db`.
+    pub database_url: String,
+    /// Maximum connections in the read pool.
+    pub db_max_connections: u32,
+    /// Public base URL used in e-mailed links, e.g. `https://boyfanz.com`.
+    pub public_url: String,
+    /// A clusters file to use instead of the built-in one.
+    pub clusters_file: Option<PathBuf>,
+    /// The cluster served when the Host header names none.
+    pub default_cluster: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `fanz=debug,info`.
+    pub log: String,
+    /// Mark cookies `Secure` (set when served over HTTPS).
+    pub cookie_secure: bool,
+    /// Largest JSON body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a login session lives, in hours.
+    pub session_ttl_hours: u32,
+    /// Failed logins from one IP address within the window before it is throttled.
+    pub login_max_failures_per_ip: u32,
+    /// Failed logins for one account within the window before it is throttled.
+    pub login_max_failures_per_account: u32,
+    /// The throttling window, in seconds.
+    pub login_window_secs: u32,
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://…` (TLS); empty: mail goes to the
+    /// outbox table and the log only.
+    pub smtp_url: String,
+    /// The From address of outgoing mail.
+    pub smtp_from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            db_max_connections: 16,
+            public_url: String::new(),
+            clusters_file: None,
+            default_cluster: "fanzlab".into(),
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            cookie_secure: false,
+            body_limit_bytes: 1024 * 1024,
+            session_ttl_hours: 24 * 30,
+            login_max_failures_per_ip: 20,
+            login_max_failures_per_account: 5,
+            login_window_secs: 15 * 60,
+            smtp_url: String::new(),
+            smtp_from: "Fanz <no-reply@fanz.localhost>".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("invalid configuration: key `{key}`: {message}")]
+    BadValue { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Load with the documented precedence. `path` is `--config`; without it `./fanz.toml`
+    /// is read when present.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, Env::prefixed("FANZ_"))
+    }
+
+    fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) if !p.exists() => return Err(ConfigError::MissingFile(p.to_path_buf())),
+            Some(p) => fig = fig.merge(Toml::file(p)),
+            None => fig = fig.merge(Toml::file("fanz.toml")),
+        }
+        // Only keys Fanz knows: FANZ_TEST_* and other FANZ_ variables belong to tools.
+        let known: Vec<String> = Self::KEYS.iter().map(|k| k.to_string()).collect();
+        let env = env.filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)));
+        let config: Config = fig
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()
+    }
+
+    const KEYS: &'static [&'static str] = &[
+        "listen",
+        "data_dir",
+        "database_url",
+        "db_max_connections",
+        "public_url",
+        "clusters_file",
+        "default_cluster",
+        "log_format",
+        "log",
+        "cookie_secure",
+        "body_limit_bytes",
+        "session_ttl_hours",
+        "login_max_failures_per_ip",
+        "login_max_failures_per_account",
+        "login_window_secs",
+        "smtp_url",
+        "smtp_from",
+    ];
+
+    fn validate(mut self) -> Result<Self, ConfigError> {
+        if self.database_url.trim().is_empty() {
+            self.database_url = format!("sqlite://{}/fanz.db", self.data_dir.display());
+        }
+        let url = self.database_url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::BadValue {
+                key: "database_url",
+                message: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        if self.db_max_connections == 0 {
+            return Err(ConfigError::BadValue {
+                key: "db_max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::BadValue {
+                key: "body_limit_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
+        if self.session_ttl_hours == 0 || self.login_window_secs == 0 {
+            return Err(ConfigError::BadValue {
+                key: if self.session_ttl_hours == 0 {
+                    "session_ttl_hours"
+                } else {
+                    "login_window_secs"
+                },
+                message: "must be at least 1".into(),
+            });
+        }
+        if !self.smtp_url.is_empty()
+            && !(self.smtp_url.starts_with("smtp://") || self.smtp_url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::BadValue {
+                key: "smtp_url",
+                message: "must start with smtp:// or smtps://".into(),
+            });
+        }
+        if !self.public_url.is_empty()
+            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::BadValue {
+                key: "public_url",
+                message: "must start with http:// or https://".into(),
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    /// The effective configuration as TOML with secrets replaced by `***`.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = redact_url(&shown.database_url);
+        shown.smtp_url = redact_url(&shown.smtp_url);
+        toml::to_string(&shown).expect("config serializes as TOML")
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            let user = creds.split(':').next().unwrap_or("");
+            if creds.contains(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_configuration_defaults() {
+        figment::Jail::expect_with(|_| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.database_url, "sqlite://./data/fanz.db");
+            assert!(!c.is_postgres());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_precedence() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fanz.toml", "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/fz\"\n")?;
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.database_url, "sqlite:///tmp/fz/fanz.db");
+            jail.set_env("FANZ_LISTEN", "127.0.0.1:9100");
+            jail.set_env("FANZ_DATABASE_URL", "postgres://u:pw@localhost/fanz");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.listen.port(), 9100);
+            assert!(c.is_postgres());
+            assert!(c.redacted_toml().contains("postgres://u:***@localhost/fanz"));
+            assert!(!c.redacted_toml().contains("pw"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FANZ_LISTEN", "not-an-address");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("listen"), "{err}");
+            jail.set_env("FANZ_LISTEN", "127.0.0.1:1");
+            jail.set_env("FANZ_DATABASE_URL", "mysql://x");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/fanz.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

@@ -1,0 +1,10 @@
+//! Shared domain types for every Fanz module: parsed values that can only hold valid data
+//! (`Email`, `Handle`, `Password`, `Role`), opaque tokens and the clock.
+//!
+//! This crate owns no tables and performs no I/O; it must never depend on another Fanz crate.
+
+pub mod clock;
+pub mod token;
+pub mod types;
+
+pub use types::{Email, Handle, Password, Role, ValidationError};

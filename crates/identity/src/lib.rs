@@ -1,0 +1,96 @@
+//! Identity: accounts, roles, login sessions, two-factor (TOTP with recovery codes), password
+//! reset by e-mailed token, API keys for machine clients, login throttling per IP and per
+//! account, and the outgoing-mail outbox.
+//!
+//! Secrets (passwords, tokens, keys, recovery codes) are stored only as argon2id or SHA-256
+//! digests. Every security event is written to the audit log in the same transaction.
+//! This crate owns the `users`, `user_roles`, `sessions`, `recovery_codes`, `password_resets`,
+//! `api_keys`, `login_failures` and `mail_outbox` tables; it never reads another module's.
+
+mod accounts;
+mod api_keys;
+mod login;
+pub mod mail;
+mod password;
+mod reset;
+mod totp;
+
+pub use accounts::{create_user, find_user, grant_role, roles_of, set_disabled, NewUser, User};
+pub use api_keys::{create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, NewApiKey};
+pub use login::{authenticate, login, logout, revoke_sessions, AuthMethod, LoginRequest, Principal, Session};
+pub use password::{hash_password, verify_password};
+pub use reset::{request_password_reset, reset_password};
+pub use totp::{confirm_totp, current_code, disable_totp, start_totp_enrolment, TotpEnrolment};
+
+use fanz_audit::AuditError;
+use fanz_core::ValidationError;
+use fanz_store::{sqlx, StoreError};
+
+/// Tunables that come from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_ttl_micros: i64,
+    pub max_failures_per_ip: i64,
+    pub max_failures_per_account: i64,
+    pub window_micros: i64,
+    /// Base URL for links in e-mail, e.g. `https://boyfanz.com`.
+    pub public_url: String,
+    /// Issuer shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        use fanz_core::clock::{DAY, MINUTE};
+        Self {
+            session_ttl_micros: 30 * DAY,
+            max_failures_per_ip: 20,
+            max_failures_per_account: 5,
+            window_micros: 15 * MINUTE,
+            public_url: "http://127.0.0.1:8080".into(),
+            totp_issuer: "Fanz".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("this handle is taken")]
+    HandleTaken,
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("a two-factor code is required")]
+    TotpRequired,
+    #[error("the two-factor code is wrong or was already used")]
+    InvalidTotp,
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("two-factor authentication is already on")]
+    TotpAlreadyEnabled,
+    #[error("start two-factor enrolment first")]
+    TotpNotStarted,
+    #[error("two-factor authentication is not on")]
+    TotpNotEnabled,
+    #[error("the reset link is invalid or has expired")]
+    InvalidResetToken,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("no such API key")]
+    ApiKeyNotFound,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

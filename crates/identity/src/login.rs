@@ -1,0 +1,297 @@
+//! Logging in and out, sessions, authenticating a request, and login throttling.
+
+use crate::password::{decoy_hash, verify_password};
+use crate::totp::check_second_factor;
+use crate::{IdentityError, Result, Settings};
+use fanz_audit::{record, Actor};
+use fanz_core::clock::now_micros;
+use fanz_core::token::{hash_token, random_token};
+use fanz_core::{Email, Role};
+use fanz_store::{sqlx, Db, Store};
+use serde_json::json;
+use sqlx::Row;
+
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// A six-digit TOTP code or a recovery code.
+    pub totp: Option<String>,
+    /// `cookie` for browsers, `bearer` for API clients.
+    pub kind: &'static str,
+    pub user_agent: Option<String>,
+}
+
+/// A new session; `token` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub user_id: i64,
+    pub expires_at: i64,
+}
+
+/// Who is calling, and how they proved it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub handle: String,
+    pub email: String,
+    pub roles: Vec<Role>,
+    pub totp_enabled: bool,
+    pub via: AuthMethod,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuthMethod {
+    Session { session_id: i64 },
+    ApiKey { key_id: i64 },
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+const SESSION_PREFIX: &str = "fzs_";
+pub(crate) const API_KEY_PREFIX: &str = "fzk_";
+
+/// Check credentials and open a session. Wrong e-mail and wrong password give the same error
+/// in about the same time. Failures are recorded for throttling; after too many from one IP
+/// or for one account within the window, attempts are refused with `Throttled` until it
+/// passes.
+///
+/// Takes the store, not a transaction: the password check is slow and runs outside any
+/// write lock; failure and success are each committed in their own short transaction.
+pub async fn login(
+    store: &Store,
+    req: LoginRequest,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<Session> {
+    let ip = actor.ip.clone().unwrap_or_default();
+    // An unparseable e-mail can't match an account; throttle it under its raw text.
+    let email = Email::parse(&req.email)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|_| req.email.trim().to_lowercase());
+
+    {
+        let mut db = store.conn().await?;
+        throttle_check(&mut db, &ip, &email, settings).await?;
+    }
+
+    let found = {
+        let mut db = store.conn().await?;
+        sqlx::query(
+            "SELECT id, password_hash, disabled, totp_enabled FROM users WHERE email = $1",
+        )
+        .bind(&email)
+        .fetch_optional(&mut *db)
+        .await?
+        .map(|r| {
+            (
+                r.get::<i64, _>(0),
+                r.get::<String, _>(1),
+                r.get::<i64, _>(2) != 0,
+                r.get::<i64, _>(3) != 0,
+            )
+        })
+    };
+
+    let stored_hash = found
+        .as_ref()
+        .map(|f| f.1.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
+    let password_ok = verify_password(&req.password, &stored_hash).await && found.is_some();
+    let Some((user_id, _, disabled, totp_enabled)) = found.filter(|_| password_ok) else {
+        let mut tx = store.begin().await?;
+        record_failure(&mut tx, &ip, &email, actor, "invalid_credentials").await?;
+        tx.commit().await?;
+        return Err(IdentityError::InvalidCredentials);
+    };
+
+    let mut tx = store.begin().await?;
+    if disabled {
+        record_failure(&mut tx, &ip, &email, &actor.with_user(user_id), "disabled").await?;
+        tx.commit().await?;
+        return Err(IdentityError::AccountDisabled);
+    }
+    if totp_enabled {
+        let second = check_second_factor(&mut tx, user_id, req.totp.as_deref(), actor).await;
+        if let Err(e) = second {
+            if matches!(e, IdentityError::InvalidTotp) {
+                record_failure(&mut tx, &ip, &email, &actor.with_user(user_id), "invalid_totp")
+                    .await?;
+            }
+            tx.commit().await?;
+            return Err(e);
+        }
+    }
+    sqlx::query("DELETE FROM login_failures WHERE email = $1")
+        .bind(&email)
+        .execute(&mut *tx)
+        .await?;
+    let session = open_session(&mut tx, user_id, req.kind, req.user_agent.as_deref(), actor, settings)
+        .await?;
+    record(
+        &mut tx,
+        &actor.with_user(user_id),
+        "auth.login",
+        Some(&format!("user:{user_id}")),
+        json!({"kind": req.kind, "second_factor": totp_enabled}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+async fn open_session(
+    db: &mut Db,
+    user_id: i64,
+    kind: &str,
+    user_agent: Option<&str>,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<Session> {
+    let token = random_token(SESSION_PREFIX, 32);
+    let now = now_micros();
+    let expires_at = now + settings.session_ttl_micros;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at, last_seen_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+    )
+    .bind(hash_token(&token))
+    .bind(user_id)
+    .bind(kind)
+    .bind(now)
+    .bind(expires_at)
+    .bind(actor.ip.as_deref())
+    .bind(user_agent.map(|s| s.chars().take(256).collect::<String>()))
+    .execute(&mut *db)
+    .await?;
+    Ok(Session {
+        token,
+        user_id,
+        expires_at,
+    })
+}
+
+async fn throttle_check(db: &mut Db, ip: &str, email: &str, s: &Settings) -> Result<()> {
+    let since = now_micros() - s.window_micros;
+    for (column, value, max) in [
+        ("ip", ip, s.max_failures_per_ip),
+        ("email", email, s.max_failures_per_account),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE {column} = $1 AND at > $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .bind(since)
+            .fetch_one(&mut *db)
+            .await?;
+        let count: i64 = row.get(0);
+        if count >= max {
+            let oldest: Option<i64> = row.get(1);
+            let free_at = oldest.unwrap_or(since) + s.window_micros;
+            let secs = ((free_at - now_micros()).max(0) / 1_000_000) as u64 + 1;
+            return Err(IdentityError::Throttled {
+                retry_after_secs: secs,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn record_failure(
+    db: &mut Db,
+    ip: &str,
+    email: &str,
+    actor: &Actor,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO login_failures (at, ip, email) VALUES ($1, $2, $3)")
+        .bind(now_micros())
+        .bind(ip)
+        .bind(email)
+        .execute(&mut *db)
+        .await?;
+    record(
+        db,
+        actor,
+        "auth.login_failed",
+        None,
+        json!({"email": email, "reason": reason}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Resolve a session token or API key to its principal; `None` when unknown, expired,
+/// revoked or the account is disabled.
+pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>> {
+    let hash = hash_token(token);
+    let (user_id, via) = if token.starts_with(API_KEY_PREFIX) {
+        let row = sqlx::query("SELECT id, user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(&hash)
+            .fetch_optional(&mut *db)
+            .await?;
+        match row {
+            Some(r) => (r.get::<i64, _>(1), AuthMethod::ApiKey { key_id: r.get(0) }),
+            None => return Ok(None),
+        }
+    } else if token.starts_with(SESSION_PREFIX) {
+        let row = sqlx::query("SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(&hash)
+            .bind(now_micros())
+            .fetch_optional(&mut *db)
+            .await?;
+        match row {
+            Some(r) => (r.get::<i64, _>(1), AuthMethod::Session { session_id: r.get(0) }),
+            None => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    let user = crate::find_user(db, user_id).await?;
+    if user.disabled {
+        return Ok(None);
+    }
+    Ok(Some(Principal {
+        user_id,
+        handle: user.handle,
+        email: user.email,
+        roles: user.roles,
+        totp_enabled: user.totp_enabled,
+        via,
+    }))
+}
+
+/// End the session the token belongs to. Unknown tokens are ignored.
+pub async fn logout(db: &mut Db, token: &str, actor: &Actor) -> Result<()> {
+    let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+        .bind(hash_token(token))
+        .fetch_optional(&mut *db)
+        .await?;
+    if let Some(r) = row {
+        let user_id: i64 = r.get(0);
+        record(
+            db,
+            &actor.with_user(user_id),
+            "auth.logout",
+            Some(&format!("user:{user_id}")),
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// End every session of a user (password reset, account disabled).
+pub async fn revoke_sessions(db: &mut Db, user_id: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,241 @@
+//! The store port: one handle over SQLite (embedded default) or PostgreSQL (at scale).
+//!
+//! Every module writes its SQL once, in the portable subset both engines share, and runs it
+//! through sqlx's `Any` driver: `$1…` placeholders, `BIGINT` integers (timestamps are
+//! microseconds), `TEXT`, `RETURNING`, `ON CONFLICT`. Only DDL differs, so migrations live per
+//! backend side by side in `migrations/{sqlite,postgres}`. Where an engine needs its own
+//! statement (an advisory lock, `SKIP LOCKED`), code asks [`backend_of`].
+//!
+//! Domain functions take `&mut Db`; a caller passes a transaction from [`Store::begin`] to
+//! compose several of them atomically, or a pooled connection for reads.
+//!
+//! This crate owns no domain tables and must never contain business rules.
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool};
+use std::sync::Once;
+use std::time::Duration;
+
+pub use sqlx;
+
+/// A database connection of either backend; what every domain function takes.
+pub type Db = sqlx::AnyConnection;
+/// A write transaction; derefs to [`Db`].
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Which engine a connection talks to.
+pub fn backend_of(db: &Db) -> Backend {
+    if db.backend_name().eq_ignore_ascii_case("postgresql") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite: or postgres://")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// True when the error is a violated UNIQUE or PRIMARY KEY constraint, on either engine.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.code().as_deref() == Some("23505")
+                || db.code().as_deref() == Some("2067")
+                || db.code().as_deref() == Some("1555")
+        }
+        _ => false,
+    }
+}
+
+/// Per-connection settings: WAL for concurrent readers, NORMAL sync (durable at checkpoint,
+/// safe under WAL), enforced foreign keys, and waiting instead of failing on a busy file.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The handle to the store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connect to `url`. For SQLite the file (and its directory) is created when missing, WAL
+    /// is switched on, and writes go through one dedicated connection so in-process writers
+    /// queue fairly instead of spinning on the file lock.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_with_create(url)?;
+                let opts = || {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(10))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                for pragma in SQLITE_PRAGMAS {
+                                    sqlx::query(pragma).execute(&mut *conn).await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                };
+                let write = opts().max_connections(1).connect(&url).await?;
+                let read = opts()
+                    .max_connections(max_connections.max(1))
+                    .connect(&url)
+                    .await?;
+                Ok(Self {
+                    read,
+                    write,
+                    backend,
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                Ok(Self {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                })
+            }
+        }
+    }
+
+    /// Apply every pending migration of this backend. Idempotent.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads.
+    pub fn pool(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// A pooled connection for reads.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// Begin a write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot fail to
+    /// upgrade when another process wrote in between.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
+    }
+
+    /// Readiness: the store answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Close every connection (graceful shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// `sqlite://path` → `sqlite://path?mode=rwc`, creating the parent directory.
+fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or("");
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::from_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = std::env::temp_dir().join(format!("fanz-store-{}", std::process::id()));
+        let url = format!("sqlite://{}/a/fanz.db", dir.display());
+        assert!(sqlite_url_with_create(&url).unwrap().ends_with("fanz.db?mode=rwc"));
+        assert!(dir.join("a").is_dir());
+        assert_eq!(sqlite_url_with_create("sqlite://x.db?mode=ro").unwrap(), "sqlite://x.db?mode=ro");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
