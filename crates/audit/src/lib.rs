@@ -190,7 +190,14 @@ pub async fn verify(db: &mut Db) -> Result<Verdict, AuditError> {
                 reason: "previous hash does not match",
             });
         }
-        let expect = chain_hash(&prev, r.get(1), &actor, &action, subject.as_deref(), &details);
+        let expect = chain_hash(
+            &prev,
+            r.get(1),
+            &actor,
+            &action,
+            subject.as_deref(),
+            &details,
+        );
         if expect != stored {
             return Ok(Verdict::Broken {
                 at_id: id,
@@ -215,11 +222,26 @@ mod tests {
             request_id: None,
         };
         let base = chain_hash(GENESIS, 1, &a, "login", Some("user:1"), "{}");
-        assert_ne!(base, chain_hash(GENESIS, 2, &a, "login", Some("user:1"), "{}"));
-        assert_ne!(base, chain_hash(GENESIS, 1, &a, "logout", Some("user:1"), "{}"));
-        assert_ne!(base, chain_hash(GENESIS, 1, &a, "login", Some("user:2"), "{}"));
-        assert_ne!(base, chain_hash(GENESIS, 1, &a, "login", Some("user:1"), "{\"x\":1}"));
-        assert_ne!(base, chain_hash(&"1".repeat(64), 1, &a, "login", Some("user:1"), "{}"));
+        assert_ne!(
+            base,
+            chain_hash(GENESIS, 2, &a, "login", Some("user:1"), "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS, 1, &a, "logout", Some("user:1"), "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS, 1, &a, "login", Some("user:2"), "{}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(GENESIS, 1, &a, "login", Some("user:1"), "{\"x\":1}")
+        );
+        assert_ne!(
+            base,
+            chain_hash(&"1".repeat(64), 1, &a, "login", Some("user:1"), "{}")
+        );
         // Length prefixes stop field boundaries from sliding.
         assert_ne!(
             chain_hash(GENESIS, 1, &a, "ab", Some("c"), "{}"),

@@ -223,9 +223,27 @@ mod tests {
     use super::*;
 
     const SEED_BRANDS: [&str; 21] = [
-        "FanzLab", "BoyFanz", "GirlFanz", "DaddyFanz", "PupFanz", "TabooFanz", "TransFanz",
-        "CougarFanz", "FanzCock", "FanzClips", "FanzTube", "BearFanz", "TwinkFanz", "JockFanz",
-        "NerdFanz", "GothFanz", "E-BoyFanz", "E-GirlFanz", "MILFFanz", "DILFFanz", "FemdomFanz",
+        "FanzLab",
+        "BoyFanz",
+        "GirlFanz",
+        "DaddyFanz",
+        "PupFanz",
+        "TabooFanz",
+        "TransFanz",
+        "CougarFanz",
+        "FanzCock",
+        "FanzClips",
+        "FanzTube",
+        "BearFanz",
+        "TwinkFanz",
+        "JockFanz",
+        "NerdFanz",
+        "GothFanz",
+        "E-BoyFanz",
+        "E-GirlFanz",
+        "MILFFanz",
+        "DILFFanz",
+        "FemdomFanz",
     ];
 
     fn builtin() -> Clusters {
@@ -253,7 +271,10 @@ mod tests {
     #[test]
     fn resolves_hosts() {
         let c = builtin();
-        assert_eq!(c.resolve_host(Some("boyfanz.localhost:8080")).slug, "boyfanz");
+        assert_eq!(
+            c.resolve_host(Some("boyfanz.localhost:8080")).slug,
+            "boyfanz"
+        );
         assert_eq!(c.resolve_host(Some("GirlFanz.COM")).slug, "girlfanz");
         assert_eq!(c.resolve_host(Some("127.0.0.1:8080")).slug, "fanzlab");
         assert_eq!(c.resolve_host(None).slug, "fanzlab");

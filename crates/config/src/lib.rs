@@ -232,7 +232,10 @@ mod tests {
     #[test]
     fn file_then_env_precedence() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("fanz.toml", "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/fz\"\n")?;
+            jail.create_file(
+                "fanz.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/fz\"\n",
+            )?;
             let c = Config::load(None).unwrap();
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.database_url, "sqlite:///tmp/fz/fanz.db");
@@ -241,7 +244,9 @@ mod tests {
             let c = Config::load(None).unwrap();
             assert_eq!(c.listen.port(), 9100);
             assert!(c.is_postgres());
-            assert!(c.redacted_toml().contains("postgres://u:***@localhost/fanz"));
+            assert!(c
+                .redacted_toml()
+                .contains("postgres://u:***@localhost/fanz"));
             assert!(!c.redacted_toml().contains("pw"));
             Ok(())
         });

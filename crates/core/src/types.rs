@@ -52,7 +52,9 @@ impl Email {
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(bad("email is not a valid address"));
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>') {
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        {
             return Err(bad("email must not contain spaces or angle brackets"));
         }
         Ok(Self(s))
@@ -76,8 +78,24 @@ pub struct Handle(String);
 
 /// Handles that would collide with routes or impersonate the platform.
 const RESERVED_HANDLES: &[&str] = &[
-    "admin", "administrator", "api", "assets", "c", "fanz", "help", "login", "logout", "me",
-    "metrics", "moderator", "root", "settings", "signup", "static", "support", "system",
+    "admin",
+    "administrator",
+    "api",
+    "assets",
+    "c",
+    "fanz",
+    "help",
+    "login",
+    "logout",
+    "me",
+    "metrics",
+    "moderator",
+    "root",
+    "settings",
+    "signup",
+    "static",
+    "support",
+    "system",
 ];
 
 impl Handle {
@@ -204,8 +222,20 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.com", "ann@x", "a b@x.com", "ann@x..com", "ann@.x.com"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "a b@x.com",
+            "ann@x..com",
+            "ann@.x.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -213,7 +243,14 @@ mod tests {
     #[test]
     fn handles() {
         assert_eq!(Handle::parse("@Neon_Pup").unwrap().as_str(), "neon_pup");
-        for bad in ["ab", "has space", "dash-ed", "admin", &"x".repeat(31), "émile"] {
+        for bad in [
+            "ab",
+            "has space",
+            "dash-ed",
+            "admin",
+            &"x".repeat(31),
+            "émile",
+        ] {
             assert!(Handle::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -223,7 +260,10 @@ mod tests {
         assert!(Password::parse("correct horse").is_ok());
         assert_eq!(Password::parse("short").unwrap_err().code, "weak_password");
         assert!(Password::parse("aaaaaaaaaaaa").is_err());
-        assert_eq!(format!("{:?}", Password::parse("correct horse").unwrap()), "Password(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Password::parse("correct horse").unwrap()),
+            "Password(<redacted>)"
+        );
     }
 
     #[test]

@@ -172,7 +172,11 @@ pub async fn set_disabled(db: &mut Db, user_id: i64, disabled: bool, actor: &Act
     record(
         db,
         actor,
-        if disabled { "user.disabled" } else { "user.enabled" },
+        if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        },
         Some(&format!("user:{user_id}")),
         json!({}),
     )

@@ -27,10 +27,20 @@ pub struct NewApiKey {
     pub key: String,
 }
 
-pub async fn create_api_key(db: &mut Db, user_id: i64, name: &str, actor: &Actor) -> Result<NewApiKey> {
+pub async fn create_api_key(
+    db: &mut Db,
+    user_id: i64,
+    name: &str,
+    actor: &Actor,
+) -> Result<NewApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ValidationError::new("name", "invalid_name", "name must be 1 to 64 characters").into());
+        return Err(ValidationError::new(
+            "name",
+            "invalid_name",
+            "name must be 1 to 64 characters",
+        )
+        .into());
     }
     let key = random_token(API_KEY_PREFIX, 32);
     let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
@@ -46,7 +56,14 @@ pub async fn create_api_key(db: &mut Db, user_id: i64, name: &str, actor: &Actor
     .fetch_one(&mut *db)
     .await?
     .get(0);
-    record(db, actor, "auth.api_key_created", Some(&format!("api_key:{id}")), json!({"name": name})).await?;
+    record(
+        db,
+        actor,
+        "auth.api_key_created",
+        Some(&format!("api_key:{id}")),
+        json!({"name": name}),
+    )
+    .await?;
     Ok(NewApiKey {
         info: ApiKeyInfo {
             id,
@@ -92,6 +109,13 @@ pub async fn revoke_api_key(db: &mut Db, user_id: i64, key_id: i64, actor: &Acto
     if n == 0 {
         return Err(IdentityError::ApiKeyNotFound);
     }
-    record(db, actor, "auth.api_key_revoked", Some(&format!("api_key:{key_id}")), json!({})).await?;
+    record(
+        db,
+        actor,
+        "auth.api_key_revoked",
+        Some(&format!("api_key:{key_id}")),
+        json!({}),
+    )
+    .await?;
     Ok(())
 }

@@ -17,10 +17,15 @@ mod totp;
 
 pub use accounts::{create_user, find_user, grant_role, roles_of, set_disabled, NewUser, User};
 pub use api_keys::{create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, NewApiKey};
-pub use login::{authenticate, login, logout, revoke_sessions, AuthMethod, LoginRequest, Principal, Session};
+pub use login::{
+    authenticate, complete_login, login, logout, revoke_sessions, AuthMethod, LoginOutcome,
+    LoginRequest, Principal, Session,
+};
 pub use password::{hash_password, verify_password};
 pub use reset::{request_password_reset, reset_password};
-pub use totp::{confirm_totp, current_code, disable_totp, start_totp_enrolment, TotpEnrolment};
+pub use totp::{
+    confirm_totp, current_code, disable_totp, pending_totp, start_totp_enrolment, TotpEnrolment,
+};
 
 use fanz_audit::AuditError;
 use fanz_core::ValidationError;
@@ -69,6 +74,8 @@ pub enum IdentityError {
     InvalidTotp,
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    #[error("the sign-in attempt expired; sign in again")]
+    LoginExpired,
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("two-factor authentication is already on")]

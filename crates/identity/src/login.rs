@@ -68,7 +68,7 @@ pub async fn login(
     req: LoginRequest,
     actor: &Actor,
     settings: &Settings,
-) -> Result<Session> {
+) -> Result<LoginOutcome> {
     let ip = actor.ip.clone().unwrap_or_default();
     // An unparseable e-mail can't match an account; throttle it under its raw text.
     let email = Email::parse(&req.email)
@@ -82,20 +82,18 @@ pub async fn login(
 
     let found = {
         let mut db = store.conn().await?;
-        sqlx::query(
-            "SELECT id, password_hash, disabled, totp_enabled FROM users WHERE email = $1",
-        )
-        .bind(&email)
-        .fetch_optional(&mut *db)
-        .await?
-        .map(|r| {
-            (
-                r.get::<i64, _>(0),
-                r.get::<String, _>(1),
-                r.get::<i64, _>(2) != 0,
-                r.get::<i64, _>(3) != 0,
-            )
-        })
+        sqlx::query("SELECT id, password_hash, disabled, totp_enabled FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&mut *db)
+            .await?
+            .map(|r| {
+                (
+                    r.get::<i64, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<i64, _>(2) != 0,
+                    r.get::<i64, _>(3) != 0,
+                )
+            })
     };
 
     let stored_hash = found
@@ -116,29 +114,148 @@ pub async fn login(
         tx.commit().await?;
         return Err(IdentityError::AccountDisabled);
     }
+    if totp_enabled && req.totp.is_none() && req.kind == "cookie" {
+        // Browsers get a short-lived ticket for the two-factor page instead of re-posting
+        // the password.
+        let ticket =
+            open_session(&mut tx, user_id, MFA_TICKET, None, actor, MFA_TICKET_TTL).await?;
+        tx.commit().await?;
+        return Ok(LoginOutcome::SecondFactorNeeded {
+            ticket: ticket.token,
+        });
+    }
     if totp_enabled {
         let second = check_second_factor(&mut tx, user_id, req.totp.as_deref(), actor).await;
         if let Err(e) = second {
             if matches!(e, IdentityError::InvalidTotp) {
-                record_failure(&mut tx, &ip, &email, &actor.with_user(user_id), "invalid_totp")
-                    .await?;
+                record_failure(
+                    &mut tx,
+                    &ip,
+                    &email,
+                    &actor.with_user(user_id),
+                    "invalid_totp",
+                )
+                .await?;
             }
             tx.commit().await?;
             return Err(e);
         }
     }
-    sqlx::query("DELETE FROM login_failures WHERE email = $1")
-        .bind(&email)
-        .execute(&mut *tx)
-        .await?;
-    let session = open_session(&mut tx, user_id, req.kind, req.user_agent.as_deref(), actor, settings)
-        .await?;
-    record(
+    let session = finish_login(
         &mut tx,
+        user_id,
+        &email,
+        req.kind,
+        req.user_agent.as_deref(),
+        totp_enabled,
+        actor,
+        settings,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(LoginOutcome::Session(session))
+}
+
+/// What a correct password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    Session(Session),
+    /// Two-factor is on and no code was given: finish with [`complete_login`] and this ticket.
+    SecondFactorNeeded {
+        ticket: String,
+    },
+}
+
+const MFA_TICKET: &str = "mfa";
+const MFA_TICKET_TTL: i64 = 5 * fanz_core::clock::MINUTE;
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_login(
+    db: &mut Db,
+    user_id: i64,
+    email: &str,
+    kind: &str,
+    user_agent: Option<&str>,
+    second_factor: bool,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<Session> {
+    sqlx::query("DELETE FROM login_failures WHERE email = $1")
+        .bind(email)
+        .execute(&mut *db)
+        .await?;
+    let session = open_session(
+        db,
+        user_id,
+        kind,
+        user_agent,
+        actor,
+        settings.session_ttl_micros,
+    )
+    .await?;
+    record(
+        db,
         &actor.with_user(user_id),
         "auth.login",
         Some(&format!("user:{user_id}")),
-        json!({"kind": req.kind, "second_factor": totp_enabled}),
+        json!({"kind": kind, "second_factor": second_factor}),
+    )
+    .await?;
+    Ok(session)
+}
+
+/// Second step of a browser login: the ticket from [`LoginOutcome::SecondFactorNeeded`] and
+/// a TOTP or recovery code. Wrong codes count towards throttling like wrong passwords.
+pub async fn complete_login(
+    store: &Store,
+    ticket: &str,
+    code: &str,
+    user_agent: Option<&str>,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<Session> {
+    let ip = actor.ip.clone().unwrap_or_default();
+    let found = {
+        let mut db = store.conn().await?;
+        sqlx::query(
+            "SELECT s.user_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.kind = $2 AND s.expires_at > $3",
+        )
+        .bind(hash_token(ticket))
+        .bind(MFA_TICKET)
+        .bind(now_micros())
+        .fetch_optional(&mut *db)
+        .await?
+        .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+    };
+    let Some((user_id, email)) = found else {
+        return Err(IdentityError::LoginExpired);
+    };
+    {
+        let mut db = store.conn().await?;
+        throttle_check(&mut db, &ip, &email, settings).await?;
+    }
+    let mut tx = store.begin().await?;
+    if let Err(e) = check_second_factor(&mut tx, user_id, Some(code), actor).await {
+        if matches!(e, IdentityError::InvalidTotp) {
+            record_failure(
+                &mut tx,
+                &ip,
+                &email,
+                &actor.with_user(user_id),
+                "invalid_totp",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        return Err(e);
+    }
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(hash_token(ticket))
+        .execute(&mut *tx)
+        .await?;
+    let session = finish_login(
+        &mut tx, user_id, &email, "cookie", user_agent, true, actor, settings,
     )
     .await?;
     tx.commit().await?;
@@ -151,11 +268,11 @@ async fn open_session(
     kind: &str,
     user_agent: Option<&str>,
     actor: &Actor,
-    settings: &Settings,
+    ttl_micros: i64,
 ) -> Result<Session> {
     let token = random_token(SESSION_PREFIX, 32);
     let now = now_micros();
-    let expires_at = now + settings.session_ttl_micros;
+    let expires_at = now + ttl_micros;
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, kind, created_at, expires_at, last_seen_at, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
@@ -182,9 +299,8 @@ async fn throttle_check(db: &mut Db, ip: &str, email: &str, s: &Settings) -> Res
         ("ip", ip, s.max_failures_per_ip),
         ("email", email, s.max_failures_per_account),
     ] {
-        let sql = format!(
-            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE {column} = $1 AND at > $2"
-        );
+        let sql =
+            format!("SELECT COUNT(*), MIN(at) FROM login_failures WHERE {column} = $1 AND at > $2");
         let row = sqlx::query(&sql)
             .bind(value)
             .bind(since)
@@ -232,22 +348,30 @@ async fn record_failure(
 pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>> {
     let hash = hash_token(token);
     let (user_id, via) = if token.starts_with(API_KEY_PREFIX) {
-        let row = sqlx::query("SELECT id, user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(&hash)
-            .fetch_optional(&mut *db)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&hash)
+        .fetch_optional(&mut *db)
+        .await?;
         match row {
             Some(r) => (r.get::<i64, _>(1), AuthMethod::ApiKey { key_id: r.get(0) }),
             None => return Ok(None),
         }
     } else if token.starts_with(SESSION_PREFIX) {
-        let row = sqlx::query("SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+        let row = sqlx::query("SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2 AND kind <> $3")
             .bind(&hash)
             .bind(now_micros())
+            .bind(MFA_TICKET)
             .fetch_optional(&mut *db)
             .await?;
         match row {
-            Some(r) => (r.get::<i64, _>(1), AuthMethod::Session { session_id: r.get(0) }),
+            Some(r) => (
+                r.get::<i64, _>(1),
+                AuthMethod::Session {
+                    session_id: r.get(0),
+                },
+            ),
             None => return Ok(None),
         }
     } else {

@@ -99,14 +99,22 @@ impl MailTransport for SmtpTransport {
             .subject(mail.subject.clone())
             .body(mail.body.clone())
             .map_err(|e| e.to_string())?;
-        self.inner.send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+        self.inner
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
 const MAX_ATTEMPTS: i64 = 5;
 
 /// Send up to `batch` waiting messages; returns how many were sent.
-pub async fn deliver_pending(store: &Store, transport: &dyn MailTransport, batch: i64) -> Result<usize> {
+pub async fn deliver_pending(
+    store: &Store,
+    transport: &dyn MailTransport,
+    batch: i64,
+) -> Result<usize> {
     let pending = {
         let mut db = store.conn().await?;
         let rows = sqlx::query(
@@ -145,11 +153,13 @@ pub async fn deliver_pending(store: &Store, transport: &dyn MailTransport, batch
             }
             Err(e) => {
                 tracing::warn!(outbox_id = mail.id, error = %e, "mail delivery failed");
-                sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
-                    .bind(e)
-                    .bind(mail.id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+                )
+                .bind(e)
+                .bind(mail.id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;

@@ -1,7 +1,9 @@
 //! argon2id password hashing, off the async runtime (it is deliberately slow).
 
 use crate::{IdentityError, Result};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use fanz_core::Password;
 

@@ -80,12 +80,39 @@ pub async fn start_totp_enrolment(
         .bind(user_id)
         .execute(&mut *db)
         .await?;
-    record(db, actor, "auth.totp_enrolment_started", Some(&format!("user:{user_id}")), json!({}))
-        .await?;
+    record(
+        db,
+        actor,
+        "auth.totp_enrolment_started",
+        Some(&format!("user:{user_id}")),
+        json!({}),
+    )
+    .await?;
     Ok(TotpEnrolment {
         otpauth_url: totp.get_url(),
         secret,
     })
+}
+
+/// The enrolment in progress, if one was started and not yet confirmed.
+pub async fn pending_totp(
+    db: &mut Db,
+    user_id: i64,
+    issuer: &str,
+) -> Result<Option<TotpEnrolment>> {
+    let row = sqlx::query("SELECT handle, totp_pending_secret FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(IdentityError::UserNotFound)?;
+    let Some(secret) = row.get::<Option<String>, _>(1) else {
+        return Ok(None);
+    };
+    let totp = totp_for(&secret, issuer, &row.get::<String, _>(0))?;
+    Ok(Some(TotpEnrolment {
+        otpauth_url: totp.get_url(),
+        secret,
+    }))
 }
 
 /// Finish enrolment with a code from the app. Returns the recovery codes, shown once.
@@ -96,11 +123,12 @@ pub async fn confirm_totp(
     issuer: &str,
     actor: &Actor,
 ) -> Result<Vec<String>> {
-    let row = sqlx::query("SELECT handle, totp_enabled, totp_pending_secret FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *db)
-        .await?
-        .ok_or(IdentityError::UserNotFound)?;
+    let row =
+        sqlx::query("SELECT handle, totp_enabled, totp_pending_secret FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *db)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
     if row.get::<i64, _>(1) != 0 {
         return Err(IdentityError::TotpAlreadyEnabled);
     }
@@ -120,7 +148,14 @@ pub async fn confirm_totp(
     .execute(&mut *db)
     .await?;
     let codes = replace_recovery_codes(db, user_id).await?;
-    record(db, actor, "auth.totp_enabled", Some(&format!("user:{user_id}")), json!({})).await?;
+    record(
+        db,
+        actor,
+        "auth.totp_enabled",
+        Some(&format!("user:{user_id}")),
+        json!({}),
+    )
+    .await?;
     Ok(codes)
 }
 
@@ -166,7 +201,14 @@ pub async fn disable_totp(db: &mut Db, user_id: i64, code: &str, actor: &Actor) 
         .bind(user_id)
         .execute(&mut *db)
         .await?;
-    record(db, actor, "auth.totp_disabled", Some(&format!("user:{user_id}")), json!({})).await?;
+    record(
+        db,
+        actor,
+        "auth.totp_disabled",
+        Some(&format!("user:{user_id}")),
+        json!({}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -212,8 +254,14 @@ pub(crate) async fn check_second_factor(
     .fetch_optional(&mut *db)
     .await?;
     if used.is_some() {
-        record(db, &actor.with_user(user_id), "auth.recovery_code_used", Some(&format!("user:{user_id}")), json!({}))
-            .await?;
+        record(
+            db,
+            &actor.with_user(user_id),
+            "auth.recovery_code_used",
+            Some(&format!("user:{user_id}")),
+            json!({}),
+        )
+        .await?;
         return Ok(());
     }
     Err(IdentityError::InvalidTotp)
@@ -221,7 +269,9 @@ pub(crate) async fn check_second_factor(
 
 /// The current code for a base32 secret; for tests and tools that act as an authenticator.
 pub fn current_code(secret_b32: &str) -> Option<String> {
-    totp_for(secret_b32, "Fanz", "x").ok().map(|t| t.generate(now_secs()))
+    totp_for(secret_b32, "Fanz", "x")
+        .ok()
+        .map(|t| t.generate(now_secs()))
 }
 
 #[cfg(test)]

@@ -200,7 +200,9 @@ impl Store {
 
 /// `sqlite://path` → `sqlite://path?mode=rwc`, creating the parent directory.
 fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or("");
     if !path.is_empty() && path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {
@@ -225,7 +227,10 @@ mod tests {
     #[test]
     fn picks_backend_from_url() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            Backend::from_url("postgres://h/db").unwrap(),
+            Backend::Postgres
+        );
         assert!(Backend::from_url("mysql://h/db").is_err());
     }
 
@@ -233,9 +238,14 @@ mod tests {
     fn sqlite_urls_get_create_mode() {
         let dir = std::env::temp_dir().join(format!("fanz-store-{}", std::process::id()));
         let url = format!("sqlite://{}/a/fanz.db", dir.display());
-        assert!(sqlite_url_with_create(&url).unwrap().ends_with("fanz.db?mode=rwc"));
+        assert!(sqlite_url_with_create(&url)
+            .unwrap()
+            .ends_with("fanz.db?mode=rwc"));
         assert!(dir.join("a").is_dir());
-        assert_eq!(sqlite_url_with_create("sqlite://x.db?mode=ro").unwrap(), "sqlite://x.db?mode=ro");
+        assert_eq!(
+            sqlite_url_with_create("sqlite://x.db?mode=ro").unwrap(),
+            "sqlite://x.db?mode=ro"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -1,1 +1,266 @@
+//! The HTTP face of Fanz: the JSON API under /api/v1 (with its OpenAPI document), the
+//! server-rendered pages of every cluster, health, readiness and metrics.
+//!
+//! Handlers are thin: they parse the request, call one domain function (or one flow in
+//! [`flows`] when modules must change together in one transaction) and map the result. All
+//! error-to-HTTP mapping lives in [`error`]. This crate holds no business rules.
 
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod flows;
+mod middleware;
+pub mod pages;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fanz_clusters::Clusters;
+use fanz_config::Config;
+use fanz_store::Store;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Notify;
+
+/// Shared state of a running server. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub clusters: Clusters,
+    /// `GET /api/v1/clusters` body, rendered once.
+    pub clusters_json: String,
+    pub config: Config,
+    pub identity: fanz_identity::Settings,
+    /// Wakes the mail sender when something was queued.
+    pub mail_wakeup: Notify,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, clusters: Clusters, config: Config) -> Self {
+        let public_url = if config.public_url.is_empty() {
+            format!("http://{}", config.listen)
+        } else {
+            config.public_url.clone()
+        };
+        let identity = fanz_identity::Settings {
+            session_ttl_micros: config.session_ttl_hours as i64 * fanz_core::clock::HOUR,
+            max_failures_per_ip: config.login_max_failures_per_ip as i64,
+            max_failures_per_account: config.login_max_failures_per_account as i64,
+            window_micros: config.login_window_secs as i64 * fanz_core::clock::SECOND,
+            public_url,
+            totp_issuer: "Fanz".into(),
+        };
+        let clusters_json = serde_json::to_string(&api::wire::ClusterList {
+            clusters: clusters.all().to_vec(),
+        })
+        .expect("clusters serialize");
+        AppState(Arc::new(Inner {
+            store,
+            clusters,
+            clusters_json,
+            config,
+            identity,
+            mail_wakeup: Notify::new(),
+        }))
+    }
+}
+
+/// The OpenAPI 3.1 document of every /api/v1 route.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| api::router().split_for_parts().1)
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let (api_routes, _) = api::router().split_for_parts();
+    let pages = pages::router();
+    let body_limit = state.config.body_limit_bytes;
+    let router = Router::new()
+        .merge(api_routes)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs_page))
+        .route("/assets/app.css", get(app_css))
+        .merge(pages.clone())
+        .nest("/c/{slug}", pages)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn(middleware::track_metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    middleware::apply(router)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not ready");
+            error::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the store does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        middleware::prometheus().render(),
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Response {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let body = JSON.get_or_init(|| openapi().to_pretty_json().expect("OpenAPI serializes"));
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
+}
+
+async fn docs_page() -> Response {
+    use askama::Template;
+    let mut ops = Vec::new();
+    for (path, item) in &openapi().paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            let Some(op) = op else { continue };
+            let mut codes: Vec<&String> = op.responses.responses.keys().collect();
+            codes.sort();
+            ops.push(pages::DocOpRow {
+                method: method.into(),
+                path: path.clone(),
+                tag: op
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.first().cloned())
+                    .unwrap_or_default(),
+                summary: op
+                    .summary
+                    .clone()
+                    .or_else(|| op.description.clone())
+                    .unwrap_or_default(),
+                responses: codes.into_iter().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+    }
+    match (pages::DocsTemplate { ops }).render() {
+        Ok(html) => axum::response::Html(html).into_response(),
+        Err(e) => error::ApiError::internal(e).into_response(),
+    }
+}
+
+async fn app_css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/app.css"),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        error::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {}", uri.path()),
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title>\
+             <link rel=\"stylesheet\" href=\"/assets/app.css\"><link rel=\"stylesheet\" href=\"/theme.css\"></head>\
+             <body><main id=\"main\"><h1>Not found</h1><p>There is nothing here. <a href=\"/\">Go home</a>.</p></main></body></html>",
+        )
+            .into_response()
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here",
+    )
+    .into_response()
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests and return.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    middleware::prometheus();
+    spawn_mail_sender(&state);
+    let app = app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// With SMTP configured, deliver the outbox in the background.
+fn spawn_mail_sender(state: &AppState) {
+    if state.config.smtp_url.is_empty() {
+        return;
+    }
+    let transport = match fanz_identity::mail::SmtpTransport::new(
+        &state.config.smtp_url,
+        &state.config.smtp_from,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP is misconfigured; mail stays in the outbox");
+            return;
+        }
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            match fanz_identity::mail::deliver_pending(&state.store, &transport, 50).await {
+                Ok(n) if n > 0 => tracing::info!(sent = n, "mail delivered"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail delivery pass failed"),
+            }
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                state.mail_wakeup.notified(),
+            )
+            .await;
+        }
+    });
+}

@@ -1,0 +1,245 @@
+//! /api/v1/auth: sign-up, login, logout, two-factor, password reset, API keys.
+
+use super::wire::*;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Auth, Json, RequestActor};
+use crate::{flows, AppState};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use fanz_identity::{AuthMethod, LoginOutcome};
+
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = UserResponse), (status = 409, description = "email or handle taken", body = ErrorBody),
+              (status = 422, description = "invalid email, handle or weak password", body = ErrorBody)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Json(req): Json<SignupRequest>,
+) -> ApiResult<(StatusCode, axum::Json<UserResponse>)> {
+    let user = flows::signup(
+        &state,
+        &req.email,
+        &req.handle,
+        &req.password,
+        vec![],
+        &actor,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(user.into())))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse),
+              (status = 401, description = "`invalid_credentials`, `totp_required` or `invalid_totp`", body = ErrorBody),
+              (status = 429, description = "too many failed attempts; see Retry-After", body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let outcome = fanz_identity::login(
+        &state.store,
+        fanz_identity::LoginRequest {
+            email: req.email,
+            password: req.password,
+            totp: req.totp,
+            kind: "bearer",
+            user_agent: user_agent(&headers),
+        },
+        &actor,
+        &state.identity,
+    )
+    .await?;
+    match outcome {
+        LoginOutcome::Session(s) => Ok(axum::Json(TokenResponse {
+            token: s.token,
+            expires_at: fanz_core::clock::rfc3339(s.expires_at),
+        })),
+        LoginOutcome::SecondFactorNeeded { .. } => {
+            Err(fanz_identity::IdentityError::TotpRequired.into())
+        }
+    }
+}
+
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = StatusResponse), (status = 401, body = ErrorBody)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    auth: Auth,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<StatusResponse>> {
+    if !matches!(auth.0.via, AuthMethod::Session { .. }) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not_a_session",
+            "API keys are revoked, not logged out",
+        ));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim().to_owned())
+        .unwrap_or_default();
+    let mut tx = state.store.begin().await?;
+    fanz_identity::logout(&mut tx, &token, &actor).await?;
+    tx.commit().await?;
+    Ok(axum::Json(StatusResponse {
+        status: "logged_out",
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/totp/enrol", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = TotpEnrolResponse), (status = 409, description = "already on", body = ErrorBody)))]
+pub async fn totp_enrol(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+) -> ApiResult<axum::Json<TotpEnrolResponse>> {
+    let mut tx = state.store.begin().await?;
+    let e = fanz_identity::start_totp_enrolment(
+        &mut tx,
+        me.user_id,
+        &state.identity.totp_issuer,
+        &actor.with_user(me.user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(TotpEnrolResponse {
+        secret: e.secret,
+        otpauth_url: e.otpauth_url,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/totp/verify", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
+    responses((status = 200, description = "two-factor is on", body = RecoveryCodesResponse),
+              (status = 401, description = "wrong code", body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn totp_verify(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Json(req): Json<CodeRequest>,
+) -> ApiResult<axum::Json<RecoveryCodesResponse>> {
+    let mut tx = state.store.begin().await?;
+    let codes = fanz_identity::confirm_totp(
+        &mut tx,
+        me.user_id,
+        &req.code,
+        &state.identity.totp_issuer,
+        &actor.with_user(me.user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(RecoveryCodesResponse {
+        recovery_codes: codes,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/totp/disable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
+    responses((status = 200, body = StatusResponse), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Json(req): Json<CodeRequest>,
+) -> ApiResult<axum::Json<StatusResponse>> {
+    let mut tx = state.store.begin().await?;
+    let result =
+        fanz_identity::disable_totp(&mut tx, me.user_id, &req.code, &actor.with_user(me.user_id))
+            .await;
+    // A used recovery code or a spent time step is recorded even when the call fails later.
+    tx.commit().await?;
+    result?;
+    Ok(axum::Json(StatusResponse {
+        status: "totp_disabled",
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotRequest,
+    responses((status = 202, description = "a reset link is sent if the address has an account", body = StatusResponse)))]
+pub async fn password_forgot(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Json(req): Json<ForgotRequest>,
+) -> ApiResult<(StatusCode, axum::Json<StatusResponse>)> {
+    let mut tx = state.store.begin().await?;
+    fanz_identity::request_password_reset(&mut tx, &req.email, &actor, &state.identity).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(StatusResponse {
+            status: "sent_if_registered",
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 200, body = StatusResponse), (status = 422, description = "`invalid_reset_token` or `weak_password`", body = ErrorBody)))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Json(req): Json<ResetRequest>,
+) -> ApiResult<axum::Json<StatusResponse>> {
+    flows::reset_password(&state, &req.token, &req.password, &actor).await?;
+    Ok(axum::Json(StatusResponse {
+        status: "password_changed",
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = [])), request_body = CreateApiKeyRequest,
+    responses((status = 201, body = NewApiKeyResponse), (status = 422, body = ErrorBody)))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Json(req): Json<CreateApiKeyRequest>,
+) -> ApiResult<(StatusCode, axum::Json<NewApiKeyResponse>)> {
+    let mut tx = state.store.begin().await?;
+    let k =
+        fanz_identity::create_api_key(&mut tx, me.user_id, &req.name, &actor.with_user(me.user_id))
+            .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(NewApiKeyResponse {
+            key: k.key,
+            api_key: k.info.into(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKeyResponse>)))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+) -> ApiResult<axum::Json<Vec<ApiKeyResponse>>> {
+    let mut db = state.store.conn().await?;
+    let keys = fanz_identity::list_api_keys(&mut db, me.user_id).await?;
+    Ok(axum::Json(keys.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "API key id")),
+    responses((status = 200, body = StatusResponse), (status = 404, body = ErrorBody)))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<StatusResponse>> {
+    let mut tx = state.store.begin().await?;
+    fanz_identity::revoke_api_key(&mut tx, me.user_id, id, &actor.with_user(me.user_id)).await?;
+    tx.commit().await?;
+    Ok(axum::Json(StatusResponse { status: "revoked" }))
+}

@@ -1,0 +1,70 @@
+//! The JSON API under /api/v1. Routes and the OpenAPI 3.1 document are built together
+//! (utoipa-axum), so a route cannot exist without its documentation.
+
+pub mod admin;
+pub mod auth;
+pub mod clusters;
+pub mod me;
+pub mod profiles;
+pub mod wire;
+
+use crate::AppState;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Fanz API", description = "The HTTP API of a Fanz server. Errors are `{\"error\":{\"code\",\"message\"}}` with stable codes."),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Accounts, sessions, two-factor, password reset, API keys"),
+        (name = "me", description = "The caller's own account and profile"),
+        (name = "profiles", description = "Public profiles and follows"),
+        (name = "clusters", description = "The branded sites this server runs"),
+        (name = "admin", description = "Operator tools")
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+/// Every /api/v1 route with its documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::totp_enrol))
+        .routes(routes!(auth::totp_verify))
+        .routes(routes!(auth::totp_disable))
+        .routes(routes!(auth::password_forgot))
+        .routes(routes!(auth::password_reset))
+        .routes(routes!(auth::create_api_key, auth::list_api_keys))
+        .routes(routes!(auth::revoke_api_key))
+        .routes(routes!(me::me))
+        .routes(routes!(me::update_profile))
+        .routes(routes!(me::become_creator))
+        .routes(routes!(profiles::get_profile))
+        .routes(routes!(profiles::follow, profiles::unfollow))
+        .routes(routes!(clusters::list))
+        .routes(routes!(clusters::get))
+        .routes(routes!(admin::mail_outbox))
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::grant_role))
+}

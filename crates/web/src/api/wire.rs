@@ -1,0 +1,179 @@
+//! Request and response bodies of the JSON API. The OpenAPI document is derived from these.
+
+use fanz_core::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "neon_ann")]
+    pub handle: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: i64,
+    pub email: String,
+    pub handle: String,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<Role>,
+    pub totp_enabled: bool,
+}
+
+impl From<fanz_identity::User> for UserResponse {
+    fn from(u: fanz_identity::User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            handle: u.handle,
+            roles: u.roles,
+            totp_enabled: u.totp_enabled,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Six-digit authenticator code or a recovery code; required when two-factor is on.
+    pub totp: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub id: i64,
+    pub email: String,
+    pub handle: String,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<Role>,
+    pub totp_enabled: bool,
+    pub profile: fanz_profiles::Profile,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolResponse {
+    /// Base32 secret to type into an authenticator app.
+    pub secret: String,
+    /// `otpauth://` URL (for a QR code).
+    pub otpauth_url: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    /// Single-use codes, shown once.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    pub email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub status: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyResponse {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+impl From<fanz_identity::ApiKeyInfo> for ApiKeyResponse {
+    fn from(k: fanz_identity::ApiKeyInfo) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: fanz_core::clock::rfc3339(k.created_at),
+            revoked: k.revoked,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewApiKeyResponse {
+    /// The key: shown once. Send as `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
+    pub key: String,
+    pub api_key: ApiKeyResponse,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BecomeCreatorRequest {
+    /// Cluster slugs the creator appears on.
+    pub clusters: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileResponse {
+    #[serde(flatten)]
+    pub profile: fanz_profiles::Profile,
+    /// Whether the caller follows this profile (false when anonymous).
+    pub viewer_follows: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClusterList {
+    pub clusters: Vec<fanz_clusters::Cluster>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRoleRequest {
+    #[schema(example = "moderator")]
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OutboxResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<fanz_identity::mail::OutboxMail>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<fanz_audit::AuditEntry>,
+    #[schema(value_type = Object)]
+    pub chain: fanz_audit::Verdict,
+}

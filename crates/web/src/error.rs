@@ -1,0 +1,163 @@
+//! The one place where domain errors become HTTP: `{"error":{"code","message"}}` with a
+//! stable code and the right status. Internal details are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fanz_identity::IdentityError;
+use fanz_profiles::ProfileError;
+use fanz_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code such as `email_taken`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "you may not do this")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        use IdentityError as E;
+        let (status, code) = match &e {
+            E::Invalid(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.code),
+            E::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            E::HandleTaken => (StatusCode::CONFLICT, "handle_taken"),
+            E::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            E::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            E::InvalidTotp => (StatusCode::UNAUTHORIZED, "invalid_totp"),
+            E::LoginExpired => (StatusCode::UNAUTHORIZED, "login_expired"),
+            E::Throttled { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    e.to_string(),
+                );
+                err.retry_after = Some(*retry_after_secs);
+                return err;
+            }
+            E::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            E::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
+            E::TotpNotStarted => (StatusCode::CONFLICT, "totp_not_started"),
+            E::TotpNotEnabled => (StatusCode::CONFLICT, "totp_not_enabled"),
+            E::InvalidResetToken => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_reset_token"),
+            E::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
+            E::ApiKeyNotFound => (StatusCode::NOT_FOUND, "api_key_not_found"),
+            E::Database(_) | E::Store(_) | E::Audit(_) | E::Internal(_) => {
+                return ApiError::internal(e)
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(e: ProfileError) -> Self {
+        match &e {
+            ProfileError::Invalid(v) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message.clone())
+            }
+            ProfileError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "profile_not_found", e.to_string())
+            }
+            ProfileError::SelfFollow => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "self_follow",
+                e.to_string(),
+            ),
+            ProfileError::Database(_) | ProfileError::Audit(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<fanz_core::ValidationError> for ApiError {
+    fn from(v: fanz_core::ValidationError) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<fanz_store::sqlx::Error> for ApiError {
+    fn from(e: fanz_store::sqlx::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<fanz_audit::AuditError> for ApiError {
+    fn from(e: fanz_audit::AuditError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,197 @@
+//! Request extractors: JSON bodies with our error shape, the caller's identity (bearer token
+//! or API key for the API, session cookie for pages), the audit actor, and the cluster.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use fanz_audit::Actor;
+use fanz_clusters::Cluster;
+use fanz_core::Role;
+use fanz_identity::Principal;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A JSON body; malformed JSON → 400 `malformed_json`, wrong shape → 422 `invalid_body`,
+/// wrong content type → 415, too large → 413.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    let status = rej.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        StatusCode::BAD_REQUEST => "malformed_json",
+        _ => "bad_request",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "send Content-Type: application/json".to_owned(),
+        _ => rej.body_text(),
+    };
+    ApiError::new(status, code, message)
+}
+
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub const SESSION_COOKIE: &str = "fanz_session";
+
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = v.split_once(' ')?;
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(token.trim().to_owned());
+        }
+        return None;
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+}
+
+async fn principal_for(
+    state: &AppState,
+    token: Option<String>,
+) -> Result<Option<Principal>, ApiError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let mut db = state.store.conn().await?;
+    Ok(fanz_identity::authenticate(&mut db, &token).await?)
+}
+
+/// An authenticated API caller (bearer session token or API key); 401 otherwise.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        principal_for(state, bearer(&parts.headers))
+            .await?
+            .map(Auth)
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+impl Auth {
+    /// 403 unless the caller holds one of `roles`.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.iter().any(|r| self.0.has_role(*r)) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// The signed-in person on a page (session cookie), if any.
+pub struct Viewer(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = cookie(parts, SESSION_COOKIE);
+        Ok(Viewer(principal_for(state, token).await?))
+    }
+}
+
+/// Who is acting, for the audit log: client IP and request id.
+pub struct RequestActor(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string());
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(RequestActor(Actor {
+            user_id: None,
+            ip,
+            request_id,
+        }))
+    }
+}
+
+/// The cluster a page belongs to: `/c/{slug}/…` wins, else the Host header, else the default.
+/// `base` is the path prefix links on the page must carry.
+pub struct PageCluster {
+    pub cluster: Cluster,
+    pub base: String,
+}
+
+impl FromRequestParts<AppState> for PageCluster {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.path().to_owned())
+            .unwrap_or_else(|| parts.uri.path().to_owned());
+        if let Some(rest) = path.strip_prefix("/c/") {
+            let slug = rest.split('/').next().unwrap_or("");
+            let cluster = state
+                .clusters
+                .get(slug)
+                .ok_or_else(|| ApiError::not_found("cluster"))?;
+            return Ok(PageCluster {
+                cluster: cluster.clone(),
+                base: format!("/c/{slug}"),
+            });
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        Ok(PageCluster {
+            cluster: state.clusters.resolve_host(host).clone(),
+            base: String::new(),
+        })
+    }
+}

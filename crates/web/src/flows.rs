@@ -1,0 +1,103 @@
+//! Operations that span modules, composed in one transaction. Both the JSON API and the
+//! pages call these, so a rule lives in one place.
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use fanz_audit::Actor;
+use fanz_core::{Email, Handle, Password, Role};
+use fanz_identity::{NewUser, User};
+
+/// Create an account with its fan profile. Input is parsed before anything is written.
+pub async fn signup(
+    state: &AppState,
+    email: &str,
+    handle: &str,
+    password: &str,
+    roles: Vec<Role>,
+    actor: &Actor,
+) -> ApiResult<User> {
+    let email = Email::parse(email)?;
+    let handle = Handle::parse(handle)?;
+    let password = Password::parse(password)?;
+    let password_hash = fanz_identity::hash_password(&password).await?;
+    let mut tx = state.store.begin().await?;
+    let user = fanz_identity::create_user(
+        &mut tx,
+        NewUser {
+            email,
+            handle,
+            password_hash,
+            roles,
+        },
+        actor,
+    )
+    .await?;
+    fanz_profiles::create_profile(&mut tx, user.id, &user.handle).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Check cluster slugs against the configured clusters.
+pub fn known_clusters(state: &AppState, slugs: &[String]) -> ApiResult<Vec<String>> {
+    let mut out = Vec::with_capacity(slugs.len());
+    for s in slugs {
+        let s = s.trim().to_lowercase();
+        if state.clusters.get(&s).is_none() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_cluster",
+                format!("no cluster named {s:?}"),
+            ));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Grant the creator role and mark the profile as a creator's on the chosen clusters.
+pub async fn become_creator(
+    state: &AppState,
+    user_id: i64,
+    clusters: &[String],
+    actor: &Actor,
+) -> ApiResult<fanz_profiles::Profile> {
+    let clusters = known_clusters(state, clusters)?;
+    let mut tx = state.store.begin().await?;
+    let profile = fanz_profiles::become_creator(&mut tx, user_id, &clusters, actor).await?;
+    fanz_identity::grant_role(&mut tx, user_id, Role::Creator, actor).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+/// Apply a profile update, checking cluster slugs first.
+pub async fn update_profile(
+    state: &AppState,
+    user_id: i64,
+    mut update: fanz_profiles::ProfileUpdate,
+    actor: &Actor,
+) -> ApiResult<fanz_profiles::Profile> {
+    if let Some(c) = &update.clusters {
+        update.clusters = Some(known_clusters(state, c)?);
+    }
+    let mut tx = state.store.begin().await?;
+    let profile = fanz_profiles::update_profile(&mut tx, user_id, &update, actor).await?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+/// Set a new password from a reset token.
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    password: &str,
+    actor: &Actor,
+) -> ApiResult<()> {
+    let password = Password::parse(password)?;
+    let hash = fanz_identity::hash_password(&password).await?;
+    let mut tx = state.store.begin().await?;
+    fanz_identity::reset_password(&mut tx, token, &hash, actor).await?;
+    tx.commit().await?;
+    Ok(())
+}
