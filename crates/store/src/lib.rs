@@ -18,6 +18,8 @@ use std::time::Duration;
 
 pub use sqlx;
 
+pub mod testing;
+
 /// A database connection of either backend; what every domain function takes.
 pub type Db = sqlx::AnyConnection;
 /// A write transaction; derefs to [`Db`].

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on a random port, a fresh store per test, talked to over
+//! HTTP as a client would. Every test runs on SQLite, and on PostgreSQL when
+//! FANZ_TEST_POSTGRES_URL is set.
+
+mod api_auth;
+mod api_basics;
+mod api_profiles;
+mod harness;
+mod pages;
