@@ -45,9 +45,11 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     let store = db.store().await.expect("test store");
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.database_url = db.url.clone();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        ..Config::default()
+    };
     tweak(&mut config);
     let clusters = Clusters::builtin("fanzlab").unwrap();
     let state = AppState::new(store.clone(), clusters, config);
