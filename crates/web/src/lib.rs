@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
+use tower_http::normalize_path::NormalizePathLayer;
 
 /// Shared state of a running server. Cheap to clone.
 #[derive(Clone)]
@@ -224,10 +225,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     middleware::prometheus();
     spawn_mail_sender(&state);
-    let app = app(state);
+    // `/c/boyfanz/` and `/c/boyfanz` are the same page: trim the slash before routing.
+    let app = tower::Layer::layer(&NormalizePathLayer::trim_trailing_slash(), app(state));
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown)
     .await
