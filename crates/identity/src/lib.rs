@@ -24,7 +24,8 @@ pub use login::{
 pub use password::{hash_password, verify_password};
 pub use reset::{request_password_reset, reset_password};
 pub use totp::{
-    confirm_totp, current_code, disable_totp, pending_totp, start_totp_enrolment, TotpEnrolment,
+    code_at_offset, confirm_totp, current_code, disable_totp, pending_totp, start_totp_enrolment,
+    TotpEnrolment,
 };
 
 use fanz_audit::AuditError;

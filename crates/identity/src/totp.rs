@@ -267,11 +267,18 @@ pub(crate) async fn check_second_factor(
     Err(IdentityError::InvalidTotp)
 }
 
-/// The current code for a base32 secret; for tests and tools that act as an authenticator.
-pub fn current_code(secret_b32: &str) -> Option<String> {
+/// The code for a base32 secret `offset_secs` from now; for tests and tools that act as an
+/// authenticator.
+pub fn code_at_offset(secret_b32: &str, offset_secs: i64) -> Option<String> {
+    let t = (now_secs() as i64 + offset_secs).max(0) as u64;
     totp_for(secret_b32, "Fanz", "x")
         .ok()
-        .map(|t| t.generate(now_secs()))
+        .map(|totp| totp.generate(t))
+}
+
+/// The current code for a base32 secret.
+pub fn current_code(secret_b32: &str) -> Option<String> {
+    code_at_offset(secret_b32, 0)
 }
 
 #[cfg(test)]

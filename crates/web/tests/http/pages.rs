@@ -256,10 +256,37 @@ async fn browser_signup_settings_two_factor(app: TestApp) {
         &b,
         &app,
         "/c/boyfanz/two-factor",
-        &[("csrf", &csrf), ("code", "000000")],
+        &[("csrf", &csrf), ("code", "12345")],
     )
     .await;
+    let next_code = fanz_identity::code_at_offset(&secret, 30).unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = post_form(
+        &b,
+        &app,
+        "/c/boyfanz/two-factor",
+        &[("csrf", &csrf), ("code", &next_code)],
+    )
+    .await;
+    assert_eq!(location(&res), "/c/boyfanz/settings");
+    let (status, html) = page(&b, &app, "/c/boyfanz/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Two-factor authentication is <strong>on</strong>"));
+
+    // A recovery code also completes the second step.
+    post_form(&b, &app, "/c/boyfanz/logout", &[("csrf", &csrf)]).await;
+    let res = post_form(
+        &b,
+        &app,
+        "/c/boyfanz/login",
+        &[
+            ("csrf", &csrf),
+            ("email", "p@example.com"),
+            ("password", "correct horse battery"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/c/boyfanz/two-factor");
     let res = post_form(
         &b,
         &app,
@@ -267,10 +294,14 @@ async fn browser_signup_settings_two_factor(app: TestApp) {
         &[("csrf", &csrf), ("code", &recovery[0])],
     )
     .await;
-    assert_eq!(location(&res), "/c/boyfanz/settings");
-    let (status, html) = page(&b, &app, "/c/boyfanz/settings").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Two-factor authentication is <strong>on</strong>"));
+    let status = res.status();
+    let loc = location(&res);
+    assert_eq!(
+        loc,
+        "/c/boyfanz/settings",
+        "{status} {}",
+        res.text().await.unwrap()
+    );
 }
 
 async fn clusters_by_host_and_path(app: TestApp) {
