@@ -127,18 +127,7 @@ pub async fn login(
     if totp_enabled {
         let second = check_second_factor(&mut tx, user_id, req.totp.as_deref(), actor).await;
         if let Err(e) = second {
-            if matches!(e, IdentityError::InvalidTotp) {
-                record_failure(
-                    &mut tx,
-                    &ip,
-                    &email,
-                    &actor.with_user(user_id),
-                    "invalid_totp",
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            return Err(e);
+            return fail_second_factor(tx, e, user_id, &ip, &email, actor).await;
         }
     }
     let session = finish_login(
@@ -237,18 +226,7 @@ pub async fn complete_login(
     }
     let mut tx = store.begin().await?;
     if let Err(e) = check_second_factor(&mut tx, user_id, Some(code), actor).await {
-        if matches!(e, IdentityError::InvalidTotp) {
-            record_failure(
-                &mut tx,
-                &ip,
-                &email,
-                &actor.with_user(user_id),
-                "invalid_totp",
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        return Err(e);
+        return fail_second_factor(tx, e, user_id, &ip, &email, actor).await;
     }
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(hash_token(ticket))
@@ -291,6 +269,30 @@ async fn open_session(
         user_id,
         expires_at,
     })
+}
+
+/// A refused second factor: a wrong code counts towards throttling; whatever the second-factor
+/// check spent (a used time step, a recovery code) is kept.
+async fn fail_second_factor<T>(
+    mut tx: fanz_store::Tx,
+    err: IdentityError,
+    user_id: i64,
+    ip: &str,
+    email: &str,
+    actor: &Actor,
+) -> Result<T> {
+    if matches!(err, IdentityError::InvalidTotp) {
+        record_failure(
+            &mut tx,
+            ip,
+            email,
+            &actor.with_user(user_id),
+            "invalid_totp",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Err(err)
 }
 
 async fn throttle_check(db: &mut Db, ip: &str, email: &str, s: &Settings) -> Result<()> {

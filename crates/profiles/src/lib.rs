@@ -358,55 +358,48 @@ pub async fn creators_on(db: &mut Db, cluster_slug: &str, limit: i64) -> Result<
         .collect())
 }
 
-/// Follow a profile (idempotent). Returns the followee's profile with updated counts.
-pub async fn follow(db: &mut Db, follower_id: i64, handle: &str, actor: &Actor) -> Result<Profile> {
-    let target = get_by_handle(db, handle).await?;
-    if target.user_id == follower_id {
-        return Err(ProfileError::SelfFollow);
-    }
-    let added = sqlx::query(
-        "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(follower_id)
-    .bind(target.user_id)
-    .bind(now_micros())
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
-    if added > 0 {
-        adjust_counts(db, follower_id, target.user_id, 1).await?;
-        record(
-            db,
-            actor,
-            "profile.followed",
-            Some(&format!("user:{}", target.user_id)),
-            json!({}),
-        )
-        .await?;
-    }
-    get_by_user(db, target.user_id).await
-}
-
-/// Unfollow (idempotent).
-pub async fn unfollow(
+/// Follow (`on`) or unfollow a profile; idempotent either way. Returns the followee's profile
+/// with updated counts.
+pub async fn set_following(
     db: &mut Db,
     follower_id: i64,
     handle: &str,
+    on: bool,
     actor: &Actor,
 ) -> Result<Profile> {
     let target = get_by_handle(db, handle).await?;
-    let removed = sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+    if on && target.user_id == follower_id {
+        return Err(ProfileError::SelfFollow);
+    }
+    let changed = if on {
+        sqlx::query(
+            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
         .bind(follower_id)
         .bind(target.user_id)
+        .bind(now_micros())
         .execute(&mut *db)
         .await?
-        .rows_affected();
-    if removed > 0 {
-        adjust_counts(db, follower_id, target.user_id, -1).await?;
+    } else {
+        sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+            .bind(follower_id)
+            .bind(target.user_id)
+            .execute(&mut *db)
+            .await?
+    }
+    .rows_affected();
+    if changed > 0 {
+        adjust_counts(db, follower_id, target.user_id, if on { 1 } else { -1 }).await?;
+        let action = if on {
+            "profile.followed"
+        } else {
+            "profile.unfollowed"
+        };
         record(
             db,
             actor,
-            "profile.unfollowed",
+            action,
             Some(&format!("user:{}", target.user_id)),
             json!({}),
         )

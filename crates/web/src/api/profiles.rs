@@ -41,14 +41,7 @@ pub async fn follow(
     Auth(me): Auth,
     Path(handle): Path<String>,
 ) -> ApiResult<axum::Json<ProfileResponse>> {
-    let mut tx = state.store.begin().await?;
-    let profile =
-        fanz_profiles::follow(&mut tx, me.user_id, &handle, &actor.with_user(me.user_id)).await?;
-    tx.commit().await?;
-    Ok(axum::Json(ProfileResponse {
-        profile,
-        viewer_follows: true,
-    }))
+    set_following(&state, &actor, me.user_id, &handle, true).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/profiles/{handle}/follow", tag = "profiles", security(("bearer" = [])),
@@ -60,12 +53,23 @@ pub async fn unfollow(
     Auth(me): Auth,
     Path(handle): Path<String>,
 ) -> ApiResult<axum::Json<ProfileResponse>> {
+    set_following(&state, &actor, me.user_id, &handle, false).await
+}
+
+async fn set_following(
+    state: &AppState,
+    actor: &fanz_audit::Actor,
+    user_id: i64,
+    handle: &str,
+    on: bool,
+) -> ApiResult<axum::Json<ProfileResponse>> {
     let mut tx = state.store.begin().await?;
     let profile =
-        fanz_profiles::unfollow(&mut tx, me.user_id, &handle, &actor.with_user(me.user_id)).await?;
+        fanz_profiles::set_following(&mut tx, user_id, handle, on, &actor.with_user(user_id))
+            .await?;
     tx.commit().await?;
     Ok(axum::Json(ProfileResponse {
         profile,
-        viewer_follows: false,
+        viewer_follows: on,
     }))
 }

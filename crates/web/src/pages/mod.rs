@@ -512,6 +512,29 @@ struct SettingsExtras {
     recovery_codes: Vec<String>,
 }
 
+/// The status and message for the settings page after an action.
+fn settled<T>(result: Result<T, ApiError>, notice: &str) -> (StatusCode, SettingsExtras) {
+    match result {
+        Ok(_) => (
+            StatusCode::OK,
+            SettingsExtras {
+                notice: Some(notice.into()),
+                ..Default::default()
+            },
+        ),
+        Err(e) => {
+            let (status, msg) = page_error(e);
+            (
+                status,
+                SettingsExtras {
+                    error: Some(msg),
+                    ..Default::default()
+                },
+            )
+        }
+    }
+}
+
 async fn settings_page(
     state: &AppState,
     pc: &PageCluster,
@@ -680,25 +703,7 @@ async fn settings_profile(
         flows::update_profile(&state, me.user_id, update, &actor.with_user(me.user_id)).await
     }
     .await;
-    let (status, extras) = match result {
-        Ok(_) => (
-            StatusCode::OK,
-            SettingsExtras {
-                notice: Some("Profile saved.".into()),
-                ..Default::default()
-            },
-        ),
-        Err(e) => {
-            let (status, msg) = page_error(e);
-            (
-                status,
-                SettingsExtras {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-        }
-    };
+    let (status, extras) = settled(result, "Profile saved.");
     settings_page(&state, &pc, &me, &csrf, status, extras).await
 }
 
@@ -714,28 +719,10 @@ async fn settings_creator(
         return Ok(go(&pc, "/login"));
     };
     let clusters = repeated(&pairs, "clusters");
-    let (status, extras) =
-        match flows::become_creator(&state, me.user_id, &clusters, &actor.with_user(me.user_id))
-            .await
-        {
-            Ok(_) => (
-                StatusCode::OK,
-                SettingsExtras {
-                    notice: Some("You are now a creator.".into()),
-                    ..Default::default()
-                },
-            ),
-            Err(e) => {
-                let (status, msg) = page_error(e);
-                (
-                    status,
-                    SettingsExtras {
-                        error: Some(msg),
-                        ..Default::default()
-                    },
-                )
-            }
-        };
+    let (status, extras) = settled(
+        flows::become_creator(&state, me.user_id, &clusters, &actor.with_user(me.user_id)).await,
+        "You are now a creator.",
+    );
     settings_page(&state, &pc, &me, &csrf, status, extras).await
 }
 
@@ -857,25 +844,10 @@ async fn tfa_disable(
     )
     .await;
     tx.commit().await?;
-    let (status, extras) = match result {
-        Ok(()) => (
-            StatusCode::OK,
-            SettingsExtras {
-                notice: Some("Two-factor authentication is off.".into()),
-                ..Default::default()
-            },
-        ),
-        Err(e) => {
-            let (status, msg) = page_error(e.into());
-            (
-                status,
-                SettingsExtras {
-                    error: Some(msg),
-                    ..Default::default()
-                },
-            )
-        }
-    };
+    let (status, extras) = settled(
+        result.map_err(ApiError::from),
+        "Two-factor authentication is off.",
+    );
     settings_page(&state, &pc, &me, &csrf, status, extras).await
 }
 
@@ -943,11 +915,7 @@ async fn follow_action(
     };
     let mut tx = state.store.begin().await?;
     let actor = actor.with_user(me.user_id);
-    let result = if on {
-        fanz_profiles::follow(&mut tx, me.user_id, &handle, &actor).await
-    } else {
-        fanz_profiles::unfollow(&mut tx, me.user_id, &handle, &actor).await
-    };
+    let result = fanz_profiles::set_following(&mut tx, me.user_id, &handle, on, &actor).await;
     tx.commit().await?;
     result?;
     Ok(go(&pc, &format!("/@{handle}")))
