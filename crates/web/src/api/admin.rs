@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use fanz_core::Role;
 
+/// The newest outgoing mail (admin).
 #[utoipa::path(get, path = "/api/v1/admin/mail-outbox", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = OutboxResponse), (status = 403, body = ErrorBody)))]
 pub async fn mail_outbox(
@@ -19,6 +20,7 @@ pub async fn mail_outbox(
     Ok(axum::Json(OutboxResponse { messages }))
 }
 
+/// The newest audit events and whether the hash chain is intact (admin, compliance).
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "newest events and whether the hash chain is intact", body = AuditResponse),
               (status = 403, body = ErrorBody)))]
@@ -33,6 +35,7 @@ pub async fn audit(
     Ok(axum::Json(AuditResponse { entries, chain }))
 }
 
+/// Give a user a role (admin).
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/roles", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = GrantRoleRequest,
     responses((status = 200, body = UserResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

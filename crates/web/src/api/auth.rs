@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use fanz_identity::{AuthMethod, LoginOutcome};
 
+/// Create an account (fan role, with a fan profile).
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = UserResponse), (status = 409, description = "email or handle taken", body = ErrorBody),
               (status = 422, description = "invalid email, handle or weak password", body = ErrorBody)))]
@@ -28,6 +29,7 @@ pub async fn signup(
     Ok((StatusCode::CREATED, axum::Json(user.into())))
 }
 
+/// Log in with email and password (and a two-factor code when on); returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse),
               (status = 401, description = "`invalid_credentials`, `totp_required` or `invalid_totp`", body = ErrorBody),
@@ -69,6 +71,7 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// End the session of the bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = StatusResponse), (status = 401, body = ErrorBody)))]
 pub async fn logout(
@@ -98,6 +101,7 @@ pub async fn logout(
     }))
 }
 
+/// Start two-factor enrolment: a new secret and otpauth URL for an authenticator app.
 #[utoipa::path(post, path = "/api/v1/auth/totp/enrol", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = TotpEnrolResponse), (status = 409, description = "already on", body = ErrorBody)))]
 pub async fn totp_enrol(
@@ -120,6 +124,7 @@ pub async fn totp_enrol(
     }))
 }
 
+/// Confirm enrolment with a code; turns two-factor on and returns recovery codes once.
 #[utoipa::path(post, path = "/api/v1/auth/totp/verify", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, description = "two-factor is on", body = RecoveryCodesResponse),
               (status = 401, description = "wrong code", body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -144,6 +149,7 @@ pub async fn totp_verify(
     }))
 }
 
+/// Turn two-factor off with a current code or a recovery code.
 #[utoipa::path(post, path = "/api/v1/auth/totp/disable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, body = StatusResponse), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn totp_disable(
@@ -164,6 +170,7 @@ pub async fn totp_disable(
     }))
 }
 
+/// E-mail a password reset link if the address has an account.
 #[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotRequest,
     responses((status = 202, description = "a reset link is sent if the address has an account", body = StatusResponse)))]
 pub async fn password_forgot(
@@ -183,6 +190,7 @@ pub async fn password_forgot(
     ))
 }
 
+/// Set a new password with a reset token; ends every session of the account.
 #[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetRequest,
     responses((status = 200, body = StatusResponse), (status = 422, description = "`invalid_reset_token` or `weak_password`", body = ErrorBody)))]
 pub async fn password_reset(
@@ -196,6 +204,7 @@ pub async fn password_reset(
     }))
 }
 
+/// Create an API key for a machine client; the key is shown once.
 #[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = [])), request_body = CreateApiKeyRequest,
     responses((status = 201, body = NewApiKeyResponse), (status = 422, body = ErrorBody)))]
 pub async fn create_api_key(
@@ -218,6 +227,7 @@ pub async fn create_api_key(
     ))
 }
 
+/// List your API keys (never the keys themselves).
 #[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<ApiKeyResponse>)))]
 pub async fn list_api_keys(
@@ -229,6 +239,7 @@ pub async fn list_api_keys(
     Ok(axum::Json(keys.into_iter().map(Into::into).collect()))
 }
 
+/// Revoke one of your API keys.
 #[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = i64, Path, description = "API key id")),
     responses((status = 200, body = StatusResponse), (status = 404, body = ErrorBody)))]

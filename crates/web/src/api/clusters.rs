@@ -6,6 +6,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
+/// Every cluster with its theme and policy.
 #[utoipa::path(get, path = "/api/v1/clusters", tag = "clusters",
     responses((status = 200, body = ClusterList)))]
 pub async fn list(State(state): State<AppState>) -> Response {
@@ -17,6 +18,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// One cluster.
 #[utoipa::path(get, path = "/api/v1/clusters/{slug}", tag = "clusters",
     params(("slug" = String, Path)),
     responses((status = 200, body = fanz_clusters::Cluster), (status = 404, body = ErrorBody)))]

@@ -7,6 +7,7 @@ use crate::{flows, AppState};
 use axum::extract::State;
 use fanz_profiles::ProfileUpdate;
 
+/// Your account, roles and profile.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
 pub async fn me(
@@ -25,6 +26,7 @@ pub async fn me(
     }))
 }
 
+/// Change your profile; invalid input changes nothing.
 #[utoipa::path(patch, path = "/api/v1/me/profile", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate,
     responses((status = 200, body = fanz_profiles::Profile), (status = 422, body = ErrorBody)))]
 pub async fn update_profile(
@@ -38,6 +40,7 @@ pub async fn update_profile(
     Ok(axum::Json(profile))
 }
 
+/// Become a creator on the clusters you choose.
 #[utoipa::path(post, path = "/api/v1/me/creator", tag = "me", security(("bearer" = [])), request_body = BecomeCreatorRequest,
     responses((status = 200, body = fanz_profiles::Profile), (status = 422, description = "no or unknown clusters", body = ErrorBody)))]
 pub async fn become_creator(

@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
+/// A public profile, with whether you follow it.
 #[utoipa::path(get, path = "/api/v1/profiles/{handle}", tag = "profiles",
     params(("handle" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 404, body = ErrorBody)))]
@@ -32,6 +33,7 @@ pub async fn get_profile(
     }))
 }
 
+/// Follow a profile (idempotent).
 #[utoipa::path(post, path = "/api/v1/profiles/{handle}/follow", tag = "profiles", security(("bearer" = [])),
     params(("handle" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -44,6 +46,7 @@ pub async fn follow(
     set_following(&state, &actor, me.user_id, &handle, true).await
 }
 
+/// Unfollow a profile (idempotent).
 #[utoipa::path(delete, path = "/api/v1/profiles/{handle}/follow", tag = "profiles", security(("bearer" = [])),
     params(("handle" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 404, body = ErrorBody)))]

@@ -299,7 +299,9 @@ async fn login(
             res
         }
         Err(e) => {
-            let (status, msg) = page_error(e.into());
+            let err = ApiError::from(e);
+            let retry_after = err.retry_after;
+            let (status, msg) = page_error(err);
             let mut res = render(
                 status,
                 LoginPage {
@@ -309,9 +311,9 @@ async fn login(
                     email: form.email,
                 },
             );
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            if let Some(secs) = retry_after {
                 res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             res
         }
