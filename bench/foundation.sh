@@ -70,8 +70,9 @@ taskset -c 1 wrk -t1 -c4 -d10s --latency "$url/api/v1/clusters" | grep -E "Reque
 taskset -c 1 wrk -t1 -c4 -d10s --latency "$profile" | grep -E "Requests/sec|50%|99%"
 echo "== RSS after burst: $(rss)"
 
+command -v oha >/dev/null || { echo "oha not installed: skipping fixed-rate runs"; exit 0; }
 echo "== fixed rate: 2,000 requests/s for 15 s (oha), /api/v1/clusters"
-oha -z 15s -q 2000 -c 16 --no-tui --latency-correction --disable-keepalive=false "$url/api/v1/clusters" \
+oha -z 15s -q 2000 -c 16 --no-tui --latency-correction "$url/api/v1/clusters" \
   | grep -E "Success rate|Requests/sec|50.00%|99.00%|99.90%"
 echo "== fixed rate: 2,000 requests/s for 15 s (oha), creator profile page"
 oha -z 15s -q 2000 -c 16 --no-tui --latency-correction "$profile" \
