@@ -86,6 +86,12 @@ fn set_cookie(res: &mut Response, state: &AppState, name: &str, value: &str, max
     }
 }
 
+/// Put a new session in the browser's cookie.
+fn start_session(res: &mut Response, state: &AppState, session: &fanz_identity::Session) {
+    let max_age = state.identity.session_ttl_micros / 1_000_000;
+    set_cookie(res, state, SESSION_COOKIE, &session.token, max_age);
+}
+
 /// The message and status to show on a page for a failed action.
 fn page_error(e: ApiError) -> (StatusCode, String) {
     if e.status.is_server_error() {
@@ -212,13 +218,7 @@ async fn signup(
     match result {
         Ok(LoginOutcome::Session(s)) => {
             let mut res = go(&pc, "/settings?welcome=1");
-            set_cookie(
-                &mut res,
-                &state,
-                SESSION_COOKIE,
-                &s.token,
-                state.identity.session_ttl_micros / 1_000_000,
-            );
+            start_session(&mut res, &state, &s);
             res
         }
         Ok(LoginOutcome::SecondFactorNeeded { .. }) => go(&pc, "/login"),
@@ -284,13 +284,7 @@ async fn login(
     match outcome {
         Ok(LoginOutcome::Session(s)) => {
             let mut res = go(&pc, "/settings");
-            set_cookie(
-                &mut res,
-                &state,
-                SESSION_COOKIE,
-                &s.token,
-                state.identity.session_ttl_micros / 1_000_000,
-            );
+            start_session(&mut res, &state, &s);
             res
         }
         Ok(LoginOutcome::SecondFactorNeeded { ticket }) => {
@@ -358,13 +352,7 @@ async fn two_factor(
     {
         Ok(s) => {
             let mut res = go(&pc, "/settings");
-            set_cookie(
-                &mut res,
-                &state,
-                SESSION_COOKIE,
-                &s.token,
-                state.identity.session_ttl_micros / 1_000_000,
-            );
+            start_session(&mut res, &state, &s);
             set_cookie(&mut res, &state, MFA_COOKIE, "", 0);
             res
         }
