@@ -1,0 +1,769 @@
+//! Journal entries: validation, idempotency, posting, holds, reversals and batches.
+
+use crate::accounts::{FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS};
+use crate::{LedgerError, Result};
+use fanz_audit::{record, Actor};
+use fanz_core::clock::{now_micros, SECOND};
+use fanz_store::{backend_of, sqlx, Backend, Db};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Debit,
+    Credit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostingInput {
+    /// Account code.
+    pub account: String,
+    pub direction: Direction,
+    /// Positive integer, in the currency's minor units.
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    /// Same key and same body: the original entry is returned. Same key, other body: 409.
+    pub idempotency_key: String,
+    pub postings: Vec<PostingInput>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<Value>,
+    /// When the movement happened, microseconds since the epoch (default: now).
+    #[serde(default)]
+    pub effective_at: Option<i64>,
+    /// What caused it: a webhook id, an event id.
+    #[serde(default)]
+    pub causation: Option<String>,
+    /// A hold: reduces available balance until posted or voided.
+    #[serde(default)]
+    pub pending: bool,
+    /// For holds: release automatically after this many seconds.
+    #[serde(default)]
+    pub expires_in_secs: Option<i64>,
+    /// Set by posting templates (`tip@1`, …).
+    #[serde(default, skip_deserializing)]
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PostingView {
+    pub account: String,
+    pub direction: Direction,
+    pub amount: i64,
+    pub currency: String,
+    pub pending: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Entry {
+    pub id: i64,
+    pub idempotency_key: String,
+    /// `posted`, `pending`, `post_pending`, `void_pending`, `expire_pending` or `reversal`.
+    pub kind: String,
+    /// For holds: `pending`, `posted`, `voided` or `expired`; otherwise `posted`.
+    pub status: String,
+    pub template: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub causation: Option<String>,
+    /// The hold this settles or releases, or the entry this reverses.
+    pub related_id: Option<i64>,
+    pub effective_at: i64,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub postings: Vec<PostingView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EntryOutcome {
+    pub entry: Entry,
+    /// True when the idempotency key had been used with this same request.
+    pub replayed: bool,
+}
+
+/// Account state held for the length of one call or batch, written back once at the end.
+struct Cached {
+    id: i64,
+    currency: String,
+    flags: i64,
+    status: String,
+    totals: [i64; 4], // debits posted, credits posted, debits pending, credits pending
+    written: [i64; 4],
+}
+
+/// One write transaction's view of the ledger.
+pub(crate) struct Journal<'a> {
+    db: &'a mut Db,
+    accounts: HashMap<String, Cached>,
+    lock_rows: bool,
+}
+
+/// A checked change ready to write.
+struct Plan {
+    key: String,
+    hash: String,
+    kind: &'static str,
+    status: &'static str,
+    template: Option<String>,
+    metadata: Value,
+    causation: Option<String>,
+    related: Option<i64>,
+    effective_at: i64,
+    expires_at: Option<i64>,
+    /// (account, debit, credit, pending)
+    rows: Vec<(String, i64, i64, bool)>,
+    /// Extra changes to totals not represented by rows (releasing holds).
+    releases: Vec<(String, [i64; 4])>,
+}
+
+impl<'a> Journal<'a> {
+    pub(crate) fn new(db: &'a mut Db) -> Self {
+        let lock_rows = backend_of(db) == Backend::Postgres;
+        Self {
+            db,
+            accounts: HashMap::new(),
+            lock_rows,
+        }
+    }
+
+    /// Load accounts in code order (row locks on PostgreSQL are then always taken in the same
+    /// order, so concurrent writers cannot deadlock).
+    async fn load(&mut self, codes: impl IntoIterator<Item = &String>) -> Result<()> {
+        let mut wanted: Vec<&String> = codes.into_iter().filter(|c| !self.accounts.contains_key(*c)).collect();
+        wanted.sort();
+        wanted.dedup();
+        let sql = if self.lock_rows {
+            "SELECT id, currency, flags, status, debits_posted, credits_posted, debits_pending, credits_pending \
+             FROM ledger_accounts WHERE code = $1 FOR UPDATE"
+        } else {
+            "SELECT id, currency, flags, status, debits_posted, credits_posted, debits_pending, credits_pending \
+             FROM ledger_accounts WHERE code = $1"
+        };
+        for code in wanted {
+            let row = sqlx::query(sql)
+                .bind(code)
+                .fetch_optional(&mut *self.db)
+                .await?
+                .ok_or_else(|| LedgerError::UnknownAccount(code.clone()))?;
+            let totals = [row.get(4), row.get(5), row.get(6), row.get(7)];
+            self.accounts.insert(
+                code.clone(),
+                Cached {
+                    id: row.get(0),
+                    currency: row.get(1),
+                    flags: row.get(2),
+                    status: row.get(3),
+                    totals,
+                    written: totals,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn replay(&mut self, key: &str, hash: &str) -> Result<Option<EntryOutcome>> {
+        let found = sqlx::query("SELECT id, request_hash FROM ledger_entries WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *self.db)
+            .await?;
+        match found {
+            None => Ok(None),
+            Some(r) if r.get::<String, _>(1) == hash => Ok(Some(EntryOutcome {
+                entry: get_entry(self.db, r.get(0)).await?,
+                replayed: true,
+            })),
+            Some(_) => Err(LedgerError::IdempotencyConflict(key.to_owned())),
+        }
+    }
+
+    /// Check a plan against current totals and flags, then write it. Nothing is written when
+    /// a check fails.
+    async fn execute(&mut self, plan: Plan) -> Result<i64> {
+        let codes: Vec<String> = plan
+            .rows
+            .iter()
+            .map(|r| r.0.clone())
+            .chain(plan.releases.iter().map(|r| r.0.clone()))
+            .collect();
+        self.load(codes.iter()).await?;
+        let mut next: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+        for (code, debit, credit, pending) in &plan.rows {
+            let acc = &self.accounts[code];
+            match acc.status.as_str() {
+                "frozen" => return Err(LedgerError::AccountFrozen(code.clone())),
+                "closed" => return Err(LedgerError::AccountClosed(code.clone())),
+                _ => {}
+            }
+            let t = next.entry(code.as_str()).or_insert(acc.totals);
+            let (d, c) = if *pending { (2, 3) } else { (0, 1) };
+            t[d] = t[d].checked_add(*debit).ok_or(LedgerError::Overflow)?;
+            t[c] = t[c].checked_add(*credit).ok_or(LedgerError::Overflow)?;
+        }
+        for (code, delta) in &plan.releases {
+            let acc = &self.accounts[code];
+            let t = next.entry(code.as_str()).or_insert(acc.totals);
+            for i in 0..4 {
+                t[i] = t[i].checked_add(delta[i]).ok_or(LedgerError::Overflow)?;
+            }
+        }
+        for (code, t) in &next {
+            let flags = self.accounts[*code].flags;
+            let [dp, cp, dpend, cpend] = t.map(|v| v as i128);
+            if flags & FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS != 0 && dp + dpend > cp {
+                return Err(LedgerError::FlagViolation {
+                    account: code.to_string(),
+                    flag: "debits_must_not_exceed_credits",
+                });
+            }
+            if flags & FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS != 0 && cp + cpend > dp {
+                return Err(LedgerError::FlagViolation {
+                    account: code.to_string(),
+                    flag: "credits_must_not_exceed_debits",
+                });
+            }
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO ledger_entries (idempotency_key, request_hash, kind, status, template, metadata, \
+             causation, related_id, effective_at, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&plan.key)
+        .bind(&plan.hash)
+        .bind(plan.kind)
+        .bind(plan.status)
+        .bind(plan.template.as_deref())
+        .bind(plan.metadata.to_string())
+        .bind(plan.causation.as_deref())
+        .bind(plan.related)
+        .bind(plan.effective_at)
+        .bind(plan.expires_at)
+        .bind(now_micros())
+        .fetch_one(&mut *self.db)
+        .await?
+        .get(0);
+        if !plan.rows.is_empty() {
+            let mut sql = String::from(
+                "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES ",
+            );
+            for i in 0..plan.rows.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+            }
+            let mut q = sqlx::query(&sql);
+            for (code, debit, credit, pending) in &plan.rows {
+                q = q
+                    .bind(id)
+                    .bind(self.accounts[code].id)
+                    .bind(*debit)
+                    .bind(*credit)
+                    .bind(*pending as i64)
+                    .bind(plan.effective_at);
+            }
+            q.execute(&mut *self.db).await?;
+        }
+        for (code, t) in next {
+            self.accounts.get_mut(code).expect("loaded").totals = t;
+        }
+        Ok(id)
+    }
+
+    /// Write changed account totals back (once per account per transaction).
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        for acc in self.accounts.values_mut() {
+            if acc.totals == acc.written {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE ledger_accounts SET debits_posted = $1, credits_posted = $2, debits_pending = $3, \
+                 credits_pending = $4 WHERE id = $5",
+            )
+            .bind(acc.totals[0])
+            .bind(acc.totals[1])
+            .bind(acc.totals[2])
+            .bind(acc.totals[3])
+            .bind(acc.id)
+            .execute(&mut *self.db)
+            .await?;
+            acc.written = acc.totals;
+        }
+        Ok(())
+    }
+
+    /// Post one entry (or hold) from a request.
+    pub(crate) async fn post(&mut self, input: &EntryInput) -> Result<EntryOutcome> {
+        let hash = request_hash("entry", None, input);
+        validate_key(&input.idempotency_key)?;
+        if let Some(done) = self.replay(&input.idempotency_key, &hash).await? {
+            return Ok(done);
+        }
+        let rows = validate_postings(&input.postings)?;
+        let codes: Vec<String> = input.postings.iter().map(|p| p.account.clone()).collect();
+        self.load(codes.iter()).await?;
+        for p in &input.postings {
+            let acc = &self.accounts[&p.account];
+            if acc.currency != p.currency {
+                return Err(LedgerError::CurrencyMismatch {
+                    account: p.account.clone(),
+                    expected: acc.currency.clone(),
+                    got: p.currency.clone(),
+                });
+            }
+        }
+        let now = now_micros();
+        let expires_at = match (input.pending, input.expires_in_secs) {
+            (true, Some(s)) if s > 0 => Some(now.saturating_add(s.saturating_mul(SECOND))),
+            (_, Some(_)) if !input.pending => {
+                return Err(LedgerError::Invalid("expires_in_secs is only for holds (pending: true)".into()))
+            }
+            (_, Some(_)) => return Err(LedgerError::Invalid("expires_in_secs must be positive".into())),
+            _ => None,
+        };
+        let id = self
+            .execute(Plan {
+                key: input.idempotency_key.clone(),
+                hash,
+                kind: if input.pending { "pending" } else { "posted" },
+                status: if input.pending { "pending" } else { "posted" },
+                template: input.template.clone(),
+                metadata: input.metadata.clone().unwrap_or_else(|| json!({})),
+                causation: input.causation.clone(),
+                related: None,
+                effective_at: input.effective_at.unwrap_or(now),
+                expires_at,
+                rows: rows.into_iter().map(|(a, d, c)| (a, d, c, input.pending)).collect(),
+                releases: vec![],
+            })
+            .await?;
+        Ok(EntryOutcome {
+            entry: get_entry(self.db, id).await?,
+            replayed: false,
+        })
+    }
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    if key.trim().is_empty() || key.len() > 200 {
+        return Err(LedgerError::Invalid("idempotency_key must be 1 to 200 characters".into()));
+    }
+    Ok(())
+}
+
+/// Shape checks that need no database: at least two postings, positive amounts, balanced per
+/// currency (summed in 128 bits so no total can overflow unnoticed).
+fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String, i64, i64)>> {
+    if postings.len() < 2 {
+        return Err(LedgerError::TooFewPostings);
+    }
+    if postings.len() > 1000 {
+        return Err(LedgerError::Invalid("an entry has at most 1000 postings".into()));
+    }
+    let mut sums: BTreeMap<&str, (i128, i128)> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(postings.len());
+    for p in postings {
+        if p.amount <= 0 {
+            return Err(LedgerError::InvalidAmount(p.amount.to_string()));
+        }
+        crate::accounts::validate_code(&p.account)?;
+        let s = sums.entry(p.currency.as_str()).or_default();
+        match p.direction {
+            Direction::Debit => {
+                s.0 += p.amount as i128;
+                rows.push((p.account.clone(), p.amount, 0));
+            }
+            Direction::Credit => {
+                s.1 += p.amount as i128;
+                rows.push((p.account.clone(), 0, p.amount));
+            }
+        }
+    }
+    for (currency, (debits, credits)) in sums {
+        if debits > i64::MAX as i128 || credits > i64::MAX as i128 {
+            return Err(LedgerError::Overflow);
+        }
+        if debits != credits {
+            return Err(LedgerError::Unbalanced {
+                currency: currency.to_owned(),
+                debits,
+                credits,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// A stable digest of what a request asks for (serde_json orders object keys).
+fn request_hash<T: Serialize>(kind: &str, related: Option<i64>, body: &T) -> String {
+    let v = json!({"kind": kind, "related": related, "body": body});
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
+pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
+    let r = sqlx::query(
+        "SELECT id, idempotency_key, kind, status, template, metadata, causation, related_id, effective_at, \
+         expires_at, created_at FROM ledger_entries WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(LedgerError::EntryNotFound(id))?;
+    let postings = sqlx::query(
+        "SELECT a.code, p.debit, p.credit, a.currency, p.pending FROM ledger_postings p \
+         JOIN ledger_accounts a ON a.id = p.account_id WHERE p.entry_id = $1 ORDER BY p.id",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|p| {
+        let (debit, credit): (i64, i64) = (p.get(1), p.get(2));
+        PostingView {
+            account: p.get(0),
+            direction: if debit > 0 { Direction::Debit } else { Direction::Credit },
+            amount: debit.max(credit),
+            currency: p.get(3),
+            pending: p.get::<i64, _>(4) != 0,
+        }
+    })
+    .collect();
+    Ok(Entry {
+        id: r.get(0),
+        idempotency_key: r.get(1),
+        kind: r.get(2),
+        status: r.get(3),
+        template: r.get(4),
+        metadata: serde_json::from_str(&r.get::<String, _>(5)).unwrap_or(Value::Null),
+        causation: r.get(6),
+        related_id: r.get(7),
+        effective_at: r.get(8),
+        expires_at: r.get(9),
+        created_at: r.get(10),
+        postings,
+    })
+}
+
+/// Post one entry. Call inside a transaction and commit on `Ok`.
+pub async fn post_entry(db: &mut Db, input: &EntryInput) -> Result<EntryOutcome> {
+    let mut j = Journal::new(db);
+    let out = j.post(input).await?;
+    j.flush().await?;
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchMode {
+    /// Each entry stands alone: refused entries are reported, the others are posted.
+    Independent,
+    /// All or nothing: one refused entry refuses the batch.
+    Linked,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchResult {
+    pub index: usize,
+    pub entry: Option<EntryOutcome>,
+    /// Error code when refused.
+    pub error: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Post many entries in one transaction. In `Linked` mode the first refusal is returned as
+/// the error (roll the transaction back); in `Independent` mode refusals are reported per
+/// entry and everything else is posted.
+pub async fn post_batch(db: &mut Db, entries: &[EntryInput], mode: BatchMode) -> Result<Vec<BatchResult>> {
+    let mut j = Journal::new(db);
+    // Lock every account of the batch up front, in one order.
+    let codes: Vec<String> = entries.iter().flat_map(|e| e.postings.iter().map(|p| p.account.clone())).collect();
+    if mode == BatchMode::Linked {
+        j.load(codes.iter()).await?;
+    } else {
+        // Unknown accounts are per-entry refusals here, so load what exists.
+        let mut known = Vec::new();
+        for c in codes {
+            let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
+                .bind(&c)
+                .fetch_optional(&mut *j.db)
+                .await?;
+            if exists.is_some() {
+                known.push(c);
+            }
+        }
+        j.load(known.iter()).await?;
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (index, e) in entries.iter().enumerate() {
+        match j.post(e).await {
+            Ok(o) => out.push(BatchResult { index, entry: Some(o), error: None, message: None }),
+            Err(err) if mode == BatchMode::Independent && err.http_status() != 500 => out.push(BatchResult {
+                index,
+                entry: None,
+                error: Some(err.code().to_owned()),
+                message: Some(err.to_string()),
+            }),
+            Err(err) => return Err(err),
+        }
+    }
+    j.flush().await?;
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct SettleRequest<'a> {
+    key: &'a str,
+    amount: Option<i64>,
+}
+
+async fn load_hold(db: &mut Db, id: i64) -> Result<Entry> {
+    let e = get_entry(db, id).await?;
+    if e.kind != "pending" || e.status != "pending" {
+        return Err(LedgerError::NotPending(id));
+    }
+    Ok(e)
+}
+
+/// Release a hold's pending amounts (the negation of its pending postings).
+fn releases(hold: &Entry) -> Vec<(String, [i64; 4])> {
+    hold.postings
+        .iter()
+        .map(|p| {
+            let delta = match p.direction {
+                Direction::Debit => [0, 0, -p.amount, 0],
+                Direction::Credit => [0, 0, 0, -p.amount],
+            };
+            (p.account.clone(), delta)
+        })
+        .collect()
+}
+
+/// Settle a hold, in full or (for a two-posting hold) in part; the rest is released.
+pub async fn post_pending(db: &mut Db, hold_id: i64, key: &str, amount: Option<i64>) -> Result<EntryOutcome> {
+    validate_key(key)?;
+    let hash = request_hash("post_pending", Some(hold_id), &SettleRequest { key, amount });
+    let mut j = Journal::new(db);
+    if let Some(done) = j.replay(key, &hash).await? {
+        return Ok(done);
+    }
+    let hold = load_hold(j.db, hold_id).await?;
+    let rows: Vec<(String, i64, i64, bool)> = match amount {
+        None => hold
+            .postings
+            .iter()
+            .map(|p| match p.direction {
+                Direction::Debit => (p.account.clone(), p.amount, 0, false),
+                Direction::Credit => (p.account.clone(), 0, p.amount, false),
+            })
+            .collect(),
+        Some(a) => {
+            if hold.postings.len() != 2 {
+                return Err(LedgerError::Invalid("partial settlement needs a hold of exactly two postings".into()));
+            }
+            let held = hold.postings[0].amount;
+            if a <= 0 || a > held {
+                return Err(LedgerError::InvalidAmount(format!("{a} (the hold is {held})")));
+            }
+            hold.postings
+                .iter()
+                .map(|p| match p.direction {
+                    Direction::Debit => (p.account.clone(), a, 0, false),
+                    Direction::Credit => (p.account.clone(), 0, a, false),
+                })
+                .collect()
+        }
+    };
+    let id = j
+        .execute(Plan {
+            key: key.to_owned(),
+            hash,
+            kind: "post_pending",
+            status: "posted",
+            template: hold.template.clone(),
+            metadata: json!({"hold": hold_id}),
+            causation: None,
+            related: Some(hold_id),
+            effective_at: now_micros(),
+            expires_at: None,
+            rows,
+            releases: releases(&hold),
+        })
+        .await?;
+    mark_hold(j.db, hold_id, "posted").await?;
+    j.flush().await?;
+    Ok(EntryOutcome {
+        entry: get_entry(db, id).await?,
+        replayed: false,
+    })
+}
+
+async fn mark_hold(db: &mut Db, id: i64, status: &str) -> Result<()> {
+    let n = sqlx::query("UPDATE ledger_entries SET status = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(status)
+        .bind(id)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    if n != 1 {
+        return Err(LedgerError::NotPending(id));
+    }
+    Ok(())
+}
+
+/// Release a hold without posting it.
+pub async fn void_pending(db: &mut Db, hold_id: i64, key: &str) -> Result<EntryOutcome> {
+    release_hold(db, hold_id, key, "void_pending", "voided").await
+}
+
+async fn release_hold(db: &mut Db, hold_id: i64, key: &str, kind: &'static str, status: &'static str) -> Result<EntryOutcome> {
+    validate_key(key)?;
+    let hash = request_hash(kind, Some(hold_id), &key);
+    let mut j = Journal::new(db);
+    if let Some(done) = j.replay(key, &hash).await? {
+        return Ok(done);
+    }
+    let hold = load_hold(j.db, hold_id).await?;
+    let id = j
+        .execute(Plan {
+            key: key.to_owned(),
+            hash,
+            kind,
+            status: "posted",
+            template: hold.template.clone(),
+            metadata: json!({"hold": hold_id}),
+            causation: None,
+            related: Some(hold_id),
+            effective_at: now_micros(),
+            expires_at: None,
+            rows: vec![],
+            releases: releases(&hold),
+        })
+        .await?;
+    mark_hold(j.db, hold_id, status).await?;
+    j.flush().await?;
+    Ok(EntryOutcome {
+        entry: get_entry(db, id).await?,
+        replayed: false,
+    })
+}
+
+/// Release every hold whose time has passed; returns how many.
+pub async fn expire_holds(db: &mut Db, now: i64) -> Result<usize> {
+    let due: Vec<i64> = sqlx::query("SELECT id FROM ledger_entries WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= $1 ORDER BY id")
+        .bind(now)
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in &due {
+        release_hold(db, *id, &format!("expire:{id}"), "expire_pending", "expired").await?;
+    }
+    Ok(due.len())
+}
+
+/// Reverse a posted entry: the same postings with debits and credits swapped, linked to the
+/// original. An entry is reversed at most once.
+pub async fn reverse_entry(db: &mut Db, entry_id: i64, key: &str, actor: &Actor) -> Result<EntryOutcome> {
+    validate_key(key)?;
+    let hash = request_hash("reversal", Some(entry_id), &key);
+    let mut j = Journal::new(db);
+    if let Some(done) = j.replay(key, &hash).await? {
+        return Ok(done);
+    }
+    let original = get_entry(j.db, entry_id).await?;
+    if !matches!(original.kind.as_str(), "posted" | "post_pending") {
+        return Err(LedgerError::NotReversible(entry_id, "only posted entries can be reversed"));
+    }
+    let already = sqlx::query("SELECT 1 FROM ledger_entries WHERE related_id = $1 AND kind = 'reversal'")
+        .bind(entry_id)
+        .fetch_optional(&mut *j.db)
+        .await?;
+    if already.is_some() {
+        return Err(LedgerError::NotReversible(entry_id, "it was already reversed"));
+    }
+    let rows = original
+        .postings
+        .iter()
+        .map(|p| match p.direction {
+            Direction::Debit => (p.account.clone(), 0, p.amount, false),
+            Direction::Credit => (p.account.clone(), p.amount, 0, false),
+        })
+        .collect();
+    let id = j
+        .execute(Plan {
+            key: key.to_owned(),
+            hash,
+            kind: "reversal",
+            status: "posted",
+            template: original.template.clone(),
+            metadata: json!({"reverses": entry_id}),
+            causation: None,
+            related: Some(entry_id),
+            effective_at: now_micros(),
+            expires_at: None,
+            rows,
+            releases: vec![],
+        })
+        .await?;
+    j.flush().await?;
+    record(db, actor, "ledger.entry_reversed", Some(&format!("ledger_entry:{entry_id}")), json!({"reversal": id})).await?;
+    Ok(EntryOutcome {
+        entry: get_entry(db, id).await?,
+        replayed: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(account: &str, direction: Direction, amount: i64, currency: &str) -> PostingInput {
+        PostingInput { account: account.into(), direction, amount, currency: currency.into() }
+    }
+
+    #[test]
+    fn shape_checks() {
+        use Direction::*;
+        assert!(matches!(validate_postings(&[p("a", Debit, 5, "USD")]), Err(LedgerError::TooFewPostings)));
+        assert!(matches!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 4, "USD")]), Err(LedgerError::Unbalanced { .. })));
+        assert!(matches!(validate_postings(&[p("a", Debit, 0, "USD"), p("b", Credit, 0, "USD")]), Err(LedgerError::InvalidAmount(_))));
+        assert!(matches!(validate_postings(&[p("a", Debit, -5, "USD"), p("b", Credit, -5, "USD")]), Err(LedgerError::InvalidAmount(_))));
+        assert!(matches!(
+            validate_postings(&[p("a", Debit, i64::MAX, "USD"), p("a", Debit, 1, "USD"), p("b", Credit, i64::MAX, "USD"), p("b", Credit, 1, "USD")]),
+            Err(LedgerError::Overflow)
+        ));
+        // Balanced per currency, not across currencies.
+        assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "EUR")]).is_err());
+        assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "USD"), p("c", Debit, 7, "EUR"), p("d", Credit, 7, "EUR")]).is_ok());
+    }
+
+    #[test]
+    fn request_hash_ignores_nothing_that_matters() {
+        let a = EntryInput {
+            idempotency_key: "k".into(),
+            postings: vec![p("a", Direction::Debit, 5, "USD"), p("b", Direction::Credit, 5, "USD")],
+            metadata: None,
+            effective_at: None,
+            causation: None,
+            pending: false,
+            expires_in_secs: None,
+            template: None,
+        };
+        let mut b = a.clone();
+        assert_eq!(request_hash("entry", None, &a), request_hash("entry", None, &b));
+        b.postings[0].amount = 6;
+        b.postings[1].amount = 6;
+        assert_ne!(request_hash("entry", None, &a), request_hash("entry", None, &b));
+    }
+}

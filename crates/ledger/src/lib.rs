@@ -1,0 +1,121 @@
+//! FanzFinance ledger: a double-entry journal in integer minor units.
+//!
+//! Owns `ledger_accounts`, `ledger_entries`, `ledger_postings` and `ledger_revenue_shares`.
+//! Every money movement is one entry of two or more postings whose debits equal credits per
+//! currency, written atomically with an idempotency key. Entries are never changed: a
+//! correction is a reversing entry linked to the original; a hold (pending entry) is settled
+//! or released by a later entry that names it. Account totals are kept in the account row in
+//! the same transaction as the postings and can always be recomputed ([`verify`]).
+//!
+//! This crate never uses floating point for money, never deletes or edits a posting, and never
+//! writes part of an entry: bad input is refused before anything is written.
+
+mod accounts;
+mod assets;
+mod bench;
+mod journal;
+pub mod templates;
+mod verify;
+
+pub use accounts::{
+    balance, balance_at, create_account, ensure_account, get_account, history, set_frozen,
+    Account, AccountKind, Balance, HistoryLine, NewAccount, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS,
+    FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS,
+};
+pub use assets::{asset_exponent, ASSETS};
+pub use bench::{bench, BenchOptions, BenchReport};
+pub use journal::{
+    expire_holds, get_entry, post_batch, post_entry, post_pending, reverse_entry, void_pending,
+    BatchMode, BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView,
+};
+pub use verify::{trial_balance, verify, CurrencyTotals, TrialBalance, VerifyReport};
+
+use fanz_store::sqlx;
+
+/// Why the ledger refused something. Each variant has a stable code and HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("an entry needs at least two postings")]
+    TooFewPostings,
+    #[error("debits and credits differ for {currency}: debits {debits}, credits {credits}")]
+    Unbalanced {
+        currency: String,
+        debits: i128,
+        credits: i128,
+    },
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error("account {account} holds {expected}, not {got}")]
+    CurrencyMismatch {
+        account: String,
+        expected: String,
+        got: String,
+    },
+    #[error("amount must be a positive integer number of minor units: {0}")]
+    InvalidAmount(String),
+    #[error("amounts overflow")]
+    Overflow,
+    #[error("account {account} would break its flag {flag}")]
+    FlagViolation { account: String, flag: &'static str },
+    #[error("account {0} is frozen")]
+    AccountFrozen(String),
+    #[error("account {0} is closed")]
+    AccountClosed(String),
+    #[error("idempotency key {0} was used with a different request")]
+    IdempotencyConflict(String),
+    #[error("account {0} exists")]
+    AccountExists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no entry {0}")]
+    EntryNotFound(i64),
+    #[error("entry {0} is not a pending hold")]
+    NotPending(i64),
+    #[error("entry {0} cannot be reversed: {1}")]
+    NotReversible(i64, &'static str),
+    #[error("unknown template {0}")]
+    UnknownTemplate(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Audit(#[from] fanz_audit::AuditError),
+}
+
+impl LedgerError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        use LedgerError as E;
+        match self {
+            E::TooFewPostings => "too_few_postings",
+            E::Unbalanced { .. } => "unbalanced_entry",
+            E::UnknownAccount(_) => "unknown_account",
+            E::CurrencyMismatch { .. } => "currency_mismatch",
+            E::InvalidAmount(_) => "invalid_amount",
+            E::Overflow => "amount_overflow",
+            E::FlagViolation { .. } => "balance_flag_violation",
+            E::AccountFrozen(_) => "account_frozen",
+            E::AccountClosed(_) => "account_closed",
+            E::IdempotencyConflict(_) => "idempotency_conflict",
+            E::AccountExists(_) => "account_exists",
+            E::Invalid(_) => "invalid_request",
+            E::EntryNotFound(_) => "entry_not_found",
+            E::NotPending(_) => "not_pending",
+            E::NotReversible(..) => "not_reversible",
+            E::UnknownTemplate(_) => "unknown_template",
+            E::Database(_) | E::Audit(_) => "internal",
+        }
+    }
+
+    /// The HTTP status the web layer answers with.
+    pub fn http_status(&self) -> u16 {
+        use LedgerError as E;
+        match self {
+            E::IdempotencyConflict(_) | E::AccountExists(_) => 409,
+            E::EntryNotFound(_) | E::UnknownTemplate(_) => 404,
+            E::Database(_) | E::Audit(_) => 500,
+            _ => 422,
+        }
+    }
+}
+
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

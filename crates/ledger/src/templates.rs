@@ -1,0 +1,427 @@
+//! Named, versioned posting templates: each business event becomes one balanced entry with
+//! the accounts of the platform's chart (see docs/ledger.md). Templates open the accounts
+//! they need. Splits use the largest-remainder method, so no minor unit is ever lost.
+
+use crate::accounts::{ensure_account, AccountKind};
+use crate::journal::{post_entry, Direction, EntryInput, EntryOutcome, PostingInput};
+use crate::{LedgerError, Result};
+use fanz_audit::{record, Actor};
+use fanz_store::{sqlx, Db};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+/// The default creator share: 80 % in basis points.
+pub const DEFAULT_CREATOR_SHARE_BPS: i64 = 8000;
+
+/// Every template with its current version.
+pub const TEMPLATES: &[&str] = &[
+    "subscription_sale@1",
+    "subscription_renewal@1",
+    "tip@1",
+    "ppv_unlock@1",
+    "paid_message@1",
+    "refund@1",
+    "chargeback@1",
+    "payout_request@1",
+    "payout_settle@1",
+    "payout_fail@1",
+    "processor_fee@1",
+    "reserve_release@1",
+    "wallet_top_up@1",
+    "gift_card_issue@1",
+    "gift_card_redeem@1",
+    "fx_conversion@1",
+];
+
+/// Split `total` in proportion to `weights` (non-negative, not all zero) with the
+/// largest-remainder method; ties go to the earlier weight. The parts always sum to `total`.
+pub fn split(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|&w| w.max(0) as i128).sum();
+    if sum == 0 || weights.is_empty() {
+        let mut out = vec![0; weights.len()];
+        if let Some(first) = out.first_mut() {
+            *first = total;
+        }
+        return out;
+    }
+    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    for (i, &w) in weights.iter().enumerate() {
+        let exact = total as i128 * w.max(0) as i128;
+        parts.push((exact / sum) as i64);
+        remainders.push((exact % sum, i));
+    }
+    let mut left = total - parts.iter().sum::<i64>();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in remainders {
+        if left == 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    parts
+}
+
+/// What a template needs; each template uses the fields it names in docs/ledger.md.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    pub idempotency_key: String,
+    pub currency: String,
+    /// Gross amount in minor units.
+    pub amount: i64,
+    #[serde(default)]
+    pub creator_id: Option<i64>,
+    #[serde(default)]
+    pub fan_id: Option<i64>,
+    /// `ccbill`, `segpay`, `epoch`, `verotel`, `btcpay`, or `wallet` to pay from the fan wallet.
+    #[serde(default)]
+    pub processor: Option<String>,
+    #[serde(default)]
+    pub processor_fee: Option<i64>,
+    #[serde(default)]
+    pub tax: Option<i64>,
+    /// Cluster slug, for its revenue share.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Chargeback fee.
+    #[serde(default)]
+    pub fee: Option<i64>,
+    /// Rolling reserve held from the creator's share, in basis points.
+    #[serde(default)]
+    pub reserve_bps: Option<i64>,
+    /// FX: the currency bought and the amount received in it.
+    #[serde(default)]
+    pub to_currency: Option<String>,
+    #[serde(default)]
+    pub to_amount: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub causation: Option<String>,
+}
+
+/// The creator's share in basis points: the creator's own, else the cluster's, else 80 %.
+pub async fn creator_share_bps(db: &mut Db, creator_id: i64, cluster: Option<&str>) -> Result<i64> {
+    let own = sqlx::query("SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'creator' AND scope_key = $1")
+        .bind(creator_id.to_string())
+        .fetch_optional(&mut *db)
+        .await?;
+    if let Some(r) = own {
+        return Ok(r.get(0));
+    }
+    if let Some(c) = cluster {
+        let row = sqlx::query("SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'cluster' AND scope_key = $1")
+            .bind(c)
+            .fetch_optional(&mut *db)
+            .await?;
+        if let Some(r) = row {
+            return Ok(r.get(0));
+        }
+    }
+    Ok(DEFAULT_CREATOR_SHARE_BPS)
+}
+
+/// Set a revenue share for `scope` (`creator` or `cluster`) and key.
+pub async fn set_creator_share(db: &mut Db, scope: &str, key: &str, bps: i64, actor: &Actor) -> Result<()> {
+    if !matches!(scope, "creator" | "cluster") || !(0..=10_000).contains(&bps) {
+        return Err(LedgerError::Invalid("scope must be creator or cluster and share_bps 0–10000".into()));
+    }
+    sqlx::query(
+        "INSERT INTO ledger_revenue_shares (scope, scope_key, share_bps) VALUES ($1, $2, $3) \
+         ON CONFLICT (scope, scope_key) DO UPDATE SET share_bps = $3",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(bps)
+    .execute(&mut *db)
+    .await?;
+    record(db, actor, "ledger.revenue_share_set", Some(&format!("{scope}:{key}")), json!({"share_bps": bps})).await?;
+    Ok(())
+}
+
+/// Lines of an entry being built, with the accounts they need.
+struct Builder<'a> {
+    currency: &'a str,
+    lines: Vec<PostingInput>,
+    accounts: Vec<(String, AccountKind, String, &'static [&'static str])>,
+}
+
+const NO_OVERDRAFT: &[&str] = &["debits_must_not_exceed_credits"];
+
+impl<'a> Builder<'a> {
+    fn new(currency: &'a str) -> Self {
+        Self { currency, lines: vec![], accounts: vec![] }
+    }
+
+    fn line(&mut self, code: String, kind: AccountKind, owner: String, flags: &'static [&'static str], direction: Direction, amount: i64, currency: &str) {
+        if amount == 0 {
+            return;
+        }
+        if !self.accounts.iter().any(|a| a.0 == code) {
+            self.accounts.push((code.clone(), kind, owner, flags));
+        }
+        self.lines.push(PostingInput { account: code, direction, amount, currency: currency.to_owned() });
+    }
+
+    fn debit(&mut self, a: Acct, amount: i64) {
+        let c = self.currency.to_owned();
+        self.line(a.code, a.kind, a.owner, a.flags, Direction::Debit, amount, &c);
+    }
+
+    fn credit(&mut self, a: Acct, amount: i64) {
+        let c = self.currency.to_owned();
+        self.line(a.code, a.kind, a.owner, a.flags, Direction::Credit, amount, &c);
+    }
+}
+
+/// An account of the chart.
+struct Acct {
+    code: String,
+    kind: AccountKind,
+    owner: String,
+    flags: &'static [&'static str],
+}
+
+fn acct(code: String, kind: AccountKind, owner: String, flags: &'static [&'static str]) -> Acct {
+    Acct { code, kind, owner, flags }
+}
+
+fn need<T>(v: Option<T>, name: &str, template: &str) -> Result<T> {
+    v.ok_or_else(|| LedgerError::Invalid(format!("{template} needs {name}")))
+}
+
+fn nonneg(v: Option<i64>, name: &str) -> Result<i64> {
+    let v = v.unwrap_or(0);
+    if v < 0 {
+        return Err(LedgerError::InvalidAmount(format!("{name} {v}")));
+    }
+    Ok(v)
+}
+
+/// The platform's chart of accounts, per currency.
+mod chart {
+    use super::*;
+    pub fn cash(p: &str, cur: &str) -> Acct {
+        acct(format!("cash:{p}:{cur}"), AccountKind::Asset, format!("processor:{p}"), &[])
+    }
+    pub fn processor_fees(cur: &str) -> Acct {
+        acct(format!("processor_fees:{cur}"), AccountKind::Expense, "platform".into(), &[])
+    }
+    pub fn platform_revenue(cur: &str) -> Acct {
+        acct(format!("platform_revenue:{cur}"), AccountKind::Revenue, "platform".into(), &[])
+    }
+    pub fn creator_payable(c: i64, cur: &str) -> Acct {
+        acct(format!("creator_payable:{c}:{cur}"), AccountKind::Liability, format!("creator:{c}"), NO_OVERDRAFT)
+    }
+    pub fn reserve(c: i64, cur: &str) -> Acct {
+        acct(format!("reserve:{c}:{cur}"), AccountKind::Liability, format!("creator:{c}"), NO_OVERDRAFT)
+    }
+    pub fn fan_wallet(f: i64, cur: &str) -> Acct {
+        acct(format!("fan_wallet:{f}:{cur}"), AccountKind::Liability, format!("user:{f}"), NO_OVERDRAFT)
+    }
+    pub fn chargeback_losses(cur: &str) -> Acct {
+        acct(format!("chargeback_losses:{cur}"), AccountKind::Expense, "platform".into(), &[])
+    }
+    pub fn tax_payable(cur: &str) -> Acct {
+        acct(format!("tax_payable:{cur}"), AccountKind::Liability, "tax_authority".into(), &[])
+    }
+    pub fn gift_cards(cur: &str) -> Acct {
+        acct(format!("gift_card_liability:{cur}"), AccountKind::Liability, "platform".into(), NO_OVERDRAFT)
+    }
+    pub fn payout_clearing(cur: &str) -> Acct {
+        acct(format!("payout_clearing:{cur}"), AccountKind::Liability, "platform".into(), NO_OVERDRAFT)
+    }
+    pub fn fx_position(cur: &str) -> Acct {
+        acct(format!("fx_position:{cur}"), AccountKind::Equity, "platform".into(), &[])
+    }
+}
+
+/// Build and post the entry for a template. The request must name a template of
+/// [`TEMPLATES`] (with or without `@1`).
+pub async fn apply(db: &mut Db, template: &str, req: &TemplateRequest, actor: &Actor) -> Result<EntryOutcome> {
+    let name = template.split('@').next().unwrap_or("");
+    let versioned = format!("{name}@1");
+    if !TEMPLATES.contains(&versioned.as_str()) || (template.contains('@') && template != versioned) {
+        return Err(LedgerError::UnknownTemplate(template.to_owned()));
+    }
+    if req.amount <= 0 {
+        return Err(LedgerError::InvalidAmount(req.amount.to_string()));
+    }
+    if crate::asset_exponent(&req.currency).is_none() {
+        return Err(LedgerError::Invalid(format!("unknown currency or asset {:?}", req.currency)));
+    }
+    let cur = req.currency.as_str();
+    let mut b = Builder::new(cur);
+    let amount = req.amount;
+    let mut meta = req.metadata.clone().unwrap_or_else(|| json!({}));
+    match name {
+        "subscription_sale" | "subscription_renewal" | "tip" | "ppv_unlock" | "paid_message" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            let tax = nonneg(req.tax, "tax")?;
+            let fee = nonneg(req.processor_fee, "processor_fee")?;
+            if tax > amount {
+                return Err(LedgerError::InvalidAmount("tax exceeds the amount".into()));
+            }
+            let share = creator_share_bps(db, creator, req.cluster.as_deref()).await?;
+            let parts = split(amount - tax, &[share, 10_000 - share]);
+            let (creator_part, platform_part) = (parts[0], parts[1]);
+            let reserve_bps = nonneg(req.reserve_bps, "reserve_bps")?.min(10_000);
+            let reserve = split(creator_part, &[reserve_bps, 10_000 - reserve_bps])[0];
+            if processor == "wallet" {
+                let fan = need(req.fan_id, "fan_id", name)?;
+                b.debit(chart::fan_wallet(fan, cur), amount);
+            } else {
+                b.debit(chart::cash(processor, cur), amount);
+                b.debit(chart::processor_fees(cur), fee);
+                b.credit(chart::cash(processor, cur), fee);
+            }
+            b.credit(chart::tax_payable(cur), tax);
+            b.credit(chart::creator_payable(creator, cur), creator_part);
+            b.credit(chart::platform_revenue(cur), platform_part);
+            b.debit(chart::creator_payable(creator, cur), reserve);
+            b.credit(chart::reserve(creator, cur), reserve);
+            meta["creator_share_bps"] = json!(share);
+        }
+        "refund" | "chargeback" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            let share = creator_share_bps(db, creator, req.cluster.as_deref()).await?;
+            let parts = split(amount, &[share, 10_000 - share]);
+            b.debit(chart::creator_payable(creator, cur), parts[0]);
+            b.debit(chart::platform_revenue(cur), parts[1]);
+            if processor == "wallet" {
+                let fan = need(req.fan_id, "fan_id", name)?;
+                b.credit(chart::fan_wallet(fan, cur), amount);
+            } else {
+                b.credit(chart::cash(processor, cur), amount);
+            }
+            if name == "chargeback" {
+                let fee = nonneg(req.fee, "fee")?;
+                b.debit(chart::chargeback_losses(cur), fee);
+                b.credit(chart::cash(processor, cur), fee);
+            }
+            meta["creator_share_bps"] = json!(share);
+        }
+        "payout_request" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            b.debit(chart::creator_payable(creator, cur), amount);
+            b.credit(chart::payout_clearing(cur), amount);
+        }
+        "payout_settle" => {
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            b.debit(chart::payout_clearing(cur), amount);
+            b.credit(chart::cash(processor, cur), amount);
+        }
+        "payout_fail" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            b.debit(chart::payout_clearing(cur), amount);
+            b.credit(chart::creator_payable(creator, cur), amount);
+        }
+        "processor_fee" => {
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            b.debit(chart::processor_fees(cur), amount);
+            b.credit(chart::cash(processor, cur), amount);
+        }
+        "reserve_release" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            b.debit(chart::reserve(creator, cur), amount);
+            b.credit(chart::creator_payable(creator, cur), amount);
+        }
+        "wallet_top_up" => {
+            let fan = need(req.fan_id, "fan_id", name)?;
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            b.debit(chart::cash(processor, cur), amount);
+            b.credit(chart::fan_wallet(fan, cur), amount);
+        }
+        "gift_card_issue" => {
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            b.debit(chart::cash(processor, cur), amount);
+            b.credit(chart::gift_cards(cur), amount);
+        }
+        "gift_card_redeem" => {
+            let fan = need(req.fan_id, "fan_id", name)?;
+            b.debit(chart::gift_cards(cur), amount);
+            b.credit(chart::fan_wallet(fan, cur), amount);
+        }
+        "fx_conversion" => {
+            let processor = need(req.processor.as_deref(), "processor", name)?;
+            let to = need(req.to_currency.as_deref(), "to_currency", name)?;
+            let to_amount = need(req.to_amount, "to_amount", name)?;
+            if to_amount <= 0 {
+                return Err(LedgerError::InvalidAmount(to_amount.to_string()));
+            }
+            if crate::asset_exponent(to).is_none() || to == cur {
+                return Err(LedgerError::Invalid("to_currency must be another known currency".into()));
+            }
+            b.debit(chart::fx_position(cur), amount);
+            b.credit(chart::cash(processor, cur), amount);
+            let mut to_b = Builder::new(to);
+            to_b.debit(chart::cash(processor, to), to_amount);
+            to_b.credit(chart::fx_position(to), to_amount);
+            b.lines.extend(to_b.lines);
+            b.accounts.extend(to_b.accounts);
+            // The rate as an exact ratio of minor units: no floating point.
+            meta["rate"] = json!({"from": {"currency": cur, "amount": amount}, "to": {"currency": to, "amount": to_amount}});
+        }
+        _ => return Err(LedgerError::UnknownTemplate(template.to_owned())),
+    }
+    if let Some(p) = &req.processor {
+        if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || p.is_empty() {
+            return Err(LedgerError::Invalid("processor must be letters, digits and _".into()));
+        }
+    }
+    for (code, kind, owner, flags) in &b.accounts {
+        let account_currency = code.rsplit(':').next().unwrap_or(cur);
+        ensure_account(db, code, *kind, account_currency, owner, flags, actor).await?;
+    }
+    let input = EntryInput {
+        idempotency_key: req.idempotency_key.clone(),
+        postings: b.lines,
+        metadata: Some(meta),
+        effective_at: None,
+        causation: req.causation.clone(),
+        pending: false,
+        expires_in_secs: None,
+        template: Some(versioned),
+    };
+    post_entry(db, &input).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn split_examples() {
+        assert_eq!(split(999, &[8000, 2000]), vec![799, 200]);
+        assert_eq!(split(1000, &[8000, 2000]), vec![800, 200]);
+        assert_eq!(split(1, &[5000, 5000]), vec![1, 0]);
+        assert_eq!(split(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(split(7, &[0, 0]), vec![7, 0]);
+    }
+
+    proptest! {
+        #[test]
+        fn split_loses_nothing(total in 0i64..=i64::MAX / 2, weights in proptest::collection::vec(0i64..=10_000, 1..6)) {
+            let parts = split(total, &weights);
+            prop_assert_eq!(parts.len(), weights.len());
+            prop_assert_eq!(parts.iter().map(|&p| p as i128).sum::<i128>(), total as i128);
+            let sum: i128 = weights.iter().map(|&w| w as i128).sum();
+            for (p, w) in parts.iter().zip(&weights) {
+                prop_assert!(*p >= 0);
+                if sum > 0 {
+                    // Each part is within one unit of its exact share.
+                    let exact = total as i128 * *w as i128;
+                    let lo = exact / sum;
+                    prop_assert!((*p as i128) == lo || (*p as i128) == lo + 1);
+                }
+            }
+        }
+    }
+}

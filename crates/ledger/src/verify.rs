@@ -1,0 +1,168 @@
+//! Recomputing the books from the journal, and the trial balance.
+
+use crate::accounts::{AccountKind, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS};
+use crate::Result;
+use fanz_store::{sqlx, Db};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    pub debits: i64,
+    pub credits: i64,
+    pub balanced: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VerifyReport {
+    /// True only when every check holds.
+    pub ok: bool,
+    pub accounts: i64,
+    pub entries: i64,
+    pub currencies: Vec<CurrencyTotals>,
+    /// What does not hold, one line each.
+    pub problems: Vec<String>,
+}
+
+/// Recompute every account's totals from its postings, check each entry balances per
+/// currency, each currency nets to zero, and no account breaks its flags.
+pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
+    let mut problems = Vec::new();
+    let rows = sqlx::query(
+        "SELECT a.code, a.kind, a.flags, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
+         CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.debit ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.credit ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.debit ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.credit ELSE 0 END), 0) AS BIGINT) \
+         FROM ledger_accounts a \
+         LEFT JOIN ledger_postings p ON p.account_id = a.id \
+         LEFT JOIN ledger_entries e ON e.id = p.entry_id \
+         GROUP BY a.id, a.code, a.kind, a.flags, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending \
+         ORDER BY a.code",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for r in &rows {
+        let code: String = r.get(0);
+        let stored = [r.get::<i64, _>(3), r.get(4), r.get(5), r.get(6)];
+        let recomputed = [r.get::<i64, _>(7), r.get(8), r.get(9), r.get(10)];
+        if stored != recomputed {
+            problems.push(format!("{code}: stored totals {stored:?} but the journal gives {recomputed:?}"));
+        }
+        let flags: i64 = r.get(2);
+        let [dp, cp, dpend, cpend] = recomputed.map(|v| v as i128);
+        if flags & FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS != 0 && dp + dpend > cp {
+            problems.push(format!("{code}: debits exceed credits"));
+        }
+        if flags & FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS != 0 && cp + cpend > dp {
+            problems.push(format!("{code}: credits exceed debits"));
+        }
+        if AccountKind::parse(&r.get::<String, _>(1)).is_err() {
+            problems.push(format!("{code}: unknown kind"));
+        }
+    }
+    let unbalanced = sqlx::query(
+        "SELECT p.entry_id, a.currency FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id \
+         GROUP BY p.entry_id, a.currency HAVING SUM(p.debit) <> SUM(p.credit) ORDER BY p.entry_id LIMIT 100",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for r in unbalanced {
+        problems.push(format!("entry {} does not balance in {}", r.get::<i64, _>(0), r.get::<String, _>(1)));
+    }
+    let currencies = posted_totals(db).await?;
+    for c in &currencies {
+        if !c.balanced {
+            problems.push(format!("{}: debits {} ≠ credits {}", c.currency, c.debits, c.credits));
+        }
+    }
+    let entries: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_entries").fetch_one(&mut *db).await?.get(0);
+    Ok(VerifyReport {
+        ok: problems.is_empty(),
+        accounts: rows.len() as i64,
+        entries,
+        currencies,
+        problems,
+    })
+}
+
+/// Posted debits and credits per currency, from the postings.
+async fn posted_totals(db: &mut Db) -> Result<Vec<CurrencyTotals>> {
+    let rows = sqlx::query(
+        "SELECT a.currency, CAST(COALESCE(SUM(p.debit), 0) AS BIGINT), CAST(COALESCE(SUM(p.credit), 0) AS BIGINT) \
+         FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.pending = 0 \
+         GROUP BY a.currency ORDER BY a.currency",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (debits, credits): (i64, i64) = (r.get(1), r.get(2));
+            CurrencyTotals {
+                currency: r.get(0),
+                debits,
+                credits,
+                balanced: debits == credits,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrialBalanceLine {
+    pub account: String,
+    pub kind: AccountKind,
+    pub currency: String,
+    /// Posted balance on the debit side (assets, expenses) or credit side (the rest).
+    pub debit: i64,
+    pub credit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrialBalance {
+    /// Per currency, the debit and credit columns, which must be equal.
+    pub currencies: Vec<CurrencyTotals>,
+    pub accounts: Vec<TrialBalanceLine>,
+}
+
+/// Each account's posted balance in a debit or credit column, totalled per currency.
+pub async fn trial_balance(db: &mut Db) -> Result<TrialBalance> {
+    let rows = sqlx::query(
+        "SELECT code, kind, currency, debits_posted, credits_posted FROM ledger_accounts ORDER BY currency, code",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let mut accounts = Vec::with_capacity(rows.len());
+    let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for r in rows {
+        let kind = AccountKind::parse(&r.get::<String, _>(1))?;
+        let currency: String = r.get(2);
+        let (dp, cp): (i64, i64) = (r.get(3), r.get(4));
+        let net = dp - cp;
+        let (debit, credit) = if net >= 0 { (net, 0) } else { (0, -net) };
+        let t = totals.entry(currency.clone()).or_default();
+        t.0 += debit;
+        t.1 += credit;
+        accounts.push(TrialBalanceLine {
+            account: r.get(0),
+            kind,
+            currency,
+            debit,
+            credit,
+        });
+    }
+    Ok(TrialBalance {
+        currencies: totals
+            .into_iter()
+            .map(|(currency, (debits, credits))| CurrencyTotals {
+                currency,
+                debits,
+                credits,
+                balanced: debits == credits,
+            })
+            .collect(),
+        accounts,
+    })
+}
