@@ -51,6 +51,49 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The double-entry ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Benchmarks against the configured store (FANZ_DATABASE_URL).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute every balance from the journal and check the invariants; exit status 1 if
+    /// anything does not hold.
+    Verify,
+    /// Print the trial balance as JSON.
+    TrialBalance,
+    /// Print one account's balance as JSON.
+    Balance { code: String },
+    /// Release holds whose time has passed.
+    ExpireHolds,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Post entries through the full ledger path on a fresh set of accounts and report
+    /// entries/s, postings/s and batch latency.
+    Ledger {
+        /// How many entries to post.
+        #[arg(long, default_value_t = 100_000)]
+        entries: usize,
+        /// Entries per transaction.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// How many accounts to spread the entries over.
+        #[arg(long, default_value_t = 1_000)]
+        accounts: usize,
+        /// Every entry credits one hot account.
+        #[arg(long)]
+        hot: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,7 +187,77 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Ledger { command } => ledger(&config, command).await,
+        Command::Bench {
+            command:
+                BenchCommand::Ledger {
+                    entries,
+                    batch,
+                    accounts,
+                    hot,
+                },
+        } => {
+            let store = open_store(&config).await?;
+            println!(
+                "ledger bench on {}: {entries} entries, batch {batch}, {accounts} accounts{}",
+                store.backend().name(),
+                if hot { ", hot account" } else { "" }
+            );
+            let report = fanz_ledger::bench(
+                &store,
+                &fanz_ledger::BenchOptions {
+                    entries,
+                    batch,
+                    accounts,
+                    hot,
+                },
+            )
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Serve { demo } => serve(config, demo).await,
+    }
+}
+
+async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        LedgerCommand::Verify => {
+            let mut db = store.conn().await?;
+            let report = fanz_ledger::verify(&mut db).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok {
+                bail!(
+                    "the ledger does not verify: {} problem(s)",
+                    report.problems.len()
+                );
+            }
+            Ok(())
+        }
+        LedgerCommand::TrialBalance => {
+            let mut db = store.conn().await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&fanz_ledger::trial_balance(&mut db).await?)?
+            );
+            Ok(())
+        }
+        LedgerCommand::Balance { code } => {
+            let mut db = store.conn().await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&fanz_ledger::balance(&mut db, &code).await?)?
+            );
+            Ok(())
+        }
+        LedgerCommand::ExpireHolds => {
+            let mut tx = store.begin().await?;
+            let n = fanz_ledger::expire_holds(&mut tx, fanz_core::clock::now_micros()).await?;
+            tx.commit().await?;
+            println!("released {n} expired hold(s)");
+            Ok(())
+        }
     }
 }
 

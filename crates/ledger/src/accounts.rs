@@ -133,7 +133,9 @@ fn parse_flags(names: &[String]) -> Result<i64> {
         };
     }
     if f == FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS | FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS {
-        return Err(LedgerError::Invalid("the two balance flags exclude each other".into()));
+        return Err(LedgerError::Invalid(
+            "the two balance flags exclude each other".into(),
+        ));
     }
     Ok(f)
 }
@@ -156,7 +158,10 @@ pub(crate) fn validate_code(code: &str) -> Result<()> {
 pub async fn create_account(db: &mut Db, new: &NewAccount, actor: &Actor) -> Result<Account> {
     validate_code(&new.code)?;
     if asset_exponent(&new.currency).is_none() {
-        return Err(LedgerError::Invalid(format!("unknown currency or asset {:?}", new.currency)));
+        return Err(LedgerError::Invalid(format!(
+            "unknown currency or asset {:?}",
+            new.currency
+        )));
     }
     let flags = parse_flags(&new.flags)?;
     let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
@@ -179,8 +184,13 @@ pub async fn create_account(db: &mut Db, new: &NewAccount, actor: &Actor) -> Res
     .bind(now_micros())
     .execute(&mut *db)
     .await?;
-    record(db, actor, "ledger.account_created", Some(&format!("ledger_account:{}", new.code)),
-        json!({"kind": new.kind, "currency": new.currency, "flags": new.flags, "owner": new.owner}))
+    record(
+        db,
+        actor,
+        "ledger.account_created",
+        Some(&format!("ledger_account:{}", new.code)),
+        json!({"kind": new.kind, "currency": new.currency, "flags": new.flags, "owner": new.owner}),
+    )
     .await?;
     get_account(db, &new.code).await
 }
@@ -234,11 +244,13 @@ pub(crate) fn account_from_row(r: &sqlx::any::AnyRow) -> Account {
 }
 
 pub async fn get_account(db: &mut Db, code: &str) -> Result<Account> {
-    let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = $1"))
-        .bind(code)
-        .fetch_optional(&mut *db)
-        .await?
-        .ok_or_else(|| LedgerError::UnknownAccount(code.to_owned()))?;
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or_else(|| LedgerError::UnknownAccount(code.to_owned()))?;
     Ok(account_from_row(&row))
 }
 
@@ -261,7 +273,13 @@ pub fn figures(kind: AccountKind, dp: i64, cp: i64, dpend: i64, cpend: i64) -> B
 
 pub async fn balance(db: &mut Db, code: &str) -> Result<Balance> {
     let a = get_account(db, code).await?;
-    let f = figures(a.kind, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending);
+    let f = figures(
+        a.kind,
+        a.debits_posted,
+        a.credits_posted,
+        a.debits_pending,
+        a.credits_pending,
+    );
     Ok(Balance {
         account: a.code,
         currency: a.currency,
@@ -341,8 +359,17 @@ pub async fn set_frozen(db: &mut Db, code: &str, frozen: bool, actor: &Actor) ->
         .bind(a.id)
         .execute(&mut *db)
         .await?;
-    record(db, actor, if frozen { "ledger.account_frozen" } else { "ledger.account_unfrozen" },
-        Some(&format!("ledger_account:{code}")), json!({}))
+    record(
+        db,
+        actor,
+        if frozen {
+            "ledger.account_frozen"
+        } else {
+            "ledger.account_unfrozen"
+        },
+        Some(&format!("ledger_account:{code}")),
+        json!({}),
+    )
     .await?;
     get_account(db, code).await
 }
@@ -355,16 +382,37 @@ mod tests {
     fn normal_directions() {
         // A wallet (liability) credited 1000, with a 300 hold debiting it.
         let f = figures(AccountKind::Liability, 0, 1000, 300, 0);
-        assert_eq!(f, BalanceFigures { posted: 1000, pending: -300, available: 700 });
+        assert_eq!(
+            f,
+            BalanceFigures {
+                posted: 1000,
+                pending: -300,
+                available: 700
+            }
+        );
         // Cash (asset) debited 1000, with a 200 hold crediting it.
         let f = figures(AccountKind::Asset, 1000, 0, 0, 200);
-        assert_eq!(f, BalanceFigures { posted: 1000, pending: -200, available: 800 });
+        assert_eq!(
+            f,
+            BalanceFigures {
+                posted: 1000,
+                pending: -200,
+                available: 800
+            }
+        );
     }
 
     #[test]
     fn flags_parse() {
-        assert_eq!(parse_flags(&["debits_must_not_exceed_credits".into()]).unwrap(), 1);
+        assert_eq!(
+            parse_flags(&["debits_must_not_exceed_credits".into()]).unwrap(),
+            1
+        );
         assert!(parse_flags(&["nope".into()]).is_err());
-        assert!(parse_flags(&["debits_must_not_exceed_credits".into(), "credits_must_not_exceed_debits".into()]).is_err());
+        assert!(parse_flags(&[
+            "debits_must_not_exceed_credits".into(),
+            "credits_must_not_exceed_debits".into()
+        ])
+        .is_err());
     }
 }

@@ -33,8 +33,16 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "entries: {} in {:.3} s", self.entries, self.seconds)?;
         writeln!(f, "entries/s: {:.0}", self.entries_per_sec)?;
-        writeln!(f, "batch latency p50: {:.3} ms, p99: {:.3} ms", self.batch_p50_ms, self.batch_p99_ms)?;
-        write!(f, "{} postings at {:.0} postings/s", self.postings, self.postings_per_sec)
+        writeln!(
+            f,
+            "batch latency p50: {:.3} ms, p99: {:.3} ms",
+            self.batch_p50_ms, self.batch_p99_ms
+        )?;
+        write!(
+            f,
+            "{} postings at {:.0} postings/s",
+            self.postings, self.postings_per_sec
+        )
     }
 }
 
@@ -42,7 +50,10 @@ impl std::fmt::Display for BenchReport {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -52,13 +63,19 @@ pub async fn bench(store: &Store, opts: &BenchOptions) -> Result<BenchReport> {
     let run = fanz_core::clock::now_micros();
     let actor = Actor::cli();
     {
-        let mut tx = store.begin().await.map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
+        let mut tx = store
+            .begin()
+            .await
+            .map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
         for i in 0..accounts {
             // Even accounts pay (assets), odd ones receive (wallet-like, may not overdraw).
             let (kind, flags) = if i % 2 == 0 {
                 (AccountKind::Asset, vec![])
             } else {
-                (AccountKind::Liability, vec!["debits_must_not_exceed_credits".to_owned()])
+                (
+                    AccountKind::Liability,
+                    vec!["debits_must_not_exceed_credits".to_owned()],
+                )
             };
             let new = NewAccount {
                 code: format!("bench:{run}:{i}"),
@@ -82,13 +99,27 @@ pub async fn bench(store: &Store, opts: &BenchOptions) -> Result<BenchReport> {
         let batch: Vec<EntryInput> = (0..n)
             .map(|k| {
                 let from = (rng.next() as usize % accounts.div_ceil(2)) * 2;
-                let to = if opts.hot { 1 } else { (rng.next() as usize % (accounts / 2)) * 2 + 1 };
+                let to = if opts.hot {
+                    1
+                } else {
+                    (rng.next() as usize % (accounts / 2)) * 2 + 1
+                };
                 let amount = 1 + (rng.next() % 1000) as i64;
                 EntryInput {
                     idempotency_key: format!("bench:{run}:{}", posted + k),
                     postings: vec![
-                        PostingInput { account: format!("bench:{run}:{from}"), direction: Direction::Debit, amount, currency: "USD".into() },
-                        PostingInput { account: format!("bench:{run}:{to}"), direction: Direction::Credit, amount, currency: "USD".into() },
+                        PostingInput {
+                            account: format!("bench:{run}:{from}"),
+                            direction: Direction::Debit,
+                            amount,
+                            currency: "USD".into(),
+                        },
+                        PostingInput {
+                            account: format!("bench:{run}:{to}"),
+                            direction: Direction::Credit,
+                            amount,
+                            currency: "USD".into(),
+                        },
                     ],
                     metadata: None,
                     effective_at: None,
@@ -100,7 +131,10 @@ pub async fn bench(store: &Store, opts: &BenchOptions) -> Result<BenchReport> {
             })
             .collect();
         let t = Instant::now();
-        let mut tx = store.begin().await.map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
+        let mut tx = store
+            .begin()
+            .await
+            .map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
         post_batch(&mut tx, &batch, BatchMode::Linked).await?;
         tx.commit().await?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);

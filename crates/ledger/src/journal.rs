@@ -139,7 +139,10 @@ impl<'a> Journal<'a> {
     /// Load accounts in code order (row locks on PostgreSQL are then always taken in the same
     /// order, so concurrent writers cannot deadlock).
     async fn load(&mut self, codes: impl IntoIterator<Item = &String>) -> Result<()> {
-        let mut wanted: Vec<&String> = codes.into_iter().filter(|c| !self.accounts.contains_key(*c)).collect();
+        let mut wanted: Vec<&String> = codes
+            .into_iter()
+            .filter(|c| !self.accounts.contains_key(*c))
+            .collect();
         wanted.sort();
         wanted.dedup();
         let sql = if self.lock_rows {
@@ -172,10 +175,11 @@ impl<'a> Journal<'a> {
     }
 
     async fn replay(&mut self, key: &str, hash: &str) -> Result<Option<EntryOutcome>> {
-        let found = sqlx::query("SELECT id, request_hash FROM ledger_entries WHERE idempotency_key = $1")
-            .bind(key)
-            .fetch_optional(&mut *self.db)
-            .await?;
+        let found =
+            sqlx::query("SELECT id, request_hash FROM ledger_entries WHERE idempotency_key = $1")
+                .bind(key)
+                .fetch_optional(&mut *self.db)
+                .await?;
         match found {
             None => Ok(None),
             Some(r) if r.get::<String, _>(1) == hash => Ok(Some(EntryOutcome {
@@ -260,7 +264,15 @@ impl<'a> Journal<'a> {
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                ));
             }
             let mut q = sqlx::query(&sql);
             for (code, debit, credit, pending) in &plan.rows {
@@ -326,9 +338,15 @@ impl<'a> Journal<'a> {
         let expires_at = match (input.pending, input.expires_in_secs) {
             (true, Some(s)) if s > 0 => Some(now.saturating_add(s.saturating_mul(SECOND))),
             (_, Some(_)) if !input.pending => {
-                return Err(LedgerError::Invalid("expires_in_secs is only for holds (pending: true)".into()))
+                return Err(LedgerError::Invalid(
+                    "expires_in_secs is only for holds (pending: true)".into(),
+                ))
             }
-            (_, Some(_)) => return Err(LedgerError::Invalid("expires_in_secs must be positive".into())),
+            (_, Some(_)) => {
+                return Err(LedgerError::Invalid(
+                    "expires_in_secs must be positive".into(),
+                ))
+            }
             _ => None,
         };
         let id = self
@@ -343,7 +361,10 @@ impl<'a> Journal<'a> {
                 related: None,
                 effective_at: input.effective_at.unwrap_or(now),
                 expires_at,
-                rows: rows.into_iter().map(|(a, d, c)| (a, d, c, input.pending)).collect(),
+                rows: rows
+                    .into_iter()
+                    .map(|(a, d, c)| (a, d, c, input.pending))
+                    .collect(),
                 releases: vec![],
             })
             .await?;
@@ -356,7 +377,9 @@ impl<'a> Journal<'a> {
 
 fn validate_key(key: &str) -> Result<()> {
     if key.trim().is_empty() || key.len() > 200 {
-        return Err(LedgerError::Invalid("idempotency_key must be 1 to 200 characters".into()));
+        return Err(LedgerError::Invalid(
+            "idempotency_key must be 1 to 200 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -368,7 +391,9 @@ fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String, i64, i64)
         return Err(LedgerError::TooFewPostings);
     }
     if postings.len() > 1000 {
-        return Err(LedgerError::Invalid("an entry has at most 1000 postings".into()));
+        return Err(LedgerError::Invalid(
+            "an entry has at most 1000 postings".into(),
+        ));
     }
     let mut sums: BTreeMap<&str, (i128, i128)> = BTreeMap::new();
     let mut rows = Vec::with_capacity(postings.len());
@@ -431,7 +456,11 @@ pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
         let (debit, credit): (i64, i64) = (p.get(1), p.get(2));
         PostingView {
             account: p.get(0),
-            direction: if debit > 0 { Direction::Debit } else { Direction::Credit },
+            direction: if debit > 0 {
+                Direction::Debit
+            } else {
+                Direction::Credit
+            },
             amount: debit.max(credit),
             currency: p.get(3),
             pending: p.get::<i64, _>(4) != 0,
@@ -483,10 +512,17 @@ pub struct BatchResult {
 /// Post many entries in one transaction. In `Linked` mode the first refusal is returned as
 /// the error (roll the transaction back); in `Independent` mode refusals are reported per
 /// entry and everything else is posted.
-pub async fn post_batch(db: &mut Db, entries: &[EntryInput], mode: BatchMode) -> Result<Vec<BatchResult>> {
+pub async fn post_batch(
+    db: &mut Db,
+    entries: &[EntryInput],
+    mode: BatchMode,
+) -> Result<Vec<BatchResult>> {
     let mut j = Journal::new(db);
     // Lock every account of the batch up front, in one order.
-    let codes: Vec<String> = entries.iter().flat_map(|e| e.postings.iter().map(|p| p.account.clone())).collect();
+    let codes: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.postings.iter().map(|p| p.account.clone()))
+        .collect();
     if mode == BatchMode::Linked {
         j.load(codes.iter()).await?;
     } else {
@@ -506,13 +542,20 @@ pub async fn post_batch(db: &mut Db, entries: &[EntryInput], mode: BatchMode) ->
     let mut out = Vec::with_capacity(entries.len());
     for (index, e) in entries.iter().enumerate() {
         match j.post(e).await {
-            Ok(o) => out.push(BatchResult { index, entry: Some(o), error: None, message: None }),
-            Err(err) if mode == BatchMode::Independent && err.http_status() != 500 => out.push(BatchResult {
+            Ok(o) => out.push(BatchResult {
                 index,
-                entry: None,
-                error: Some(err.code().to_owned()),
-                message: Some(err.to_string()),
+                entry: Some(o),
+                error: None,
+                message: None,
             }),
+            Err(err) if mode == BatchMode::Independent && err.http_status() != 500 => {
+                out.push(BatchResult {
+                    index,
+                    entry: None,
+                    error: Some(err.code().to_owned()),
+                    message: Some(err.to_string()),
+                })
+            }
             Err(err) => return Err(err),
         }
     }
@@ -549,9 +592,18 @@ fn releases(hold: &Entry) -> Vec<(String, [i64; 4])> {
 }
 
 /// Settle a hold, in full or (for a two-posting hold) in part; the rest is released.
-pub async fn post_pending(db: &mut Db, hold_id: i64, key: &str, amount: Option<i64>) -> Result<EntryOutcome> {
+pub async fn post_pending(
+    db: &mut Db,
+    hold_id: i64,
+    key: &str,
+    amount: Option<i64>,
+) -> Result<EntryOutcome> {
     validate_key(key)?;
-    let hash = request_hash("post_pending", Some(hold_id), &SettleRequest { key, amount });
+    let hash = request_hash(
+        "post_pending",
+        Some(hold_id),
+        &SettleRequest { key, amount },
+    );
     let mut j = Journal::new(db);
     if let Some(done) = j.replay(key, &hash).await? {
         return Ok(done);
@@ -568,11 +620,15 @@ pub async fn post_pending(db: &mut Db, hold_id: i64, key: &str, amount: Option<i
             .collect(),
         Some(a) => {
             if hold.postings.len() != 2 {
-                return Err(LedgerError::Invalid("partial settlement needs a hold of exactly two postings".into()));
+                return Err(LedgerError::Invalid(
+                    "partial settlement needs a hold of exactly two postings".into(),
+                ));
             }
             let held = hold.postings[0].amount;
             if a <= 0 || a > held {
-                return Err(LedgerError::InvalidAmount(format!("{a} (the hold is {held})")));
+                return Err(LedgerError::InvalidAmount(format!(
+                    "{a} (the hold is {held})"
+                )));
             }
             hold.postings
                 .iter()
@@ -608,12 +664,13 @@ pub async fn post_pending(db: &mut Db, hold_id: i64, key: &str, amount: Option<i
 }
 
 async fn mark_hold(db: &mut Db, id: i64, status: &str) -> Result<()> {
-    let n = sqlx::query("UPDATE ledger_entries SET status = $1 WHERE id = $2 AND status = 'pending'")
-        .bind(status)
-        .bind(id)
-        .execute(&mut *db)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE ledger_entries SET status = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(status)
+            .bind(id)
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
     if n != 1 {
         return Err(LedgerError::NotPending(id));
     }
@@ -625,7 +682,13 @@ pub async fn void_pending(db: &mut Db, hold_id: i64, key: &str) -> Result<EntryO
     release_hold(db, hold_id, key, "void_pending", "voided").await
 }
 
-async fn release_hold(db: &mut Db, hold_id: i64, key: &str, kind: &'static str, status: &'static str) -> Result<EntryOutcome> {
+async fn release_hold(
+    db: &mut Db,
+    hold_id: i64,
+    key: &str,
+    kind: &'static str,
+    status: &'static str,
+) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash(kind, Some(hold_id), &key);
     let mut j = Journal::new(db);
@@ -667,14 +730,26 @@ pub async fn expire_holds(db: &mut Db, now: i64) -> Result<usize> {
         .map(|r| r.get(0))
         .collect();
     for id in &due {
-        release_hold(db, *id, &format!("expire:{id}"), "expire_pending", "expired").await?;
+        release_hold(
+            db,
+            *id,
+            &format!("expire:{id}"),
+            "expire_pending",
+            "expired",
+        )
+        .await?;
     }
     Ok(due.len())
 }
 
 /// Reverse a posted entry: the same postings with debits and credits swapped, linked to the
 /// original. An entry is reversed at most once.
-pub async fn reverse_entry(db: &mut Db, entry_id: i64, key: &str, actor: &Actor) -> Result<EntryOutcome> {
+pub async fn reverse_entry(
+    db: &mut Db,
+    entry_id: i64,
+    key: &str,
+    actor: &Actor,
+) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash("reversal", Some(entry_id), &key);
     let mut j = Journal::new(db);
@@ -683,14 +758,21 @@ pub async fn reverse_entry(db: &mut Db, entry_id: i64, key: &str, actor: &Actor)
     }
     let original = get_entry(j.db, entry_id).await?;
     if !matches!(original.kind.as_str(), "posted" | "post_pending") {
-        return Err(LedgerError::NotReversible(entry_id, "only posted entries can be reversed"));
+        return Err(LedgerError::NotReversible(
+            entry_id,
+            "only posted entries can be reversed",
+        ));
     }
-    let already = sqlx::query("SELECT 1 FROM ledger_entries WHERE related_id = $1 AND kind = 'reversal'")
-        .bind(entry_id)
-        .fetch_optional(&mut *j.db)
-        .await?;
+    let already =
+        sqlx::query("SELECT 1 FROM ledger_entries WHERE related_id = $1 AND kind = 'reversal'")
+            .bind(entry_id)
+            .fetch_optional(&mut *j.db)
+            .await?;
     if already.is_some() {
-        return Err(LedgerError::NotReversible(entry_id, "it was already reversed"));
+        return Err(LedgerError::NotReversible(
+            entry_id,
+            "it was already reversed",
+        ));
     }
     let rows = original
         .postings
@@ -717,7 +799,14 @@ pub async fn reverse_entry(db: &mut Db, entry_id: i64, key: &str, actor: &Actor)
         })
         .await?;
     j.flush().await?;
-    record(db, actor, "ledger.entry_reversed", Some(&format!("ledger_entry:{entry_id}")), json!({"reversal": id})).await?;
+    record(
+        db,
+        actor,
+        "ledger.entry_reversed",
+        Some(&format!("ledger_entry:{entry_id}")),
+        json!({"reversal": id}),
+    )
+    .await?;
     Ok(EntryOutcome {
         entry: get_entry(db, id).await?,
         replayed: false,
@@ -729,30 +818,61 @@ mod tests {
     use super::*;
 
     fn p(account: &str, direction: Direction, amount: i64, currency: &str) -> PostingInput {
-        PostingInput { account: account.into(), direction, amount, currency: currency.into() }
+        PostingInput {
+            account: account.into(),
+            direction,
+            amount,
+            currency: currency.into(),
+        }
     }
 
     #[test]
     fn shape_checks() {
         use Direction::*;
-        assert!(matches!(validate_postings(&[p("a", Debit, 5, "USD")]), Err(LedgerError::TooFewPostings)));
-        assert!(matches!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 4, "USD")]), Err(LedgerError::Unbalanced { .. })));
-        assert!(matches!(validate_postings(&[p("a", Debit, 0, "USD"), p("b", Credit, 0, "USD")]), Err(LedgerError::InvalidAmount(_))));
-        assert!(matches!(validate_postings(&[p("a", Debit, -5, "USD"), p("b", Credit, -5, "USD")]), Err(LedgerError::InvalidAmount(_))));
         assert!(matches!(
-            validate_postings(&[p("a", Debit, i64::MAX, "USD"), p("a", Debit, 1, "USD"), p("b", Credit, i64::MAX, "USD"), p("b", Credit, 1, "USD")]),
+            validate_postings(&[p("a", Debit, 5, "USD")]),
+            Err(LedgerError::TooFewPostings)
+        ));
+        assert!(matches!(
+            validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 4, "USD")]),
+            Err(LedgerError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            validate_postings(&[p("a", Debit, 0, "USD"), p("b", Credit, 0, "USD")]),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert!(matches!(
+            validate_postings(&[p("a", Debit, -5, "USD"), p("b", Credit, -5, "USD")]),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert!(matches!(
+            validate_postings(&[
+                p("a", Debit, i64::MAX, "USD"),
+                p("a", Debit, 1, "USD"),
+                p("b", Credit, i64::MAX, "USD"),
+                p("b", Credit, 1, "USD")
+            ]),
             Err(LedgerError::Overflow)
         ));
         // Balanced per currency, not across currencies.
         assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "EUR")]).is_err());
-        assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "USD"), p("c", Debit, 7, "EUR"), p("d", Credit, 7, "EUR")]).is_ok());
+        assert!(validate_postings(&[
+            p("a", Debit, 5, "USD"),
+            p("b", Credit, 5, "USD"),
+            p("c", Debit, 7, "EUR"),
+            p("d", Credit, 7, "EUR")
+        ])
+        .is_ok());
     }
 
     #[test]
     fn request_hash_ignores_nothing_that_matters() {
         let a = EntryInput {
             idempotency_key: "k".into(),
-            postings: vec![p("a", Direction::Debit, 5, "USD"), p("b", Direction::Credit, 5, "USD")],
+            postings: vec![
+                p("a", Direction::Debit, 5, "USD"),
+                p("b", Direction::Credit, 5, "USD"),
+            ],
             metadata: None,
             effective_at: None,
             causation: None,
@@ -761,9 +881,15 @@ mod tests {
             template: None,
         };
         let mut b = a.clone();
-        assert_eq!(request_hash("entry", None, &a), request_hash("entry", None, &b));
+        assert_eq!(
+            request_hash("entry", None, &a),
+            request_hash("entry", None, &b)
+        );
         b.postings[0].amount = 6;
         b.postings[1].amount = 6;
-        assert_ne!(request_hash("entry", None, &a), request_hash("entry", None, &b));
+        assert_ne!(
+            request_hash("entry", None, &a),
+            request_hash("entry", None, &b)
+        );
     }
 }

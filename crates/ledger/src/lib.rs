@@ -18,8 +18,8 @@ pub mod templates;
 mod verify;
 
 pub use accounts::{
-    balance, balance_at, create_account, ensure_account, get_account, history, set_frozen,
-    Account, AccountKind, Balance, HistoryLine, NewAccount, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS,
+    balance, balance_at, create_account, ensure_account, get_account, history, set_frozen, Account,
+    AccountKind, Balance, HistoryLine, NewAccount, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS,
     FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS,
 };
 pub use assets::{asset_exponent, ASSETS};

@@ -106,10 +106,12 @@ pub struct TemplateRequest {
 
 /// The creator's share in basis points: the creator's own, else the cluster's, else 80 %.
 pub async fn creator_share_bps(db: &mut Db, creator_id: i64, cluster: Option<&str>) -> Result<i64> {
-    let own = sqlx::query("SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'creator' AND scope_key = $1")
-        .bind(creator_id.to_string())
-        .fetch_optional(&mut *db)
-        .await?;
+    let own = sqlx::query(
+        "SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'creator' AND scope_key = $1",
+    )
+    .bind(creator_id.to_string())
+    .fetch_optional(&mut *db)
+    .await?;
     if let Some(r) = own {
         return Ok(r.get(0));
     }
@@ -126,9 +128,17 @@ pub async fn creator_share_bps(db: &mut Db, creator_id: i64, cluster: Option<&st
 }
 
 /// Set a revenue share for `scope` (`creator` or `cluster`) and key.
-pub async fn set_creator_share(db: &mut Db, scope: &str, key: &str, bps: i64, actor: &Actor) -> Result<()> {
+pub async fn set_creator_share(
+    db: &mut Db,
+    scope: &str,
+    key: &str,
+    bps: i64,
+    actor: &Actor,
+) -> Result<()> {
     if !matches!(scope, "creator" | "cluster") || !(0..=10_000).contains(&bps) {
-        return Err(LedgerError::Invalid("scope must be creator or cluster and share_bps 0–10000".into()));
+        return Err(LedgerError::Invalid(
+            "scope must be creator or cluster and share_bps 0–10000".into(),
+        ));
     }
     sqlx::query(
         "INSERT INTO ledger_revenue_shares (scope, scope_key, share_bps) VALUES ($1, $2, $3) \
@@ -139,7 +149,14 @@ pub async fn set_creator_share(db: &mut Db, scope: &str, key: &str, bps: i64, ac
     .bind(bps)
     .execute(&mut *db)
     .await?;
-    record(db, actor, "ledger.revenue_share_set", Some(&format!("{scope}:{key}")), json!({"share_bps": bps})).await?;
+    record(
+        db,
+        actor,
+        "ledger.revenue_share_set",
+        Some(&format!("{scope}:{key}")),
+        json!({"share_bps": bps}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -154,27 +171,37 @@ const NO_OVERDRAFT: &[&str] = &["debits_must_not_exceed_credits"];
 
 impl<'a> Builder<'a> {
     fn new(currency: &'a str) -> Self {
-        Self { currency, lines: vec![], accounts: vec![] }
+        Self {
+            currency,
+            lines: vec![],
+            accounts: vec![],
+        }
     }
 
-    fn line(&mut self, code: String, kind: AccountKind, owner: String, flags: &'static [&'static str], direction: Direction, amount: i64, currency: &str) {
+    fn line(&mut self, a: Acct, direction: Direction, amount: i64, currency: &str) {
         if amount == 0 {
             return;
         }
-        if !self.accounts.iter().any(|a| a.0 == code) {
-            self.accounts.push((code.clone(), kind, owner, flags));
+        if !self.accounts.iter().any(|x| x.0 == a.code) {
+            self.accounts
+                .push((a.code.clone(), a.kind, a.owner, a.flags));
         }
-        self.lines.push(PostingInput { account: code, direction, amount, currency: currency.to_owned() });
+        self.lines.push(PostingInput {
+            account: a.code,
+            direction,
+            amount,
+            currency: currency.to_owned(),
+        });
     }
 
     fn debit(&mut self, a: Acct, amount: i64) {
         let c = self.currency.to_owned();
-        self.line(a.code, a.kind, a.owner, a.flags, Direction::Debit, amount, &c);
+        self.line(a, Direction::Debit, amount, &c);
     }
 
     fn credit(&mut self, a: Acct, amount: i64) {
         let c = self.currency.to_owned();
-        self.line(a.code, a.kind, a.owner, a.flags, Direction::Credit, amount, &c);
+        self.line(a, Direction::Credit, amount, &c);
     }
 }
 
@@ -187,7 +214,12 @@ struct Acct {
 }
 
 fn acct(code: String, kind: AccountKind, owner: String, flags: &'static [&'static str]) -> Acct {
-    Acct { code, kind, owner, flags }
+    Acct {
+        code,
+        kind,
+        owner,
+        flags,
+    }
 }
 
 fn need<T>(v: Option<T>, name: &str, template: &str) -> Result<T> {
@@ -206,53 +238,117 @@ fn nonneg(v: Option<i64>, name: &str) -> Result<i64> {
 mod chart {
     use super::*;
     pub fn cash(p: &str, cur: &str) -> Acct {
-        acct(format!("cash:{p}:{cur}"), AccountKind::Asset, format!("processor:{p}"), &[])
+        acct(
+            format!("cash:{p}:{cur}"),
+            AccountKind::Asset,
+            format!("processor:{p}"),
+            &[],
+        )
     }
     pub fn processor_fees(cur: &str) -> Acct {
-        acct(format!("processor_fees:{cur}"), AccountKind::Expense, "platform".into(), &[])
+        acct(
+            format!("processor_fees:{cur}"),
+            AccountKind::Expense,
+            "platform".into(),
+            &[],
+        )
     }
     pub fn platform_revenue(cur: &str) -> Acct {
-        acct(format!("platform_revenue:{cur}"), AccountKind::Revenue, "platform".into(), &[])
+        acct(
+            format!("platform_revenue:{cur}"),
+            AccountKind::Revenue,
+            "platform".into(),
+            &[],
+        )
     }
     pub fn creator_payable(c: i64, cur: &str) -> Acct {
-        acct(format!("creator_payable:{c}:{cur}"), AccountKind::Liability, format!("creator:{c}"), NO_OVERDRAFT)
+        acct(
+            format!("creator_payable:{c}:{cur}"),
+            AccountKind::Liability,
+            format!("creator:{c}"),
+            NO_OVERDRAFT,
+        )
     }
     pub fn reserve(c: i64, cur: &str) -> Acct {
-        acct(format!("reserve:{c}:{cur}"), AccountKind::Liability, format!("creator:{c}"), NO_OVERDRAFT)
+        acct(
+            format!("reserve:{c}:{cur}"),
+            AccountKind::Liability,
+            format!("creator:{c}"),
+            NO_OVERDRAFT,
+        )
     }
     pub fn fan_wallet(f: i64, cur: &str) -> Acct {
-        acct(format!("fan_wallet:{f}:{cur}"), AccountKind::Liability, format!("user:{f}"), NO_OVERDRAFT)
+        acct(
+            format!("fan_wallet:{f}:{cur}"),
+            AccountKind::Liability,
+            format!("user:{f}"),
+            NO_OVERDRAFT,
+        )
     }
     pub fn chargeback_losses(cur: &str) -> Acct {
-        acct(format!("chargeback_losses:{cur}"), AccountKind::Expense, "platform".into(), &[])
+        acct(
+            format!("chargeback_losses:{cur}"),
+            AccountKind::Expense,
+            "platform".into(),
+            &[],
+        )
     }
     pub fn tax_payable(cur: &str) -> Acct {
-        acct(format!("tax_payable:{cur}"), AccountKind::Liability, "tax_authority".into(), &[])
+        acct(
+            format!("tax_payable:{cur}"),
+            AccountKind::Liability,
+            "tax_authority".into(),
+            &[],
+        )
     }
     pub fn gift_cards(cur: &str) -> Acct {
-        acct(format!("gift_card_liability:{cur}"), AccountKind::Liability, "platform".into(), NO_OVERDRAFT)
+        acct(
+            format!("gift_card_liability:{cur}"),
+            AccountKind::Liability,
+            "platform".into(),
+            NO_OVERDRAFT,
+        )
     }
     pub fn payout_clearing(cur: &str) -> Acct {
-        acct(format!("payout_clearing:{cur}"), AccountKind::Liability, "platform".into(), NO_OVERDRAFT)
+        acct(
+            format!("payout_clearing:{cur}"),
+            AccountKind::Liability,
+            "platform".into(),
+            NO_OVERDRAFT,
+        )
     }
     pub fn fx_position(cur: &str) -> Acct {
-        acct(format!("fx_position:{cur}"), AccountKind::Equity, "platform".into(), &[])
+        acct(
+            format!("fx_position:{cur}"),
+            AccountKind::Equity,
+            "platform".into(),
+            &[],
+        )
     }
 }
 
 /// Build and post the entry for a template. The request must name a template of
 /// [`TEMPLATES`] (with or without `@1`).
-pub async fn apply(db: &mut Db, template: &str, req: &TemplateRequest, actor: &Actor) -> Result<EntryOutcome> {
+pub async fn apply(
+    db: &mut Db,
+    template: &str,
+    req: &TemplateRequest,
+    actor: &Actor,
+) -> Result<EntryOutcome> {
     let name = template.split('@').next().unwrap_or("");
     let versioned = format!("{name}@1");
-    if !TEMPLATES.contains(&versioned.as_str()) || (template.contains('@') && template != versioned) {
+    if !TEMPLATES.contains(&versioned.as_str()) || (template.contains('@') && template != versioned)
+    {
         return Err(LedgerError::UnknownTemplate(template.to_owned()));
     }
     if req.amount <= 0 {
         return Err(LedgerError::InvalidAmount(req.amount.to_string()));
     }
     if crate::asset_exponent(&req.currency).is_none() {
-        return Err(LedgerError::Invalid(format!("unknown currency or asset {:?}", req.currency)));
+        return Err(LedgerError::Invalid(format!(
+            "unknown currency or asset {:?}",
+            req.currency
+        )));
     }
     let cur = req.currency.as_str();
     let mut b = Builder::new(cur);
@@ -356,7 +452,9 @@ pub async fn apply(db: &mut Db, template: &str, req: &TemplateRequest, actor: &A
                 return Err(LedgerError::InvalidAmount(to_amount.to_string()));
             }
             if crate::asset_exponent(to).is_none() || to == cur {
-                return Err(LedgerError::Invalid("to_currency must be another known currency".into()));
+                return Err(LedgerError::Invalid(
+                    "to_currency must be another known currency".into(),
+                ));
             }
             b.debit(chart::fx_position(cur), amount);
             b.credit(chart::cash(processor, cur), amount);
@@ -372,7 +470,9 @@ pub async fn apply(db: &mut Db, template: &str, req: &TemplateRequest, actor: &A
     }
     if let Some(p) = &req.processor {
         if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || p.is_empty() {
-            return Err(LedgerError::Invalid("processor must be letters, digits and _".into()));
+            return Err(LedgerError::Invalid(
+                "processor must be letters, digits and _".into(),
+            ));
         }
     }
     for (code, kind, owner, flags) in &b.accounts {

@@ -1,6 +1,8 @@
 //! Recomputing the books from the journal, and the trial balance.
 
-use crate::accounts::{AccountKind, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS};
+use crate::accounts::{
+    AccountKind, FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS,
+};
 use crate::Result;
 use fanz_store::{sqlx, Db};
 use serde::Serialize;
@@ -48,7 +50,9 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
         let stored = [r.get::<i64, _>(3), r.get(4), r.get(5), r.get(6)];
         let recomputed = [r.get::<i64, _>(7), r.get(8), r.get(9), r.get(10)];
         if stored != recomputed {
-            problems.push(format!("{code}: stored totals {stored:?} but the journal gives {recomputed:?}"));
+            problems.push(format!(
+                "{code}: stored totals {stored:?} but the journal gives {recomputed:?}"
+            ));
         }
         let flags: i64 = r.get(2);
         let [dp, cp, dpend, cpend] = recomputed.map(|v| v as i128);
@@ -69,15 +73,25 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
     .fetch_all(&mut *db)
     .await?;
     for r in unbalanced {
-        problems.push(format!("entry {} does not balance in {}", r.get::<i64, _>(0), r.get::<String, _>(1)));
+        problems.push(format!(
+            "entry {} does not balance in {}",
+            r.get::<i64, _>(0),
+            r.get::<String, _>(1)
+        ));
     }
     let currencies = posted_totals(db).await?;
     for c in &currencies {
         if !c.balanced {
-            problems.push(format!("{}: debits {} ≠ credits {}", c.currency, c.debits, c.credits));
+            problems.push(format!(
+                "{}: debits {} ≠ credits {}",
+                c.currency, c.debits, c.credits
+            ));
         }
     }
-    let entries: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_entries").fetch_one(&mut *db).await?.get(0);
+    let entries: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_entries")
+        .fetch_one(&mut *db)
+        .await?
+        .get(0);
     Ok(VerifyReport {
         ok: problems.is_empty(),
         accounts: rows.len() as i64,

@@ -136,6 +136,17 @@ impl From<ProfileError> for ApiError {
     }
 }
 
+impl From<fanz_ledger::LedgerError> for ApiError {
+    fn from(e: fanz_ledger::LedgerError) -> Self {
+        let status =
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            return ApiError::internal(e);
+        }
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
 impl From<fanz_core::ValidationError> for ApiError {
     fn from(v: fanz_core::ValidationError) -> Self {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message)

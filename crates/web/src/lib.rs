@@ -225,6 +225,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     middleware::prometheus();
     spawn_mail_sender(&state);
+    spawn_hold_expiry(&state);
     // `/c/boyfanz/` and `/c/boyfanz` are the same page: trim the slash before routing.
     let app = tower::Layer::layer(&NormalizePathLayer::trim_trailing_slash(), app(state));
     axum::serve(
@@ -233,6 +234,29 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Release ledger holds whose time has passed, every few seconds. Safe on several nodes: a
+/// hold is released once (its status moves from `pending` exactly once).
+fn spawn_hold_expiry(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            let result = async {
+                let mut tx = state.store.begin().await?;
+                let n = fanz_ledger::expire_holds(&mut tx, fanz_core::clock::now_micros()).await?;
+                tx.commit().await?;
+                Ok::<_, error::ApiError>(n)
+            }
+            .await;
+            match result {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "ledger holds released"),
+                Err(e) => tracing::warn!(error = %e.message, "hold expiry pass failed"),
+            }
+        }
+    });
 }
 
 /// With SMTP configured, deliver the outbox in the background.

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod ledger;
 pub mod me;
 pub mod profiles;
 pub mod wire;
@@ -23,7 +24,8 @@ use utoipa_axum::routes;
         (name = "me", description = "The caller's own account and profile"),
         (name = "profiles", description = "Public profiles and follows"),
         (name = "clusters", description = "The branded sites this server runs"),
-        (name = "admin", description = "Operator tools")
+        (name = "admin", description = "Operator tools"),
+        (name = "ledger", description = "The double-entry ledger (finance and admin)")
     )
 )]
 struct ApiDoc;
@@ -67,4 +69,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::mail_outbox))
         .routes(routes!(admin::audit))
         .routes(routes!(admin::grant_role))
+        .routes(routes!(ledger::create_account))
+        .routes(routes!(ledger::get_account))
+        .routes(routes!(ledger::balance))
+        .routes(routes!(ledger::history))
+        .routes(routes!(ledger::freeze))
+        .routes(routes!(ledger::post_entry))
+        .routes(routes!(ledger::post_batch))
+        .routes(routes!(ledger::get_entry))
+        .routes(routes!(ledger::post_hold))
+        .routes(routes!(ledger::void_hold))
+        .routes(routes!(ledger::reverse))
+        .routes(routes!(ledger::apply_template))
+        .routes(routes!(ledger::set_share))
+        .routes(routes!(ledger::trial_balance))
+        .routes(routes!(ledger::verify))
+        .routes(routes!(ledger::expire_holds))
 }

@@ -4,6 +4,7 @@
 
 mod api_auth;
 mod api_basics;
+mod api_ledger;
 mod api_profiles;
 mod harness;
 mod pages;

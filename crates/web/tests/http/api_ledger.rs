@@ -1,0 +1,713 @@
+use crate::harness::{assert_error, TestApp};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    ledger_entries_and_refusals,
+    ledger_holds_reversals_templates,
+    ledger_hot_account_concurrency
+);
+
+async fn bookkeeper(app: &TestApp) -> String {
+    fanz_web::flows::signup(
+        &app.state,
+        "books@example.com",
+        "bookkeeper",
+        "correct horse battery",
+        vec![fanz_core::Role::Finance],
+        &fanz_audit::Actor::cli(),
+    )
+    .await
+    .map_err(|e| e.message)
+    .unwrap();
+    app.login("books@example.com", "correct horse battery")
+        .await
+}
+
+async fn account(app: &TestApp, t: &str, code: &str, kind: &str, currency: &str, flags: Value) {
+    let res = app
+        .post(
+            "/api/v1/ledger/accounts",
+            json!({"code": code, "kind": kind, "currency": currency, "flags": flags}),
+            Some(t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{code}");
+}
+
+fn entry(key: &str, lines: &[(&str, &str, i64, &str)]) -> Value {
+    json!({
+        "idempotency_key": key,
+        "postings": lines.iter().map(|(a, d, n, c)| json!({"account": a, "direction": d, "amount": n, "currency": c})).collect::<Vec<_>>()
+    })
+}
+
+async fn balance(app: &TestApp, t: &str, code: &str) -> Value {
+    let res = app
+        .get(&format!("/api/v1/ledger/accounts/{code}/balance"), Some(t))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "balance of {code}");
+    res.json().await.unwrap()
+}
+
+async fn verify_ok(app: &TestApp, t: &str) {
+    let report: Value = app
+        .get("/api/v1/ledger/verify", Some(t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+async fn ledger_entries_and_refusals(app: TestApp) {
+    let (fan, _) = app.user("plain_fan").await;
+    let res = app
+        .post(
+            "/api/v1/ledger/accounts",
+            json!({"code": "x", "kind": "asset", "currency": "USD"}),
+            Some(&fan),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let t = bookkeeper(&app).await;
+    account(&app, &t, "cash:ccbill:USD", "asset", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "fan_wallet:1:USD",
+        "liability",
+        "USD",
+        json!(["debits_must_not_exceed_credits"]),
+    )
+    .await;
+    account(
+        &app,
+        &t,
+        "platform_revenue:USD",
+        "revenue",
+        "USD",
+        json!([]),
+    )
+    .await;
+    account(&app, &t, "cash:ccbill:EUR", "asset", "EUR", json!([])).await;
+    let dup = app
+        .post(
+            "/api/v1/ledger/accounts",
+            json!({"code": "cash:ccbill:USD", "kind": "asset", "currency": "USD"}),
+            Some(&t),
+        )
+        .await;
+    assert_error(dup, StatusCode::CONFLICT, "account_exists").await;
+    let bad_kind = app
+        .post(
+            "/api/v1/ledger/accounts",
+            json!({"code": "y", "kind": "cash", "currency": "USD"}),
+            Some(&t),
+        )
+        .await;
+    assert_error(bad_kind, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    let bad_cur = app
+        .post(
+            "/api/v1/ledger/accounts",
+            json!({"code": "y", "kind": "asset", "currency": "XXX"}),
+            Some(&t),
+        )
+        .await;
+    assert_error(bad_cur, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+
+    let top_up = entry(
+        "topup-1",
+        &[
+            ("cash:ccbill:USD", "debit", 1000, "USD"),
+            ("fan_wallet:1:USD", "credit", 1000, "USD"),
+        ],
+    );
+    let res = app
+        .post("/api/v1/ledger/entries", top_up.clone(), Some(&t))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let first: Value = res.json().await.unwrap();
+    assert!(first["id"].as_i64().is_some());
+    let res = app
+        .post("/api/v1/ledger/entries", top_up.clone(), Some(&t))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "a replay answers 200");
+    let replay: Value = res.json().await.unwrap();
+    assert_eq!(replay["id"], first["id"]);
+    let changed = entry(
+        "topup-1",
+        &[
+            ("cash:ccbill:USD", "debit", 999, "USD"),
+            ("fan_wallet:1:USD", "credit", 999, "USD"),
+        ],
+    );
+    assert_error(
+        app.post("/api/v1/ledger/entries", changed, Some(&t)).await,
+        StatusCode::CONFLICT,
+        "idempotency_conflict",
+    )
+    .await;
+
+    let b = balance(&app, &t, "fan_wallet:1:USD").await;
+    assert_eq!(
+        (
+            b["posted"].as_i64(),
+            b["pending"].as_i64(),
+            b["available"].as_i64()
+        ),
+        (Some(1000), Some(0), Some(1000))
+    );
+    assert_eq!(b["currency"], "USD");
+
+    let before: Value = app
+        .get("/api/v1/ledger/trial-balance", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refused = [
+        (
+            entry(
+                "r1",
+                &[
+                    ("cash:ccbill:USD", "debit", 10, "USD"),
+                    ("platform_revenue:USD", "credit", 9, "USD"),
+                ],
+            ),
+            "unbalanced_entry",
+        ),
+        (
+            entry(
+                "r2",
+                &[
+                    ("cash:ccbill:USD", "debit", 10, "USD"),
+                    ("nope:USD", "credit", 10, "USD"),
+                ],
+            ),
+            "unknown_account",
+        ),
+        (
+            entry(
+                "r3",
+                &[
+                    ("cash:ccbill:EUR", "debit", 10, "USD"),
+                    ("platform_revenue:USD", "credit", 10, "USD"),
+                ],
+            ),
+            "currency_mismatch",
+        ),
+        (
+            entry(
+                "r4",
+                &[
+                    ("cash:ccbill:USD", "debit", 0, "USD"),
+                    ("platform_revenue:USD", "credit", 0, "USD"),
+                ],
+            ),
+            "invalid_amount",
+        ),
+        (
+            entry(
+                "r5",
+                &[
+                    ("cash:ccbill:USD", "debit", -5, "USD"),
+                    ("platform_revenue:USD", "credit", -5, "USD"),
+                ],
+            ),
+            "invalid_amount",
+        ),
+        (
+            entry(
+                "r6",
+                &[
+                    ("cash:ccbill:USD", "debit", i64::MAX, "USD"),
+                    ("cash:ccbill:USD", "debit", 1, "USD"),
+                    ("platform_revenue:USD", "credit", i64::MAX, "USD"),
+                    ("platform_revenue:USD", "credit", 1, "USD"),
+                ],
+            ),
+            "amount_overflow",
+        ),
+        (
+            entry(
+                "r7",
+                &[
+                    ("cash:ccbill:USD", "debit", i64::MAX, "USD"),
+                    ("platform_revenue:USD", "credit", i64::MAX, "USD"),
+                ],
+            ),
+            "amount_overflow",
+        ),
+        (
+            entry(
+                "r8",
+                &[
+                    ("fan_wallet:1:USD", "debit", 1001, "USD"),
+                    ("platform_revenue:USD", "credit", 1001, "USD"),
+                ],
+            ),
+            "balance_flag_violation",
+        ),
+        (
+            entry("r9", &[("cash:ccbill:USD", "debit", 10, "USD")]),
+            "too_few_postings",
+        ),
+    ];
+    for (body, code) in refused {
+        let res = app.post("/api/v1/ledger/entries", body, Some(&t)).await;
+        assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, code).await;
+    }
+    let float = json!({"idempotency_key": "f", "postings": [{"account": "cash:ccbill:USD", "direction": "debit", "amount": 1.5, "currency": "USD"}, {"account": "platform_revenue:USD", "direction": "credit", "amount": 1.5, "currency": "USD"}]});
+    assert_error(
+        app.post("/api/v1/ledger/entries", float, Some(&t)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    )
+    .await;
+
+    // Frozen accounts take nothing.
+    let res = app
+        .post(
+            "/api/v1/ledger/accounts/fan_wallet:1:USD/freeze",
+            json!({"frozen": true}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let spend = entry(
+        "spend-1",
+        &[
+            ("fan_wallet:1:USD", "debit", 100, "USD"),
+            ("platform_revenue:USD", "credit", 100, "USD"),
+        ],
+    );
+    assert_error(
+        app.post("/api/v1/ledger/entries", spend.clone(), Some(&t))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "account_frozen",
+    )
+    .await;
+
+    // A linked batch with one bad entry writes nothing.
+    let batch = json!({"mode": "linked", "entries": [
+        entry("b1", &[("cash:ccbill:USD", "debit", 5, "USD"), ("platform_revenue:USD", "credit", 5, "USD")]),
+        entry("b2", &[("cash:ccbill:USD", "debit", 5, "USD"), ("missing:USD", "credit", 5, "USD")]),
+    ]});
+    assert_error(
+        app.post("/api/v1/ledger/entries/batch", batch, Some(&t))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_account",
+    )
+    .await;
+    let after: Value = app
+        .get("/api/v1/ledger/trial-balance", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after, "refused requests changed the books");
+
+    app.post(
+        "/api/v1/ledger/accounts/fan_wallet:1:USD/freeze",
+        json!({"frozen": false}),
+        Some(&t),
+    )
+    .await;
+    let res = app.post("/api/v1/ledger/entries", spend, Some(&t)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // An independent batch posts what it can and reports the rest.
+    let batch = json!({"mode": "independent", "entries": [
+        entry("b3", &[("cash:ccbill:USD", "debit", 5, "USD"), ("platform_revenue:USD", "credit", 5, "USD")]),
+        entry("b4", &[("cash:ccbill:USD", "debit", 5, "USD"), ("missing:USD", "credit", 5, "USD")]),
+        entry("b5", &[("cash:ccbill:USD", "debit", 7, "USD"), ("platform_revenue:USD", "credit", 7, "USD")]),
+    ]});
+    let res = app
+        .post("/api/v1/ledger/entries/batch", batch, Some(&t))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let results: Value = res.json().await.unwrap();
+    assert!(results[0]["entry"]["entry"]["id"].as_i64().is_some());
+    assert_eq!(results[1]["error"], "unknown_account");
+    assert!(results[2]["entry"]["entry"]["id"].as_i64().is_some());
+    assert_eq!(
+        balance(&app, &t, "platform_revenue:USD").await["posted"],
+        112
+    );
+
+    // History with a running balance, and the balance as of an earlier instant.
+    let h: Value = app
+        .get(
+            "/api/v1/ledger/accounts/platform_revenue:USD/history",
+            Some(&t),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let running: Vec<i64> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["running_balance"].as_i64().unwrap())
+        .collect();
+    assert_eq!(running, vec![100, 105, 112]);
+    let at = first["effective_at"].as_i64().unwrap();
+    let then: Value = app
+        .get(
+            &format!("/api/v1/ledger/accounts/platform_revenue:USD/balance?at={at}"),
+            Some(&t),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(then["posted"], 0);
+    verify_ok(&app, &t).await;
+    let tb: Value = app
+        .get("/api/v1/ledger/trial-balance", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for c in tb["currencies"].as_array().unwrap() {
+        assert_eq!(c["debits"], c["credits"], "{tb}");
+    }
+}
+
+async fn ledger_holds_reversals_templates(app: TestApp) {
+    let t = bookkeeper(&app).await;
+    account(&app, &t, "cash:ccbill:USD", "asset", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "wallet:USD",
+        "liability",
+        "USD",
+        json!(["debits_must_not_exceed_credits"]),
+    )
+    .await;
+    account(&app, &t, "sales:USD", "revenue", "USD", json!([])).await;
+    let res = app
+        .post(
+            "/api/v1/ledger/entries",
+            entry(
+                "fund",
+                &[
+                    ("cash:ccbill:USD", "debit", 1000, "USD"),
+                    ("wallet:USD", "credit", 1000, "USD"),
+                ],
+            ),
+            Some(&t),
+        )
+        .await;
+    let fund: Value = res.json().await.unwrap();
+
+    let hold = |key: &str, n: i64, expires: Option<i64>| {
+        let mut e = entry(
+            key,
+            &[
+                ("wallet:USD", "debit", n, "USD"),
+                ("sales:USD", "credit", n, "USD"),
+            ],
+        );
+        e["pending"] = json!(true);
+        if let Some(s) = expires {
+            e["expires_in_secs"] = json!(s);
+        }
+        e
+    };
+    let h1: Value = app
+        .post("/api/v1/ledger/entries", hold("h1", 300, None), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h1["status"], "pending");
+    let b = balance(&app, &t, "wallet:USD").await;
+    assert_eq!(
+        (
+            b["posted"].as_i64(),
+            b["pending"].as_i64(),
+            b["available"].as_i64()
+        ),
+        (Some(1000), Some(-300), Some(700))
+    );
+    // Holds count against the flag: 800 more would overdraw.
+    assert_error(
+        app.post("/api/v1/ledger/entries", hold("h-big", 800, None), Some(&t))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "balance_flag_violation",
+    )
+    .await;
+
+    let id = h1["id"].as_i64().unwrap();
+    let too_much = app
+        .post(
+            &format!("/api/v1/ledger/entries/{id}/post"),
+            json!({"idempotency_key": "p0", "amount": 301}),
+            Some(&t),
+        )
+        .await;
+    assert_error(too_much, StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount").await;
+    let res = app
+        .post(
+            &format!("/api/v1/ledger/entries/{id}/post"),
+            json!({"idempotency_key": "p1", "amount": 200}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let b = balance(&app, &t, "wallet:USD").await;
+    assert_eq!(
+        (
+            b["posted"].as_i64(),
+            b["pending"].as_i64(),
+            b["available"].as_i64()
+        ),
+        (Some(800), Some(0), Some(800))
+    );
+    let again = app
+        .post(
+            &format!("/api/v1/ledger/entries/{id}/post"),
+            json!({"idempotency_key": "p2"}),
+            Some(&t),
+        )
+        .await;
+    assert_error(again, StatusCode::UNPROCESSABLE_ENTITY, "not_pending").await;
+
+    let h2: Value = app
+        .post("/api/v1/ledger/entries", hold("h2", 100, None), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/ledger/entries/{}/void", h2["id"]),
+            json!({"idempotency_key": "v1"}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 800);
+
+    let h3: Value = app
+        .post("/api/v1/ledger/entries", hold("h3", 50, Some(1)), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 750);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let expired: Value = app
+        .post("/api/v1/ledger/holds/expire", json!({}), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["expired"], 1);
+    assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 800);
+    let h3: Value = app
+        .get(&format!("/api/v1/ledger/entries/{}", h3["id"]), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h3["status"], "expired");
+
+    // A reversal restores the balances the entry changed.
+    let before_cash = balance(&app, &t, "cash:ccbill:USD").await;
+    let res = app
+        .post(
+            &format!("/api/v1/ledger/entries/{}/reverse", fund["id"]),
+            json!({"idempotency_key": "rev1"}),
+            Some(&t),
+        )
+        .await;
+    // The wallet has spent 200 of the 1000 it was funded with: reversing would overdraw it.
+    assert_error(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "balance_flag_violation",
+    )
+    .await;
+    let small = app
+        .post(
+            "/api/v1/ledger/entries",
+            entry(
+                "small",
+                &[
+                    ("cash:ccbill:USD", "debit", 40, "USD"),
+                    ("sales:USD", "credit", 40, "USD"),
+                ],
+            ),
+            Some(&t),
+        )
+        .await;
+    let small: Value = small.json().await.unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/ledger/entries/{}/reverse", small["id"]),
+            json!({"idempotency_key": "rev2"}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(balance(&app, &t, "cash:ccbill:USD").await, before_cash);
+    let twice = app
+        .post(
+            &format!("/api/v1/ledger/entries/{}/reverse", small["id"]),
+            json!({"idempotency_key": "rev3"}),
+            Some(&t),
+        )
+        .await;
+    assert_error(twice, StatusCode::UNPROCESSABLE_ENTITY, "not_reversible").await;
+
+    // Templates: a tip splits 80/20 by default with no unit lost; the creator reads only their own.
+    let (creator_token, _) = app.user("tip_creator").await;
+    let creator: Value = app
+        .get("/api/v1/me", Some(&creator_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cid = creator["id"].as_i64().unwrap();
+    let tip = json!({"idempotency_key": "tip-1", "currency": "USD", "amount": 999, "creator_id": cid, "processor": "ccbill", "processor_fee": 50});
+    let res = app
+        .post("/api/v1/ledger/templates/tip", tip.clone(), Some(&t))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["template"], "tip@1");
+    let payable = format!("creator_payable:{cid}:USD");
+    assert_eq!(balance(&app, &t, &payable).await["posted"], 799);
+    assert_eq!(
+        balance(&app, &t, "platform_revenue:USD").await["posted"],
+        200
+    );
+    assert_eq!(balance(&app, &t, "processor_fees:USD").await["posted"], 50);
+    assert_eq!(
+        app.post("/api/v1/ledger/templates/tip", tip, Some(&t))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let own = app
+        .get(
+            &format!("/api/v1/ledger/accounts/{payable}/balance"),
+            Some(&creator_token),
+        )
+        .await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let others = app
+        .get(
+            "/api/v1/ledger/accounts/platform_revenue:USD/balance",
+            Some(&creator_token),
+        )
+        .await;
+    assert_error(others, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let res = app
+        .client
+        .put(app.url("/api/v1/ledger/revenue-shares"))
+        .bearer_auth(&t)
+        .json(&json!({"scope": "creator", "key": cid.to_string(), "share_bps": 9000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let tip2 = json!({"idempotency_key": "tip-2", "currency": "USD", "amount": 1000, "creator_id": cid, "processor": "ccbill"});
+    app.post("/api/v1/ledger/templates/tip@1", tip2, Some(&t))
+        .await;
+    assert_eq!(balance(&app, &t, &payable).await["posted"], 799 + 900);
+
+    let unknown = app
+        .post(
+            "/api/v1/ledger/templates/teleport",
+            json!({"idempotency_key": "x", "currency": "USD", "amount": 1}),
+            Some(&t),
+        )
+        .await;
+    assert_error(unknown, StatusCode::NOT_FOUND, "unknown_template").await;
+    let missing = app
+        .post(
+            "/api/v1/ledger/templates/tip",
+            json!({"idempotency_key": "x", "currency": "USD", "amount": 1}),
+            Some(&t),
+        )
+        .await;
+    assert_error(missing, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+
+    let fx = json!({"idempotency_key": "fx-1", "currency": "USD", "amount": 1000, "processor": "ccbill", "to_currency": "EUR", "to_amount": 921});
+    let res = app
+        .post("/api/v1/ledger/templates/fx_conversion", fx, Some(&t))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["metadata"]["rate"]["to"]["amount"], 921);
+    verify_ok(&app, &t).await;
+}
+
+async fn ledger_hot_account_concurrency(app: TestApp) {
+    let t = bookkeeper(&app).await;
+    account(&app, &t, "cash:segpay:USD", "asset", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "platform_revenue:USD",
+        "revenue",
+        "USD",
+        json!([]),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/ledger/entries");
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sum = 0;
+            for i in 0..20 {
+                let n = 1 + task * 20 + i;
+                let body = entry(
+                    &format!("hot-{task}-{i}"),
+                    &[
+                        ("cash:segpay:USD", "debit", n, "USD"),
+                        ("platform_revenue:USD", "credit", n, "USD"),
+                    ],
+                );
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&t)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::CREATED);
+                sum += n;
+            }
+            sum
+        }));
+    }
+    let mut expected = 0;
+    for task in tasks {
+        expected += task.await.unwrap();
+    }
+    assert_eq!(
+        balance(&app, &t, "platform_revenue:USD").await["posted"],
+        expected,
+        "a lost update"
+    );
+    assert_eq!(
+        balance(&app, &t, "cash:segpay:USD").await["posted"],
+        expected
+    );
+    verify_ok(&app, &t).await;
+}
