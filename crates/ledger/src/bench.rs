@@ -2,7 +2,8 @@
 //! flags, totals) and time each batch's commit.
 
 use crate::accounts::{create_account, AccountKind, NewAccount};
-use crate::journal::{post_batch, BatchMode, Direction, EntryInput, PostingInput};
+use crate::batch::post_batch;
+use crate::journal::{BatchMode, Direction, EntryInput, PostingInput};
 use crate::Result;
 use fanz_audit::Actor;
 use fanz_store::Store;

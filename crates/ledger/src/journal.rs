@@ -3,7 +3,7 @@
 use crate::accounts::{FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS};
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
-use fanz_core::clock::{now_micros, SECOND};
+use fanz_core::clock::now_micros;
 use fanz_store::{backend_of, sqlx, Backend, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -103,27 +103,27 @@ struct Cached {
 
 /// One write transaction's view of the ledger.
 pub(crate) struct Journal<'a> {
-    db: &'a mut Db,
+    pub(crate) db: &'a mut Db,
     accounts: HashMap<String, Cached>,
     lock_rows: bool,
 }
 
 /// A checked change ready to write.
-struct Plan {
-    key: String,
-    hash: String,
-    kind: &'static str,
-    status: &'static str,
-    template: Option<String>,
-    metadata: Value,
-    causation: Option<String>,
-    related: Option<i64>,
-    effective_at: i64,
-    expires_at: Option<i64>,
+pub(crate) struct Plan {
+    pub(crate) key: String,
+    pub(crate) hash: String,
+    pub(crate) kind: &'static str,
+    pub(crate) status: &'static str,
+    pub(crate) template: Option<String>,
+    pub(crate) metadata: Value,
+    pub(crate) causation: Option<String>,
+    pub(crate) related: Option<i64>,
+    pub(crate) effective_at: i64,
+    pub(crate) expires_at: Option<i64>,
     /// (account, debit, credit, pending)
-    rows: Vec<(String, i64, i64, bool)>,
+    pub(crate) rows: Vec<(String, i64, i64, bool)>,
     /// Extra changes to totals not represented by rows (releasing holds).
-    releases: Vec<(String, [i64; 4])>,
+    pub(crate) releases: Vec<(String, [i64; 4])>,
 }
 
 impl<'a> Journal<'a> {
@@ -138,7 +138,7 @@ impl<'a> Journal<'a> {
 
     /// Load accounts in code order (row locks on PostgreSQL are then always taken in the same
     /// order, so concurrent writers cannot deadlock).
-    async fn load(&mut self, codes: impl IntoIterator<Item = &String>) -> Result<()> {
+    pub(crate) async fn load(&mut self, codes: impl IntoIterator<Item = &String>) -> Result<()> {
         let mut wanted: Vec<&String> = codes
             .into_iter()
             .filter(|c| !self.accounts.contains_key(*c))
@@ -200,9 +200,19 @@ impl<'a> Journal<'a> {
             .chain(plan.releases.iter().map(|r| r.0.clone()))
             .collect();
         self.load(codes.iter()).await?;
+        self.stage(&plan)?;
+        self.write(&plan).await
+    }
+
+    /// Check a plan against the loaded accounts' totals and flags and, when it passes, apply
+    /// it to those totals (in memory; [`Journal::flush`] writes them).
+    pub(crate) fn stage(&mut self, plan: &Plan) -> Result<()> {
         let mut next: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
         for (code, debit, credit, pending) in &plan.rows {
-            let acc = &self.accounts[code];
+            let acc = self
+                .accounts
+                .get(code)
+                .ok_or_else(|| LedgerError::UnknownAccount(code.clone()))?;
             match acc.status.as_str() {
                 "frozen" => return Err(LedgerError::AccountFrozen(code.clone())),
                 "closed" => return Err(LedgerError::AccountClosed(code.clone())),
@@ -214,7 +224,10 @@ impl<'a> Journal<'a> {
             t[c] = t[c].checked_add(*credit).ok_or(LedgerError::Overflow)?;
         }
         for (code, delta) in &plan.releases {
-            let acc = &self.accounts[code];
+            let acc = self
+                .accounts
+                .get(code)
+                .ok_or_else(|| LedgerError::UnknownAccount(code.clone()))?;
             let t = next.entry(code.as_str()).or_insert(acc.totals);
             for i in 0..4 {
                 t[i] = t[i].checked_add(delta[i]).ok_or(LedgerError::Overflow)?;
@@ -236,6 +249,14 @@ impl<'a> Journal<'a> {
                 });
             }
         }
+        for (code, t) in next {
+            self.accounts.get_mut(code).expect("loaded").totals = t;
+        }
+        Ok(())
+    }
+
+    /// Write one staged plan: its entry row and postings.
+    pub(crate) async fn write(&mut self, plan: &Plan) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO ledger_entries (idempotency_key, request_hash, kind, status, template, metadata, \
              causation, related_id, effective_at, expires_at, created_at) \
@@ -286,10 +307,17 @@ impl<'a> Journal<'a> {
             }
             q.execute(&mut *self.db).await?;
         }
-        for (code, t) in next {
-            self.accounts.get_mut(code).expect("loaded").totals = t;
-        }
         Ok(id)
+    }
+
+    /// The id of a loaded account.
+    pub(crate) fn account_id(&self, code: &str) -> i64 {
+        self.accounts[code].id
+    }
+
+    /// The currency of a loaded account.
+    pub(crate) fn currency_of(&self, code: &str) -> Option<&str> {
+        self.accounts.get(code).map(|a| a.currency.as_str())
     }
 
     /// Write changed account totals back (once per account per transaction).
@@ -313,69 +341,9 @@ impl<'a> Journal<'a> {
         }
         Ok(())
     }
-
-    /// Post one entry (or hold) from a request.
-    pub(crate) async fn post(&mut self, input: &EntryInput) -> Result<EntryOutcome> {
-        let hash = request_hash("entry", None, input);
-        validate_key(&input.idempotency_key)?;
-        if let Some(done) = self.replay(&input.idempotency_key, &hash).await? {
-            return Ok(done);
-        }
-        let rows = validate_postings(&input.postings)?;
-        let codes: Vec<String> = input.postings.iter().map(|p| p.account.clone()).collect();
-        self.load(codes.iter()).await?;
-        for p in &input.postings {
-            let acc = &self.accounts[&p.account];
-            if acc.currency != p.currency {
-                return Err(LedgerError::CurrencyMismatch {
-                    account: p.account.clone(),
-                    expected: acc.currency.clone(),
-                    got: p.currency.clone(),
-                });
-            }
-        }
-        let now = now_micros();
-        let expires_at = match (input.pending, input.expires_in_secs) {
-            (true, Some(s)) if s > 0 => Some(now.saturating_add(s.saturating_mul(SECOND))),
-            (_, Some(_)) if !input.pending => {
-                return Err(LedgerError::Invalid(
-                    "expires_in_secs is only for holds (pending: true)".into(),
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(LedgerError::Invalid(
-                    "expires_in_secs must be positive".into(),
-                ))
-            }
-            _ => None,
-        };
-        let id = self
-            .execute(Plan {
-                key: input.idempotency_key.clone(),
-                hash,
-                kind: if input.pending { "pending" } else { "posted" },
-                status: if input.pending { "pending" } else { "posted" },
-                template: input.template.clone(),
-                metadata: input.metadata.clone().unwrap_or_else(|| json!({})),
-                causation: input.causation.clone(),
-                related: None,
-                effective_at: input.effective_at.unwrap_or(now),
-                expires_at,
-                rows: rows
-                    .into_iter()
-                    .map(|(a, d, c)| (a, d, c, input.pending))
-                    .collect(),
-                releases: vec![],
-            })
-            .await?;
-        Ok(EntryOutcome {
-            entry: get_entry(self.db, id).await?,
-            replayed: false,
-        })
-    }
 }
 
-fn validate_key(key: &str) -> Result<()> {
+pub(crate) fn validate_key(key: &str) -> Result<()> {
     if key.trim().is_empty() || key.len() > 200 {
         return Err(LedgerError::Invalid(
             "idempotency_key must be 1 to 200 characters".into(),
@@ -386,7 +354,7 @@ fn validate_key(key: &str) -> Result<()> {
 
 /// Shape checks that need no database: at least two postings, positive amounts, balanced per
 /// currency (summed in 128 bits so no total can overflow unnoticed).
-fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String, i64, i64)>> {
+pub(crate) fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String, i64, i64)>> {
     if postings.len() < 2 {
         return Err(LedgerError::TooFewPostings);
     }
@@ -430,7 +398,7 @@ fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String, i64, i64)
 }
 
 /// A stable digest of what a request asks for (serde_json orders object keys).
-fn request_hash<T: Serialize>(kind: &str, related: Option<i64>, body: &T) -> String {
+pub(crate) fn request_hash<T: Serialize>(kind: &str, related: Option<i64>, body: &T) -> String {
     let v = json!({"kind": kind, "related": related, "body": body});
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
@@ -485,10 +453,10 @@ pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
 
 /// Post one entry. Call inside a transaction and commit on `Ok`.
 pub async fn post_entry(db: &mut Db, input: &EntryInput) -> Result<EntryOutcome> {
-    let mut j = Journal::new(db);
-    let out = j.post(input).await?;
-    j.flush().await?;
-    Ok(out)
+    let mut results =
+        crate::batch::post_batch(db, std::slice::from_ref(input), BatchMode::Linked).await?;
+    let one = results.pop().and_then(|r| r.entry);
+    one.ok_or_else(|| LedgerError::Invalid("the entry was not posted".into()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -507,60 +475,6 @@ pub struct BatchResult {
     /// Error code when refused.
     pub error: Option<String>,
     pub message: Option<String>,
-}
-
-/// Post many entries in one transaction. In `Linked` mode the first refusal is returned as
-/// the error (roll the transaction back); in `Independent` mode refusals are reported per
-/// entry and everything else is posted.
-pub async fn post_batch(
-    db: &mut Db,
-    entries: &[EntryInput],
-    mode: BatchMode,
-) -> Result<Vec<BatchResult>> {
-    let mut j = Journal::new(db);
-    // Lock every account of the batch up front, in one order.
-    let codes: Vec<String> = entries
-        .iter()
-        .flat_map(|e| e.postings.iter().map(|p| p.account.clone()))
-        .collect();
-    if mode == BatchMode::Linked {
-        j.load(codes.iter()).await?;
-    } else {
-        // Unknown accounts are per-entry refusals here, so load what exists.
-        let mut known = Vec::new();
-        for c in codes {
-            let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
-                .bind(&c)
-                .fetch_optional(&mut *j.db)
-                .await?;
-            if exists.is_some() {
-                known.push(c);
-            }
-        }
-        j.load(known.iter()).await?;
-    }
-    let mut out = Vec::with_capacity(entries.len());
-    for (index, e) in entries.iter().enumerate() {
-        match j.post(e).await {
-            Ok(o) => out.push(BatchResult {
-                index,
-                entry: Some(o),
-                error: None,
-                message: None,
-            }),
-            Err(err) if mode == BatchMode::Independent && err.http_status() != 500 => {
-                out.push(BatchResult {
-                    index,
-                    entry: None,
-                    error: Some(err.code().to_owned()),
-                    message: Some(err.to_string()),
-                })
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    j.flush().await?;
-    Ok(out)
 }
 
 #[derive(Serialize)]

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod assets;
+mod batch;
 mod bench;
 mod journal;
 pub mod templates;
@@ -23,10 +24,11 @@ pub use accounts::{
     FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS,
 };
 pub use assets::{asset_exponent, ASSETS};
+pub use batch::post_batch;
 pub use bench::{bench, BenchOptions, BenchReport};
 pub use journal::{
-    expire_holds, get_entry, post_batch, post_entry, post_pending, reverse_entry, void_pending,
-    BatchMode, BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView,
+    expire_holds, get_entry, post_entry, post_pending, reverse_entry, void_pending, BatchMode,
+    BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView,
 };
 pub use verify::{trial_balance, verify, CurrencyTotals, TrialBalance, VerifyReport};
 

@@ -1,0 +1,369 @@
+//! Posting many entries in one transaction with few round trips: idempotency keys are looked
+//! up in bulk, every account is loaded (and on PostgreSQL row-locked) once in one order, each
+//! entry is checked against the running totals in memory, and the accepted entries and their
+//! postings are written with multi-row INSERTs. Account totals are written once at the end.
+
+use crate::journal::{
+    get_entry, request_hash, validate_key, validate_postings, BatchMode, BatchResult, Entry,
+    EntryInput, EntryOutcome, Journal, Plan, PostingView,
+};
+use crate::{LedgerError, Result};
+use fanz_core::clock::{now_micros, SECOND};
+use fanz_store::{backend_of, sqlx, Backend, Db};
+use serde_json::json;
+use sqlx::Row;
+use std::collections::HashMap;
+
+const KEY_CHUNK: usize = 500;
+const ENTRY_CHUNK: usize = 400;
+const POSTING_CHUNK: usize = 1000;
+
+/// Post many entries in one transaction. In `Linked` mode the first refusal is returned as the
+/// error (roll the transaction back); in `Independent` mode refusals are reported per entry and
+/// everything else is posted.
+pub async fn post_batch(
+    db: &mut Db,
+    entries: &[EntryInput],
+    mode: BatchMode,
+) -> Result<Vec<BatchResult>> {
+    let now = now_micros();
+    let existing = lookup_keys(db, entries).await?;
+    let mut j = Journal::new(db);
+    let mut codes: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.postings.iter().map(|p| p.account.clone()))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    if mode == BatchMode::Independent {
+        // Unknown accounts are per-entry refusals here: load only those that exist.
+        let mut known = Vec::with_capacity(codes.len());
+        for c in codes {
+            let row = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
+                .bind(&c)
+                .fetch_optional(&mut *j.db)
+                .await?;
+            if row.is_some() {
+                known.push(c);
+            }
+        }
+        codes = known;
+    }
+    j.load(codes.iter()).await?;
+
+    enum Decision {
+        New(Plan),
+        Replay(i64),
+        ReplayOf(usize),
+        Refused(LedgerError),
+    }
+    let mut decisions = Vec::with_capacity(entries.len());
+    let mut seen: HashMap<&str, (usize, String)> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let decision = match plan_for(&j, e, now) {
+            Err(err) => Decision::Refused(err),
+            Ok(plan) => {
+                if let Some((id, hash)) = existing.get(e.idempotency_key.as_str()) {
+                    if *hash == plan.hash {
+                        Decision::Replay(*id)
+                    } else {
+                        Decision::Refused(LedgerError::IdempotencyConflict(
+                            e.idempotency_key.clone(),
+                        ))
+                    }
+                } else if let Some((first, hash)) = seen.get(e.idempotency_key.as_str()) {
+                    if *hash == plan.hash {
+                        Decision::ReplayOf(*first)
+                    } else {
+                        Decision::Refused(LedgerError::IdempotencyConflict(
+                            e.idempotency_key.clone(),
+                        ))
+                    }
+                } else {
+                    match j.stage(&plan) {
+                        Ok(()) => {
+                            seen.insert(e.idempotency_key.as_str(), (i, plan.hash.clone()));
+                            Decision::New(plan)
+                        }
+                        Err(err) => Decision::Refused(err),
+                    }
+                }
+            }
+        };
+        if let Decision::Refused(err) = decision {
+            if mode == BatchMode::Linked {
+                return Err(err);
+            }
+            decisions.push(Decision::Refused(err));
+        } else {
+            decisions.push(decision);
+        }
+    }
+
+    let new_count = decisions
+        .iter()
+        .filter(|d| matches!(d, Decision::New(_)))
+        .count();
+    let ids = allocate_ids(j.db, new_count).await?;
+    let mut next_id = ids.into_iter();
+    let new_ids: Vec<Option<i64>> = decisions
+        .iter()
+        .map(|d| {
+            matches!(d, Decision::New(_)).then(|| next_id.next().expect("an id per new entry"))
+        })
+        .collect();
+    let written: Vec<(i64, &Plan)> = decisions
+        .iter()
+        .zip(&new_ids)
+        .filter_map(|(d, id)| match (d, id) {
+            (Decision::New(plan), Some(id)) => Some((*id, plan)),
+            _ => None,
+        })
+        .collect();
+    insert_entries(&mut j, &written, now).await?;
+    j.flush().await?;
+
+    let mut out: Vec<BatchResult> = Vec::with_capacity(entries.len());
+    for (index, d) in decisions.iter().enumerate() {
+        let result = match d {
+            Decision::New(plan) => ok(
+                index,
+                view(&j, new_ids[index].expect("new entries have ids"), plan, now),
+                false,
+            ),
+            Decision::Replay(id) => ok(index, get_entry(j.db, *id).await?, true),
+            Decision::ReplayOf(first) => {
+                let entry = out[*first]
+                    .entry
+                    .as_ref()
+                    .map(|o| o.entry.clone())
+                    .expect("first was posted");
+                ok(index, entry, true)
+            }
+            Decision::Refused(err) => BatchResult {
+                index,
+                entry: None,
+                error: Some(err.code().to_owned()),
+                message: Some(err.to_string()),
+            },
+        };
+        out.push(result);
+    }
+    Ok(out)
+}
+
+fn ok(index: usize, entry: Entry, replayed: bool) -> BatchResult {
+    BatchResult {
+        index,
+        entry: Some(EntryOutcome { entry, replayed }),
+        error: None,
+        message: None,
+    }
+}
+
+/// Check one request without the database (shape, key, currencies of loaded accounts).
+fn plan_for(j: &Journal<'_>, input: &EntryInput, now: i64) -> Result<Plan> {
+    validate_key(&input.idempotency_key)?;
+    let rows = validate_postings(&input.postings)?;
+    for p in &input.postings {
+        let currency = j
+            .currency_of(&p.account)
+            .ok_or_else(|| LedgerError::UnknownAccount(p.account.clone()))?;
+        if currency != p.currency {
+            return Err(LedgerError::CurrencyMismatch {
+                account: p.account.clone(),
+                expected: currency.to_owned(),
+                got: p.currency.clone(),
+            });
+        }
+    }
+    let expires_at = match (input.pending, input.expires_in_secs) {
+        (true, Some(s)) if s > 0 => Some(now.saturating_add(s.saturating_mul(SECOND))),
+        (false, Some(_)) => {
+            return Err(LedgerError::Invalid(
+                "expires_in_secs is only for holds (pending: true)".into(),
+            ))
+        }
+        (true, Some(_)) => {
+            return Err(LedgerError::Invalid(
+                "expires_in_secs must be positive".into(),
+            ))
+        }
+        _ => None,
+    };
+    let kind = if input.pending { "pending" } else { "posted" };
+    Ok(Plan {
+        key: input.idempotency_key.clone(),
+        hash: request_hash("entry", None, input),
+        kind,
+        status: kind,
+        template: input.template.clone(),
+        metadata: input.metadata.clone().unwrap_or_else(|| json!({})),
+        causation: input.causation.clone(),
+        related: None,
+        effective_at: input.effective_at.unwrap_or(now),
+        expires_at,
+        rows: rows
+            .into_iter()
+            .map(|(a, d, c)| (a, d, c, input.pending))
+            .collect(),
+        releases: vec![],
+    })
+}
+
+/// Existing entries for the batch's keys: key → (id, request hash).
+async fn lookup_keys<'e>(
+    db: &mut Db,
+    entries: &'e [EntryInput],
+) -> Result<HashMap<&'e str, (i64, String)>> {
+    let mut found = HashMap::new();
+    let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
+    for chunk in keys.chunks(KEY_CHUNK) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            let key: String = r.get(0);
+            if let Some(k) = chunk.iter().find(|k| **k == key) {
+                found.insert(*k, (r.get(1), r.get(2)));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Reserve `n` entry ids. SQLite: the write lock is held, so the next ids after the largest
+/// are ours. PostgreSQL: draw them from the identity sequence.
+async fn allocate_ids(db: &mut Db, n: usize) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    match backend_of(db) {
+        Backend::Sqlite => {
+            let max: i64 = sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM ledger_entries")
+                .fetch_one(&mut *db)
+                .await?
+                .get(0);
+            Ok((1..=n as i64).map(|i| max + i).collect())
+        }
+        Backend::Postgres => Ok(sqlx::query(
+            "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(n as i64)
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()),
+    }
+}
+
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64) -> Result<()> {
+    for chunk in written.chunks(ENTRY_CHUNK) {
+        let sql = format!(
+            "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, metadata, \
+             causation, related_id, effective_at, expires_at, created_at) VALUES {}",
+            placeholders(chunk.len(), 12)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, p) in chunk {
+            q = q
+                .bind(*id)
+                .bind(&p.key)
+                .bind(&p.hash)
+                .bind(p.kind)
+                .bind(p.status)
+                .bind(p.template.as_deref())
+                .bind(p.metadata.to_string())
+                .bind(p.causation.as_deref())
+                .bind(p.related)
+                .bind(p.effective_at)
+                .bind(p.expires_at)
+                .bind(now);
+        }
+        q.execute(&mut *j.db).await?;
+    }
+    let postings: Vec<(i64, i64, i64, i64, bool, i64)> = written
+        .iter()
+        .flat_map(|(id, p)| {
+            p.rows
+                .iter()
+                .map(move |(code, d, c, pending)| (*id, code, *d, *c, *pending, p.effective_at))
+        })
+        .map(|(id, code, d, c, pending, at)| (id, j.account_id(code), d, c, pending, at))
+        .collect();
+    for chunk in postings.chunks(POSTING_CHUNK) {
+        let sql = format!(
+            "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, account, d, c, pending, at) in chunk {
+            q = q
+                .bind(*id)
+                .bind(*account)
+                .bind(*d)
+                .bind(*c)
+                .bind(*pending as i64)
+                .bind(*at);
+        }
+        q.execute(&mut *j.db).await?;
+    }
+    Ok(())
+}
+
+/// The entry as written, built from the plan instead of read back.
+fn view(j: &Journal<'_>, id: i64, p: &Plan, now: i64) -> Entry {
+    Entry {
+        id,
+        idempotency_key: p.key.clone(),
+        kind: p.kind.to_owned(),
+        status: p.status.to_owned(),
+        template: p.template.clone(),
+        metadata: p.metadata.clone(),
+        causation: p.causation.clone(),
+        related_id: p.related,
+        effective_at: p.effective_at,
+        expires_at: p.expires_at,
+        created_at: now,
+        postings: p
+            .rows
+            .iter()
+            .map(|(code, d, c, pending)| PostingView {
+                account: code.clone(),
+                direction: if *d > 0 {
+                    crate::Direction::Debit
+                } else {
+                    crate::Direction::Credit
+                },
+                amount: (*d).max(*c),
+                currency: j.currency_of(code).unwrap_or_default().to_owned(),
+                pending: *pending,
+            })
+            .collect(),
+    }
+}
