@@ -146,10 +146,12 @@ async fn two_factor(app: TestApp) {
         "a wrong code must not turn two-factor on"
     );
 
+    // Keep the exact code: recomputing it later could land in the next 30 s step.
+    let enrol_code = code_for(&secret);
     let ok = app
         .post(
             "/api/v1/auth/totp/verify",
-            json!({"code": code_for(&secret)}),
+            json!({"code": enrol_code}),
             Some(&token),
         )
         .await;
@@ -174,7 +176,7 @@ async fn two_factor(app: TestApp) {
 
     // The code that confirmed enrolment was spent: its time step is refused now.
     let mut with_code = creds.clone();
-    with_code["totp"] = json!(code_for(&secret));
+    with_code["totp"] = json!(enrol_code);
     let replay = app
         .post("/api/v1/auth/login", with_code.clone(), None)
         .await;
