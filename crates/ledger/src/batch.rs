@@ -4,10 +4,11 @@
 //! postings are written with multi-row INSERTs. Account totals are written once at the end.
 
 use crate::journal::{
-    get_entry, request_hash, validate_key, validate_postings, BatchMode, BatchResult, Entry,
-    EntryInput, EntryOutcome, Journal, Plan, PostingView,
+    get_entry, placeholders, request_hash, validate_key, validate_postings, BatchMode, BatchResult,
+    Entry, EntryInput, EntryOutcome, Journal, Plan, PostingView,
 };
 use crate::{LedgerError, Result};
+use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, SECOND};
 use fanz_store::{backend_of, sqlx, Backend, Db};
 use serde_json::json;
@@ -20,14 +21,24 @@ const POSTING_CHUNK: usize = 1000;
 
 /// Post many entries in one transaction. In `Linked` mode the first refusal is returned as the
 /// error (roll the transaction back); in `Independent` mode refusals are reported per entry and
-/// everything else is posted.
+/// everything else is posted. Audited as the system; see [`post_batch_as`].
 pub async fn post_batch(
     db: &mut Db,
     entries: &[EntryInput],
     mode: BatchMode,
 ) -> Result<Vec<BatchResult>> {
+    post_batch_as(db, entries, mode, &Actor::system()).await
+}
+
+/// [`post_batch`] on behalf of `actor`: the new entries are recorded in the audit log (one
+/// event per call, naming the ids) in the same transaction.
+pub async fn post_batch_as(
+    db: &mut Db,
+    entries: &[EntryInput],
+    mode: BatchMode,
+    actor: &Actor,
+) -> Result<Vec<BatchResult>> {
     let now = now_micros();
-    let existing = lookup_keys(db, entries).await?;
     let mut j = Journal::new(db);
     let mut codes: Vec<String> = entries
         .iter()
@@ -49,7 +60,10 @@ pub async fn post_batch(
         }
         codes = known;
     }
+    // Accounts first: on PostgreSQL their row locks serialize writers of the same accounts, so
+    // a concurrent duplicate of a request sees the first one's committed entry below.
     j.load(codes.iter()).await?;
+    let existing = lookup_keys(j.db, entries).await?;
 
     enum Decision {
         New(Plan),
@@ -122,6 +136,16 @@ pub async fn post_batch(
         .collect();
     insert_entries(&mut j, &written, now).await?;
     j.flush().await?;
+    if let (Some((first, _)), Some((last, _))) = (written.first(), written.last()) {
+        record(
+            j.db,
+            actor,
+            "ledger.entries_posted",
+            Some(&format!("ledger_entry:{first}")),
+            json!({"count": written.len(), "first_id": first, "last_id": last}),
+        )
+        .await?;
+    }
 
     let mut out: Vec<BatchResult> = Vec::with_capacity(entries.len());
     for (index, d) in decisions.iter().enumerate() {
@@ -219,11 +243,8 @@ async fn lookup_keys<'e>(
     let mut found = HashMap::new();
     let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
     for chunk in keys.chunks(KEY_CHUNK) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN ({})",
-            placeholders.join(", ")
-        );
+        let list = placeholders(backend_of(db), 1, chunk.len());
+        let sql = format!("SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN {list}");
         let mut q = sqlx::query(&sql);
         for k in chunk {
             q = q.bind(*k);
@@ -264,30 +285,23 @@ async fn allocate_ids(db: &mut Db, n: usize) -> Result<Vec<i64>> {
     }
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut sql = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", r * cols + c + 1));
-        }
-        sql.push(')');
+/// A duplicate idempotency key that slipped past the lookup (another transaction inserted it
+/// after we looked): the caller retries and then gets the replay or the conflict.
+pub(crate) fn concurrent_key(e: sqlx::Error) -> LedgerError {
+    if fanz_store::is_unique_violation(&e) {
+        LedgerError::ConcurrentRequest
+    } else {
+        LedgerError::Database(e)
     }
-    sql
 }
 
 async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64) -> Result<()> {
+    let backend = backend_of(j.db);
     for chunk in written.chunks(ENTRY_CHUNK) {
         let sql = format!(
             "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, metadata, \
              causation, related_id, effective_at, expires_at, created_at) VALUES {}",
-            placeholders(chunk.len(), 12)
+            placeholders(backend, chunk.len(), 12)
         );
         let mut q = sqlx::query(&sql);
         for (id, p) in chunk {
@@ -305,7 +319,7 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
                 .bind(p.expires_at)
                 .bind(now);
         }
-        q.execute(&mut *j.db).await?;
+        q.execute(&mut *j.db).await.map_err(concurrent_key)?;
     }
     let postings: Vec<(i64, i64, i64, i64, bool, i64)> = written
         .iter()
@@ -319,7 +333,7 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
     for chunk in postings.chunks(POSTING_CHUNK) {
         let sql = format!(
             "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES {}",
-            placeholders(chunk.len(), 6)
+            placeholders(backend, chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql);
         for (id, account, d, c, pending, at) in chunk {

@@ -59,7 +59,13 @@ impl Lcg {
     }
 }
 
-pub async fn bench(store: &Store, opts: &BenchOptions) -> Result<BenchReport> {
+/// Run the benchmark; `on_batch` is told how many entries each committed batch held (for a
+/// progress bar).
+pub async fn bench(
+    store: &Store,
+    opts: &BenchOptions,
+    mut on_batch: impl FnMut(usize),
+) -> Result<BenchReport> {
     let accounts = opts.accounts.max(2);
     let run = fanz_core::clock::now_micros();
     let actor = Actor::cli();
@@ -141,6 +147,7 @@ pub async fn bench(store: &Store, opts: &BenchOptions) -> Result<BenchReport> {
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         posted += n;
         postings += n * 2;
+        on_batch(n);
     }
     let seconds = start.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));

@@ -145,31 +145,39 @@ impl<'a> Journal<'a> {
             .collect();
         wanted.sort();
         wanted.dedup();
-        let sql = if self.lock_rows {
-            "SELECT id, currency, flags, status, debits_posted, credits_posted, debits_pending, credits_pending \
-             FROM ledger_accounts WHERE code = $1 FOR UPDATE"
-        } else {
-            "SELECT id, currency, flags, status, debits_posted, credits_posted, debits_pending, credits_pending \
-             FROM ledger_accounts WHERE code = $1"
-        };
-        for code in wanted {
-            let row = sqlx::query(sql)
-                .bind(code)
-                .fetch_optional(&mut *self.db)
-                .await?
-                .ok_or_else(|| LedgerError::UnknownAccount(code.clone()))?;
-            let totals = [row.get(4), row.get(5), row.get(6), row.get(7)];
-            self.accounts.insert(
-                code.clone(),
-                Cached {
-                    id: row.get(0),
-                    currency: row.get(1),
-                    flags: row.get(2),
-                    status: row.get(3),
-                    totals,
-                    written: totals,
-                },
+        let backend = backend_of(self.db);
+        for chunk in wanted.chunks(500) {
+            // PostgreSQL locks the rows after sorting, so every writer locks in code order.
+            let sql = format!(
+                "SELECT code, id, currency, flags, status, debits_posted, credits_posted, debits_pending, \
+                 credits_pending FROM ledger_accounts WHERE code IN {} ORDER BY code{}",
+                placeholders(backend, 1, chunk.len()),
+                if self.lock_rows { " FOR UPDATE" } else { "" }
             );
+            let mut q = sqlx::query(&sql);
+            for code in chunk {
+                q = q.bind(code.as_str());
+            }
+            for row in q.fetch_all(&mut *self.db).await? {
+                let totals = [row.get(5), row.get(6), row.get(7), row.get(8)];
+                self.accounts.insert(
+                    row.get(0),
+                    Cached {
+                        id: row.get(1),
+                        currency: row.get(2),
+                        flags: row.get(3),
+                        status: row.get(4),
+                        totals,
+                        written: totals,
+                    },
+                );
+            }
+            if let Some(missing) = chunk
+                .iter()
+                .find(|c| !self.accounts.contains_key(c.as_str()))
+            {
+                return Err(LedgerError::UnknownAccount((*missing).clone()));
+            }
         }
         Ok(())
     }
@@ -274,7 +282,8 @@ impl<'a> Journal<'a> {
         .bind(plan.expires_at)
         .bind(now_micros())
         .fetch_one(&mut *self.db)
-        .await?
+        .await
+        .map_err(crate::batch::concurrent_key)?
         .get(0);
         if !plan.rows.is_empty() {
             let mut sql = String::from(
@@ -322,25 +331,56 @@ impl<'a> Journal<'a> {
 
     /// Write changed account totals back (once per account per transaction).
     pub(crate) async fn flush(&mut self) -> Result<()> {
-        for acc in self.accounts.values_mut() {
-            if acc.totals == acc.written {
-                continue;
+        let changed: Vec<(i64, [i64; 4])> = self
+            .accounts
+            .values()
+            .filter(|a| a.totals != a.written)
+            .map(|a| (a.id, a.totals))
+            .collect();
+        let backend = backend_of(self.db);
+        for chunk in changed.chunks(500) {
+            // VALUES columns are column1…column5 on both engines.
+            let sql = format!(
+                "UPDATE ledger_accounts SET debits_posted = v.column2, credits_posted = v.column3, \
+                 debits_pending = v.column4, credits_pending = v.column5 \
+                 FROM (VALUES {}) AS v WHERE ledger_accounts.id = v.column1",
+                placeholders(backend, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, t) in chunk {
+                q = q.bind(*id).bind(t[0]).bind(t[1]).bind(t[2]).bind(t[3]);
             }
-            sqlx::query(
-                "UPDATE ledger_accounts SET debits_posted = $1, credits_posted = $2, debits_pending = $3, \
-                 credits_pending = $4 WHERE id = $5",
-            )
-            .bind(acc.totals[0])
-            .bind(acc.totals[1])
-            .bind(acc.totals[2])
-            .bind(acc.totals[3])
-            .bind(acc.id)
-            .execute(&mut *self.db)
-            .await?;
+            q.execute(&mut *self.db).await?;
+        }
+        for acc in self.accounts.values_mut() {
             acc.written = acc.totals;
         }
         Ok(())
     }
+}
+
+/// `(p, p, …), (…)` for a multi-row statement or an IN list. SQLite gets anonymous `?`
+/// parameters: it finds a numbered parameter's name by a linear scan, which makes thousands
+/// of `$N` quadratic.
+pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => sql.push_str(&format!("${}", r * cols + c + 1)),
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 pub(crate) fn validate_key(key: &str) -> Result<()> {
@@ -451,10 +491,19 @@ pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
     })
 }
 
-/// Post one entry. Call inside a transaction and commit on `Ok`.
+/// Post one entry. Call inside a transaction and commit on `Ok`. Audited as the system; see
+/// [`post_entry_as`].
 pub async fn post_entry(db: &mut Db, input: &EntryInput) -> Result<EntryOutcome> {
+    post_entry_as(db, input, &Actor::system()).await
+}
+
+/// Post one entry on behalf of `actor` (recorded in the audit log in the same transaction).
+/// A replay (same key, same body) returns the original entry with `replayed: true` and writes
+/// nothing; the same key with another body is [`LedgerError::IdempotencyConflict`].
+pub async fn post_entry_as(db: &mut Db, input: &EntryInput, actor: &Actor) -> Result<EntryOutcome> {
     let mut results =
-        crate::batch::post_batch(db, std::slice::from_ref(input), BatchMode::Linked).await?;
+        crate::batch::post_batch_as(db, std::slice::from_ref(input), BatchMode::Linked, actor)
+            .await?;
     let one = results.pop().and_then(|r| r.entry);
     one.ok_or_else(|| LedgerError::Invalid("the entry was not posted".into()))
 }
@@ -511,6 +560,17 @@ pub async fn post_pending(
     hold_id: i64,
     key: &str,
     amount: Option<i64>,
+) -> Result<EntryOutcome> {
+    post_pending_as(db, hold_id, key, amount, &Actor::system()).await
+}
+
+/// [`post_pending`] on behalf of `actor` (audited in the same transaction).
+pub async fn post_pending_as(
+    db: &mut Db,
+    hold_id: i64,
+    key: &str,
+    amount: Option<i64>,
+    actor: &Actor,
 ) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash(
@@ -571,6 +631,14 @@ pub async fn post_pending(
         .await?;
     mark_hold(j.db, hold_id, "posted").await?;
     j.flush().await?;
+    record(
+        db,
+        actor,
+        "ledger.hold_posted",
+        Some(&format!("ledger_entry:{hold_id}")),
+        json!({"entry": id, "amount": amount}),
+    )
+    .await?;
     Ok(EntryOutcome {
         entry: get_entry(db, id).await?,
         replayed: false,
@@ -593,7 +661,17 @@ async fn mark_hold(db: &mut Db, id: i64, status: &str) -> Result<()> {
 
 /// Release a hold without posting it.
 pub async fn void_pending(db: &mut Db, hold_id: i64, key: &str) -> Result<EntryOutcome> {
-    release_hold(db, hold_id, key, "void_pending", "voided").await
+    void_pending_as(db, hold_id, key, &Actor::system()).await
+}
+
+/// [`void_pending`] on behalf of `actor` (audited in the same transaction).
+pub async fn void_pending_as(
+    db: &mut Db,
+    hold_id: i64,
+    key: &str,
+    actor: &Actor,
+) -> Result<EntryOutcome> {
+    release_hold(db, hold_id, key, "void_pending", "voided", actor).await
 }
 
 async fn release_hold(
@@ -602,6 +680,7 @@ async fn release_hold(
     key: &str,
     kind: &'static str,
     status: &'static str,
+    actor: &Actor,
 ) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash(kind, Some(hold_id), &key);
@@ -628,6 +707,18 @@ async fn release_hold(
         .await?;
     mark_hold(j.db, hold_id, status).await?;
     j.flush().await?;
+    record(
+        db,
+        actor,
+        if kind == "void_pending" {
+            "ledger.hold_voided"
+        } else {
+            "ledger.hold_expired"
+        },
+        Some(&format!("ledger_entry:{hold_id}")),
+        json!({"entry": id}),
+    )
+    .await?;
     Ok(EntryOutcome {
         entry: get_entry(db, id).await?,
         replayed: false,
@@ -650,6 +741,7 @@ pub async fn expire_holds(db: &mut Db, now: i64) -> Result<usize> {
             &format!("expire:{id}"),
             "expire_pending",
             "expired",
+            &Actor::system(),
         )
         .await?;
     }

@@ -15,6 +15,8 @@ mod assets;
 mod batch;
 mod bench;
 mod journal;
+mod reconcile;
+mod reports;
 pub mod templates;
 mod verify;
 
@@ -24,15 +26,62 @@ pub use accounts::{
     FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS,
 };
 pub use assets::{asset_exponent, ASSETS};
-pub use batch::post_batch;
+pub use batch::{post_batch, post_batch_as};
 pub use bench::{bench, BenchOptions, BenchReport};
 pub use journal::{
-    expire_holds, get_entry, post_entry, post_pending, reverse_entry, void_pending, BatchMode,
-    BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView,
+    expire_holds, get_entry, post_entry, post_entry_as, post_pending, post_pending_as,
+    reverse_entry, void_pending, void_pending_as, BatchMode, BatchResult, Direction, Entry,
+    EntryInput, EntryOutcome, PostingInput, PostingView,
 };
-pub use verify::{trial_balance, verify, CurrencyTotals, TrialBalance, VerifyReport};
+pub use reconcile::{
+    import_settlement, parse_decimal, parse_settlement, reconcile, LineMismatch,
+    ReconciliationReport, SettlementLine, UnmatchedEntry, MAX_SETTLEMENT_LINES,
+};
+pub use reports::{
+    balance_sheet, creator_statement, export_journal, journal_lines, profit_and_loss,
+    trial_balance_csv, AccountAmount, BalanceSheet, BalanceSheetCurrency, CreatorStatement,
+    ExportFormat, JournalLine, ProfitAndLoss, ProfitAndLossCurrency, SourceAmount,
+};
+pub use verify::{
+    trial_balance, verify, CurrencyTotals, TrialBalance, TrialBalanceLine, VerifyReport,
+};
 
 use fanz_store::sqlx;
+
+/// Housekeeping, run by the server every few seconds and by `fanz ledger expire-holds`:
+/// release holds whose time has passed and rolling reserves that are due, in the caller's
+/// transaction. Returns how many of each.
+pub async fn release_due(
+    db: &mut fanz_store::Db,
+    now: i64,
+    actor: &fanz_audit::Actor,
+) -> Result<(usize, usize)> {
+    let holds = expire_holds(db, now).await?;
+    let reserves = templates::release_due_reserves(db, now, actor).await?;
+    Ok((holds, reserves))
+}
+
+/// An instant as the API and CLI accept it: microseconds since the epoch (`1732406400000000`),
+/// a date (`2026-11-24`, midnight UTC) or an RFC 3339 time (`2026-11-24T10:00:00Z`).
+pub fn parse_instant(s: &str) -> Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(micros) = s.parse::<i64>() {
+        return Ok(micros);
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return i64::try_from(t.unix_timestamp_nanos() / 1000)
+            .map_err(|_| LedgerError::Invalid(format!("{s:?} is out of range")));
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
+        .map_err(|_| {
+            LedgerError::Invalid(format!(
+                "{s:?} is not an instant: give microseconds since the epoch, YYYY-MM-DD or RFC 3339"
+            ))
+        })
+}
 
 /// Why the ledger refused something. Each variant has a stable code and HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +124,12 @@ pub enum LedgerError {
     NotPending(i64),
     #[error("entry {0} cannot be reversed: {1}")]
     NotReversible(i64, &'static str),
+    #[error("no settlement import {0}")]
+    SettlementNotFound(i64),
     #[error("unknown template {0}")]
     UnknownTemplate(String),
+    #[error("another request with the same idempotency key was committed meanwhile; retry")]
+    ConcurrentRequest,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -104,6 +157,8 @@ impl LedgerError {
             E::NotPending(_) => "not_pending",
             E::NotReversible(..) => "not_reversible",
             E::UnknownTemplate(_) => "unknown_template",
+            E::SettlementNotFound(_) => "settlement_not_found",
+            E::ConcurrentRequest => "concurrent_request",
             E::Database(_) | E::Audit(_) => "internal",
         }
     }
@@ -112,8 +167,8 @@ impl LedgerError {
     pub fn http_status(&self) -> u16 {
         use LedgerError as E;
         match self {
-            E::IdempotencyConflict(_) | E::AccountExists(_) => 409,
-            E::EntryNotFound(_) | E::UnknownTemplate(_) => 404,
+            E::IdempotencyConflict(_) | E::AccountExists(_) | E::ConcurrentRequest => 409,
+            E::EntryNotFound(_) | E::UnknownTemplate(_) | E::SettlementNotFound(_) => 404,
             E::Database(_) | E::Audit(_) => 500,
             _ => 422,
         }

@@ -3,9 +3,10 @@
 //! they need. Splits use the largest-remainder method, so no minor unit is ever lost.
 
 use crate::accounts::{ensure_account, AccountKind};
-use crate::journal::{post_entry, Direction, EntryInput, EntryOutcome, PostingInput};
+use crate::journal::{post_entry_as, Direction, EntryInput, EntryOutcome, PostingInput};
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
+use fanz_core::clock::DAY;
 use fanz_store::{sqlx, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -13,6 +14,15 @@ use sqlx::Row;
 
 /// The default creator share: 80 % in basis points.
 pub const DEFAULT_CREATOR_SHARE_BPS: i64 = 8000;
+
+/// Templates that record a sale to a fan (the creator earns their share).
+pub const SALE_TEMPLATES: &[&str] = &[
+    "subscription_sale",
+    "subscription_renewal",
+    "tip",
+    "ppv_unlock",
+    "paid_message",
+];
 
 /// Every template with its current version.
 pub const TEMPLATES: &[&str] = &[
@@ -27,7 +37,9 @@ pub const TEMPLATES: &[&str] = &[
     "payout_settle@1",
     "payout_fail@1",
     "processor_fee@1",
+    "reserve_hold@1",
     "reserve_release@1",
+    "platform_fee@1",
     "wallet_top_up@1",
     "gift_card_issue@1",
     "gift_card_redeem@1",
@@ -92,6 +104,10 @@ pub struct TemplateRequest {
     /// Rolling reserve held from the creator's share, in basis points.
     #[serde(default)]
     pub reserve_bps: Option<i64>,
+    /// Release the reserve automatically after this many days ([`release_due_reserves`]);
+    /// without it the reserve stays until a `reserve_release`.
+    #[serde(default)]
+    pub reserve_days: Option<i64>,
     /// FX: the currency bought and the amount received in it.
     #[serde(default)]
     pub to_currency: Option<String>,
@@ -354,6 +370,13 @@ pub async fn apply(
     let mut b = Builder::new(cur);
     let amount = req.amount;
     let mut meta = req.metadata.clone().unwrap_or_else(|| json!({}));
+    let mut reserve_hold: Option<(i64, i64)> = None;
+    let reserve_days = match req.reserve_days {
+        Some(d) if !(1..=3650).contains(&d) => {
+            return Err(LedgerError::Invalid("reserve_days must be 1–3650".into()))
+        }
+        d => d,
+    };
     match name {
         "subscription_sale" | "subscription_renewal" | "tip" | "ppv_unlock" | "paid_message" => {
             let creator = need(req.creator_id, "creator_id", name)?;
@@ -382,6 +405,20 @@ pub async fn apply(
             b.debit(chart::creator_payable(creator, cur), reserve);
             b.credit(chart::reserve(creator, cur), reserve);
             meta["creator_share_bps"] = json!(share);
+            if reserve > 0 {
+                reserve_hold = Some((creator, reserve));
+            }
+        }
+        "reserve_hold" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            b.debit(chart::creator_payable(creator, cur), amount);
+            b.credit(chart::reserve(creator, cur), amount);
+            reserve_hold = Some((creator, amount));
+        }
+        "platform_fee" => {
+            let creator = need(req.creator_id, "creator_id", name)?;
+            b.debit(chart::creator_payable(creator, cur), amount);
+            b.credit(chart::platform_revenue(cur), amount);
         }
         "refund" | "chargeback" => {
             let creator = need(req.creator_id, "creator_id", name)?;
@@ -489,7 +526,55 @@ pub async fn apply(
         expires_in_secs: None,
         template: Some(versioned),
     };
-    post_entry(db, &input).await
+    let out = post_entry_as(db, &input, actor).await?;
+    if let (Some((creator, held)), Some(days), false) = (reserve_hold, reserve_days, out.replayed) {
+        sqlx::query(
+            "INSERT INTO ledger_reserves (entry_id, creator_id, currency, amount, release_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(out.entry.id)
+        .bind(creator)
+        .bind(cur)
+        .bind(held)
+        .bind(
+            out.entry
+                .effective_at
+                .saturating_add(days.saturating_mul(DAY)),
+        )
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(out)
+}
+
+/// Release every rolling reserve whose `reserve_days` have passed, each as one
+/// `reserve_release@1` entry (idempotency key `reserve_release:{entry id}`). Returns how many.
+pub async fn release_due_reserves(db: &mut Db, now: i64, actor: &Actor) -> Result<usize> {
+    let due = sqlx::query(
+        "SELECT entry_id, creator_id, currency, amount FROM ledger_reserves \
+         WHERE released_by IS NULL AND release_at <= $1 ORDER BY release_at, entry_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *db)
+    .await?;
+    for r in &due {
+        let entry_id: i64 = r.get(0);
+        let req = TemplateRequest {
+            idempotency_key: format!("reserve_release:{entry_id}"),
+            currency: r.get(2),
+            amount: r.get(3),
+            creator_id: Some(r.get(1)),
+            causation: Some(format!("ledger_entry:{entry_id}")),
+            ..Default::default()
+        };
+        let out = apply(db, "reserve_release@1", &req, actor).await?;
+        sqlx::query("UPDATE ledger_reserves SET released_by = $1 WHERE entry_id = $2")
+            .bind(out.entry.id)
+            .bind(entry_id)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(due.len())
 }
 
 #[cfg(test)]
