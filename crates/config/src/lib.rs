@@ -2,6 +2,8 @@
 //! `FANZ_*` environment variables. Validated once at start-up; a bad value stops start-up
 //! with a message that names the key.
 
+pub mod gateway;
+
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,9 @@ pub struct Config {
     pub smtp_url: String,
     /// The From address of outgoing mail.
     pub smtp_from: String,
+    /// The API gateway and service registry (`[gateway]` in the file).
+    #[serde(default)]
+    pub gateway: gateway::GatewayConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +80,7 @@ impl Default for Config {
             login_window_secs: 15 * 60,
             smtp_url: String::new(),
             smtp_from: "Fanz <no-reply@fanz.localhost>".into(),
+            gateway: gateway::GatewayConfig::default(),
         }
     }
 }
@@ -131,6 +137,7 @@ impl Config {
         "login_window_secs",
         "smtp_url",
         "smtp_from",
+        "gateway",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -187,6 +194,9 @@ impl Config {
                 message: "must start with http:// or https://".into(),
             });
         }
+        self.gateway
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
     }
 
@@ -199,6 +209,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = redact_url(&shown.database_url);
         shown.smtp_url = redact_url(&shown.smtp_url);
+        if !shown.gateway.identity_secret.is_empty() {
+            shown.gateway.identity_secret = "***".into();
+        }
         toml::to_string(&shown).expect("config serializes as TOML")
     }
 }

@@ -68,12 +68,76 @@ enum LedgerCommand {
     /// Recompute every balance from the journal and check the invariants; exit status 1 if
     /// anything does not hold.
     Verify,
-    /// Print the trial balance as JSON.
-    TrialBalance,
+    /// Print the trial balance as JSON (or CSV).
+    TrialBalance {
+        #[arg(long)]
+        csv: bool,
+    },
     /// Print one account's balance as JSON.
     Balance { code: String },
-    /// Release holds whose time has passed.
+    /// Release holds whose time has passed and rolling reserves that are due.
     ExpireHolds,
+    /// Profit and loss for a period. Instants are microseconds, YYYY-MM-DD or RFC 3339.
+    Pnl {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Balance sheet at an instant (default: now).
+    BalanceSheet {
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// A creator's statement for a period.
+    Statement {
+        /// The creator's user id.
+        #[arg(long)]
+        creator: i64,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Export the journal for a period, one line per posting.
+    Export {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
+    /// Import a processor's settlement file (CSV) and report what does not match the journal;
+    /// exit status 1 if anything is unmatched.
+    Reconcile {
+        /// The processor, e.g. ccbill, segpay, epoch, verotel, btcpay.
+        #[arg(long)]
+        processor: String,
+        /// The settlement file: reference,amount,currency[,fee][,date].
+        file: std::path::PathBuf,
+    },
+}
+
+/// `[from, to)` from optional instants: the beginning of time to now by default.
+fn period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64)> {
+    let from = from
+        .map(fanz_ledger::parse_instant)
+        .transpose()?
+        .unwrap_or(0);
+    let to = match to {
+        Some(t) => fanz_ledger::parse_instant(t)?,
+        None => fanz_core::clock::now_micros().saturating_add(1),
+    };
+    Ok((from, to))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -203,6 +267,11 @@ async fn run(cli: Cli) -> Result<()> {
                 store.backend().name(),
                 if hot { ", hot account" } else { "" }
             );
+            let bar = indicatif::ProgressBar::new(entries as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}",
+                )?,
+            );
             let report = fanz_ledger::bench(
                 &store,
                 &fanz_ledger::BenchOptions {
@@ -211,8 +280,10 @@ async fn run(cli: Cli) -> Result<()> {
                     accounts,
                     hot,
                 },
+                |n| bar.inc(n as u64),
             )
             .await?;
+            bar.finish_and_clear();
             println!("{report}");
             Ok(())
         }
@@ -235,27 +306,88 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
             }
             Ok(())
         }
-        LedgerCommand::TrialBalance => {
+        LedgerCommand::TrialBalance { csv } => {
             let mut db = store.conn().await?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&fanz_ledger::trial_balance(&mut db).await?)?
-            );
-            Ok(())
+            if csv {
+                print!("{}", fanz_ledger::trial_balance_csv(&mut db).await?);
+                Ok(())
+            } else {
+                print_json(&fanz_ledger::trial_balance(&mut db).await?)
+            }
         }
         LedgerCommand::Balance { code } => {
             let mut db = store.conn().await?;
-            println!(
+            print_json(&fanz_ledger::balance(&mut db, &code).await?)
+        }
+        LedgerCommand::ExpireHolds => {
+            let now = fanz_core::clock::now_micros();
+            let mut tx = store.begin().await?;
+            let (holds, reserves) =
+                fanz_ledger::release_due(&mut tx, now, &fanz_audit::Actor::cli()).await?;
+            tx.commit().await?;
+            println!("released {holds} expired hold(s) and {reserves} due reserve(s)");
+            Ok(())
+        }
+        LedgerCommand::Pnl { from, to } => {
+            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let mut db = store.conn().await?;
+            print_json(&fanz_ledger::profit_and_loss(&mut db, from, to).await?)
+        }
+        LedgerCommand::BalanceSheet { at } => {
+            let at = match at {
+                Some(a) => fanz_ledger::parse_instant(&a)?,
+                None => fanz_core::clock::now_micros(),
+            };
+            let mut db = store.conn().await?;
+            print_json(&fanz_ledger::balance_sheet(&mut db, at).await?)
+        }
+        LedgerCommand::Statement {
+            creator,
+            currency,
+            from,
+            to,
+        } => {
+            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let mut db = store.conn().await?;
+            print_json(
+                &fanz_ledger::creator_statement(&mut db, creator, &currency, from, to).await?,
+            )
+        }
+        LedgerCommand::Export { from, to, format } => {
+            let format = match format.as_str() {
+                "csv" => fanz_ledger::ExportFormat::Csv,
+                "json" => fanz_ledger::ExportFormat::Json,
+                other => bail!("--format must be csv or json, not {other:?}"),
+            };
+            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let mut db = store.conn().await?;
+            print!(
                 "{}",
-                serde_json::to_string_pretty(&fanz_ledger::balance(&mut db, &code).await?)?
+                fanz_ledger::export_journal(&mut db, from, to, format).await?
             );
             Ok(())
         }
-        LedgerCommand::ExpireHolds => {
+        LedgerCommand::Reconcile { processor, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let mut tx = store.begin().await?;
-            let n = fanz_ledger::expire_holds(&mut tx, fanz_core::clock::now_micros()).await?;
+            let report = fanz_ledger::import_settlement(
+                &mut tx,
+                &processor,
+                &text,
+                &fanz_audit::Actor::cli(),
+            )
+            .await?;
             tx.commit().await?;
-            println!("released {n} expired hold(s)");
+            print_json(&report)?;
+            if !report.ok {
+                bail!(
+                    "settlement does not reconcile: {} unmatched line(s), {} mismatched, {} unmatched entr(ies)",
+                    report.unmatched_lines.len(),
+                    report.mismatched.len(),
+                    report.unmatched_entries.len()
+                );
+            }
             Ok(())
         }
     }
@@ -296,7 +428,8 @@ fn clusters(config: &Config) -> Result<Clusters> {
 async fn state(config: Config) -> Result<AppState> {
     let clusters = clusters(&config)?;
     let store = open_store(&config).await?;
-    Ok(AppState::new(store, clusters, config))
+    AppState::try_new(store, clusters, config)
+        .context("the service catalogue (services.toml) is invalid")
 }
 
 async fn serve(config: Config, demo: bool) -> Result<()> {

@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod flows;
+pub mod gateway;
 mod middleware;
 pub mod pages;
 
@@ -24,7 +25,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
-use tower_http::normalize_path::NormalizePathLayer;
+use tower::Layer;
 
 /// Shared state of a running server. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct Inner {
     pub identity: fanz_identity::Settings,
     /// Wakes the mail sender when something was queued.
     pub mail_wakeup: Notify,
+    /// The API gateway and service registry (`/api/gateway/*`, `/admin/gateway`).
+    pub gateway: fanz_gateway::Gateway,
 }
 
 impl Deref for AppState {
@@ -49,7 +52,16 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// Panics when the gateway's catalogue is invalid; the binary uses [`AppState::try_new`].
     pub fn new(store: Store, clusters: Clusters, config: Config) -> Self {
+        Self::try_new(store, clusters, config).expect("the service catalogue is valid")
+    }
+
+    pub fn try_new(
+        store: Store,
+        clusters: Clusters,
+        config: Config,
+    ) -> Result<Self, fanz_gateway::GatewayError> {
         let public_url = if config.public_url.is_empty() {
             format!("http://{}", config.listen)
         } else {
@@ -67,14 +79,16 @@ impl AppState {
             clusters: clusters.all().to_vec(),
         })
         .expect("clusters serialize");
-        AppState(Arc::new(Inner {
+        let gateway = gateway::build(&config, &store, &clusters)?;
+        Ok(AppState(Arc::new(Inner {
             store,
             clusters,
             clusters_json,
             config,
             identity,
             mail_wakeup: Notify::new(),
-        }))
+            gateway,
+        })))
     }
 }
 
@@ -103,8 +117,10 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state);
-    middleware::apply(router)
+        .with_state(state.clone());
+    // `/api/gateway/proxy/<builtin>/…` is served in-process by the app's own routes.
+    state.gateway.set_internal_router(router.clone());
+    middleware::apply(router.merge(state.gateway.router()))
 }
 
 async fn healthz() -> &'static str {
@@ -226,8 +242,12 @@ pub async fn serve(
     middleware::prometheus();
     spawn_mail_sender(&state);
     spawn_hold_expiry(&state);
-    // `/c/boyfanz/` and `/c/boyfanz` are the same page: trim the slash before routing.
-    let app = tower::Layer::layer(&NormalizePathLayer::trim_trailing_slash(), app(state));
+    // Health checks, catalogue hot reload, DNS discovery, runtime registrations from the
+    // store; they stop when the server does.
+    let _gateway_tasks = state.gateway.start();
+    // `/c/boyfanz/` and `/c/boyfanz` are the same page: trim the slash before routing, except
+    // on proxied paths, which reach the upstream as the client wrote them.
+    let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(app(state));
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
@@ -236,23 +256,48 @@ pub async fn serve(
     .await
 }
 
-/// Release ledger holds whose time has passed, every few seconds. Safe on several nodes: a
-/// hold is released once (its status moves from `pending` exactly once).
+fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/gateway/proxy/") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+/// Every few seconds, release ledger holds whose time has passed and rolling reserves that
+/// are due. Safe on several nodes: a hold moves out of `pending` once, and a reserve release
+/// has an idempotency key of its own.
 fn spawn_hold_expiry(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             let result = async {
+                let now = fanz_core::clock::now_micros();
                 let mut tx = state.store.begin().await?;
-                let n = fanz_ledger::expire_holds(&mut tx, fanz_core::clock::now_micros()).await?;
+                let released =
+                    fanz_ledger::release_due(&mut tx, now, &fanz_audit::Actor::system()).await?;
                 tx.commit().await?;
-                Ok::<_, error::ApiError>(n)
+                Ok::<_, error::ApiError>(released)
             }
             .await;
             match result {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "ledger holds released"),
+                Ok((0, 0)) => {}
+                Ok((holds, reserves)) => {
+                    tracing::info!(holds, reserves, "ledger holds and reserves released")
+                }
                 Err(e) => tracing::warn!(error = %e.message, "hold expiry pass failed"),
             }
         }

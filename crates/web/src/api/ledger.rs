@@ -5,13 +5,17 @@ use super::wire::StatusResponse;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Auth, Json, RequestActor};
 use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use fanz_core::Role;
 use fanz_ledger::templates::TemplateRequest;
 use fanz_ledger::{
-    Account, Balance, BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, HistoryLine,
-    NewAccount, TrialBalance, VerifyReport,
+    Account, Balance, BalanceSheet, BatchMode, BatchResult, CreatorStatement, Entry, EntryInput,
+    EntryOutcome, ExportFormat, HistoryLine, JournalLine, NewAccount, ProfitAndLoss,
+    ReconciliationReport, TrialBalance, VerifyReport,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -326,16 +330,46 @@ pub async fn set_share(
     Ok(axum::Json(StatusResponse { status: "saved" }))
 }
 
-/// Totals of debit and credit balances per currency, and each account's column.
+#[derive(Deserialize, IntoParams)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    format: Option<ExportFormat>,
+}
+
+fn csv_response(name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Totals of debit and credit balances per currency, and each account's column (`?format=csv`
+/// for a spreadsheet).
 #[utoipa::path(get, path = "/api/v1/ledger/trial-balance", tag = "ledger", security(("bearer" = [])),
-    responses((status = 200, body = TrialBalance)))]
+    params(FormatQuery), responses((status = 200, body = TrialBalance), (status = 200, content_type = "text/csv", body = String)))]
 pub async fn trial_balance(
     State(state): State<AppState>,
     auth: Auth,
-) -> ApiResult<axum::Json<TrialBalance>> {
+    Query(q): Query<FormatQuery>,
+) -> ApiResult<Response> {
     auth.require_any(BOOKKEEPERS)?;
     let mut db = state.store.conn().await?;
-    Ok(axum::Json(fanz_ledger::trial_balance(&mut db).await?))
+    Ok(match q.format.unwrap_or(ExportFormat::Json) {
+        ExportFormat::Json => {
+            axum::Json(fanz_ledger::trial_balance(&mut db).await?).into_response()
+        }
+        ExportFormat::Csv => csv_response(
+            "trial-balance",
+            fanz_ledger::trial_balance_csv(&mut db).await?,
+        ),
+    })
 }
 
 /// Recompute every balance from the journal and check the invariants.
@@ -352,19 +386,216 @@ pub async fn verify(
 
 #[derive(serde::Serialize, ToSchema)]
 pub struct ExpiredResponse {
+    /// Holds released.
     pub expired: usize,
+    /// Rolling reserves released to the creators' payable balances.
+    pub reserves_released: usize,
 }
 
-/// Release every hold whose time has passed (the server also does this every few seconds).
+/// Release every hold whose time has passed and every rolling reserve that is due (the server
+/// also does this every few seconds).
 #[utoipa::path(post, path = "/api/v1/ledger/holds/expire", tag = "ledger", security(("bearer" = [])),
     responses((status = 200, body = ExpiredResponse)))]
 pub async fn expire_holds(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     auth: Auth,
 ) -> ApiResult<axum::Json<ExpiredResponse>> {
     auth.require_any(BOOKKEEPERS)?;
     let mut tx = state.store.begin().await?;
-    let expired = fanz_ledger::expire_holds(&mut tx, fanz_core::clock::now_micros()).await?;
+    let (expired, reserves_released) = fanz_ledger::release_due(
+        &mut tx,
+        fanz_core::clock::now_micros(),
+        &actor.with_user(auth.0.user_id),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(axum::Json(ExpiredResponse { expired }))
+    Ok(axum::Json(ExpiredResponse {
+        expired,
+        reserves_released,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// Start, inclusive: microseconds since the epoch, `YYYY-MM-DD` or RFC 3339 (default: the
+    /// beginning).
+    from: Option<String>,
+    /// End, exclusive, in the same forms (default: now).
+    to: Option<String>,
+    /// `json` (default) or `csv` where the report has a CSV form.
+    format: Option<ExportFormat>,
+}
+
+impl PeriodQuery {
+    fn period(&self) -> ApiResult<(i64, i64)> {
+        let from = match &self.from {
+            Some(s) => fanz_ledger::parse_instant(s)?,
+            None => 0,
+        };
+        let to = match &self.to {
+            Some(s) => fanz_ledger::parse_instant(s)?,
+            None => fanz_core::clock::now_micros().saturating_add(1),
+        };
+        Ok((from, to))
+    }
+}
+
+/// Revenue, expenses and net income per currency for a period (finance, admin).
+#[utoipa::path(get, path = "/api/v1/ledger/reports/profit-and-loss", tag = "ledger", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, body = ProfitAndLoss), (status = 422, description = "`invalid_request`: a bad period", body = ErrorBody)))]
+pub async fn profit_and_loss(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<axum::Json<ProfitAndLoss>> {
+    auth.require_any(BOOKKEEPERS)?;
+    let (from, to) = q.period()?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(
+        fanz_ledger::profit_and_loss(&mut db, from, to).await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SheetQuery {
+    /// The instant (microseconds, `YYYY-MM-DD` or RFC 3339; default: now).
+    at: Option<String>,
+}
+
+/// Assets, liabilities, equity and retained earnings per currency at an instant (finance,
+/// admin).
+#[utoipa::path(get, path = "/api/v1/ledger/reports/balance-sheet", tag = "ledger", security(("bearer" = [])),
+    params(SheetQuery), responses((status = 200, body = BalanceSheet), (status = 422, body = ErrorBody)))]
+pub async fn balance_sheet(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<SheetQuery>,
+) -> ApiResult<axum::Json<BalanceSheet>> {
+    auth.require_any(BOOKKEEPERS)?;
+    let at = match &q.at {
+        Some(s) => fanz_ledger::parse_instant(s)?,
+        None => fanz_core::clock::now_micros(),
+    };
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(fanz_ledger::balance_sheet(&mut db, at).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatementQuery {
+    /// ISO-4217 code or asset (default `USD`).
+    currency: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A creator's statement for a period: earnings by source, fees, refunds, chargebacks,
+/// reserves, payouts, opening and closing balance. The creator reads their own; finance and
+/// admin read anyone's.
+#[utoipa::path(get, path = "/api/v1/ledger/creators/{id}/statement", tag = "ledger", security(("bearer" = [])),
+    params(("id" = i64, Path), StatementQuery),
+    responses((status = 200, body = CreatorStatement), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn creator_statement(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<StatementQuery>,
+) -> ApiResult<axum::Json<CreatorStatement>> {
+    if auth.0.user_id != id {
+        auth.require_any(BOOKKEEPERS)?;
+    }
+    let period = PeriodQuery {
+        from: q.from,
+        to: q.to,
+        format: None,
+    };
+    let (from, to) = period.period()?;
+    let currency = q.currency.unwrap_or_else(|| "USD".into());
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(
+        fanz_ledger::creator_statement(&mut db, id, &currency, from, to).await?,
+    ))
+}
+
+/// The journal for a period, one line per posting, as JSON or CSV (finance, admin).
+#[utoipa::path(get, path = "/api/v1/ledger/export", tag = "ledger", security(("bearer" = [])),
+    params(PeriodQuery), responses((status = 200, body = Vec<JournalLine>), (status = 200, content_type = "text/csv", body = String)))]
+pub async fn export(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Response> {
+    auth.require_any(BOOKKEEPERS)?;
+    let (from, to) = q.period()?;
+    let mut db = state.store.conn().await?;
+    Ok(match q.format.unwrap_or(ExportFormat::Json) {
+        ExportFormat::Json => {
+            axum::Json(fanz_ledger::journal_lines(&mut db, from, to).await?).into_response()
+        }
+        ExportFormat::Csv => csv_response(
+            "journal",
+            fanz_ledger::export_journal(&mut db, from, to, ExportFormat::Csv).await?,
+        ),
+    })
+}
+
+/// Import a processor's settlement file (CSV body: `reference,amount,currency[,fee][,date]`,
+/// amounts in major units) and reconcile it against the journal. The same file imported again
+/// is reconciled again, not stored twice (`already_imported`).
+#[utoipa::path(post, path = "/api/v1/ledger/settlements/{processor}", tag = "ledger", security(("bearer" = [])),
+    params(("processor" = String, Path, description = "e.g. `ccbill`, `segpay`")),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = ReconciliationReport), (status = 200, description = "the file had been imported before", body = ReconciliationReport),
+              (status = 422, description = "`invalid_request`: a bad file, with the line named", body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn import_settlement(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    auth: Auth,
+    Path(processor): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<ReconciliationReport>)> {
+    auth.require_any(BOOKKEEPERS)?;
+    let body = body.map_err(|rej| {
+        let code = match rej.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            _ => "bad_request",
+        };
+        ApiError::new(rej.status(), code, rej.body_text())
+    })?;
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "a settlement file must be UTF-8 text",
+        )
+    })?;
+    let mut tx = state.store.begin().await?;
+    let report =
+        fanz_ledger::import_settlement(&mut tx, &processor, text, &actor.with_user(auth.0.user_id))
+            .await?;
+    tx.commit().await?;
+    let status = if report.already_imported {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(report)))
+}
+
+/// Reconcile an imported settlement file against the journal as it is now (finance, admin).
+#[utoipa::path(get, path = "/api/v1/ledger/settlements/{processor}/{import_id}", tag = "ledger", security(("bearer" = [])),
+    params(("processor" = String, Path), ("import_id" = i64, Path)),
+    responses((status = 200, body = ReconciliationReport), (status = 404, body = ErrorBody)))]
+pub async fn reconciliation(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((processor, import_id)): Path<(String, i64)>,
+) -> ApiResult<axum::Json<ReconciliationReport>> {
+    auth.require_any(BOOKKEEPERS)?;
+    let mut db = state.store.conn().await?;
+    let report = fanz_ledger::reconcile(&mut db, import_id).await?;
+    if report.processor != processor {
+        return Err(fanz_ledger::LedgerError::SettlementNotFound(import_id).into());
+    }
+    Ok(axum::Json(report))
 }

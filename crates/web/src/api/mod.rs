@@ -85,4 +85,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::trial_balance))
         .routes(routes!(ledger::verify))
         .routes(routes!(ledger::expire_holds))
+        .routes(routes!(ledger::profit_and_loss))
+        .routes(routes!(ledger::balance_sheet))
+        .routes(routes!(ledger::creator_statement))
+        .routes(routes!(ledger::export))
+        .routes(routes!(ledger::import_settlement))
+        .routes(routes!(ledger::reconciliation))
 }

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 on_both_backends!(
     ledger_entries_and_refusals,
     ledger_holds_reversals_templates,
-    ledger_hot_account_concurrency
+    ledger_hot_account_concurrency,
+    ledger_reports_and_reconciliation
 );
 
 async fn bookkeeper(app: &TestApp) -> String {
@@ -709,5 +710,224 @@ async fn ledger_hot_account_concurrency(app: TestApp) {
         balance(&app, &t, "cash:segpay:USD").await["posted"],
         expected
     );
+    verify_ok(&app, &t).await;
+}
+
+async fn ledger_reports_and_reconciliation(app: TestApp) {
+    let t = bookkeeper(&app).await;
+    let (creator_token, _) = app.user("statement_creator").await;
+    let me: Value = app
+        .get("/api/v1/me", Some(&creator_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let creator = me["id"].as_i64().unwrap();
+    let sale = |key: &str, cause: &str, amount: i64, fee: i64| {
+        json!({"idempotency_key": key, "currency": "USD", "amount": amount, "creator_id": creator,
+               "processor": "ccbill", "processor_fee": fee, "causation": cause})
+    };
+    for (key, cause, amount, fee) in [("s1", "tx1", 1_000, 100), ("s2", "tx2", 2_000, 150)] {
+        let res = app
+            .post(
+                "/api/v1/ledger/templates/subscription_sale",
+                sale(key, cause, amount, fee),
+                Some(&t),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{key}");
+    }
+    let res = app
+        .post(
+            "/api/v1/ledger/templates/tip",
+            sale("s3", "tx3", 500, 0),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // P&L: the platform keeps 20 % of 3,500 = 700 and pays 250 in processor fees.
+    let pnl: Value = app
+        .get("/api/v1/ledger/reports/profit-and-loss", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let usd = &pnl["currencies"][0];
+    assert_eq!(usd["currency"], "USD", "{pnl}");
+    assert_eq!(usd["total_revenue"], 700, "{pnl}");
+    assert_eq!(usd["total_expenses"], 250, "{pnl}");
+    assert_eq!(usd["net_income"], 450, "{pnl}");
+    // A period before anything was posted is empty.
+    let empty: Value = app
+        .get(
+            "/api/v1/ledger/reports/profit-and-loss?from=2000-01-01&to=2000-02-01",
+            Some(&t),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["currencies"], json!([]));
+    assert_error(
+        app.get(
+            "/api/v1/ledger/reports/profit-and-loss?from=yesterday",
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        app.get(
+            "/api/v1/ledger/reports/profit-and-loss?from=2001-01-01&to=2000-01-01",
+            Some(&t),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+
+    let sheet: Value = app
+        .get("/api/v1/ledger/reports/balance-sheet", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let usd = &sheet["currencies"][0];
+    assert_eq!(usd["balanced"], true, "{sheet}");
+    assert_eq!(
+        usd["total_assets"], 3_250,
+        "cash net of processor fees: {sheet}"
+    );
+    assert_eq!(usd["total_liabilities"], 2_800, "creator payable: {sheet}");
+    assert_eq!(usd["retained_earnings"], 450, "{sheet}");
+
+    // The creator reads their own statement; another fan may not.
+    let path = format!("/api/v1/ledger/creators/{creator}/statement?currency=USD");
+    let st: Value = app
+        .get(&path, Some(&creator_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["total_earnings"], 2_800, "{st}");
+    assert_eq!(st["opening_balance"], 0, "{st}");
+    assert_eq!(st["closing_balance"], 2_800, "{st}");
+    assert_eq!(st["platform_fees"], 700, "{st}");
+    let (other, _) = app.user("nosy_fan").await;
+    assert_error(
+        app.get(&path, Some(&other)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // Exports: CSV has a header and one line per posting; JSON has the same lines.
+    let res = app.get("/api/v1/ledger/export?format=csv", Some(&t)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = res.text().await.unwrap();
+    let lines: Vec<Value> = app
+        .get("/api/v1/ledger/export", Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("entry_id,"), "{csv}");
+    assert_eq!(csv.lines().count(), lines.len() + 1);
+    assert!(!lines.is_empty());
+    let tb_csv = app
+        .get("/api/v1/ledger/trial-balance?format=csv", Some(&t))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(tb_csv.contains("platform_revenue:USD"), "{tb_csv}");
+    assert_error(
+        app.get("/api/v1/ledger/export", Some(&creator_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // Reconciliation: tx1 matches, tx2's fee differs, tx9 is unknown, tx3 is missing.
+    let file =
+        "reference,amount,fee,currency\ntx1,10.00,1.00,USD\ntx2,20.00,1.00,USD\ntx9,5.00,0,USD\n";
+    let upload = async |body: &'static str| {
+        app.client
+            .post(app.url("/api/v1/ledger/settlements/ccbill"))
+            .bearer_auth(&t)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let res = upload(file).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["matched"], 1, "{report}");
+    assert_eq!(report["unmatched_lines"][0]["reference"], "tx9", "{report}");
+    assert_eq!(
+        report["mismatched"][0]["line"]["reference"], "tx2",
+        "{report}"
+    );
+    assert_eq!(report["mismatched"][0]["journal_net"], 1_850, "{report}");
+    assert_eq!(report["mismatched"][0]["file_net"], 1_900, "{report}");
+    let causes: Vec<&str> = report["unmatched_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["causation"].as_str())
+        .collect();
+    assert_eq!(causes, vec!["tx3"], "{report}");
+    // The same file again is reconciled, not stored twice.
+    let again = upload(file).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["import_id"], report["import_id"]);
+    assert_eq!(again["already_imported"], true);
+    let id = report["import_id"].as_i64().unwrap();
+    let fetched: Value = app
+        .get(&format!("/api/v1/ledger/settlements/ccbill/{id}"), Some(&t))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["matched"], 1);
+    assert_error(
+        app.get(&format!("/api/v1/ledger/settlements/segpay/{id}"), Some(&t))
+            .await,
+        StatusCode::NOT_FOUND,
+        "settlement_not_found",
+    )
+    .await;
+    // A bad file names its line and writes nothing.
+    let bad = upload("reference,amount,currency\ntx1,ten,USD\n").await;
+    let body = assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1"),
+        "{body}"
+    );
+    assert_error(
+        app.get(
+            &format!("/api/v1/ledger/settlements/ccbill/{}", id + 1),
+            Some(&t),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "settlement_not_found",
+    )
+    .await;
     verify_ok(&app, &t).await;
 }

@@ -6,5 +6,6 @@ mod api_auth;
 mod api_basics;
 mod api_ledger;
 mod api_profiles;
+mod gateway;
 mod harness;
 mod pages;

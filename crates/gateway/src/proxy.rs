@@ -1,0 +1,929 @@
+//! The reverse proxy: `ANY /api/gateway/proxy/{serviceId}/{*path}`.
+//!
+//! Bodies stream both ways (the request body is handed to the upstream connection as it
+//! arrives; the response body is handed back frame by frame). Upstream connections are pooled
+//! keep-alive (hyper-util's client), HTTP/1.1 for `http://` instances and HTTP/2 with prior
+//! knowledge for `h2c://`. Only idempotent requests without a body are retried, on another
+//! instance when there is one, with exponential backoff, jitter and a per-service budget.
+
+use crate::auth::{identity_header_value, IDENTITY_HEADER};
+use crate::breaker::BreakerState;
+use crate::cache::{Cached, RequestPolicy};
+use crate::catalogue::{AuthMode, Balance, Proto, Provider};
+use crate::config::{GatewayConfig, RetryConfig};
+use crate::error::GatewayError;
+use crate::metrics::ServiceMetrics;
+use crate::ratelimit::{retry_after_secs, Bucket};
+use crate::registry::{Instance, ServiceEntry, Status};
+use crate::Gateway;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rand::Rng;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+pub(crate) type HttpClient = Client<HttpConnector, Body>;
+
+pub(crate) struct Clients {
+    h1: HttpClient,
+    h2: HttpClient,
+}
+
+impl Clients {
+    pub fn new(cfg: &GatewayConfig) -> Self {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
+        conn.set_keepalive(Some(Duration::from_secs(60)));
+        let build = |h2: bool| {
+            let mut b = Client::builder(TokioExecutor::new());
+            b.pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+                .pool_idle_timeout(Duration::from_millis(cfg.pool_idle_timeout_ms))
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .timer(hyper_util::rt::TokioTimer::new());
+            if h2 {
+                b.http2_only(true);
+            }
+            b.build(conn.clone())
+        };
+        Self {
+            h1: build(false),
+            h2: build(true),
+        }
+    }
+
+    pub fn get(&self, proto: Proto) -> &HttpClient {
+        match proto {
+            Proto::Http1 => &self.h1,
+            Proto::Http2 => &self.h2,
+        }
+    }
+}
+
+/// Retries allowed per service: each request deposits `ratio`, time deposits `min_per_sec`.
+#[derive(Debug)]
+pub(crate) struct RetryBudget {
+    tokens: f64,
+    cap: f64,
+    ratio: f64,
+    min_per_sec: f64,
+    last: Instant,
+}
+
+impl RetryBudget {
+    pub fn new(cfg: &RetryConfig) -> Self {
+        let cap = (cfg.budget_min_per_sec * 10.0).max(10.0);
+        Self {
+            tokens: cap,
+            cap,
+            ratio: cfg.budget_ratio,
+            min_per_sec: cfg.budget_min_per_sec,
+            last: Instant::now(),
+        }
+    }
+
+    fn deposit(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.min_per_sec + self.ratio).min(self.cap);
+    }
+
+    fn withdraw(&mut self) -> bool {
+        // Deposits are fractions: allow for their rounding.
+        if self.tokens >= 1.0 - 1e-9 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-only ones.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+];
+
+pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if h.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
+        }
+    }
+    for n in &HOP_BY_HOP {
+        h.remove(n);
+    }
+    h.remove(header::PROXY_AUTHENTICATE);
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+fn hex_id<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    rand::thread_rng().fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
+/// A child `traceparent`: same trace id, new parent span id; a new trace when absent or bad.
+fn child_traceparent(incoming: Option<&HeaderValue>) -> HeaderValue {
+    if let Some(v) = incoming.and_then(|v| v.to_str().ok()) {
+        let parts: Vec<&str> = v.split('-').collect();
+        if parts.len() >= 4
+            && parts[0].len() == 2
+            && parts[0] != "ff"
+            && parts[1].len() == 32
+            && parts[2].len() == 16
+            && parts[3].len() == 2
+            && parts[..4]
+                .iter()
+                .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+            && parts[1].bytes().any(|b| b != b'0')
+        {
+            let s = format!("00-{}-{}-{}", parts[1], hex_id::<8>(), parts[3]);
+            return HeaderValue::from_str(&s).expect("hex is a valid header");
+        }
+    }
+    HeaderValue::from_str(&format!("00-{}-{}-00", hex_id::<16>(), hex_id::<8>()))
+        .expect("hex is a valid header")
+}
+
+/// Where the request came from: the socket peer, or the first `X-Forwarded-For` hop when
+/// forwarded headers are trusted.
+pub(crate) fn client_ip(parts: &http::request::Parts, trust_forwarded: bool) -> Option<String> {
+    if trust_forwarded {
+        if let Some(first) = parts
+            .headers
+            .get(&X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            let first = first.trim();
+            if !first.is_empty() {
+                return Some(first.to_owned());
+            }
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// The raw path after `/proxy/{serviceId}` (with the query), always starting with '/'.
+fn split_proxy_path(uri: &Uri) -> Option<(&str, String)> {
+    let path = uri.path();
+    let at = path.find("/proxy/")? + "/proxy/".len();
+    let rest = &path[at..];
+    let (id, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut pq = String::with_capacity(tail.len() + uri.query().map_or(0, |q| q.len() + 1));
+    pq.push_str(tail);
+    if let Some(q) = uri.query() {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    Some((id, pq))
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Decrements an instance's outstanding count when the response body is done (or dropped).
+struct Outstanding(Arc<Instance>);
+
+impl Outstanding {
+    fn new(i: Arc<Instance>) -> Self {
+        i.outstanding.fetch_add(1, Ordering::Relaxed);
+        Self(i)
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The upstream response body, streamed as is, holding the outstanding-request guard.
+    struct Tracked {
+        #[pin]
+        inner: hyper::body::Incoming,
+        guard: Option<Outstanding>,
+    }
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.project();
+        let r = this.inner.poll_frame(cx);
+        if let Poll::Ready(None) | Poll::Ready(Some(Err(_))) = &r {
+            this.guard.take();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The proxy handler.
+pub(crate) async fn handle(gw: Gateway, req: Request<Body>) -> Response {
+    let started = Instant::now();
+    let (svc, res) = match route(&gw, req).await {
+        Ok((svc, res)) => (Some(svc), res),
+        Err((svc, e)) => (svc, e.into_response()),
+    };
+    if let Some(svc) = svc {
+        let m = metrics_of(&svc);
+        m.record_status(res.status().as_u16());
+        m.latency.record(started.elapsed().as_secs_f64());
+    }
+    res
+}
+
+fn metrics_of(svc: &ServiceEntry) -> &ServiceMetrics {
+    svc.shared
+        .metrics
+        .get_or_init(|| ServiceMetrics::new(&svc.def.id))
+}
+
+type Routed = Result<(Arc<ServiceEntry>, Response), (Option<Arc<ServiceEntry>>, GatewayError)>;
+
+async fn route(gw: &Gateway, req: Request<Body>) -> Routed {
+    let inner = &gw.inner;
+    let Some((id, suffix)) = split_proxy_path(req.uri()) else {
+        return Err((None, GatewayError::ServiceNotFound(String::new())));
+    };
+    let Some(svc) = inner.registry.snapshot().get(id).cloned() else {
+        return Err((None, GatewayError::ServiceNotFound(id.to_owned())));
+    };
+    match serve(gw, &svc, req, suffix).await {
+        Ok(res) => Ok((svc, res)),
+        Err(e) => Err((Some(svc), e)),
+    }
+}
+
+async fn serve(
+    gw: &Gateway,
+    svc: &Arc<ServiceEntry>,
+    req: Request<Body>,
+    suffix: String,
+) -> Result<Response, GatewayError> {
+    let inner = &gw.inner;
+    let cfg = &inner.cfg;
+    let (mut parts, body) = req.into_parts();
+
+    let caller = match &inner.auth {
+        Some(a) => a.authenticate(&parts.headers).await,
+        None => None,
+    };
+    if svc.def.auth == AuthMode::Required && caller.is_none() {
+        return Err(GatewayError::Unauthenticated);
+    }
+
+    let ip = client_ip(&parts, cfg.trust_forwarded_headers);
+    let now = Instant::now();
+    if inner.client_limiter.enabled() {
+        let key = match (&caller, &ip) {
+            (Some(c), _) => format!("u:{}", c.user_id),
+            (None, Some(ip)) => format!("ip:{ip}"),
+            (None, None) => "ip:unknown".to_owned(),
+        };
+        if let Err(wait) = inner.client_limiter.check(&key, now) {
+            crate::metrics::rate_limited("client");
+            return Err(GatewayError::RateLimited {
+                retry_after_secs: retry_after_secs(wait),
+            });
+        }
+    }
+    let rate = svc
+        .def
+        .rate_limit_rps
+        .unwrap_or(cfg.rate_limit.per_service_rps);
+    if rate > 0.0 {
+        let burst = svc
+            .def
+            .rate_limit_burst
+            .unwrap_or(if cfg.rate_limit.per_service_burst > 0.0 {
+                cfg.rate_limit.per_service_burst
+            } else {
+                rate
+            });
+        let mut slot = svc.shared.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.as_ref().is_some_and(|b| b.same_params(rate, burst)) {
+            *slot = Some(Bucket::new(rate, burst, now));
+        }
+        if let Err(wait) = slot.as_mut().expect("just set").take(now) {
+            crate::metrics::rate_limited("service");
+            return Err(GatewayError::RateLimited {
+                retry_after_secs: retry_after_secs(wait),
+            });
+        }
+    }
+
+    if let Provider::Builtin(_) = svc.provider {
+        return builtin(gw, svc, parts, body, &suffix).await;
+    }
+
+    // Headers for the upstream: built once, cloned per attempt.
+    let request_id = match parts.headers.get(&X_REQUEST_ID) {
+        Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
+        _ => HeaderValue::from_str(&hex_id::<16>()).expect("hex"),
+    };
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    let h = &mut parts.headers;
+    strip_hop_by_hop(h);
+    h.remove(header::HOST);
+    h.remove(IDENTITY_HEADER);
+    let traceparent = child_traceparent(h.get(&TRACEPARENT));
+    h.insert(&TRACEPARENT, traceparent);
+    h.insert(&X_REQUEST_ID, request_id.clone());
+    let peer = ip.as_deref().unwrap_or("unknown");
+    let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if cfg.trust_forwarded_headers => format!("{prev}, {peer}"),
+        _ => peer.to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(&X_FORWARDED_FOR, v);
+    }
+    if !(cfg.trust_forwarded_headers && h.contains_key(&X_FORWARDED_PROTO)) {
+        h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(cfg.trust_forwarded_headers && h.contains_key(&X_FORWARDED_HOST)) {
+        match host {
+            Some(host) => h.insert(&X_FORWARDED_HOST, host),
+            None => h.remove(&X_FORWARDED_HOST),
+        };
+    }
+    if let Some(c) = &caller {
+        if !cfg.forward_credentials {
+            h.remove(header::AUTHORIZATION);
+            h.remove(header::COOKIE);
+        }
+        if !cfg.identity_secret.is_empty() {
+            if let Some(v) = identity_header_value(
+                cfg.identity_secret.as_bytes(),
+                c,
+                request_id.to_str().unwrap_or(""),
+            ) {
+                h.insert(IDENTITY_HEADER, v);
+            }
+        }
+    }
+
+    let body_empty = body.is_end_stream() || body.size_hint().exact() == Some(0);
+    let replayable = idempotent(&parts.method) && body_empty;
+    let hash_key = match (&svc.def.balance, &svc.def.hash_header) {
+        (Balance::ConsistentHash, Some(name)) => parts.headers.get(name.as_str()).map(|v| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            v.as_bytes().hash(&mut hasher);
+            hasher.finish()
+        }),
+        _ => None,
+    };
+    let fwd = Forward {
+        gw,
+        svc,
+        method: parts.method,
+        suffix,
+        headers: parts.headers,
+        replayable,
+        hash_key,
+    };
+
+    let policy = inner
+        .cache
+        .request_policy(&fwd.method, &fwd.headers, caller.is_some());
+    let m = metrics_of(svc);
+    if policy == RequestPolicy::Bypass || !replayable {
+        if fwd.method == Method::GET {
+            m.cache_bypass.increment(1);
+        }
+        let mut res = fwd.send(body).await?;
+        if fwd.method == Method::GET {
+            res.headers_mut()
+                .insert(&X_CACHE, HeaderValue::from_static("BYPASS"));
+        }
+        return Ok(res);
+    }
+
+    let accept_enc = fwd
+        .headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let key = format!("{}\n{}\n{}", svc.def.id, fwd.suffix, accept_enc);
+    if policy == RequestPolicy::Lookup {
+        if let Some(hit) = inner.cache.get(&key, Instant::now()) {
+            m.cache_hit.increment(1);
+            return Ok(from_cache(&hit, "HIT"));
+        }
+    }
+    m.cache_miss.increment(1);
+    // Coalesce: the first miss fetches; concurrent misses wait for its result.
+    let flight = inner.cache.flight(&key);
+    let mut own: Option<Result<Response, GatewayError>> = None;
+    let mut led = false;
+    let shared = flight
+        .get_or_init(|| async {
+            led = true;
+            match fwd.send(Body::empty()).await {
+                Ok(res) => match store_if_cacheable(gw, svc, &key, res).await {
+                    Ok(entry) => Some(entry),
+                    Err(res) => {
+                        own = Some(Ok(res));
+                        None
+                    }
+                },
+                Err(e) => {
+                    own = Some(Err(e));
+                    None
+                }
+            }
+        })
+        .await
+        .clone();
+    inner.cache.land(&key, &flight);
+    if let Some(r) = own {
+        return r.map(|mut res| {
+            res.headers_mut()
+                .insert(&X_CACHE, HeaderValue::from_static("MISS"));
+            res
+        });
+    }
+    match shared {
+        Some(entry) => Ok(from_cache(&entry, if led { "MISS" } else { "HIT" })),
+        None => {
+            // The leader's response was not cacheable: fetch our own.
+            let mut res = fwd.send(Body::empty()).await?;
+            res.headers_mut()
+                .insert(&X_CACHE, HeaderValue::from_static("MISS"));
+            Ok(res)
+        }
+    }
+}
+
+fn from_cache(c: &Cached, label: &'static str) -> Response {
+    let mut res = Response::new(Body::from(c.body.clone()));
+    *res.status_mut() = c.status;
+    *res.headers_mut() = c.headers.clone();
+    let age = Instant::now()
+        .saturating_duration_since(c.stored_at)
+        .as_secs();
+    res.headers_mut()
+        .insert(header::AGE, HeaderValue::from(age));
+    res.headers_mut()
+        .insert(&X_CACHE, HeaderValue::from_static(label));
+    res
+}
+
+/// Buffer and store a cacheable response; hand back anything else untouched.
+async fn store_if_cacheable(
+    gw: &Gateway,
+    svc: &ServiceEntry,
+    key: &str,
+    res: Response,
+) -> Result<Arc<Cached>, Response> {
+    let cache = &gw.inner.cache;
+    let Some(ttl) = cache.response_ttl(res.status(), res.headers(), svc.def.cache_ttl_secs) else {
+        return Err(res);
+    };
+    let (parts, body) = res.into_parts();
+    let limited = http_body_util::Limited::new(body, cache.max_entry_bytes());
+    let bytes = match limited.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            tracing::warn!(service = %svc.def.id, error = %e, "upstream body failed while caching");
+            return Err(GatewayError::BadGateway.into_response());
+        }
+    };
+    let now = Instant::now();
+    let entry = Arc::new(Cached {
+        status: parts.status,
+        headers: parts.headers,
+        body: bytes,
+        stored_at: now,
+        expires: now + ttl,
+    });
+    cache.put(key.to_owned(), entry.clone());
+    Ok(entry)
+}
+
+struct Forward<'a> {
+    gw: &'a Gateway,
+    svc: &'a Arc<ServiceEntry>,
+    method: Method,
+    suffix: String,
+    headers: HeaderMap,
+    replayable: bool,
+    hash_key: Option<u64>,
+}
+
+impl Forward<'_> {
+    /// Send to an instance, retrying (replayable requests only) until the deadline.
+    async fn send(&self, body: Body) -> Result<Response, GatewayError> {
+        let inner = &self.gw.inner;
+        let cfg = &inner.cfg;
+        let svc = self.svc;
+        let m = metrics_of(svc);
+        let timeout = svc
+            .def
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or_else(|| cfg.timeout());
+        let deadline = Instant::now() + timeout;
+        let max_attempts = if self.replayable {
+            1 + cfg.retry.max_retries
+        } else {
+            1
+        };
+        svc.shared
+            .budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .deposit(Instant::now());
+        let mut body = Some(body);
+        let mut tried: Vec<Arc<Instance>> = Vec::new();
+        let mut last_err = GatewayError::Unavailable(svc.def.id.clone(), "no healthy instance");
+        for attempt in 0..max_attempts {
+            if attempt > 0 {
+                let allowed = svc
+                    .shared
+                    .budget
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .withdraw();
+                if !allowed {
+                    break;
+                }
+                m.retries.increment(1);
+                let wait = backoff(&cfg.retry, attempt);
+                if Instant::now() + wait >= deadline {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let Some(inst) = pick(svc, &tried, self.hash_key) else {
+                break;
+            };
+            tried.push(inst.clone());
+            let uri = inst
+                .url
+                .uri_for(&self.suffix)
+                .map_err(|_| GatewayError::ServiceNotFound(svc.def.id.clone()))?;
+            let req_body = if self.replayable {
+                Body::empty()
+            } else {
+                body.take().unwrap_or_else(Body::empty)
+            };
+            let mut req = Request::new(req_body);
+            *req.method_mut() = self.method.clone();
+            *req.uri_mut() = uri;
+            *req.headers_mut() = self.headers.clone();
+            let guard = Outstanding::new(inst.clone());
+            inst.requests.fetch_add(1, Ordering::Relaxed);
+            let fut = inner.clients.get(inst.url.proto).request(req);
+            match tokio::time::timeout_at(deadline, fut).await {
+                Err(_) => {
+                    m.err_timeout.increment(1);
+                    report(&inst, false);
+                    tracing::warn!(service = %svc.def.id, instance = %inst.id, "upstream timed out");
+                    return Err(GatewayError::Timeout);
+                }
+                Ok(Err(e)) => {
+                    m.err_connect.increment(1);
+                    report(&inst, false);
+                    tracing::warn!(service = %svc.def.id, instance = %inst.id, error = %e, "upstream request failed");
+                    last_err = GatewayError::BadGateway;
+                }
+                Ok(Ok(res)) => {
+                    let status = res.status();
+                    let failed = matches!(
+                        status,
+                        StatusCode::BAD_GATEWAY
+                            | StatusCode::SERVICE_UNAVAILABLE
+                            | StatusCode::GATEWAY_TIMEOUT
+                    );
+                    report(&inst, !failed);
+                    if failed {
+                        m.err_status.increment(1);
+                        if attempt + 1 < max_attempts && self.replayable {
+                            last_err = GatewayError::BadGateway;
+                            continue;
+                        }
+                    }
+                    let (mut parts, incoming) = res.into_parts();
+                    strip_hop_by_hop(&mut parts.headers);
+                    let body = Body::new(Tracked {
+                        inner: incoming,
+                        guard: Some(guard),
+                    });
+                    return Ok(Response::from_parts(parts, body));
+                }
+            }
+        }
+        Err(last_err)
+    }
+}
+
+fn backoff(cfg: &RetryConfig, attempt: u32) -> Duration {
+    let base = cfg.backoff_base_ms.max(1);
+    let d = base
+        .saturating_mul(1u64 << (attempt - 1).min(20))
+        .min(cfg.backoff_max_ms.max(base));
+    let half = d / 2;
+    Duration::from_millis(half + rand::thread_rng().gen_range(0..=d - half))
+}
+
+fn report(inst: &Instance, ok: bool) {
+    let now = Instant::now();
+    let mut st = inst.lock();
+    if ok {
+        let was = st.breaker.state(now);
+        st.breaker.on_success(now);
+        if was != BreakerState::Closed && st.breaker.state(now) == BreakerState::Closed {
+            tracing::info!(service = %inst.service_id, instance = %inst.id, "circuit breaker closed");
+            crate::metrics::breaker_state(&inst.service_id, &inst.id, BreakerState::Closed);
+        }
+    } else {
+        inst.failures.fetch_add(1, Ordering::Relaxed);
+        if st.breaker.on_failure(now) {
+            tracing::warn!(service = %inst.service_id, instance = %inst.id, "circuit breaker opened");
+            crate::metrics::breaker_state(&inst.service_id, &inst.id, BreakerState::Open);
+        }
+    }
+}
+
+/// Choose an instance by the service's policy among those routable now, preferring ones not
+/// tried yet, and take a breaker permit from it.
+fn pick(
+    svc: &ServiceEntry,
+    tried: &[Arc<Instance>],
+    hash_key: Option<u64>,
+) -> Option<Arc<Instance>> {
+    let now = Instant::now();
+    let all = &svc.instances;
+    if all.is_empty() {
+        return None;
+    }
+    let fresh: Vec<&Arc<Instance>> = all
+        .iter()
+        .filter(|i| !tried.iter().any(|t| Arc::ptr_eq(t, i)) && i.routable(now))
+        .collect();
+    let pool: Vec<&Arc<Instance>> = if fresh.is_empty() {
+        all.iter().filter(|i| i.routable(now)).collect()
+    } else {
+        fresh
+    };
+    if pool.is_empty() {
+        return None;
+    }
+    let n = pool.len();
+    let start = match (svc.def.balance, hash_key) {
+        (Balance::ConsistentHash, Some(k)) => {
+            // Rendezvous hashing: the highest score wins; removing an instance only moves
+            // the keys it had.
+            let mut best = 0;
+            let mut best_score = 0u64;
+            for (idx, i) in pool.iter().enumerate() {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                k.hash(&mut h);
+                i.id.hash(&mut h);
+                let score = h.finish();
+                if idx == 0 || score > best_score {
+                    best = idx;
+                    best_score = score;
+                }
+            }
+            best
+        }
+        (Balance::LeastOutstanding, _) => {
+            let offset = svc.shared.rr.fetch_add(1, Ordering::Relaxed);
+            let mut best = offset % n;
+            for k in 0..n {
+                let idx = (offset + k) % n;
+                if pool[idx].outstanding() < pool[best].outstanding() {
+                    best = idx;
+                }
+            }
+            best
+        }
+        _ => svc.shared.rr.fetch_add(1, Ordering::Relaxed) % n,
+    };
+    for k in 0..n {
+        let i = pool[(start + k) % n];
+        if i.lock().breaker.try_acquire(now) {
+            return Some(i.clone());
+        }
+    }
+    None
+}
+
+/// A builtin: served in-process by the app's router at the builtin's route, or redirected.
+async fn builtin(
+    gw: &Gateway,
+    svc: &Arc<ServiceEntry>,
+    parts: http::request::Parts,
+    body: Body,
+    suffix: &str,
+) -> Result<Response, GatewayError> {
+    let (status, reason) = gw.inner.registry.status(svc);
+    if status != Status::Active {
+        return Err(GatewayError::Unavailable(
+            svc.def.id.clone(),
+            reason.unwrap_or("unavailable"),
+        ));
+    }
+    let route = svc
+        .def
+        .route
+        .as_deref()
+        .unwrap_or("/")
+        .trim_end_matches('/');
+    let target = if suffix == "/" && !route.is_empty() {
+        route.to_owned()
+    } else {
+        format!("{route}{suffix}")
+    };
+    let router = gw
+        .inner
+        .internal
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let Some(router) = router else {
+        return Ok(redirect(&target));
+    };
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| GatewayError::ServiceNotFound(svc.def.id.clone()))?;
+    // A fresh request: the gateway route's own extensions (its path parameters above all)
+    // must not leak into the inner routing.
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers;
+    if let Some(ci) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        req.extensions_mut().insert(*ci);
+    }
+    match router.oneshot(req).await {
+        Ok(res) => Ok(res),
+        Err(never) => match never {},
+    }
+}
+
+fn redirect(target: &str) -> Response {
+    let mut res = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(v) = HeaderValue::from_str(target) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_and_hop_by_hop_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn traceparent_keeps_the_trace_and_replaces_the_span() {
+        let incoming =
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        let out = child_traceparent(Some(&incoming));
+        let out = out.to_str().unwrap();
+        assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(out.ends_with("-01"));
+        assert!(!out.contains("00f067aa0ba902b7"));
+        let fresh = child_traceparent(Some(&HeaderValue::from_static("garbage")));
+        assert_eq!(fresh.to_str().unwrap().len(), 55);
+    }
+
+    #[test]
+    fn proxy_path_keeps_raw_path_and_query() {
+        let uri: Uri = "/api/gateway/proxy/svc-a/x/%2F/y?q=1&r=2".parse().unwrap();
+        let (id, pq) = split_proxy_path(&uri).unwrap();
+        assert_eq!(id, "svc-a");
+        assert_eq!(pq, "/x/%2F/y?q=1&r=2");
+        let uri: Uri = "/api/gateway/proxy/svc-a".parse().unwrap();
+        assert_eq!(split_proxy_path(&uri).unwrap().1, "/");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let cfg = RetryConfig {
+            backoff_base_ms: 10,
+            backoff_max_ms: 50,
+            ..RetryConfig::default()
+        };
+        for _ in 0..50 {
+            let b1 = backoff(&cfg, 1).as_millis();
+            assert!((5..=10).contains(&b1), "{b1}");
+            let b3 = backoff(&cfg, 3).as_millis();
+            assert!((20..=40).contains(&b3), "{b3}");
+            let b9 = backoff(&cfg, 9).as_millis();
+            assert!((25..=50).contains(&b9), "{b9}");
+        }
+    }
+
+    #[test]
+    fn retry_budget_limits_retries_to_a_share_of_traffic() {
+        let cfg = RetryConfig {
+            budget_ratio: 0.1,
+            budget_min_per_sec: 0.0,
+            ..RetryConfig::default()
+        };
+        let mut b = RetryBudget::new(&cfg);
+        let t = b.last;
+        let mut n = 0;
+        while b.withdraw() {
+            n += 1;
+        }
+        assert_eq!(n, 10, "initial reserve");
+        for _ in 0..100 {
+            b.deposit(t);
+        }
+        let mut n = 0;
+        while b.withdraw() {
+            n += 1;
+        }
+        assert_eq!(n, 10, "100 requests at 10% → 10 retries");
+    }
+}
