@@ -11,6 +11,11 @@ use fanz_store::Store;
 use fanz_web::AppState;
 use std::path::PathBuf;
 
+/// mimalloc instead of the system allocator: the store's drivers allocate per bound value and per
+/// row, and glibc's malloc was a fifth of the ledger's batch time (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "fanz",

@@ -79,6 +79,20 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
             r.get::<String, _>(1)
         ));
     }
+    // PostgreSQL has no foreign key from postings to entries (see migration 0012): check here.
+    let orphans = sqlx::query(
+        "SELECT DISTINCT p.entry_id FROM ledger_postings p \
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = p.entry_id) \
+         ORDER BY p.entry_id LIMIT 100",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for r in orphans {
+        problems.push(format!(
+            "postings name entry {}, which does not exist",
+            r.get::<i64, _>(0)
+        ));
+    }
     let currencies = posted_totals(db).await?;
     for c in &currencies {
         if !c.balanced {

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use fanz_ledger::{AccountKind, BatchMode, Direction, EntryInput, LedgerError, NewAccount};
-use fanz_store::Store;
+use fanz_store::{sqlx, Store};
 use serde_json::json;
 
 const NO_OVERDRAFT: &[&str] = &["debits_must_not_exceed_credits"];
@@ -544,6 +544,52 @@ on_both_backends!(
     reversals_and_history,
     super::reversals_history_point_in_time
 );
+
+/// `fanz ledger verify` must fail on books that were changed behind the ledger's back.
+async fn verify_catches_tampering(store: Store) {
+    setup(&store).await;
+    post(&store, &transfer("t-1", "cash", "wallet:1", 500))
+        .await
+        .unwrap();
+    let mut conn = store.conn().await.unwrap();
+    assert!(fanz_ledger::verify(&mut conn).await.unwrap().ok);
+
+    // One posting's amount changed: the entry no longer balances and the stored total of the
+    // account no longer matches its postings.
+    sqlx::query(
+        "UPDATE ledger_postings SET credit = credit + 1 WHERE credit > 0 \
+         AND entry_id = (SELECT id FROM ledger_entries WHERE idempotency_key = 't-1')",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let report = fanz_ledger::verify(&mut conn).await.unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.problems.iter().any(|p| p.contains("does not balance")),
+        "{:?}",
+        report.problems
+    );
+
+    // PostgreSQL keeps no foreign key from postings to entries; verify stands in for it.
+    if store.backend() == fanz_store::Backend::Postgres {
+        sqlx::query(
+            "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) \
+             SELECT 999999, id, 1, 0, 0, 0 FROM ledger_accounts WHERE code = 'cash'",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let report = fanz_ledger::verify(&mut conn).await.unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.contains("entry 999999")),
+            "{:?}",
+            report.problems
+        );
+    }
+}
+
+on_both_backends!(verify_tampering, super::verify_catches_tampering);
 
 #[test]
 fn every_error_has_a_stable_code() {
