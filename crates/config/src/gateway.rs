@@ -29,6 +29,10 @@ pub struct GatewayConfig {
     /// Forward `Authorization` and `Cookie` to upstreams even after the edge authenticated
     /// the caller with them. Off: upstreams get the signed identity, never the credentials.
     pub forward_credentials: bool,
+    /// How long the edge remembers the caller resolved from a credential (0: ask the identity
+    /// module on every request). A revoked key or closed session passes this node's edge for
+    /// at most this long.
+    pub auth_cache_ms: u64,
     /// Believe incoming `X-Forwarded-For/Proto/Host` (only behind a trusted load balancer).
     pub trust_forwarded_headers: bool,
     /// Idle keep-alive connections kept per upstream instance.
@@ -56,6 +60,7 @@ impl Default for GatewayConfig {
             rate_limit: RateLimitConfig::default(),
             identity_secret: String::new(),
             forward_credentials: false,
+            auth_cache_ms: 5_000,
             trust_forwarded_headers: false,
             pool_max_idle_per_host: 256,
             pool_idle_timeout_ms: 90_000,

@@ -8,7 +8,11 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The header upstreams read the caller from.
 pub const IDENTITY_HEADER: &str = "x-fanz-identity";
@@ -52,6 +56,72 @@ pub struct NoAuth;
 impl EdgeAuth for NoAuth {
     async fn authenticate(&self, _headers: &HeaderMap) -> Option<Caller> {
         None
+    }
+}
+
+/// Remembers the caller resolved from the same credentials for a short while, so a busy client
+/// does not cost a store read on every proxied request. Only successes are remembered (a key
+/// created a moment ago works at once); the price is that a revoked key, a closed session or a
+/// removed role still passes this node's edge for up to `ttl` (`gateway.auth_cache_ms`).
+pub struct CachedAuth {
+    inner: Arc<dyn EdgeAuth>,
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+}
+
+/// The headers a credential can travel in.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-api-key", "cookie"];
+
+impl CachedAuth {
+    pub fn new(inner: Arc<dyn EdgeAuth>, ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            inner,
+            ttl,
+            max_entries: max_entries.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// SHA-256 over every credential header, or `None` when the request carries none.
+    fn fingerprint(headers: &HeaderMap) -> Option<[u8; 32]> {
+        let mut h = Sha256::new();
+        let mut any = false;
+        for name in CREDENTIAL_HEADERS {
+            for v in headers.get_all(name) {
+                any = true;
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update(v.as_bytes());
+                h.update([0]);
+            }
+        }
+        any.then(|| h.finalize().into())
+    }
+}
+
+#[async_trait::async_trait]
+impl EdgeAuth for CachedAuth {
+    async fn authenticate(&self, headers: &HeaderMap) -> Option<Caller> {
+        let Some(key) = Self::fingerprint(headers) else {
+            return self.inner.authenticate(headers).await;
+        };
+        let now = Instant::now();
+        if let Some((caller, until)) = self.entries.lock().expect("auth cache").get(&key) {
+            if *until > now {
+                return Some(caller.clone());
+            }
+        }
+        let caller = self.inner.authenticate(headers).await?;
+        let mut entries = self.entries.lock().expect("auth cache");
+        if entries.len() >= self.max_entries {
+            entries.retain(|_, (_, until)| *until > now);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (caller.clone(), now + self.ttl));
+        Some(caller)
     }
 }
 
@@ -138,6 +208,65 @@ mod tests {
             roles: vec!["fan".into(), "admin".into()],
             via: Via::ApiKey,
         }
+    }
+
+    /// Counts how often the store would have been asked.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl EdgeAuth for Counting {
+        async fn authenticate(&self, headers: &HeaderMap) -> Option<Caller> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (headers.get("x-api-key")? == "good").then(bob)
+        }
+    }
+
+    fn with_key(key: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_str(key).unwrap());
+        h
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cached_auth_remembers_successes_for_the_ttl_only() {
+        let inner = Arc::new(Counting(Default::default()));
+        let calls = || inner.0.load(std::sync::atomic::Ordering::SeqCst);
+        let cached = CachedAuth::new(inner.clone(), Duration::from_secs(5), 100);
+
+        assert_eq!(cached.authenticate(&with_key("good")).await, Some(bob()));
+        assert_eq!(cached.authenticate(&with_key("good")).await, Some(bob()));
+        assert_eq!(calls(), 1, "the second request is served from the cache");
+
+        // Failures are not remembered; requests without credentials are not cached.
+        assert_eq!(cached.authenticate(&with_key("bad")).await, None);
+        assert_eq!(cached.authenticate(&with_key("bad")).await, None);
+        assert_eq!(calls(), 3);
+        assert_eq!(cached.authenticate(&HeaderMap::new()).await, None);
+        assert_eq!(calls(), 4);
+
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(cached.authenticate(&with_key("good")).await, Some(bob()));
+        assert_eq!(calls(), 5, "after the ttl the store is asked again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cached_auth_stays_bounded() {
+        let inner = Arc::new(Counting(Default::default()));
+        let cached = CachedAuth::new(inner.clone(), Duration::from_secs(5), 2);
+        for _ in 0..3 {
+            let mut h = with_key("good");
+            h.insert(
+                "cookie",
+                HeaderValue::from_str(&format!("x={}", rand_id())).unwrap(),
+            );
+            cached.authenticate(&h).await;
+        }
+        assert!(cached.entries.lock().unwrap().len() <= 2);
+    }
+
+    fn rand_id() -> u64 {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     }
 
     #[test]

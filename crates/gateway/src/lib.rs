@@ -42,7 +42,9 @@ mod persist;
 mod proxy;
 mod tasks;
 
-pub use auth::{sign_identity, verify_identity, Caller, EdgeAuth, NoAuth, Via, IDENTITY_HEADER};
+pub use auth::{
+    sign_identity, verify_identity, CachedAuth, Caller, EdgeAuth, NoAuth, Via, IDENTITY_HEADER,
+};
 pub use catalogue::{Catalogue, Category, Provider};
 pub use config::GatewayConfig;
 pub use error::GatewayError;
@@ -163,7 +165,14 @@ impl GatewayBuilder {
                     self.modules,
                     self.clusters,
                 ),
-                auth: self.auth,
+                auth: self.auth.map(|a| match cfg.auth_cache_ms {
+                    0 => a,
+                    ms => Arc::new(auth::CachedAuth::new(
+                        a,
+                        std::time::Duration::from_millis(ms),
+                        10_000,
+                    )) as Arc<dyn EdgeAuth>,
+                }),
                 store: self.store,
                 clients: proxy::Clients::new(&cfg),
                 cache: cache::Cache::new(cfg.cache.clone()),

@@ -566,7 +566,10 @@ async fn verify_catches_tampering(store: Store) {
     let report = fanz_ledger::verify(&mut conn).await.unwrap();
     assert!(!report.ok);
     assert!(
-        report.problems.iter().any(|p| p.contains("does not balance")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("does not balance")),
         "{:?}",
         report.problems
     );

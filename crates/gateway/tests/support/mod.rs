@@ -31,7 +31,18 @@ pub struct UpState {
     pub posts: AtomicU64,
     /// Answer 503 (requests and health checks) while set.
     pub failing: AtomicBool,
+    /// Connections being served (a dropped connection task counts itself out).
+    live: AtomicU64,
     server: Mutex<Option<AbortHandle>>,
+}
+
+/// Counts a connection task out when it ends or is aborted.
+struct Live(Arc<UpState>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl UpState {
@@ -58,6 +69,7 @@ impl Upstream {
             hits: AtomicU64::new(0),
             posts: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            live: AtomicU64::new(0),
             server: Mutex::new(None),
         });
         serve_upstream(listener, state.clone());
@@ -84,6 +96,20 @@ impl Upstream {
         self.state.kill();
     }
 
+    /// Kill, then wait until it is really gone: aborting a task takes effect at its next poll,
+    /// so until then the listener may still accept and open connections still answer.
+    pub async fn kill_and_wait(&self) {
+        self.kill();
+        for _ in 0..500 {
+            let refused = tokio::net::TcpStream::connect(self.addr).await.is_err();
+            if refused && self.state.live.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("upstream {} still up after kill", self.addr);
+    }
+
     pub async fn restart(&self) {
         let mut tries = 0;
         let listener = loop {
@@ -103,6 +129,7 @@ impl Upstream {
 
 fn serve_upstream(listener: TcpListener, state: Arc<UpState>) {
     let app = upstream_app(state.clone());
+    let counted = state.clone();
     let task = tokio::spawn(async move {
         // Connections live in this set: aborting the task drops them all.
         let mut conns = JoinSet::new();
@@ -111,7 +138,10 @@ fn serve_upstream(listener: TcpListener, state: Arc<UpState>) {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let app = app.clone();
+                    counted.live.fetch_add(1, Ordering::SeqCst);
+                    let live = Live(counted.clone());
                     conns.spawn(async move {
+                        let _live = live;
                         let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                             app.clone().oneshot(req.map(Body::new))
                         });
