@@ -207,6 +207,17 @@ impl Gateway {
         api::router(self.clone())
     }
 
+    /// Whether `path` is the proxy's (`/api/gateway/proxy/…`), for [`Gateway::proxy`].
+    pub fn is_proxy_path(path: &str) -> bool {
+        path.starts_with("/api/gateway/proxy/")
+    }
+
+    /// Serve one proxied request outside any other middleware (the server dispatches proxy
+    /// paths here first); sets `x-request-id` on the response.
+    pub async fn proxy(&self, req: axum::extract::Request) -> axum::response::Response {
+        proxy::handle_edge(self.clone(), req).await
+    }
+
     /// Start the background work: active health checks, catalogue hot reload, DNS discovery and
     /// store sync. Dropping the returned handle stops it.
     pub fn start(&self) -> Background {

@@ -280,6 +280,23 @@ impl HttpBody for Tracked {
 }
 
 /// The proxy handler.
+/// The proxy as the outermost service: `/api/gateway/proxy/…` requests are handed here before
+/// the application's middleware, so the gateway sets the one thing that stack would have added
+/// for a proxy, `x-request-id` on the response (the same id the upstream received).
+pub(crate) async fn handle_edge(gw: Gateway, mut req: Request<Body>) -> Response {
+    let id = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
+        _ => {
+            let v = HeaderValue::from_str(&hex_id::<16>()).expect("hex");
+            req.headers_mut().insert(&X_REQUEST_ID, v.clone());
+            v
+        }
+    };
+    let mut res = handle(gw, req).await;
+    res.headers_mut().entry(&X_REQUEST_ID).or_insert(id);
+    res
+}
+
 pub(crate) async fn handle(gw: Gateway, req: Request<Body>) -> Response {
     let started = Instant::now();
     let (svc, res) = match route(&gw, req).await {
