@@ -109,9 +109,15 @@ impl Config {
             Some(p) => fig = fig.merge(Toml::file(p)),
             None => fig = fig.merge(Toml::file("fanz.toml")),
         }
-        // Only keys Fanz knows: FANZ_TEST_* and other FANZ_ variables belong to tools.
+        // Only keys Fanz knows: FANZ_TEST_* and other FANZ_ variables belong to tools. A double
+        // underscore reaches into a section: FANZ_GATEWAY__HEALTH__INTERVAL_MS.
         let known: Vec<String> = Self::KEYS.iter().map(|k| k.to_string()).collect();
-        let env = env.filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n)));
+        let env = env
+            .filter(move |k| {
+                let top = k.as_str().split("__").next().unwrap_or_default();
+                known.iter().any(|n| top.eq_ignore_ascii_case(n))
+            })
+            .split("__");
         let config: Config = fig
             .merge(env)
             .extract()
@@ -265,6 +271,25 @@ mod tests {
                 .redacted_toml()
                 .contains("postgres://u:***@localhost/fanz"));
             assert!(!c.redacted_toml().contains("pw"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nested_keys_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FANZ_GATEWAY__HEALTH__INTERVAL_MS", "5000");
+            jail.set_env("FANZ_GATEWAY__AUTH_CACHE_MS", "0");
+            jail.set_env("FANZ_GATEWAY__IDENTITY_SECRET", "x".repeat(40));
+            jail.set_env("FANZ_TEST_SOMETHING__ELSE", "ignored");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.gateway.health.interval_ms, 5000);
+            assert_eq!(c.gateway.auth_cache_ms, 0);
+            assert_eq!(c.gateway.identity_secret.len(), 40);
+            assert!(!c.redacted_toml().contains(&"x".repeat(40)));
+            jail.set_env("FANZ_GATEWAY__HEALTH__INTERVAL_MS", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.to_lowercase().contains("gateway.health.interval_ms"), "{err}");
             Ok(())
         });
     }
