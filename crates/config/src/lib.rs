@@ -289,7 +289,10 @@ mod tests {
             assert!(!c.redacted_toml().contains(&"x".repeat(40)));
             jail.set_env("FANZ_GATEWAY__HEALTH__INTERVAL_MS", "soon");
             let err = Config::load(None).unwrap_err().to_string();
-            assert!(err.to_lowercase().contains("gateway.health.interval_ms"), "{err}");
+            assert!(
+                err.to_lowercase().contains("gateway.health.interval_ms"),
+                "{err}"
+            );
             Ok(())
         });
     }

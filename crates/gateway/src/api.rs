@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::catalogue::{valid_path, Category, Provider, UpstreamUrl};
 use crate::error::GatewayError;
-use crate::registry::{RuntimeInstance, ServiceView, Source};
+use crate::registry::{RuntimeInstance, ServiceEntry, ServiceView, Source};
 use crate::Gateway;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub(crate) fn router(gw: Gateway) -> Router {
     Router::new()
@@ -110,6 +111,23 @@ async fn require_admin(gw: &Gateway, headers: &HeaderMap) -> Result<Caller, Gate
     }
 }
 
+/// The admin making a registration change, and the service it is about.
+async fn admin_and_service(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Caller, Arc<ServiceEntry>), GatewayError> {
+    let caller = require_admin(gw, headers).await?;
+    let svc = gw
+        .inner
+        .registry
+        .snapshot()
+        .get(id)
+        .cloned()
+        .ok_or_else(|| GatewayError::ServiceNotFound(id.to_owned()))?;
+    Ok((caller, svc))
+}
+
 fn peer_of(parts: &axum::http::request::Parts) -> Option<SocketAddr> {
     parts
         .extensions
@@ -174,12 +192,8 @@ async fn register(
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
     let (headers, peer) = (&parts.headers, peer_of(&parts));
-    let caller = require_admin(&gw, headers).await?;
+    let (caller, svc) = admin_and_service(&gw, headers, &id).await?;
     let registry = &gw.inner.registry;
-    let snap = registry.snapshot();
-    let svc = snap
-        .get(&id)
-        .ok_or_else(|| GatewayError::ServiceNotFound(id.clone()))?;
     if let Provider::Builtin(m) = &svc.provider {
         return Err(GatewayError::Conflict(format!(
             "`{id}` is provided by the {m} module of this binary; it takes no instances"
@@ -253,12 +267,8 @@ async fn deregister(
 ) -> Result<StatusCode, GatewayError> {
     let (parts, _) = req.into_parts();
     let (headers, peer) = (&parts.headers, peer_of(&parts));
-    let caller = require_admin(&gw, headers).await?;
+    let (caller, svc) = admin_and_service(&gw, headers, &id).await?;
     let registry = &gw.inner.registry;
-    let snap = registry.snapshot();
-    let svc = snap
-        .get(&id)
-        .ok_or_else(|| GatewayError::ServiceNotFound(id.clone()))?;
     match svc.instances.iter().find(|i| i.id == instance) {
         None => return Err(GatewayError::InstanceNotFound(instance)),
         Some(i) if i.source != Source::Runtime => {

@@ -65,7 +65,10 @@ pub struct Gateway {
 struct Inner {
     cfg: GatewayConfig,
     registry: registry::Registry,
+    /// The identity module as given: asked on every admin call (registration, the admin page).
     auth: Option<Arc<dyn EdgeAuth>>,
+    /// The same behind [`auth::CachedAuth`] (`auth_cache_ms`): the proxy path.
+    edge_auth: Option<Arc<dyn EdgeAuth>>,
     store: Option<Store>,
     clients: proxy::Clients,
     cache: cache::Cache,
@@ -165,7 +168,7 @@ impl GatewayBuilder {
                     self.modules,
                     self.clusters,
                 ),
-                auth: self.auth.map(|a| match cfg.auth_cache_ms {
+                edge_auth: self.auth.clone().map(|a| match cfg.auth_cache_ms {
                     0 => a,
                     ms => Arc::new(auth::CachedAuth::new(
                         a,
@@ -173,6 +176,7 @@ impl GatewayBuilder {
                         10_000,
                     )) as Arc<dyn EdgeAuth>,
                 }),
+                auth: self.auth,
                 store: self.store,
                 clients: proxy::Clients::new(&cfg),
                 cache: cache::Cache::new(cfg.cache.clone()),

@@ -343,7 +343,7 @@ async fn serve(
     let cfg = &inner.cfg;
     let (mut parts, body) = req.into_parts();
 
-    let caller = match &inner.auth {
+    let caller = match &inner.edge_auth {
         Some(a) => a.authenticate(&parts.headers).await,
         None => None,
     };
