@@ -28,6 +28,8 @@ pub struct BenchReport {
     pub postings_per_sec: f64,
     pub batch_p50_ms: f64,
     pub batch_p99_ms: f64,
+    pub batch_p999_ms: f64,
+    pub batch_max_ms: f64,
 }
 
 impl std::fmt::Display for BenchReport {
@@ -36,8 +38,8 @@ impl std::fmt::Display for BenchReport {
         writeln!(f, "entries/s: {:.0}", self.entries_per_sec)?;
         writeln!(
             f,
-            "batch latency p50: {:.3} ms, p99: {:.3} ms",
-            self.batch_p50_ms, self.batch_p99_ms
+            "batch latency p50: {:.3} ms, p99: {:.3} ms, p99.9: {:.3} ms, max: {:.3} ms",
+            self.batch_p50_ms, self.batch_p99_ms, self.batch_p999_ms, self.batch_max_ms
         )?;
         write!(
             f,
@@ -160,5 +162,7 @@ pub async fn bench(
         postings_per_sec: postings as f64 / seconds,
         batch_p50_ms: pct(0.50),
         batch_p99_ms: pct(0.99),
+        batch_p999_ms: pct(0.999),
+        batch_max_ms: pct(1.0),
     })
 }

@@ -89,13 +89,16 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// not only a crash of the process); enforced foreign keys; waiting instead of failing on a
 /// busy file; statement journals and temporary tables in memory rather than in temporary
 /// files; a 16 MiB page cache per connection (allocated as used).
-const SQLITE_PRAGMAS: [&str; 6] = [
+const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -16384",
+    // Checkpoint after ~40 MB of log instead of 4 MB: a tenth as many commits pay for copying
+    // the log back (the ledger's p99 commit latency), and hot pages are copied once per round.
+    "PRAGMA wal_autocheckpoint = 10000",
 ];
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
