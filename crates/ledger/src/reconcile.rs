@@ -78,59 +78,24 @@ pub struct ReconciliationReport {
     pub ok: bool,
 }
 
-/// Split CSV text into records (RFC 4180: quoted fields, doubled quotes, CRLF or LF).
+/// Split CSV text into records (RFC 4180: quoted fields, doubled quotes, CRLF or LF; blank
+/// lines skipped). A quote left open (an odd number of `"`) means a cut-off file: refused.
 pub(crate) fn parse_csv(text: &str) -> Result<Vec<Vec<String>>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(ch) = chars.next() {
-        if quoted {
-            match ch {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(ch),
-            }
-            continue;
-        }
-        match ch {
-            '"' if field.is_empty() => {
-                quoted = true;
-                any = true;
-            }
-            ',' => {
-                row.push(std::mem::take(&mut field));
-                any = true;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                if any || !field.is_empty() {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                any = false;
-            }
-            _ => {
-                field.push(ch);
-                any = true;
-            }
-        }
-    }
-    if quoted {
+    if text.matches('"').count() % 2 == 1 {
         return Err(LedgerError::Invalid(
             "settlement file: unterminated quote".into(),
         ));
     }
-    if any || !field.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            r.map(|rec| rec.iter().map(str::to_owned).collect())
+                .map_err(|e| LedgerError::Invalid(format!("settlement file: {e}")))
+        })
+        .collect()
 }
 
 /// `12.34` in a currency of exponent 2 → 1234, exactly; more decimals than the currency has

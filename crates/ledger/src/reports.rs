@@ -530,19 +530,13 @@ fn text_cell(s: &str) -> String {
 }
 
 pub(crate) fn push_csv_row(out: &mut String, fields: &[String]) {
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if f.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(512)
+        .from_writer(Vec::new());
+    w.write_record(fields).expect("writing CSV to memory");
+    let bytes = w.into_inner().expect("writing CSV to memory");
+    out.push_str(std::str::from_utf8(&bytes).expect("UTF-8 in, UTF-8 out"));
 }
 
 #[cfg(test)]
