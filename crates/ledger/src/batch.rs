@@ -4,8 +4,9 @@
 //! postings are written with multi-row INSERTs. Account totals are written once at the end.
 
 use crate::journal::{
-    get_entry, placeholders, request_hash, validate_key, validate_postings, BatchMode, BatchResult,
-    Entry, EntryInput, EntryOutcome, Journal, Plan, PostingView,
+    get_entry, insert_postings, placeholders, request_hash, validate_key, validate_postings,
+    BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan, PostingRow,
+    PostingView,
 };
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
@@ -17,7 +18,6 @@ use std::collections::HashMap;
 
 const KEY_CHUNK: usize = 500;
 const ENTRY_CHUNK: usize = 400;
-const POSTING_CHUNK: usize = 1000;
 
 /// Post many entries in one transaction. In `Linked` mode the first refusal is returned as the
 /// error (roll the transaction back); in `Independent` mode refusals are reported per entry and
@@ -49,13 +49,17 @@ pub async fn post_batch_as(
     if mode == BatchMode::Independent {
         // Unknown accounts are per-entry refusals here: load only those that exist.
         let mut known = Vec::with_capacity(codes.len());
-        for c in codes {
-            let row = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
-                .bind(&c)
-                .fetch_optional(&mut *j.db)
-                .await?;
-            if row.is_some() {
-                known.push(c);
+        for chunk in codes.chunks(KEY_CHUNK) {
+            let sql = format!(
+                "SELECT code FROM ledger_accounts WHERE code IN {} ORDER BY code",
+                placeholders(backend_of(j.db), 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(c.as_str());
+            }
+            for r in q.fetch_all(&mut *j.db).await? {
+                known.push(r.get::<String, _>(0));
             }
         }
         codes = known;
@@ -321,32 +325,27 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
         }
         q.execute(&mut *j.db).await.map_err(concurrent_key)?;
     }
-    let postings: Vec<(i64, i64, i64, i64, bool, i64)> = written
-        .iter()
-        .flat_map(|(id, p)| {
-            p.rows
-                .iter()
-                .map(move |(code, d, c, pending)| (*id, code, *d, *c, *pending, p.effective_at))
-        })
-        .map(|(id, code, d, c, pending, at)| (id, j.account_id(code), d, c, pending, at))
-        .collect();
-    for chunk in postings.chunks(POSTING_CHUNK) {
-        let sql = format!(
-            "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES {}",
-            placeholders(backend, chunk.len(), 6)
-        );
-        let mut q = sqlx::query(&sql);
-        for (id, account, d, c, pending, at) in chunk {
-            q = q
-                .bind(*id)
-                .bind(*account)
-                .bind(*d)
-                .bind(*c)
-                .bind(*pending as i64)
-                .bind(*at);
-        }
-        q.execute(&mut *j.db).await?;
-    }
+    // In a block: a shared borrow of the journal (and its connection) must not live across
+    // the await below.
+    let postings: Vec<PostingRow> = {
+        let loaded: &Journal<'_> = j;
+        written
+            .iter()
+            .flat_map(|(id, p)| {
+                p.rows
+                    .iter()
+                    .map(move |(code, debit, credit, pending)| PostingRow {
+                        entry_id: *id,
+                        account_id: loaded.account_id(code),
+                        debit: *debit,
+                        credit: *credit,
+                        pending: *pending,
+                        effective_at: p.effective_at,
+                    })
+            })
+            .collect()
+    };
+    insert_postings(j.db, &postings).await?;
     Ok(())
 }
 

@@ -285,37 +285,19 @@ impl<'a> Journal<'a> {
         .await
         .map_err(crate::batch::concurrent_key)?
         .get(0);
-        if !plan.rows.is_empty() {
-            let mut sql = String::from(
-                "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES ",
-            );
-            for i in 0..plan.rows.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for (code, debit, credit, pending) in &plan.rows {
-                q = q
-                    .bind(id)
-                    .bind(self.accounts[code].id)
-                    .bind(*debit)
-                    .bind(*credit)
-                    .bind(*pending as i64)
-                    .bind(plan.effective_at);
-            }
-            q.execute(&mut *self.db).await?;
-        }
+        let rows: Vec<PostingRow> = plan
+            .rows
+            .iter()
+            .map(|(code, debit, credit, pending)| PostingRow {
+                entry_id: id,
+                account_id: self.accounts[code].id,
+                debit: *debit,
+                credit: *credit,
+                pending: *pending,
+                effective_at: plan.effective_at,
+            })
+            .collect();
+        insert_postings(self.db, &rows).await?;
         Ok(id)
     }
 
@@ -357,6 +339,39 @@ impl<'a> Journal<'a> {
         }
         Ok(())
     }
+}
+
+/// One row of `ledger_postings`, as written.
+pub(crate) struct PostingRow {
+    pub entry_id: i64,
+    pub account_id: i64,
+    pub debit: i64,
+    pub credit: i64,
+    pub pending: bool,
+    pub effective_at: i64,
+}
+
+/// Write postings with multi-row INSERTs, 1,000 rows a statement.
+pub(crate) async fn insert_postings(db: &mut Db, rows: &[PostingRow]) -> Result<()> {
+    let backend = backend_of(db);
+    for chunk in rows.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) VALUES {}",
+            placeholders(backend, chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.entry_id)
+                .bind(r.account_id)
+                .bind(r.debit)
+                .bind(r.credit)
+                .bind(r.pending as i64)
+                .bind(r.effective_at);
+        }
+        q.execute(&mut *db).await?;
+    }
+    Ok(())
 }
 
 /// `(p, p, …), (…)` for a multi-row statement or an IN list. SQLite gets anonymous `?`

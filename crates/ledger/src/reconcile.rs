@@ -8,10 +8,11 @@
 //! units (`12.34`, `-5.00`), converted exactly to minor units; `date` is `YYYY-MM-DD` or
 //! RFC 3339.
 
+use crate::journal::placeholders;
 use crate::{asset_exponent, LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, DAY};
-use fanz_store::{sqlx, Db};
+use fanz_store::{backend_of, sqlx, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -238,25 +239,10 @@ pub async fn import_settlement(
     .await?
     .get(0);
     for chunk in lines.chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO ledger_settlement_lines (import_id, line_no, reference, currency, amount, fee, occurred_at) VALUES ",
+        let sql = format!(
+            "INSERT INTO ledger_settlement_lines (import_id, line_no, reference, currency, amount, fee, occurred_at) VALUES {}",
+            placeholders(backend_of(db), chunk.len(), 7)
         );
-        for i in 0..chunk.len() {
-            let b = i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7
-            ));
-        }
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q
