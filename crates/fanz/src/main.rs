@@ -127,19 +127,6 @@ enum LedgerCommand {
     },
 }
 
-/// `[from, to)` from optional instants: the beginning of time to now by default.
-fn period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64)> {
-    let from = from
-        .map(fanz_ledger::parse_instant)
-        .transpose()?
-        .unwrap_or(0);
-    let to = match to {
-        Some(t) => fanz_ledger::parse_instant(t)?,
-        None => fanz_core::clock::now_micros().saturating_add(1),
-    };
-    Ok((from, to))
-}
-
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -334,15 +321,12 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
             Ok(())
         }
         LedgerCommand::Pnl { from, to } => {
-            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let (from, to) = fanz_ledger::parse_period(from.as_deref(), to.as_deref())?;
             let mut db = store.conn().await?;
             print_json(&fanz_ledger::profit_and_loss(&mut db, from, to).await?)
         }
         LedgerCommand::BalanceSheet { at } => {
-            let at = match at {
-                Some(a) => fanz_ledger::parse_instant(&a)?,
-                None => fanz_core::clock::now_micros(),
-            };
+            let at = fanz_ledger::parse_instant_or_now(at.as_deref())?;
             let mut db = store.conn().await?;
             print_json(&fanz_ledger::balance_sheet(&mut db, at).await?)
         }
@@ -352,7 +336,7 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
             from,
             to,
         } => {
-            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let (from, to) = fanz_ledger::parse_period(from.as_deref(), to.as_deref())?;
             let mut db = store.conn().await?;
             print_json(
                 &fanz_ledger::creator_statement(&mut db, creator, &currency, from, to).await?,
@@ -364,7 +348,7 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
                 "json" => fanz_ledger::ExportFormat::Json,
                 other => bail!("--format must be csv or json, not {other:?}"),
             };
-            let (from, to) = period(from.as_deref(), to.as_deref())?;
+            let (from, to) = fanz_ledger::parse_period(from.as_deref(), to.as_deref())?;
             let mut db = store.conn().await?;
             print!(
                 "{}",

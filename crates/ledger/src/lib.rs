@@ -83,6 +83,24 @@ pub fn parse_instant(s: &str) -> Result<i64> {
         })
 }
 
+/// A report period `[from, to)` as the API and CLI accept it: each end an instant
+/// ([`parse_instant`]); by default from the beginning of time to now, inclusive.
+pub fn parse_period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64)> {
+    let from = from.map(parse_instant).transpose()?.unwrap_or(0);
+    let to = match to {
+        Some(t) => parse_instant(t)?,
+        None => fanz_core::clock::now_micros().saturating_add(1),
+    };
+    Ok((from, to))
+}
+
+/// An instant ([`parse_instant`]), or now when none is given.
+pub fn parse_instant_or_now(at: Option<&str>) -> Result<i64> {
+    at.map(parse_instant)
+        .transpose()
+        .map(|at| at.unwrap_or_else(fanz_core::clock::now_micros))
+}
+
 /// Why the ledger refused something. Each variant has a stable code and HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {

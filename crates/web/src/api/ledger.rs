@@ -429,15 +429,10 @@ pub struct PeriodQuery {
 
 impl PeriodQuery {
     fn period(&self) -> ApiResult<(i64, i64)> {
-        let from = match &self.from {
-            Some(s) => fanz_ledger::parse_instant(s)?,
-            None => 0,
-        };
-        let to = match &self.to {
-            Some(s) => fanz_ledger::parse_instant(s)?,
-            None => fanz_core::clock::now_micros().saturating_add(1),
-        };
-        Ok((from, to))
+        Ok(fanz_ledger::parse_period(
+            self.from.as_deref(),
+            self.to.as_deref(),
+        )?)
     }
 }
 
@@ -473,10 +468,7 @@ pub async fn balance_sheet(
     Query(q): Query<SheetQuery>,
 ) -> ApiResult<axum::Json<BalanceSheet>> {
     auth.require_any(BOOKKEEPERS)?;
-    let at = match &q.at {
-        Some(s) => fanz_ledger::parse_instant(s)?,
-        None => fanz_core::clock::now_micros(),
-    };
+    let at = fanz_ledger::parse_instant_or_now(q.at.as_deref())?;
     let mut db = state.store.conn().await?;
     Ok(axum::Json(fanz_ledger::balance_sheet(&mut db, at).await?))
 }
