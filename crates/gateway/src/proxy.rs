@@ -284,17 +284,22 @@ impl HttpBody for Tracked {
 /// the application's middleware, so the gateway sets the one thing that stack would have added
 /// for a proxy, `x-request-id` on the response (the same id the upstream received).
 pub(crate) async fn handle_edge(gw: Gateway, mut req: Request<Body>) -> Response {
-    let id = match req.headers().get(&X_REQUEST_ID) {
-        Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
-        _ => {
-            let v = HeaderValue::from_str(&hex_id::<16>()).expect("hex");
-            req.headers_mut().insert(&X_REQUEST_ID, v.clone());
-            v
-        }
-    };
+    let id = ensure_request_id(req.headers_mut());
     let mut res = handle(gw, req).await;
     res.headers_mut().entry(&X_REQUEST_ID).or_insert(id);
     res
+}
+
+/// The request's `x-request-id` when usable (1–128 bytes); otherwise a new one, set on it.
+fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    match headers.get(&X_REQUEST_ID) {
+        Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
+        _ => {
+            let v = HeaderValue::from_str(&hex_id::<16>()).expect("hex");
+            headers.insert(&X_REQUEST_ID, v.clone());
+            v
+        }
+    }
 }
 
 pub(crate) async fn handle(gw: Gateway, req: Request<Body>) -> Response {
@@ -396,10 +401,7 @@ async fn serve(
     }
 
     // Headers for the upstream: built once, cloned per attempt.
-    let request_id = match parts.headers.get(&X_REQUEST_ID) {
-        Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
-        _ => HeaderValue::from_str(&hex_id::<16>()).expect("hex"),
-    };
+    let request_id = ensure_request_id(&mut parts.headers);
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri

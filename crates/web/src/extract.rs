@@ -46,9 +46,8 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
     ApiError::new(status, code, message)
 }
 
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -126,7 +125,7 @@ impl FromRequestParts<AppState> for Viewer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = cookie(parts, SESSION_COOKIE);
+        let token = cookie(&parts.headers, SESSION_COOKIE);
         Ok(Viewer(principal_for(state, token).await?))
     }
 }

@@ -2,8 +2,8 @@
 //! (session cookie, bearer session token, API key), and its builtins are the modules this
 //! binary really has.
 
-use crate::extract::SESSION_COOKIE;
-use axum::http::{header, HeaderMap};
+use crate::extract::{cookie, SESSION_COOKIE};
+use axum::http::HeaderMap;
 use fanz_gateway::{Caller, EdgeAuth, Gateway, GatewayError, Via};
 use fanz_identity::AuthMethod;
 use fanz_store::Store;
@@ -17,23 +17,12 @@ pub struct IdentityEdge {
     pub store: Store,
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
 #[async_trait::async_trait]
 impl EdgeAuth for IdentityEdge {
     async fn authenticate(&self, headers: &HeaderMap) -> Option<Caller> {
         let (token, from_cookie) = match crate::extract::bearer(headers) {
             Some(t) => (t, false),
-            None => (session_cookie(headers)?, true),
+            None => (cookie(headers, SESSION_COOKIE)?, true),
         };
         let mut db = match self.store.conn().await {
             Ok(db) => db,

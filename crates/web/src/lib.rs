@@ -277,7 +277,7 @@ pub async fn serve(
 
 fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
     let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/gateway/proxy/") {
+    if path.len() > 1 && path.ends_with('/') && !fanz_gateway::Gateway::is_proxy_path(path) {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let pq = match req.uri().query() {

@@ -33,7 +33,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 /// Give every request a token: the cookie's, or a new one set on the response.
 pub async fn ensure_cookie(mut req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let existing = crate::extract::cookie(&parts, CSRF_COOKIE).filter(|t| t.len() >= 32);
+    let existing = crate::extract::cookie(&parts.headers, CSRF_COOKIE).filter(|t| t.len() >= 32);
     req = Request::from_parts(parts, body);
     let (token, fresh) = match existing {
         Some(t) => (t, false),
@@ -59,7 +59,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CsrfForm<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        let cookie_token = crate::extract::cookie(&parts, CSRF_COOKIE);
+        let cookie_token = crate::extract::cookie(&parts.headers, CSRF_COOKIE);
         let expected = CsrfToken::from_request_parts(&mut parts, state).await?;
         let req = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {

@@ -381,7 +381,7 @@ async fn two_factor(
 pub(crate) fn cookie_from(headers: &HeaderMap, name: &str) -> Option<String> {
     let (mut parts, _) = axum::http::Request::new(()).into_parts();
     parts.headers = headers.clone();
-    cookie(&parts, name)
+    cookie(&parts.headers, name)
 }
 
 async fn logout(
