@@ -18,6 +18,14 @@ fn req(key: &str, amount: i64) -> TemplateRequest {
     }
 }
 
+/// A request about one creator with nothing else set.
+fn for_creator(creator: i64, key: &str, amount: i64) -> TemplateRequest {
+    TemplateRequest {
+        creator_id: Some(creator),
+        ..req(key, amount)
+    }
+}
+
 async fn run_template(store: &Store, name: &str, r: &TemplateRequest) -> fanz_ledger::EntryOutcome {
     let mut tx = store.begin().await.unwrap();
     let out = apply(&mut tx, name, r, &actor())
@@ -160,35 +168,11 @@ async fn templates(store: Store) {
     assert_eq!(posted(&store, "creator_payable:9:USD").await, 800);
     assert_eq!(posted(&store, "reserve:9:USD").await, 0);
     // Explicit hold and release.
-    run_template(
-        &store,
-        "reserve_hold",
-        &TemplateRequest {
-            creator_id: Some(9),
-            ..req("rh", 100)
-        },
-    )
-    .await;
-    run_template(
-        &store,
-        "reserve_release",
-        &TemplateRequest {
-            creator_id: Some(9),
-            ..req("rr", 100)
-        },
-    )
-    .await;
+    run_template(&store, "reserve_hold", &for_creator(9, "rh", 100)).await;
+    run_template(&store, "reserve_release", &for_creator(9, "rr", 100)).await;
 
     // Refund (partial), chargeback with its fee, platform fee, payouts.
-    run_template(
-        &store,
-        "refund",
-        &TemplateRequest {
-            creator_id: Some(7),
-            ..req("rf", 500)
-        },
-    )
-    .await;
+    run_template(&store, "refund", &for_creator(7, "rf", 500)).await;
     assert_eq!(
         posted(&store, "creator_payable:7:USD").await,
         799 + 700 + 240 - 400
@@ -204,36 +188,12 @@ async fn templates(store: Store) {
     )
     .await;
     assert_eq!(posted(&store, "chargeback_losses:USD").await, 1_500);
-    run_template(
-        &store,
-        "platform_fee",
-        &TemplateRequest {
-            creator_id: Some(7),
-            ..req("pf", 19)
-        },
-    )
-    .await;
+    run_template(&store, "platform_fee", &for_creator(7, "pf", 19)).await;
     let payable7 = posted(&store, "creator_payable:7:USD").await;
     assert_eq!(payable7, 799 + 700 + 240 - 400 - 80 - 19);
-    run_template(
-        &store,
-        "payout_request",
-        &TemplateRequest {
-            creator_id: Some(7),
-            ..req("po1", 1_000)
-        },
-    )
-    .await;
+    run_template(&store, "payout_request", &for_creator(7, "po1", 1_000)).await;
     run_template(&store, "payout_settle", &req("po1s", 600)).await;
-    run_template(
-        &store,
-        "payout_fail",
-        &TemplateRequest {
-            creator_id: Some(7),
-            ..req("po1f", 400)
-        },
-    )
-    .await;
+    run_template(&store, "payout_fail", &for_creator(7, "po1f", 400)).await;
     assert_eq!(posted(&store, "payout_clearing:USD").await, 0);
     assert_eq!(
         posted(&store, "creator_payable:7:USD").await,
@@ -244,10 +204,7 @@ async fn templates(store: Store) {
     let e = apply(
         &mut tx,
         "payout_request",
-        &TemplateRequest {
-            creator_id: Some(7),
-            ..req("po2", 1_000_000)
-        },
+        &for_creator(7, "po2", 1_000_000),
         &actor(),
     )
     .await
@@ -329,33 +286,9 @@ async fn reports(store: Store) {
         },
     )
     .await;
-    run_template(
-        &store,
-        "tip",
-        &TemplateRequest {
-            creator_id: Some(1),
-            ..req("b", 500)
-        },
-    )
-    .await;
-    run_template(
-        &store,
-        "refund",
-        &TemplateRequest {
-            creator_id: Some(1),
-            ..req("c", 200)
-        },
-    )
-    .await;
-    run_template(
-        &store,
-        "payout_request",
-        &TemplateRequest {
-            creator_id: Some(1),
-            ..req("d", 300)
-        },
-    )
-    .await;
+    run_template(&store, "tip", &for_creator(1, "b", 500)).await;
+    run_template(&store, "refund", &for_creator(1, "c", 200)).await;
+    run_template(&store, "payout_request", &for_creator(1, "d", 300)).await;
     let t1 = now_micros() + 1;
     let mut db = store.conn().await.unwrap();
 
