@@ -2,7 +2,7 @@
 //! hold valid data (unique ids, known categories, well-formed upstream URLs).
 
 use crate::error::GatewayError;
-use http::uri::{Authority, Scheme};
+use http::uri::Authority;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -166,16 +166,17 @@ impl UpstreamUrl {
         })
     }
 
-    /// The request URI for `path_and_query` (which starts with '/').
-    pub fn uri_for(&self, path_and_query: &str) -> Result<http::Uri, http::Error> {
-        let mut pq = String::with_capacity(self.base_path.len() + path_and_query.len());
-        pq.push_str(&self.base_path);
-        pq.push_str(path_and_query);
-        http::Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
+    /// The request target (origin form) for `path_and_query`, which starts with '/'.
+    pub fn request_uri(&self, path_and_query: &str) -> Result<http::Uri, http::Error> {
+        let pq = if self.base_path.is_empty() {
+            http::uri::PathAndQuery::try_from(path_and_query)?
+        } else {
+            let mut pq = String::with_capacity(self.base_path.len() + path_and_query.len());
+            pq.push_str(&self.base_path);
+            pq.push_str(path_and_query);
+            http::uri::PathAndQuery::try_from(pq)?
+        };
+        Ok(http::Uri::from(pq))
     }
 
     pub fn display(&self) -> String {
@@ -400,10 +401,7 @@ provider = "builtin:"
         let u = UpstreamUrl::parse("http://127.0.0.1:8080/base/").unwrap();
         assert_eq!(u.proto, Proto::Http1);
         assert_eq!(u.base_path, "/base");
-        assert_eq!(
-            u.uri_for("/x?y=1").unwrap().to_string(),
-            "http://127.0.0.1:8080/base/x?y=1"
-        );
+        assert_eq!(u.request_uri("/x?y=1").unwrap().to_string(), "/base/x?y=1");
         assert_eq!(
             UpstreamUrl::parse("h2c://svc:80").unwrap().proto,
             Proto::Http2

@@ -28,7 +28,7 @@ pub(crate) async fn check_all(gw: &Gateway) {
 pub(crate) async fn check(gw: &Gateway, inst: &Arc<Instance>) {
     let cfg = &gw.inner.cfg.health;
     let started = Instant::now();
-    let outcome = match inst.url.uri_for(&inst.health_path) {
+    let outcome = match inst.url.request_uri(&inst.health_path) {
         Err(e) => Err(format!("bad health URI: {e}")),
         Ok(uri) => {
             let mut req = Request::new(Body::empty());
@@ -37,10 +37,9 @@ pub(crate) async fn check(gw: &Gateway, inst: &Arc<Instance>) {
                 header::USER_AGENT,
                 HeaderValue::from_static("fanz-gateway-health"),
             );
-            let client = gw.inner.clients.get(inst.url.proto);
             let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
             let fut = async {
-                let res = client.request(req).await.map_err(|e| e.to_string())?;
+                let res = inst.pool.send(req).await.map_err(|e| e.to_string())?;
                 let status = res.status();
                 // Read the (small) body so the connection goes back to the pool.
                 let _ = res.into_body().collect().await;

@@ -41,6 +41,7 @@ mod metrics;
 mod persist;
 mod proxy;
 mod tasks;
+mod upstream;
 
 pub use auth::{
     sign_identity, verify_identity, CachedAuth, Caller, EdgeAuth, NoAuth, Via, IDENTITY_HEADER,
@@ -70,7 +71,6 @@ struct Inner {
     /// The same behind [`auth::CachedAuth`] (`auth_cache_ms`): the proxy path.
     edge_auth: Option<Arc<dyn EdgeAuth>>,
     store: Option<Store>,
-    clients: proxy::Clients,
     cache: cache::Cache,
     client_limiter: ratelimit::Limiter,
     internal: RwLock<Option<axum::Router>>,
@@ -178,7 +178,6 @@ impl GatewayBuilder {
                 }),
                 auth: self.auth,
                 store: self.store,
-                clients: proxy::Clients::new(&cfg),
                 cache: cache::Cache::new(cfg.cache.clone()),
                 client_limiter: ratelimit::Limiter::new(
                     cfg.rate_limit.per_client_rps,

@@ -9,8 +9,8 @@
 use crate::auth::{identity_header_value, IDENTITY_HEADER};
 use crate::breaker::BreakerState;
 use crate::cache::{Cached, RequestPolicy};
-use crate::catalogue::{AuthMode, Balance, Proto, Provider};
-use crate::config::{GatewayConfig, RetryConfig};
+use crate::catalogue::{AuthMode, Balance, Provider};
+use crate::config::RetryConfig;
 use crate::error::GatewayError;
 use crate::metrics::ServiceMetrics;
 use crate::ratelimit::{retry_after_secs, Bucket};
@@ -24,9 +24,6 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
@@ -37,44 +34,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::ServiceExt;
-
-pub(crate) type HttpClient = Client<HttpConnector, Body>;
-
-pub(crate) struct Clients {
-    h1: HttpClient,
-    h2: HttpClient,
-}
-
-impl Clients {
-    pub fn new(cfg: &GatewayConfig) -> Self {
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
-        conn.set_keepalive(Some(Duration::from_secs(60)));
-        let build = |h2: bool| {
-            let mut b = Client::builder(TokioExecutor::new());
-            b.pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-                .pool_idle_timeout(Duration::from_millis(cfg.pool_idle_timeout_ms))
-                .pool_timer(hyper_util::rt::TokioTimer::new())
-                .timer(hyper_util::rt::TokioTimer::new());
-            if h2 {
-                b.http2_only(true);
-            }
-            b.build(conn.clone())
-        };
-        Self {
-            h1: build(false),
-            h2: build(true),
-        }
-    }
-
-    pub fn get(&self, proto: Proto) -> &HttpClient {
-        match proto {
-            Proto::Http1 => &self.h1,
-            Proto::Http2 => &self.h2,
-        }
-    }
-}
 
 /// Retries allowed per service: each request deposits `ratio`, time deposits `min_per_sec`.
 #[derive(Debug)]
@@ -249,7 +208,7 @@ pin_project_lite::pin_project! {
     /// The upstream response body, streamed as is, holding the outstanding-request guard.
     struct Tracked {
         #[pin]
-        inner: hyper::body::Incoming,
+        inner: crate::upstream::Pooled,
         guard: Option<Outstanding>,
     }
 }
@@ -646,7 +605,7 @@ impl Forward<'_> {
             tried.push(inst.clone());
             let uri = inst
                 .url
-                .uri_for(&self.suffix)
+                .request_uri(&self.suffix)
                 .map_err(|_| GatewayError::ServiceNotFound(svc.def.id.clone()))?;
             let req_body = if self.replayable {
                 Body::empty()
@@ -659,7 +618,7 @@ impl Forward<'_> {
             *req.headers_mut() = self.headers.clone();
             let guard = Outstanding::new(inst.clone());
             inst.requests.fetch_add(1, Ordering::Relaxed);
-            let fut = inner.clients.get(inst.url.proto).request(req);
+            let fut = inst.pool.send(req);
             match tokio::time::timeout_at(deadline, fut).await {
                 Err(_) => {
                     m.err_timeout.increment(1);

@@ -67,6 +67,8 @@ pub struct Instance {
     pub(crate) outstanding: AtomicU32,
     pub(crate) requests: AtomicU64,
     pub(crate) failures: AtomicU64,
+    /// Its connections.
+    pub(crate) pool: Arc<crate::upstream::Pool>,
 }
 
 impl Instance {
@@ -80,6 +82,7 @@ impl Instance {
         cfg: &GatewayConfig,
     ) -> Self {
         Self {
+            pool: Arc::new(crate::upstream::Pool::new(&url, cfg)),
             id,
             service_id: service_id.to_owned(),
             url,

@@ -147,6 +147,59 @@ async fn a_post_is_never_retried_but_a_get_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_kept_alive_and_reused() {
+    let a = Upstream::start("a").await;
+    let b = Upstream::start("b").await;
+    let catalogue = format!(
+        "{}\n[[service]]\nid = \"svc2\"\nname = \"svc2\"\ncategory = \"infrastructure\"\nport = 1\nprovider = \"upstream\"\n[[service.instance]]\nurl = \"{}\"\n",
+        service("svc", &[&a], ""),
+        b.h2c_url()
+    );
+    let (_gw, base) = gateway(config(), &catalogue).await;
+    let client = client();
+
+    // HTTP/1.1: one request after another, all on one pooled connection.
+    for _ in 0..20 {
+        let res = get(&client, &format!("{base}/api/gateway/proxy/svc/hello")).await;
+        assert_eq!(res.text(), "hello from a");
+    }
+    assert_eq!(a.accepted(), 1, "one keep-alive connection served them all");
+
+    // HTTP/2 with prior knowledge: concurrent requests share one connection.
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, url) = (
+            client.clone(),
+            format!("{base}/api/gateway/proxy/svc2/hello"),
+        );
+        set.spawn(async move { get(&client, &url).await });
+    }
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap();
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.text(), "hello from b");
+    }
+    assert_eq!(b.accepted(), 1, "one HTTP/2 connection carried them all");
+
+    // The upstream restarts: its pooled connection is dead, and a POST still goes out once,
+    // on a new connection.
+    a.kill_and_wait().await;
+    a.restart().await;
+    let res = call(
+        &client,
+        "POST",
+        &format!("{base}/api/gateway/proxy/svc/charge"),
+        &[],
+        Body::from("{}"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.text(), "charged 1");
+    assert_eq!(a.posts(), 1);
+    assert_eq!(a.accepted(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_hit_miss_bypass_and_coalescing() {
     let a = Upstream::start("a").await;
     let (_gw, base) = gateway(config(), &service("svc", &[&a], "")).await;

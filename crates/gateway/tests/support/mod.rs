@@ -33,6 +33,8 @@ pub struct UpState {
     pub failing: AtomicBool,
     /// Connections being served (a dropped connection task counts itself out).
     live: AtomicU64,
+    /// Connections accepted since the start.
+    pub accepted: AtomicU64,
     server: Mutex<Option<AbortHandle>>,
 }
 
@@ -70,6 +72,7 @@ impl Upstream {
             posts: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             live: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             server: Mutex::new(None),
         });
         serve_upstream(listener, state.clone());
@@ -78,6 +81,15 @@ impl Upstream {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The same instance spoken to over HTTP/2 with prior knowledge.
+    pub fn h2c_url(&self) -> String {
+        format!("h2c://{}", self.addr)
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
     pub fn hits(&self) -> u64 {
@@ -139,6 +151,7 @@ fn serve_upstream(listener: TcpListener, state: Arc<UpState>) {
                     let Ok((stream, _)) = accepted else { continue };
                     let app = app.clone();
                     counted.live.fetch_add(1, Ordering::SeqCst);
+                    counted.accepted.fetch_add(1, Ordering::SeqCst);
                     let live = Live(counted.clone());
                     conns.spawn(async move {
                         let _live = live;
