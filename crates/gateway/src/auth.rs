@@ -6,6 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -70,8 +71,12 @@ pub struct CachedAuth {
     entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
 }
 
-/// The headers a credential can travel in.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-api-key", "cookie"];
+/// The headers a credential can travel in: a request with none of them is anonymous.
+static CREDENTIAL_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("x-api-key"),
+    header::COOKIE,
+];
 
 impl CachedAuth {
     pub fn new(inner: Arc<dyn EdgeAuth>, ttl: Duration, max_entries: usize) -> Self {
@@ -87,10 +92,10 @@ impl CachedAuth {
     fn fingerprint(headers: &HeaderMap) -> Option<[u8; 32]> {
         let mut h = Sha256::new();
         let mut any = false;
-        for name in CREDENTIAL_HEADERS {
+        for name in &CREDENTIAL_HEADERS {
             for v in headers.get_all(name) {
                 any = true;
-                h.update(name.as_bytes());
+                h.update(name.as_str().as_bytes());
                 h.update([0]);
                 h.update(v.as_bytes());
                 h.update([0]);
@@ -103,9 +108,7 @@ impl CachedAuth {
 #[async_trait::async_trait]
 impl EdgeAuth for CachedAuth {
     async fn authenticate(&self, headers: &HeaderMap) -> Option<Caller> {
-        let Some(key) = Self::fingerprint(headers) else {
-            return self.inner.authenticate(headers).await;
-        };
+        let key = Self::fingerprint(headers)?;
         let now = Instant::now();
         if let Some((caller, until)) = self.entries.lock().expect("auth cache").get(&key) {
             if *until > now {
@@ -237,16 +240,17 @@ mod tests {
         assert_eq!(cached.authenticate(&with_key("good")).await, Some(bob()));
         assert_eq!(calls(), 1, "the second request is served from the cache");
 
-        // Failures are not remembered; requests without credentials are not cached.
+        // Failures are not remembered; a request without credentials is anonymous without
+        // asking.
         assert_eq!(cached.authenticate(&with_key("bad")).await, None);
         assert_eq!(cached.authenticate(&with_key("bad")).await, None);
         assert_eq!(calls(), 3);
         assert_eq!(cached.authenticate(&HeaderMap::new()).await, None);
-        assert_eq!(calls(), 4);
+        assert_eq!(calls(), 3);
 
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(cached.authenticate(&with_key("good")).await, Some(bob()));
-        assert_eq!(calls(), 5, "after the ttl the store is asked again");
+        assert_eq!(calls(), 4, "after the ttl the store is asked again");
     }
 
     #[tokio::test(start_paused = true)]

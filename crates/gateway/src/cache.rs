@@ -3,7 +3,10 @@
 //! cacheable (`public`, `max-age`, `s-maxage`) or whose service sets `cache_ttl_secs`;
 //! `private`, `no-store`, `no-cache` are never stored. `s-maxage` / `max-age` set the TTL,
 //! else the service's, else the default 60 s. Concurrent misses for one key are coalesced:
-//! one request goes upstream, the others wait for its result.
+//! one request goes upstream, the others wait for its result. A key whose response could not
+//! be stored is remembered as such for the default TTL ("pass"): its requests go straight
+//! upstream side by side instead of queueing behind one another for a response that will not
+//! be shared (a cacheable answer among them is still stored, and ends the pass).
 
 use crate::config::CacheConfig;
 use bytes::Bytes;
@@ -35,11 +38,24 @@ pub enum RequestPolicy {
 
 pub(crate) type Flight = Arc<OnceCell<Option<Arc<Cached>>>>;
 
+/// What the cache holds for a key.
+pub(crate) enum Lookup {
+    Hit(Arc<Cached>),
+    /// Recently answered with something that could not be stored.
+    Pass,
+    Miss,
+}
+
+/// At most this many keys are remembered as uncacheable.
+const MAX_PASS_KEYS: usize = 10_000;
+
 #[derive(Default)]
 struct Inner {
     map: HashMap<String, Arc<Cached>>,
     order: VecDeque<String>,
     bytes: usize,
+    /// Keys answered uncacheable, until when.
+    pass: HashMap<String, Instant>,
 }
 
 pub struct Cache {
@@ -150,15 +166,38 @@ impl Cache {
         self.cfg.max_entry_bytes
     }
 
-    pub fn get(&self, key: &str, now: Instant) -> Option<Arc<Cached>> {
+    pub(crate) fn lookup(&self, key: &str, now: Instant) -> Lookup {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = inner.map.get(key)?.clone();
-        if hit.expires <= now {
+        if let Some(hit) = inner.map.get(key) {
+            if hit.expires > now {
+                return Lookup::Hit(hit.clone());
+            }
+            let size = hit.body.len();
             inner.map.remove(key);
-            inner.bytes = inner.bytes.saturating_sub(hit.body.len());
-            return None;
+            inner.bytes = inner.bytes.saturating_sub(size);
+            return Lookup::Miss;
         }
-        Some(hit)
+        match inner.pass.get(key) {
+            Some(until) if *until > now => Lookup::Pass,
+            Some(_) => {
+                inner.pass.remove(key);
+                Lookup::Miss
+            }
+            None => Lookup::Miss,
+        }
+    }
+
+    /// Remember that `key` was answered with something that could not be stored.
+    pub(crate) fn mark_pass(&self, key: &str, now: Instant) {
+        let until = now + Duration::from_secs(self.cfg.default_ttl_secs);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.pass.len() >= MAX_PASS_KEYS && !inner.pass.contains_key(key) {
+            inner.pass.retain(|_, until| *until > now);
+            if inner.pass.len() >= MAX_PASS_KEYS {
+                inner.pass.clear();
+            }
+        }
+        inner.pass.insert(key.to_owned(), until);
     }
 
     pub fn put(&self, key: String, entry: Arc<Cached>) {
@@ -167,6 +206,7 @@ impl Cache {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.pass.remove(&key);
         if let Some(old) = inner.map.remove(&key) {
             inner.bytes = inner.bytes.saturating_sub(old.body.len());
         }
@@ -330,14 +370,42 @@ mod tests {
         c.put("b".into(), entry(4));
         c.put("c".into(), entry(4));
         assert!(
-            c.get("a", now).is_none(),
+            matches!(c.lookup("a", now), Lookup::Miss),
             "evicted oldest to stay under 10 bytes"
         );
-        assert!(c.get("c", now).is_some());
+        assert!(matches!(c.lookup("c", now), Lookup::Hit(_)));
         assert_eq!(c.len(), 2);
         assert!(
-            c.get("c", now + Duration::from_secs(1)).is_none(),
+            matches!(c.lookup("c", now + Duration::from_secs(1)), Lookup::Miss),
             "expired"
+        );
+    }
+
+    #[test]
+    fn uncacheable_keys_pass_until_the_ttl_or_a_cacheable_answer() {
+        let c = cache();
+        let now = Instant::now();
+        c.mark_pass("k", now);
+        assert!(matches!(c.lookup("k", now), Lookup::Pass));
+        let later = now + Duration::from_secs(c.cfg.default_ttl_secs);
+        assert!(
+            matches!(c.lookup("k", later), Lookup::Miss),
+            "the pass expires"
+        );
+        c.mark_pass("k", now);
+        c.put(
+            "k".into(),
+            Arc::new(Cached {
+                status: StatusCode::OK,
+                headers: HeaderMap::new(),
+                body: Bytes::from_static(b"ok"),
+                stored_at: now,
+                expires: now + Duration::from_secs(5),
+            }),
+        );
+        assert!(
+            matches!(c.lookup("k", now), Lookup::Hit(_)),
+            "stored ends the pass"
         );
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::auth::{identity_header_value, IDENTITY_HEADER};
 use crate::breaker::BreakerState;
-use crate::cache::{Cached, RequestPolicy};
+use crate::cache::{Cached, Lookup, RequestPolicy};
 use crate::catalogue::{AuthMode, Balance, Provider};
 use crate::config::RetryConfig;
 use crate::error::GatewayError;
@@ -26,7 +26,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 use rand::Rng;
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ impl RetryBudget {
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-only ones.
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -84,25 +84,58 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
     header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
 ];
 
+/// Where `name` is in [`HOP_BY_HOP`].
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
+    Some(match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "te" => 3,
+        "trailer" => 4,
+        "transfer-encoding" => 5,
+        "upgrade" => 6,
+        "proxy-authorization" => 7,
+        "proxy-authenticate" => 8,
+        _ => return None,
+    })
+}
+
+/// Remove the hop-by-hop headers and those the `Connection` header names. One pass finds
+/// which are present (usually none, or `Connection: keep-alive`); only those are removed.
 pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if h.contains_key(header::CONNECTION) {
+    let mut present = [false; 9];
+    let mut any = false;
+    for name in h.keys() {
+        if let Some(i) = hop_by_hop_index(name) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    if present[0] {
         let named: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|n| !n.eq_ignore_ascii_case("keep-alive") && !n.eq_ignore_ascii_case("close"))
+            .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
             .collect();
         for n in named {
             h.remove(n);
         }
     }
-    for n in &HOP_BY_HOP {
-        h.remove(n);
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            h.remove(name);
+        }
     }
-    h.remove(header::PROXY_AUTHENTICATE);
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -111,56 +144,85 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+static IDENTITY: HeaderName = HeaderName::from_static(IDENTITY_HEADER);
 
-fn hex_id<const N: usize>() -> String {
-    let mut bytes = [0u8; N];
-    rand::thread_rng().fill(&mut bytes[..]);
-    hex::encode(bytes)
+/// `N` random bytes written as `2N` lowercase hex digits into `out`.
+fn random_hex(out: &mut [u8]) {
+    let mut raw = [0u8; 16];
+    let raw = &mut raw[..out.len() / 2];
+    rand::thread_rng().fill(raw);
+    hex::encode_to_slice(raw, out).expect("two digits per byte");
 }
 
-/// A child `traceparent`: same trace id, new parent span id; a new trace when absent or bad.
+/// A child `traceparent`: same trace id and flags, new parent span id; a new trace when
+/// absent or malformed (W3C Trace Context: `00-<32 hex>-<16 hex>-<2 hex>`).
 fn child_traceparent(incoming: Option<&HeaderValue>) -> HeaderValue {
-    if let Some(v) = incoming.and_then(|v| v.to_str().ok()) {
-        let parts: Vec<&str> = v.split('-').collect();
-        if parts.len() >= 4
-            && parts[0].len() == 2
-            && parts[0] != "ff"
-            && parts[1].len() == 32
-            && parts[2].len() == 16
-            && parts[3].len() == 2
-            && parts[..4]
-                .iter()
-                .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
-            && parts[1].bytes().any(|b| b != b'0')
-        {
-            let s = format!("00-{}-{}-{}", parts[1], hex_id::<8>(), parts[3]);
-            return HeaderValue::from_str(&s).expect("hex is a valid header");
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    match incoming.map(HeaderValue::as_bytes) {
+        Some(v) if valid_traceparent(v) => {
+            out[3..35].copy_from_slice(&v[3..35]);
+            out[53..55].copy_from_slice(&v[53..55]);
         }
+        _ => random_hex(&mut out[3..35]),
     }
-    HeaderValue::from_str(&format!("00-{}-{}-00", hex_id::<16>(), hex_id::<8>()))
-        .expect("hex is a valid header")
+    random_hex(&mut out[36..52]);
+    HeaderValue::from_bytes(&out).expect("hex is a valid header")
 }
 
-/// Where the request came from: the socket peer, or the first `X-Forwarded-For` hop when
-/// forwarded headers are trusted.
-pub(crate) fn client_ip(parts: &http::request::Parts, trust_forwarded: bool) -> Option<String> {
-    if trust_forwarded {
-        if let Some(first) = parts
-            .headers
-            .get(&X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            let first = first.trim();
-            if !first.is_empty() {
-                return Some(first.to_owned());
+/// Version, trace id, parent id and flags in place, all hex; a known version (not `ff`); a
+/// trace id that is not all zeros. Later versions may append fields after another '-'.
+fn valid_traceparent(v: &[u8]) -> bool {
+    let hex = |r: std::ops::Range<usize>| v[r].iter().all(u8::is_ascii_hexdigit);
+    v.len() >= 55
+        && (v.len() == 55 || v[55] == b'-')
+        && v[2] == b'-'
+        && v[35] == b'-'
+        && v[52] == b'-'
+        && hex(0..2)
+        && &v[0..2] != b"ff"
+        && hex(3..35)
+        && v[3..35].iter().any(|&b| b != b'0')
+        && hex(36..52)
+        && hex(53..55)
+}
+
+/// The socket peer's address, as header text.
+fn peer_ip(parts: &http::request::Parts) -> Option<HeaderValue> {
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    match ip {
+        IpAddr::V4(v4) => {
+            // Written by hand: this runs on every proxied request, and `Display` for an
+            // address costs more than the rest of the header work together.
+            let mut text = String::with_capacity(15);
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                text.push_str(digits.format(octet));
             }
+            HeaderValue::try_from(text).ok()
         }
+        IpAddr::V6(_) => HeaderValue::try_from(ip.to_string()).ok(),
     }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+}
+
+/// Who the client is, for rate limits: the first `X-Forwarded-For` hop when forwarded
+/// headers are trusted, else the socket peer.
+fn client_key(
+    parts: &http::request::Parts,
+    peer: Option<&HeaderValue>,
+    trust_forwarded: bool,
+) -> String {
+    let forwarded = trust_forwarded
+        .then(|| parts.headers.get(&X_FORWARDED_FOR))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|first| !first.is_empty());
+    let ip = forwarded.or_else(|| peer.and_then(|p| p.to_str().ok()));
+    format!("ip:{}", ip.unwrap_or("unknown"))
 }
 
 /// The raw path after `/proxy/{serviceId}` (with the query), always starting with '/'.
@@ -254,7 +316,9 @@ fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
     match headers.get(&X_REQUEST_ID) {
         Some(v) if !v.is_empty() && v.len() <= 128 => v.clone(),
         _ => {
-            let v = HeaderValue::from_str(&hex_id::<16>()).expect("hex");
+            let mut id = [0u8; 32];
+            random_hex(&mut id);
+            let v = HeaderValue::from_bytes(&id).expect("hex is a valid header");
             headers.insert(&X_REQUEST_ID, v.clone());
             v
         }
@@ -315,13 +379,12 @@ async fn serve(
         return Err(GatewayError::Unauthenticated);
     }
 
-    let ip = client_ip(&parts, cfg.trust_forwarded_headers);
+    let peer = peer_ip(&parts);
     let now = Instant::now();
     if inner.client_limiter.enabled() {
-        let key = match (&caller, &ip) {
-            (Some(c), _) => format!("u:{}", c.user_id),
-            (None, Some(ip)) => format!("ip:{ip}"),
-            (None, None) => "ip:unknown".to_owned(),
+        let key = match &caller {
+            Some(c) => format!("u:{}", c.user_id),
+            None => client_key(&parts, peer.as_ref(), cfg.trust_forwarded_headers),
         };
         if let Err(wait) = inner.client_limiter.check(&key, now) {
             crate::metrics::rate_limited("client");
@@ -369,19 +432,23 @@ async fn serve(
     });
     let h = &mut parts.headers;
     strip_hop_by_hop(h);
-    h.remove(header::HOST);
-    h.remove(IDENTITY_HEADER);
+    // Room for the headers added below, so the map grows once at most. `Host` stays: the
+    // connection pool sets it to the instance's authority.
+    h.reserve(6);
+    h.remove(&IDENTITY);
     let traceparent = child_traceparent(h.get(&TRACEPARENT));
     h.insert(&TRACEPARENT, traceparent);
     h.insert(&X_REQUEST_ID, request_id.clone());
-    let peer = ip.as_deref().unwrap_or("unknown");
+    // The socket peer joins the chain (after what a trusted proxy in front already wrote).
+    let peer = peer.unwrap_or(HeaderValue::from_static("unknown"));
     let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if cfg.trust_forwarded_headers => format!("{prev}, {peer}"),
-        _ => peer.to_owned(),
+        Some(prev) if cfg.trust_forwarded_headers => {
+            HeaderValue::try_from(format!("{prev}, {}", peer.to_str().unwrap_or("unknown")))
+                .unwrap_or(peer)
+        }
+        _ => peer,
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        h.insert(&X_FORWARDED_FOR, v);
-    }
+    h.insert(&X_FORWARDED_FOR, xff);
     if !(cfg.trust_forwarded_headers && h.contains_key(&X_FORWARDED_PROTO)) {
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
@@ -448,11 +515,26 @@ async fn serve(
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let key = format!("{}\n{}\n{}", svc.def.id, fwd.suffix, accept_enc);
+    let mut key = String::with_capacity(svc.def.id.len() + fwd.suffix.len() + accept_enc.len() + 2);
+    for part in [svc.def.id.as_str(), "\n", &fwd.suffix, "\n", accept_enc] {
+        key.push_str(part);
+    }
     if policy == RequestPolicy::Lookup {
-        if let Some(hit) = inner.cache.get(&key, Instant::now()) {
-            m.cache_hit.increment(1);
-            return Ok(from_cache(&hit, "HIT"));
+        match inner.cache.lookup(&key, Instant::now()) {
+            Lookup::Hit(hit) => {
+                m.cache_hit.increment(1);
+                return Ok(from_cache(&hit, "HIT"));
+            }
+            Lookup::Pass => {
+                // Known not to be stored: straight upstream, no waiting on another request.
+                m.cache_miss.increment(1);
+                let res = fwd.send(Body::empty()).await?;
+                return Ok(match store_if_cacheable(gw, svc, &key, res, false).await {
+                    Ok(entry) => from_cache(&entry, "MISS"),
+                    Err(res) => labelled(res, "MISS"),
+                });
+            }
+            Lookup::Miss => {}
         }
     }
     m.cache_miss.increment(1);
@@ -464,7 +546,7 @@ async fn serve(
         .get_or_init(|| async {
             led = true;
             match fwd.send(Body::empty()).await {
-                Ok(res) => match store_if_cacheable(gw, svc, &key, res).await {
+                Ok(res) => match store_if_cacheable(gw, svc, &key, res, true).await {
                     Ok(entry) => Some(entry),
                     Err(res) => {
                         own = Some(Ok(res));
@@ -481,22 +563,22 @@ async fn serve(
         .clone();
     inner.cache.land(&key, &flight);
     if let Some(r) = own {
-        return r.map(|mut res| {
-            res.headers_mut()
-                .insert(&X_CACHE, HeaderValue::from_static("MISS"));
-            res
-        });
+        return r.map(|res| labelled(res, "MISS"));
     }
     match shared {
         Some(entry) => Ok(from_cache(&entry, if led { "MISS" } else { "HIT" })),
         None => {
             // The leader's response was not cacheable: fetch our own.
-            let mut res = fwd.send(Body::empty()).await?;
-            res.headers_mut()
-                .insert(&X_CACHE, HeaderValue::from_static("MISS"));
-            Ok(res)
+            let res = fwd.send(Body::empty()).await?;
+            Ok(labelled(res, "MISS"))
         }
     }
+}
+
+fn labelled(mut res: Response, label: &'static str) -> Response {
+    res.headers_mut()
+        .insert(&X_CACHE, HeaderValue::from_static(label));
+    res
 }
 
 fn from_cache(c: &Cached, label: &'static str) -> Response {
@@ -508,20 +590,23 @@ fn from_cache(c: &Cached, label: &'static str) -> Response {
         .as_secs();
     res.headers_mut()
         .insert(header::AGE, HeaderValue::from(age));
-    res.headers_mut()
-        .insert(&X_CACHE, HeaderValue::from_static(label));
-    res
+    labelled(res, label)
 }
 
-/// Buffer and store a cacheable response; hand back anything else untouched.
+/// Buffer and store a cacheable response; hand back anything else untouched (and remember
+/// the key as uncacheable when `mark` is set).
 async fn store_if_cacheable(
     gw: &Gateway,
     svc: &ServiceEntry,
     key: &str,
     res: Response,
+    mark: bool,
 ) -> Result<Arc<Cached>, Response> {
     let cache = &gw.inner.cache;
     let Some(ttl) = cache.response_ttl(res.status(), res.headers(), svc.def.cache_ttl_secs) else {
+        if mark {
+            cache.mark_pass(key, Instant::now());
+        }
         return Err(res);
     };
     let (parts, body) = res.into_parts();

@@ -84,14 +84,22 @@ impl Pool {
         }
     }
 
-    /// Send `req`, whose URI holds only the path and query.
+    /// Send `req`, whose URI holds only the path and query; `Host` is set (or, for HTTP/2,
+    /// left to `:authority`) here.
     pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<Pooled>, Error> {
         match self.proto {
             Proto::Http1 => {
-                req.headers_mut().insert(header::HOST, self.host.clone());
+                match req.headers_mut().get_mut(header::HOST) {
+                    Some(host) => *host = self.host.clone(),
+                    None => {
+                        req.headers_mut().insert(header::HOST, self.host.clone());
+                    }
+                }
                 self.send_h1(req).await
             }
             Proto::Http2 => {
+                // `:authority` comes from the URI.
+                req.headers_mut().remove(header::HOST);
                 let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
                 if let Ok(uri) = format!("{}{pq}", self.origin).parse() {
                     *req.uri_mut() = uri;
