@@ -7,18 +7,24 @@
 #
 #   cargo build --release -p fanz && bash bench/gateway.sh
 #
-# Measures: requests/s through each proxy (wrk, 1 thread, 16 connections, 10 s); latency at a
-# fixed rate of half nginx's maximum (hey, 8 connections, 10 s) directly, through nginx and
-# through fanz, so the difference is the latency each proxy adds; RSS of fanz idle with the full
-# catalogue.
+# Measures: requests/s through each proxy (wrk, 1 thread, 16 connections, 10 s), in ROUNDS
+# (default 3) rounds that take turns, so that a noisy neighbour hits every proxy alike, with the
+# median of each; latency at a fixed rate of half nginx's maximum (hey, 8 connections, 10 s)
+# directly, through nginx and through fanz, so the difference is the latency each proxy adds;
+# RSS of fanz idle with the full catalogue. Beside them, the floor of the stack: the
+# `bare_proxy` example (tokio and hyper forwarding, nothing else), when it has been built with
+#
+#   cargo build --release -p fanz-gateway --example bare_proxy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-target}/release/fanz"
 [ -x "$bin" ] || { echo "build first: cargo build --release -p fanz" >&2; exit 1; }
 DUR="${DUR:-10s}"
+ROUNDS="${ROUNDS:-3}"
+bare_bin="${CARGO_TARGET_DIR:-target}/release/examples/bare_proxy"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-up=18301 ngx=18302 fz=18303 fzfull=18304
+up=18301 ngx=18302 fz=18303 fzfull=18304 bare=18305
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -124,19 +130,32 @@ via_full="http://127.0.0.1:$fzfull/api/gateway/proxy/bench/data"
 echo "== RSS of fanz idle, full catalogue ($(grep -c '^\[\[service\]\]' "$tmp/services.toml") services): $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$fz_pid/status)"
 
 rps() { taskset -c 0 wrk -t1 -c16 -d"$DUR" "$@" | awk '/Requests\/sec/ {print $2}'; }
-echo "== max requests/s (wrk -t1 -c16 -d$DUR)"
-for i in 1 2; do # warm-up pass
-  rps "$via_nginx" >/dev/null; rps "$via_fanz" >/dev/null
-  break
-done
+via_bare=""
+if [ -x "$bare_bin" ]; then
+  TOKIO_WORKER_THREADS=1 taskset -c 1 "$bare_bin" "127.0.0.1:$bare" "127.0.0.1:$up" & pids+=($!)
+  until curl -fsS "http://127.0.0.1:$bare/x" >/dev/null 2>&1; do sleep 0.05; done
+  via_bare="http://127.0.0.1:$bare/data"
+fi
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo "== max requests/s (wrk -t1 -c16 -d$DUR), $ROUNDS rounds taking turns"
+rps "$via_nginx" >/dev/null; rps "$via_fanz" >/dev/null # warm-up
 r_direct=$(rps "$direct")
-r_nginx=$(rps "$via_nginx")
-r_fanz=$(rps "$via_fanz")
-r_full=$(rps -H "x-api-key: $key" "$via_full")
+a_nginx=(); a_bare=(); a_fanz=(); a_full=()
+for round in $(seq "$ROUNDS"); do
+  n=$(rps "$via_nginx"); a_nginx+=("$n")
+  b=0; [ -n "$via_bare" ] && b=$(rps "$via_bare"); a_bare+=("$b")
+  f=$(rps "$via_fanz"); a_fanz+=("$f")
+  g=$(rps -H "x-api-key: $key" "$via_full"); a_full+=("$g")
+  echo "round $round: nginx $n, bare hyper $b, fanz plain $f ($(ratio "$f" "$n")x), full edge $g ($(ratio "$g" "$n")x)"
+done
+r_nginx=$(median "${a_nginx[@]}"); r_bare=$(median "${a_bare[@]}")
+r_fanz=$(median "${a_fanz[@]}"); r_full=$(median "${a_full[@]}")
 echo "direct upstream: $r_direct"
-echo "nginx proxy:     $r_nginx"
-echo "fanz plain:      $r_fanz ($(python3 -c "print(f'{$r_fanz/$r_nginx:.2f}')")x nginx)"
-echo "fanz full edge:  $r_full ($(python3 -c "print(f'{$r_full/$r_nginx:.2f}')")x nginx)"
+echo "nginx proxy:     $r_nginx (median)"
+[ -n "$via_bare" ] && echo "bare hyper:      $r_bare ($(ratio "$r_bare" "$r_nginx")x nginx)"
+echo "fanz plain:      $r_fanz ($(ratio "$r_fanz" "$r_nginx")x nginx)"
+echo "fanz full edge:  $r_full ($(ratio "$r_full" "$r_nginx")x nginx)"
 
 half=$(python3 -c "print(int($r_nginx/2))")
 per=$(( half / 8 ))
