@@ -7,6 +7,9 @@
 #
 #   cargo build --release -p fanz && bash bench/gateway.sh
 #
+# With CALLGRIND=1 it also counts the instructions each proxied request costs fanz and the bare
+# proxy (valgrind's callgrind; counts, not seconds, so they repeat on a busy machine too).
+#
 # Measures: requests/s through each proxy (wrk, 1 thread, 16 connections, 10 s), in ROUNDS
 # (default 3) rounds that take turns, so that a noisy neighbour hits every proxy alike, with the
 # median of each; latency at a fixed rate of half nginx's maximum (hey, 8 connections, 10 s)
@@ -91,21 +94,23 @@ CONF
 
 # Two fanz nodes: plain pass-through (no credentials sent, limits off) and the full edge
 # (an API key on every request, per-client rate limit on, request ids and metrics as always).
-start_fanz() { # port dir rps
-  mkdir -p "$tmp/$2"
-  cat > "$tmp/$2/fanz.toml" <<CONF
-listen = "127.0.0.1:$1"
-data_dir = "$tmp/$2"
+start_fanz() { # port dir rps [wrapper command...]
+  local port=$1 dir=$tmp/$2 rps=$3
+  shift 3
+  mkdir -p "$dir"
+  cat > "$dir/fanz.toml" <<CONF
+listen = "127.0.0.1:$port"
+data_dir = "$dir"
 log = "warn"
 [gateway]
 catalogue = "$tmp/services.toml"
 [gateway.rate_limit]
-per_client_rps = $3
-per_client_burst = $3
+per_client_rps = $rps
+per_client_burst = $rps
 CONF
-  TOKIO_WORKER_THREADS=1 taskset -c 1 "$bin" --config "$tmp/$2/fanz.toml" serve >"$tmp/$2/log" 2>&1 &
+  TOKIO_WORKER_THREADS=1 taskset -c 1 "$@" "$bin" --config "$dir/fanz.toml" serve >"$dir/log" 2>&1 &
   pids+=($!)
-  until curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1; do sleep 0.05; done
+  until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.05; done
 }
 start_fanz $fz plain 0
 fz_pid=${pids[-1]}
@@ -178,3 +183,26 @@ lat "via nginx     " "$via_nginx"
 lat "via fanz plain" "$via_fanz"
 lat "via fanz full " "$via_full" "x-api-key: $key"
 echo "== RSS of fanz after the runs: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$fz_pid/status)"
+
+if [ "${CALLGRIND:-0}" = 1 ]; then
+  n=20000
+  cg=(valgrind --tool=callgrind --collect-atstart=yes)
+  count() { # label url pid callgrind-out
+    for _ in 1 2 3; do curl -fsS "$2" >/dev/null; done
+    callgrind_control -z "$3" >/dev/null 2>&1
+    taskset -c 0 hey -n "$n" -c 4 "$2" >/dev/null
+    callgrind_control -d "$3" >/dev/null 2>&1
+    local total
+    total=$(callgrind_annotate "$4.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo "$1: $((total / n)) instructions per request"
+  }
+  echo "== instructions per proxied request (callgrind, $n requests, hey -c 4)"
+  start_fanz 18306 cg 0 "${cg[@]}" --callgrind-out-file="$tmp/cg/out"
+  count "fanz plain" "http://127.0.0.1:18306/api/gateway/proxy/bench/data" "${pids[-1]}" "$tmp/cg/out"
+  if [ -x "$bare_bin" ]; then
+    TOKIO_WORKER_THREADS=1 taskset -c 1 "${cg[@]}" --callgrind-out-file="$tmp/bare.out" \
+      "$bare_bin" 127.0.0.1:18307 "127.0.0.1:$up" >/dev/null 2>&1 & pids+=($!)
+    until curl -fsS "http://127.0.0.1:18307/x" >/dev/null 2>&1; do sleep 0.1; done
+    count "bare hyper" "http://127.0.0.1:18307/data" "${pids[-1]}" "$tmp/bare.out"
+  fi
+fi
