@@ -20,7 +20,7 @@
 #   cargo build --release -p fanz-gateway --example bare_proxy
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-target}/release/fanz"
+bin="${FANZ_BIN:-${CARGO_TARGET_DIR:-target}/release/fanz}" # FANZ_BIN: another build to compare
 [ -x "$bin" ] || { echo "build first: cargo build --release -p fanz" >&2; exit 1; }
 DUR="${DUR:-10s}"
 ROUNDS="${ROUNDS:-3}"
