@@ -39,7 +39,7 @@ pub(crate) async fn check(gw: &Gateway, inst: &Arc<Instance>) {
             );
             let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
             let fut = async {
-                let res = inst.pool.send(req).await.map_err(|e| e.to_string())?;
+                let res = inst.pool.send(req, ()).await.map_err(|e| e.to_string())?;
                 let status = res.status();
                 // Read the (small) body so the connection goes back to the pool.
                 let _ = res.into_body().collect().await;

@@ -1,9 +1,9 @@
 //! The reverse proxy: `ANY /api/gateway/proxy/{serviceId}/{*path}`.
 //!
 //! Bodies stream both ways (the request body is handed to the upstream connection as it
-//! arrives; the response body is handed back frame by frame). Upstream connections are pooled
-//! keep-alive (hyper-util's client), HTTP/1.1 for `http://` instances and HTTP/2 with prior
-//! knowledge for `h2c://`. Only idempotent requests without a body are retried, on another
+//! arrives; the response body is handed back frame by frame). Upstream connections are the
+//! instance's pool (`upstream.rs`): keep-alive HTTP/1.1 for `http://` instances and one shared
+//! HTTP/2 connection with prior knowledge for `h2c://`. Only idempotent requests without a body are retried, on another
 //! instance when there is one, with exponential backoff, jitter and a per-service budget.
 
 use crate::auth::{identity_header_value, IDENTITY_HEADER};
@@ -19,18 +19,15 @@ use crate::Gateway;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 use rand::Rng;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -263,40 +260,6 @@ impl Outstanding {
 impl Drop for Outstanding {
     fn drop(&mut self) {
         self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The upstream response body, streamed as is, holding the outstanding-request guard.
-    struct Tracked {
-        #[pin]
-        inner: crate::upstream::Pooled,
-        guard: Option<Outstanding>,
-    }
-}
-
-impl HttpBody for Tracked {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.project();
-        let r = this.inner.poll_frame(cx);
-        if let Poll::Ready(None) | Poll::Ready(Some(Err(_))) = &r {
-            this.guard.take();
-        }
-        r
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -703,7 +666,7 @@ impl Forward<'_> {
             *req.headers_mut() = self.headers.clone();
             let guard = Outstanding::new(inst.clone());
             inst.requests.fetch_add(1, Ordering::Relaxed);
-            let fut = inst.pool.send(req);
+            let fut = inst.pool.send(req, guard);
             match tokio::time::timeout_at(deadline, fut).await {
                 Err(_) => {
                     m.err_timeout.increment(1);
@@ -733,13 +696,9 @@ impl Forward<'_> {
                             continue;
                         }
                     }
-                    let (mut parts, incoming) = res.into_parts();
+                    let (mut parts, body) = res.into_parts();
                     strip_hop_by_hop(&mut parts.headers);
-                    let body = Body::new(Tracked {
-                        inner: incoming,
-                        guard: Some(guard),
-                    });
-                    return Ok(Response::from_parts(parts, body));
+                    return Ok(Response::from_parts(parts, Body::new(body)));
                 }
             }
         }

@@ -86,7 +86,12 @@ impl Pool {
 
     /// Send `req`, whose URI holds only the path and query; `Host` is set (or, for HTTP/2,
     /// left to `:authority`) here.
-    pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<Pooled>, Error> {
+    /// The response body holds `guard` until it ends.
+    pub async fn send<G>(
+        self: &Arc<Self>,
+        mut req: Request<Body>,
+        guard: G,
+    ) -> Result<Response<Pooled<G>>, Error> {
         match self.proto {
             Proto::Http1 => {
                 match req.headers_mut().get_mut(header::HOST) {
@@ -95,7 +100,7 @@ impl Pool {
                         req.headers_mut().insert(header::HOST, self.host.clone());
                     }
                 }
-                self.send_h1(req).await
+                self.send_h1(req, guard).await
             }
             Proto::Http2 => {
                 // `:authority` comes from the URI.
@@ -107,12 +112,20 @@ impl Pool {
                 let mut tx = self.h2_sender().await?;
                 tx.ready().await?;
                 let res = tx.send_request(req).await?;
-                Ok(res.map(|body| Pooled { body, back: None }))
+                Ok(res.map(|body| Pooled {
+                    body,
+                    back: None,
+                    guard: Some(guard),
+                }))
             }
         }
     }
 
-    async fn send_h1(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<Pooled>, Error> {
+    async fn send_h1<G>(
+        self: &Arc<Self>,
+        mut req: Request<Body>,
+        guard: G,
+    ) -> Result<Response<Pooled<G>>, Error> {
         loop {
             let (mut tx, reused) = match self.take_idle() {
                 Some(tx) => (tx, true),
@@ -130,7 +143,11 @@ impl Pool {
                         pool: self.clone(),
                         tx,
                     });
-                    return Ok(res.map(|body| Pooled { body, back }));
+                    return Ok(res.map(|body| Pooled {
+                        body,
+                        back,
+                        guard: Some(guard),
+                    }));
                 }
                 Err(mut e) => match e.take_message() {
                     // Refused before a byte was written: safe to send on another connection.
@@ -221,14 +238,16 @@ struct Return {
 }
 
 pin_project_lite::pin_project! {
-    /// An upstream response body. Read to the end, its connection goes back to the pool.
-    pub struct Pooled {
+    /// An upstream response body. Read to the end, its connection goes back to the pool; at
+    /// its end (or an error, or when dropped) it lets go of the caller's `guard`.
+    pub struct Pooled<G = ()> {
         #[pin]
         body: Incoming,
         back: Option<Return>,
+        guard: Option<G>,
     }
 
-    impl PinnedDrop for Pooled {
+    impl<G> PinnedDrop for Pooled<G> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if this.body.is_end_stream() {
@@ -240,7 +259,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl HttpBody for Pooled {
+impl<G> HttpBody for Pooled<G> {
     type Data = Bytes;
     type Error = hyper::Error;
 
@@ -255,9 +274,11 @@ impl HttpBody for Pooled {
                 if let Some(b) = this.back.take() {
                     b.pool.put_back(b.tx);
                 }
+                this.guard.take();
             }
             Poll::Ready(Some(Err(_))) => {
                 this.back.take();
+                this.guard.take();
             }
             _ => {}
         }
