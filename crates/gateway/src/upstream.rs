@@ -159,10 +159,13 @@ impl Pool {
     }
 
     /// A ready idle connection (the oldest), else the newest idle one; closed and expired ones
-    /// are dropped on the way.
+    /// are dropped on the way (the health checks come by here too, so an instance without
+    /// traffic does not hold its connections open past the idle timeout).
     fn take_idle(&self) -> Option<http1::SendRequest<Body>> {
+        let now = Instant::now();
+        let idle_timeout = self.idle_timeout;
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|c| !c.tx.is_closed());
+        idle.retain(|c| !c.tx.is_closed() && now.saturating_duration_since(c.since) < idle_timeout);
         if let Some(i) = idle.iter().position(|c| c.tx.is_ready()) {
             return Some(idle.remove(i).tx);
         }

@@ -200,6 +200,20 @@ async fn upstream_connections_are_kept_alive_and_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_upstream_connections_expire() {
+    let a = Upstream::start("a").await;
+    let mut cfg = config();
+    cfg.pool_idle_timeout_ms = 0;
+    let (_gw, base) = gateway(cfg, &service("svc", &[&a], "")).await;
+    let client = client();
+    for _ in 0..3 {
+        let res = get(&client, &format!("{base}/api/gateway/proxy/svc/hello")).await;
+        assert_eq!(res.text(), "hello from a");
+    }
+    assert_eq!(a.accepted(), 3, "no connection outlives a zero idle timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_hit_miss_bypass_and_coalescing() {
     let a = Upstream::start("a").await;
     let (_gw, base) = gateway(config(), &service("svc", &[&a], "")).await;
