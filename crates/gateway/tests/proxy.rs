@@ -210,7 +210,11 @@ async fn idle_upstream_connections_expire() {
         let res = get(&client, &format!("{base}/api/gateway/proxy/svc/hello")).await;
         assert_eq!(res.text(), "hello from a");
     }
-    assert_eq!(a.accepted(), 3, "no connection outlives a zero idle timeout");
+    assert_eq!(
+        a.accepted(),
+        3,
+        "no connection outlives a zero idle timeout"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
