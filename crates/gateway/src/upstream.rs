@@ -84,9 +84,8 @@ impl Pool {
         }
     }
 
-    /// Send `req`, whose URI holds only the path and query; `Host` is set (or, for HTTP/2,
-    /// left to `:authority`) here.
-    /// The response body holds `guard` until it ends.
+    /// Send `req`, whose URI holds only the path and query; `Host` is set here (for HTTP/2,
+    /// `:authority` takes its place). The response body holds `guard` until it ends.
     pub async fn send<G>(
         self: &Arc<Self>,
         mut req: Request<Body>,
