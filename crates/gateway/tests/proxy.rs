@@ -181,6 +181,16 @@ async fn upstream_connections_are_kept_alive_and_reused() {
     }
     assert_eq!(b.accepted(), 1, "one HTTP/2 connection carried them all");
 
+    // An upstream that closes after each answer: every request still succeeds; the first goes
+    // out on the pooled connection, each of the others on a new one.
+    let before = a.accepted();
+    for _ in 0..5 {
+        let res = get(&client, &format!("{base}/api/gateway/proxy/svc/close")).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        assert_eq!(res.text(), "closing");
+    }
+    assert_eq!(a.accepted(), before + 4);
+
     // The upstream restarts: its pooled connection is dead, and a POST still goes out once,
     // on a new connection.
     a.kill_and_wait().await;
@@ -196,7 +206,7 @@ async fn upstream_connections_are_kept_alive_and_reused() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.text(), "charged 1");
     assert_eq!(a.posts(), 1);
-    assert_eq!(a.accepted(), 2);
+    assert_eq!(a.accepted(), before + 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -176,6 +176,7 @@ fn upstream_app(state: Arc<UpState>) -> Router {
     Router::new()
         .route("/healthz", on_get(healthz))
         .route("/hello", any(hello))
+        .route("/close", any(close))
         .route("/charge", post(charge))
         .route("/charge-and-die", post(charge_and_die))
         .route("/cached", on_get(cached))
@@ -202,6 +203,12 @@ async fn hello(State(s): St) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     format!("hello from {}", s.name).into_response()
+}
+
+/// Answers, then closes the connection (`Connection: close`).
+async fn close(State(s): St) -> Response {
+    s.hits.fetch_add(1, Ordering::SeqCst);
+    ([("connection", "close")], "closing").into_response()
 }
 
 async fn charge(State(s): St) -> String {
