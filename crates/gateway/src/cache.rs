@@ -115,6 +115,10 @@ impl Cache {
         headers: &HeaderMap,
         service_ttl: Option<u64>,
     ) -> Option<Duration> {
+        // Most answers say nothing about caching and their service opted nothing in: done.
+        if service_ttl.is_none() && !headers.contains_key(header::CACHE_CONTROL) {
+            return None;
+        }
         if status != StatusCode::OK || headers.contains_key(header::SET_COOKIE) {
             return None;
         }
