@@ -267,6 +267,13 @@ pub async fn serve(
         .map_response(IntoResponse::into_response)
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .service(edge);
+    // Responses go out as soon as they are written: without TCP_NODELAY a streamed body's
+    // first frame can wait for the client to acknowledge the head (Nagle against delayed ACKs).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted connection");
+        }
+    });
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(edge),
