@@ -3,8 +3,9 @@
 //! Bodies stream both ways (the request body is handed to the upstream connection as it
 //! arrives; the response body is handed back frame by frame). Upstream connections are the
 //! instance's pool (`upstream.rs`): keep-alive HTTP/1.1 for `http://` instances and one shared
-//! HTTP/2 connection with prior knowledge for `h2c://`. Only idempotent requests without a body are retried, on another
-//! instance when there is one, with exponential backoff, jitter and a per-service budget.
+//! HTTP/2 connection with prior knowledge for `h2c://`. Only idempotent requests without a body
+//! are retried, on another instance when there is one, with exponential backoff, jitter and a
+//! per-service budget.
 
 use crate::auth::{identity_header_value, IDENTITY_HEADER};
 use crate::breaker::BreakerState;
@@ -864,6 +865,14 @@ fn redirect(target: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_index_matches_the_list() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop_index(name), Some(i), "{name}");
+        }
+        assert_eq!(hop_by_hop_index(&header::CONTENT_TYPE), None);
+    }
 
     #[test]
     fn connection_named_headers_and_hop_by_hop_are_removed() {
