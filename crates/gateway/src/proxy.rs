@@ -144,7 +144,7 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 static IDENTITY: HeaderName = HeaderName::from_static(IDENTITY_HEADER);
 
-/// `N` random bytes written as `2N` lowercase hex digits into `out`.
+/// Fill `out` (at most 32 bytes) with random lowercase hex digits.
 fn random_hex(out: &mut [u8]) {
     let mut raw = [0u8; 16];
     let raw = &mut raw[..out.len() / 2];
@@ -189,8 +189,8 @@ fn peer_ip(parts: &http::request::Parts) -> Option<HeaderValue> {
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     match ip {
         IpAddr::V4(v4) => {
-            // Written by hand: this runs on every proxied request, and `Display` for an
-            // address costs more than the rest of the header work together.
+            // Written out here: this runs on every proxied request, and `Display` for an
+            // address costs about a thousand instructions (callgrind), a tenth of the rest.
             let mut text = String::with_capacity(15);
             let mut digits = itoa::Buffer::new();
             for (i, octet) in v4.octets().into_iter().enumerate() {
