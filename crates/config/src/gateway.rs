@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub pool_idle_timeout_ms: u64,
     /// How often `dns` names of services are re-resolved; 0 disables discovery.
     pub dns_interval_ms: u64,
+    /// Name servers (`ip:port`) asked for SRV records; empty: the system's (`/etc/resolv.conf`).
+    pub dns_servers: Vec<String>,
     /// How often runtime registrations are re-read from the store (other nodes' changes).
     pub sync_interval_ms: u64,
     /// Upper bound on instances per service (runtime registration refuses more).
@@ -65,6 +67,7 @@ impl Default for GatewayConfig {
             pool_max_idle_per_host: 256,
             pool_idle_timeout_ms: 90_000,
             dns_interval_ms: 10_000,
+            dns_servers: Vec::new(),
             sync_interval_ms: 5_000,
             max_instances_per_service: 64,
         }

@@ -220,7 +220,9 @@ pub struct ServiceDef {
     pub rate_limit_rps: Option<f64>,
     pub rate_limit_burst: Option<f64>,
     pub cache_ttl_secs: Option<u64>,
-    /// `host:port` resolved periodically; each address becomes an instance (A/AAAA records).
+    /// Resolved periodically, each address becoming an instance: `host[:port]` (A/AAAA
+    /// records, the service's port when none is given) or `_service._proto.name` (SRV records:
+    /// the targets of the lowest priority, at their ports).
     pub dns: Option<String>,
 }
 

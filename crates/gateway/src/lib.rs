@@ -36,6 +36,7 @@ pub mod registry;
 
 mod admin;
 mod api;
+mod dns;
 mod health;
 mod metrics;
 mod persist;
@@ -72,6 +73,7 @@ struct Inner {
     edge_auth: Option<Arc<dyn EdgeAuth>>,
     store: Option<Store>,
     cache: cache::Cache,
+    dns: dns::Dns,
     client_limiter: ratelimit::Limiter,
     internal: RwLock<Option<axum::Router>>,
     catalogue_path: Option<std::path::PathBuf>,
@@ -179,6 +181,7 @@ impl GatewayBuilder {
                 auth: self.auth,
                 store: self.store,
                 cache: cache::Cache::new(cfg.cache.clone()),
+                dns: dns::Dns::new(cfg.dns_servers.clone()),
                 client_limiter: ratelimit::Limiter::new(
                     cfg.rate_limit.per_client_rps,
                     cfg.rate_limit.per_client_burst,

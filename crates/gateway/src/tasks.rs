@@ -97,31 +97,19 @@ pub(crate) fn reload_if_changed(gw: &Gateway) -> Result<bool, GatewayError> {
     Ok(true)
 }
 
-/// Resolve each service's `dns` name (A/AAAA through the system resolver; a Kubernetes
-/// headless service answers with one address per ready pod). A failed lookup keeps the
-/// previous addresses.
+/// Resolve each service's `dns` name (`dns.rs`). A failed lookup keeps the previous addresses.
 pub(crate) async fn discover(gw: &Gateway) {
     let snap = gw.inner.registry.snapshot();
     for s in &snap.services {
         let Some(name) = &s.def.dns else { continue };
-        let target = if name
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            name.clone()
-        } else {
-            format!("{name}:{}", s.def.port)
-        };
-        let looked_up = tokio::net::lookup_host(target.as_str()).await;
-        match looked_up {
+        match gw.inner.dns.resolve(name, s.def.port).await {
             Ok(addrs) => {
-                let addrs: Vec<_> = addrs.collect();
                 if gw.inner.registry.set_dns(&s.def.id, addrs) {
-                    tracing::info!(service = %s.def.id, name = %target, "DNS instances changed");
+                    tracing::info!(service = %s.def.id, %name, "DNS instances changed");
                 }
             }
             Err(e) => {
-                tracing::warn!(service = %s.def.id, name = %target, error = %e, "DNS lookup failed")
+                tracing::warn!(service = %s.def.id, %name, error = %e, "DNS lookup failed")
             }
         }
     }
