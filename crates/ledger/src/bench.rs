@@ -114,9 +114,9 @@ pub async fn bench(
                     (rng.next() as usize % (accounts / 2)) * 2 + 1
                 };
                 let amount = 1 + (rng.next() % 1000) as i64;
-                EntryInput {
-                    idempotency_key: format!("bench:{run}:{}", posted + k),
-                    postings: vec![
+                EntryInput::new(
+                    format!("bench:{run}:{}", posted + k),
+                    vec![
                         PostingInput {
                             account: format!("bench:{run}:{from}"),
                             direction: Direction::Debit,
@@ -130,13 +130,7 @@ pub async fn bench(
                             currency: "USD".into(),
                         },
                     ],
-                    metadata: None,
-                    effective_at: None,
-                    causation: None,
-                    pending: false,
-                    expires_in_secs: None,
-                    template: None,
-                }
+                )
             })
             .collect();
         let t = Instant::now();

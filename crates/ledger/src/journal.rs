@@ -55,6 +55,22 @@ pub struct EntryInput {
     pub template: Option<String>,
 }
 
+impl EntryInput {
+    /// A plain posted entry: now, no metadata, cause, hold or template.
+    pub fn new(idempotency_key: impl Into<String>, postings: Vec<PostingInput>) -> Self {
+        Self {
+            idempotency_key: idempotency_key.into(),
+            postings,
+            metadata: None,
+            effective_at: None,
+            causation: None,
+            pending: false,
+            expires_in_secs: None,
+            template: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostingView {
     pub account: String,
@@ -888,19 +904,13 @@ mod tests {
 
     #[test]
     fn request_hash_ignores_nothing_that_matters() {
-        let a = EntryInput {
-            idempotency_key: "k".into(),
-            postings: vec![
+        let a = EntryInput::new(
+            "k",
+            vec![
                 p("a", Direction::Debit, 5, "USD"),
                 p("b", Direction::Credit, 5, "USD"),
             ],
-            metadata: None,
-            effective_at: None,
-            causation: None,
-            pending: false,
-            expires_in_secs: None,
-            template: None,
-        };
+        );
         let mut b = a.clone();
         assert_eq!(
             request_hash("entry", None, &a),

@@ -517,14 +517,10 @@ pub async fn apply(
         ensure_account(db, code, *kind, account_currency, owner, flags, actor).await?;
     }
     let input = EntryInput {
-        idempotency_key: req.idempotency_key.clone(),
-        postings: b.lines,
         metadata: Some(meta),
-        effective_at: None,
         causation: req.causation.clone(),
-        pending: false,
-        expires_in_secs: None,
         template: Some(versioned),
+        ..EntryInput::new(req.idempotency_key.clone(), b.lines)
     };
     let out = post_entry_as(db, &input, actor).await?;
     if let (Some((creator, held)), Some(days), false) = (reserve_hold, reserve_days, out.replayed) {

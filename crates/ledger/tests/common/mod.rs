@@ -72,19 +72,13 @@ pub fn line(account: &str, direction: Direction, amount: i64, currency: &str) ->
 
 /// A simple transfer: debit `from`, credit `to`.
 pub fn transfer(key: &str, from: &str, to: &str, amount: i64) -> EntryInput {
-    EntryInput {
-        idempotency_key: key.into(),
-        postings: vec![
+    EntryInput::new(
+        key,
+        vec![
             line(from, Direction::Debit, amount, "USD"),
             line(to, Direction::Credit, amount, "USD"),
         ],
-        metadata: None,
-        effective_at: None,
-        causation: None,
-        pending: false,
-        expires_in_secs: None,
-        template: None,
-    }
+    )
 }
 
 pub async fn post(store: &Store, e: &EntryInput) -> Result<fanz_ledger::EntryOutcome, LedgerError> {
