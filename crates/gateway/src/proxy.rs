@@ -466,12 +466,12 @@ async fn serve(
         if fwd.method == Method::GET {
             m.cache_bypass.increment(1);
         }
-        let mut res = fwd.send(body).await?;
-        if fwd.method == Method::GET {
-            res.headers_mut()
-                .insert(&X_CACHE, HeaderValue::from_static("BYPASS"));
-        }
-        return Ok(res);
+        let res = fwd.send(body).await?;
+        return Ok(if fwd.method == Method::GET {
+            labelled(res, "BYPASS")
+        } else {
+            res
+        });
     }
 
     let accept_enc = fwd

@@ -175,12 +175,14 @@ impl Pool {
         if tx.is_closed() {
             return;
         }
-        let now = Instant::now();
+        // Expired connections are dropped at checkout (`take_idle`), which every request and
+        // health check passes through just before this.
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let idle_timeout = self.idle_timeout;
-        idle.retain(|c| now.saturating_duration_since(c.since) < idle_timeout);
         if idle.len() < self.max_idle {
-            idle.push(Idle { tx, since: now });
+            idle.push(Idle {
+                tx,
+                since: Instant::now(),
+            });
         }
     }
 
