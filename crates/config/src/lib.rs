@@ -3,6 +3,7 @@
 //! with a message that names the key.
 
 pub mod gateway;
+pub mod jobs;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -51,6 +52,12 @@ pub struct Config {
     /// The API gateway and service registry (`[gateway]` in the file).
     #[serde(default)]
     pub gateway: gateway::GatewayConfig,
+    /// `nats://host:4222` to carry events between nodes through NATS JetStream; empty: events
+    /// are delivered from the store's outbox in process (and to other nodes sharing it).
+    pub events_url: String,
+    /// The background job runner (`[jobs]` in the file).
+    #[serde(default)]
+    pub jobs: jobs::JobsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +88,8 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "Fanz <no-reply@fanz.localhost>".into(),
             gateway: gateway::GatewayConfig::default(),
+            events_url: String::new(),
+            jobs: jobs::JobsConfig::default(),
         }
     }
 }
@@ -144,6 +153,8 @@ impl Config {
         "smtp_url",
         "smtp_from",
         "gateway",
+        "events_url",
+        "jobs",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -203,6 +214,15 @@ impl Config {
         self.gateway
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        if !(self.events_url.is_empty() || self.events_url.starts_with("nats://")) {
+            return Err(ConfigError::BadValue {
+                key: "events_url",
+                message: "must start with nats:// (or be empty for in-process delivery)".into(),
+            });
+        }
+        self.jobs
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
     }
 
@@ -215,6 +235,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = redact_url(&shown.database_url);
         shown.smtp_url = redact_url(&shown.smtp_url);
+        shown.events_url = redact_url(&shown.events_url);
         if !shown.gateway.identity_secret.is_empty() {
             shown.gateway.identity_secret = "***".into();
         }

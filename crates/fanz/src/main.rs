@@ -1,7 +1,9 @@
 //! `fanz`: the one binary. Parses the command line, loads configuration and hands over to the
 //! domain crates; it holds no business rules.
 
+mod bench_jobs;
 mod demo;
+mod ops;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -60,6 +62,16 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
+    },
+    /// Background jobs: queue counts, listings, retry, cancel, dead jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: ops::JobsCommand,
+    },
+    /// Domain events: tail the outbox, subscribers, dead letters, replay.
+    Events {
+        #[command(subcommand)]
+        command: ops::EventsCommand,
     },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
@@ -127,7 +139,7 @@ enum LedgerCommand {
     },
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -150,6 +162,11 @@ enum BenchCommand {
         #[arg(long)]
         hot: bool,
     },
+    /// No-op jobs through the real runner: enqueue rate, completion rate, commit-to-start
+    /// latency. Run a second process with --work-only for two nodes.
+    Jobs(bench_jobs::JobsArgs),
+    /// Events through the outbox, the relay and a subscriber (NATS when events_url is set).
+    Events(bench_jobs::EventsArgs),
 }
 
 #[derive(Subcommand)]
@@ -279,6 +296,28 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Bench {
+            command: BenchCommand::Jobs(args),
+        } => {
+            let store = open_store(&config).await?;
+            let node = node_name(&config);
+            bench_jobs::jobs(&store, &config, node, args).await
+        }
+        Command::Bench {
+            command: BenchCommand::Events(args),
+        } => {
+            let store = open_store(&config).await?;
+            let node = node_name(&config);
+            bench_jobs::events(&store, &config, node, args).await
+        }
+        Command::Jobs { command } => {
+            let store = open_store(&config).await?;
+            ops::jobs(&config, &store, command).await
+        }
+        Command::Events { command } => {
+            let store = open_store(&config).await?;
+            ops::events(&config, &store, command).await
+        }
         Command::Serve { demo } => serve(config, demo).await,
     }
 }
@@ -379,6 +418,14 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn node_name(config: &Config) -> String {
+    if config.jobs.node_name.is_empty() {
+        fanz_jobs::default_node_name()
+    } else {
+        config.jobs.node_name.clone()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Accounts and roles.
 
+use crate::events::IdentityEvent;
 use crate::{IdentityError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
@@ -84,6 +85,15 @@ pub async fn create_user(db: &mut Db, new: NewUser, actor: &Actor) -> Result<Use
         json!({"handle": new.handle.as_str(), "roles": roles}),
     )
     .await?;
+    fanz_events::publish(
+        db,
+        &IdentityEvent::UserRegistered {
+            user_id: id,
+            handle: new.handle.to_string(),
+            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        },
+    )
+    .await?;
     Ok(User {
         id,
         email: new.email.to_string(),
@@ -150,6 +160,14 @@ pub async fn grant_role(db: &mut Db, user_id: i64, role: Role, actor: &Actor) ->
             json!({"role": role}),
         )
         .await?;
+        fanz_events::publish(
+            db,
+            &IdentityEvent::RoleGranted {
+                user_id,
+                role: role.as_str().to_owned(),
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -181,5 +199,6 @@ pub async fn set_disabled(db: &mut Db, user_id: i64, disabled: bool, actor: &Act
         json!({}),
     )
     .await?;
+    fanz_events::publish(db, &IdentityEvent::AccountDisabled { user_id, disabled }).await?;
     Ok(())
 }

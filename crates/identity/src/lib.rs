@@ -9,6 +9,7 @@
 
 mod accounts;
 mod api_keys;
+pub mod events;
 mod login;
 pub mod mail;
 mod password;
@@ -17,6 +18,7 @@ mod totp;
 
 pub use accounts::{create_user, find_user, grant_role, roles_of, set_disabled, NewUser, User};
 pub use api_keys::{create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, NewApiKey};
+pub use events::IdentityEvent;
 pub use login::{
     authenticate, complete_login, login, logout, revoke_sessions, AuthMethod, LoginOutcome,
     LoginRequest, Principal, Session,
@@ -99,6 +101,24 @@ pub enum IdentityError {
     Audit(#[from] AuditError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<fanz_jobs::JobsError> for IdentityError {
+    fn from(e: fanz_jobs::JobsError) -> Self {
+        match e {
+            fanz_jobs::JobsError::Database(e) => IdentityError::Database(e),
+            other => IdentityError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<fanz_events::EventsError> for IdentityError {
+    fn from(e: fanz_events::EventsError) -> Self {
+        match e {
+            fanz_events::EventsError::Database(e) => IdentityError::Database(e),
+            other => IdentityError::Internal(other.to_string()),
+        }
+    }
 }
 
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

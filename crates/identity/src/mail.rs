@@ -1,13 +1,15 @@
-//! Outgoing mail through a transactional outbox: [`enqueue`] writes the message in the same
-//! transaction as the change that needs it (and logs it), so mail is never sent for a change
-//! that rolled back. Without SMTP configured the outbox and the log are the delivery; with
-//! SMTP, [`deliver_pending`] sends what is waiting, retrying failures up to five times.
+//! Outgoing mail through a transactional outbox: [`enqueue`] writes the message and its
+//! delivery job in the same transaction as the change that needs it (and logs it), so mail is
+//! never sent for a change that rolled back. Without SMTP configured the outbox and the log
+//! are the delivery; with SMTP, the `mail.deliver` job sends it, retried with backoff.
 
 use crate::Result;
 use async_trait::async_trait;
 use fanz_core::clock::now_micros;
-use fanz_store::{sqlx, Db, Store};
+use fanz_jobs::{Job, JobContext, JobError, Registry};
+use fanz_store::{sqlx, Db};
 use sqlx::Row;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -39,6 +41,7 @@ pub async fn enqueue(db: &mut Db, mail: &Mail) -> Result<i64> {
     .fetch_one(&mut *db)
     .await?
     .get(0);
+    fanz_jobs::enqueue(db, &DeliverMail { outbox_id: id }).await?;
     tracing::info!(outbox_id = id, to = %mail.to, subject = %mail.subject, "mail queued in outbox");
     Ok(id)
 }
@@ -80,12 +83,35 @@ pub struct SmtpTransport {
 }
 
 impl SmtpTransport {
+    /// `smtp://` requires STARTTLS unless the URL says otherwise (`?tls=opportunistic`, or
+    /// `?tls=none` for a relay on the same host); `smtps://` is TLS from the start.
     pub fn new(url: &str, from: &str) -> std::result::Result<Self, String> {
-        let inner = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+        let url = smtp_url(url);
+        let inner = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
             .map_err(|e| format!("smtp_url: {e}"))?
             .build();
         let from = from.parse().map_err(|e| format!("smtp_from: {e}"))?;
         Ok(Self { inner, from })
+    }
+}
+
+/// lettre reads `smtp://` without a `tls` parameter as plain text: make STARTTLS the default
+/// and `tls=none` the explicit way to ask for plain text.
+fn smtp_url(url: &str) -> String {
+    if !url.starts_with("smtp://") {
+        return url.to_owned();
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    if params.contains(&"tls=none") {
+        params.retain(|p| *p != "tls=none");
+    } else if !params.iter().any(|p| p.starts_with("tls=")) {
+        params.push("tls=required");
+    }
+    if params.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", params.join("&"))
     }
 }
 
@@ -107,62 +133,103 @@ impl MailTransport for SmtpTransport {
     }
 }
 
-const MAX_ATTEMPTS: i64 = 5;
+/// Deliver one outbox message: the job [`enqueue`] writes beside it (queue `mail`; retried
+/// with backoff by the job runner, then `dead` with the SMTP error kept).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeliverMail {
+    pub outbox_id: i64,
+}
 
-/// Send up to `batch` waiting messages; returns how many were sent.
-pub async fn deliver_pending(
-    store: &Store,
-    transport: &dyn MailTransport,
-    batch: i64,
-) -> Result<usize> {
-    let pending = {
-        let mut db = store.conn().await?;
-        let rows = sqlx::query(
-            "SELECT id, created_at, to_addr, subject, body, sent_at, attempts, last_error FROM mail_outbox \
-             WHERE sent_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
-        )
-        .bind(MAX_ATTEMPTS)
-        .bind(batch)
-        .fetch_all(&mut *db)
-        .await?;
-        rows.into_iter()
-            .map(|r| OutboxMail {
-                id: r.get(0),
-                created_at: r.get(1),
-                to: r.get(2),
-                subject: r.get(3),
-                body: r.get(4),
-                sent_at: r.get(5),
-                attempts: r.get(6),
-                last_error: r.get(7),
-            })
-            .collect::<Vec<_>>()
+impl Job for DeliverMail {
+    const KIND: &'static str = "mail.deliver";
+    const QUEUE: &'static str = "mail";
+    const MAX_ATTEMPTS: i64 = 8;
+}
+
+/// Register the mail job. Without a transport (no SMTP configured) the outbox and the log are
+/// the delivery and the job only finishes.
+pub fn register_jobs(registry: &mut Registry, transport: Option<Arc<dyn MailTransport>>) {
+    registry.register(move |ctx: JobContext, job: DeliverMail| {
+        let transport = transport.clone();
+        async move { deliver_one(&ctx, job.outbox_id, transport.as_deref()).await }
+    });
+}
+
+async fn deliver_one(
+    ctx: &JobContext,
+    outbox_id: i64,
+    transport: Option<&dyn MailTransport>,
+) -> std::result::Result<(), JobError> {
+    let Some(transport) = transport else {
+        return Ok(());
     };
-    let mut sent = 0;
-    for mail in pending {
-        let outcome = transport.deliver(&mail).await;
-        let mut tx = store.begin().await?;
-        match &outcome {
-            Ok(()) => {
-                sent += 1;
-                sqlx::query("UPDATE mail_outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-                    .bind(now_micros())
-                    .bind(mail.id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(outbox_id = mail.id, error = %e, "mail delivery failed");
-                sqlx::query(
-                    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
-                )
-                .bind(e)
-                .bind(mail.id)
-                .execute(&mut *tx)
-                .await?;
-            }
+    let mail = {
+        let mut db = ctx.store().conn().await?;
+        let row = sqlx::query(
+            "SELECT id, created_at, to_addr, subject, body, sent_at, attempts, last_error \
+             FROM mail_outbox WHERE id = $1",
+        )
+        .bind(outbox_id)
+        .fetch_optional(&mut *db)
+        .await?;
+        let Some(r) = row else {
+            return Err(JobError::permanent(format!(
+                "no outbox message {outbox_id}"
+            )));
+        };
+        OutboxMail {
+            id: r.get(0),
+            created_at: r.get(1),
+            to: r.get(2),
+            subject: r.get(3),
+            body: r.get(4),
+            sent_at: r.get(5),
+            attempts: r.get(6),
+            last_error: r.get(7),
         }
-        tx.commit().await?;
+    };
+    if mail.sent_at.is_some() {
+        return Ok(());
     }
-    Ok(sent)
+    match transport.deliver(&mail).await {
+        Ok(()) => {
+            let mut tx = ctx.begin().await?;
+            sqlx::query(
+                "UPDATE mail_outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+            )
+            .bind(now_micros())
+            .bind(mail.id)
+            .execute(&mut *tx)
+            .await?;
+            tx.complete().await?;
+            tracing::info!(outbox_id = mail.id, "mail delivered");
+            Ok(())
+        }
+        Err(e) => {
+            let mut tx = ctx.store().begin().await?;
+            sqlx::query(
+                "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+            )
+            .bind(&e)
+            .bind(mail.id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Err(JobError::retry(format!("SMTP: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smtp_urls_default_to_starttls() {
+        assert_eq!(super::smtp_url("smtp://h:587"), "smtp://h:587?tls=required");
+        assert_eq!(super::smtp_url("smtp://h:25?tls=none"), "smtp://h:25");
+        assert_eq!(
+            super::smtp_url("smtp://h?tls=opportunistic"),
+            "smtp://h?tls=opportunistic"
+        );
+        assert_eq!(super::smtp_url("smtps://h:465"), "smtps://h:465");
+    }
 }

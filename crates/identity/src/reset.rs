@@ -108,5 +108,6 @@ pub async fn reset_password(
         json!({"sessions_ended": ended}),
     )
     .await?;
+    fanz_events::publish(db, &crate::events::IdentityEvent::PasswordReset { user_id }).await?;
     Ok(user_id)
 }

@@ -48,7 +48,7 @@ pub use verify::{
 
 use fanz_store::sqlx;
 
-/// Housekeeping, run by the server every few seconds and by `fanz ledger expire-holds`:
+/// Housekeeping, run by the server every few seconds ([`ReleaseDue`]) and by `fanz ledger expire-holds`:
 /// release holds whose time has passed and rolling reserves that are due, in the caller's
 /// transaction. Returns how many of each.
 pub async fn release_due(
@@ -59,6 +59,36 @@ pub async fn release_due(
     let holds = expire_holds(db, now).await?;
     let reserves = templates::release_due_reserves(db, now, actor).await?;
     Ok((holds, reserves))
+}
+
+/// The housekeeping job: [`release_due`] every 5 s on one node at a time (queue
+/// `maintenance`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ReleaseDue {}
+
+impl fanz_jobs::Job for ReleaseDue {
+    const KIND: &'static str = "ledger.release_due";
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: i64 = 3;
+}
+
+/// Register the ledger's jobs: the recurring [`ReleaseDue`].
+pub fn register_jobs(registry: &mut fanz_jobs::Registry) {
+    registry.register(|ctx: fanz_jobs::JobContext, _: ReleaseDue| async move {
+        let mut tx = ctx.begin().await?;
+        let (holds, reserves) = release_due(
+            &mut tx,
+            fanz_core::clock::now_micros(),
+            &fanz_audit::Actor::system(),
+        )
+        .await?;
+        tx.complete().await?;
+        if holds + reserves > 0 {
+            tracing::info!(holds, reserves, "ledger holds and reserves released");
+        }
+        Ok(())
+    });
+    registry.every(std::time::Duration::from_secs(5), ReleaseDue {});
 }
 
 /// An instant as the API and CLI accept it: microseconds since the epoch (`1732406400000000`),

@@ -5,6 +5,9 @@
 //! the profile is made so a profile page is one read of this module's tables. Follower counts
 //! are kept in the profile row, updated in the same transaction as the follow.
 
+pub mod events;
+
+pub use events::ProfileEvent;
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
 use fanz_core::ValidationError;
@@ -28,6 +31,15 @@ pub enum ProfileError {
 }
 
 pub type Result<T, E = ProfileError> = std::result::Result<T, E>;
+
+impl From<fanz_events::EventsError> for ProfileError {
+    fn from(e: fanz_events::EventsError) -> Self {
+        match e {
+            fanz_events::EventsError::Database(e) => ProfileError::Database(e),
+            other => ProfileError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
 
 /// A link shown on a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -276,6 +288,14 @@ pub async fn become_creator(
         json!({"clusters": clusters}),
     )
     .await?;
+    fanz_events::publish(
+        db,
+        &ProfileEvent::BecameCreator {
+            user_id,
+            clusters: clusters.to_vec(),
+        },
+    )
+    .await?;
     get_by_user(db, user_id).await
 }
 
@@ -404,6 +424,19 @@ pub async fn set_following(
             json!({}),
         )
         .await?;
+        let (follower_id, followee_id) = (follower_id, target.user_id);
+        let event = if on {
+            ProfileEvent::Followed {
+                follower_id,
+                followee_id,
+            }
+        } else {
+            ProfileEvent::Unfollowed {
+                follower_id,
+                followee_id,
+            }
+        };
+        fanz_events::publish(db, &event).await?;
     }
     get_by_user(db, target.user_id).await
 }

@@ -172,3 +172,33 @@ impl From<fanz_audit::AuditError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<fanz_jobs::JobsError> for ApiError {
+    fn from(e: fanz_jobs::JobsError) -> Self {
+        use fanz_jobs::JobsError as E;
+        match e {
+            E::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "job_not_found", e.to_string()),
+            E::WrongState { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "job_wrong_state", e.to_string())
+            }
+            E::Database(_) | E::Args(_) | E::LeaseLost => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<fanz_events::EventsError> for ApiError {
+    fn from(e: fanz_events::EventsError) -> Self {
+        use fanz_events::EventsError as E;
+        match e {
+            E::UnknownSubscriber(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "subscriber_not_found", e.to_string())
+            }
+            E::Nats(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "events_unavailable",
+                e.to_string(),
+            ),
+            E::Database(_) | E::Serialize(_) | E::NoType => ApiError::internal(e),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! error-to-HTTP mapping lives in [`error`]. This crate holds no business rules.
 
 pub mod api;
+pub mod background;
 pub mod error;
 pub mod extract;
 pub mod flows;
@@ -24,7 +25,6 @@ use fanz_store::Store;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
-use tokio::sync::Notify;
 use tower::{Layer, ServiceExt};
 
 /// Shared state of a running server. Cheap to clone.
@@ -38,8 +38,10 @@ pub struct Inner {
     pub clusters_json: String,
     pub config: Config,
     pub identity: fanz_identity::Settings,
-    /// Wakes the mail sender when something was queued.
-    pub mail_wakeup: Notify,
+    /// This node's name in the jobs table and the event subscribers.
+    pub node: String,
+    /// The job runner and event bus, once [`serve`] started them.
+    pub background: OnceLock<background::Background>,
     /// The API gateway and service registry (`/api/gateway/*`, `/admin/gateway`).
     pub gateway: fanz_gateway::Gateway,
 }
@@ -80,13 +82,19 @@ impl AppState {
         })
         .expect("clusters serialize");
         let gateway = gateway::build(&config, &store, &clusters)?;
+        let node = if config.jobs.node_name.is_empty() {
+            fanz_jobs::default_node_name()
+        } else {
+            config.jobs.node_name.clone()
+        };
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
             clusters_json,
             config,
             identity,
-            mail_wakeup: Notify::new(),
+            node,
+            background: OnceLock::new(),
             gateway,
         })))
     }
@@ -128,6 +136,19 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(bg) = state.background.get() {
+        let jobs = bg.jobs.as_ref().map(|j| j.health());
+        let events = bg.events.health();
+        if !jobs.as_ref().is_none_or(|j| j.healthy) || !events.healthy {
+            tracing::warn!(?jobs, ?events, "background work stalled");
+            return error::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "workers_stalled",
+                "a job queue or event subscriber stopped going round",
+            )
+            .into_response();
+        }
+    }
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
@@ -240,8 +261,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     middleware::prometheus();
-    spawn_mail_sender(&state);
-    spawn_hold_expiry(&state);
+    // Jobs and events: every module's background work runs through these two.
+    let background = background::start(&state)
+        .await
+        .map_err(|e| std::io::Error::other(format!("event bus: {e}")))?;
+    let _ = state.background.set(background);
+    let background_state = state.clone();
     // Health checks, catalogue hot reload, DNS discovery, runtime registrations from the
     // store; they stop when the server does.
     let _gateway_tasks = state.gateway.start();
@@ -274,12 +299,19 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted connection");
         }
     });
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(edge),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let served =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(edge),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(background) = background_state.background.get() {
+        background.shutdown().await;
+    }
+    served
 }
 
 fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
@@ -300,64 +332,4 @@ fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Reques
         }
     }
     req
-}
-
-/// Every few seconds, release ledger holds whose time has passed and rolling reserves that
-/// are due. Safe on several nodes: a hold moves out of `pending` once, and a reserve release
-/// has an idempotency key of its own.
-fn spawn_hold_expiry(state: &AppState) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            let result = async {
-                let now = fanz_core::clock::now_micros();
-                let mut tx = state.store.begin().await?;
-                let released =
-                    fanz_ledger::release_due(&mut tx, now, &fanz_audit::Actor::system()).await?;
-                tx.commit().await?;
-                Ok::<_, error::ApiError>(released)
-            }
-            .await;
-            match result {
-                Ok((0, 0)) => {}
-                Ok((holds, reserves)) => {
-                    tracing::info!(holds, reserves, "ledger holds and reserves released")
-                }
-                Err(e) => tracing::warn!(error = %e.message, "hold expiry pass failed"),
-            }
-        }
-    });
-}
-
-/// With SMTP configured, deliver the outbox in the background.
-fn spawn_mail_sender(state: &AppState) {
-    if state.config.smtp_url.is_empty() {
-        return;
-    }
-    let transport = match fanz_identity::mail::SmtpTransport::new(
-        &state.config.smtp_url,
-        &state.config.smtp_from,
-    ) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "SMTP is misconfigured; mail stays in the outbox");
-            return;
-        }
-    };
-    let state = state.clone();
-    tokio::spawn(async move {
-        loop {
-            match fanz_identity::mail::deliver_pending(&state.store, &transport, 50).await {
-                Ok(n) if n > 0 => tracing::info!(sent = n, "mail delivered"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "mail delivery pass failed"),
-            }
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(15),
-                state.mail_wakeup.notified(),
-            )
-            .await;
-        }
-    });
 }

@@ -181,7 +181,6 @@ pub async fn password_forgot(
     let mut tx = state.store.begin().await?;
     fanz_identity::request_password_reset(&mut tx, &req.email, &actor, &state.identity).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(StatusResponse {

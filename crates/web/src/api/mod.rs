@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod jobs;
 pub mod ledger;
 pub mod me;
 pub mod profiles;
@@ -69,6 +70,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::mail_outbox))
         .routes(routes!(admin::audit))
         .routes(routes!(admin::grant_role))
+        .routes(routes!(jobs::overview))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::show))
+        .routes(routes!(jobs::retry))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::probe))
+        .routes(routes!(jobs::events))
+        .routes(routes!(jobs::publish_probe))
+        .routes(routes!(jobs::probe_status))
         .routes(routes!(ledger::create_account))
         .routes(routes!(ledger::get_account))
         .routes(routes!(ledger::balance))

@@ -3,6 +3,7 @@
 //! double-submit CSRF token; sessions use an HttpOnly, SameSite=Lax cookie.
 
 mod csrf;
+mod jobs;
 mod templates;
 
 use crate::error::ApiError;
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/settings/two-factor/start", post(tfa_start))
         .route("/settings/two-factor/confirm", post(tfa_confirm))
         .route("/settings/two-factor/disable", post(tfa_disable))
+        .route("/admin/jobs", get(jobs::page))
+        .route("/admin/jobs/{id}/retry", post(jobs::retry))
         .route("/@{handle}", get(profile))
         .route("/@{handle}/follow", post(follow))
         .route("/@{handle}/unfollow", post(unfollow))
@@ -427,7 +430,6 @@ async fn forgot(
     let mut tx = state.store.begin().await?;
     fanz_identity::request_password_reset(&mut tx, &form.email, &actor, &state.identity).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
     Ok(render(
         StatusCode::OK,
         ForgotPage {

