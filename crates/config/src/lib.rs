@@ -2,6 +2,7 @@
 //! `FANZ_*` environment variables. Validated once at start-up; a bad value stops start-up
 //! with a message that names the key.
 
+pub mod auth;
 pub mod gateway;
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -51,6 +52,12 @@ pub struct Config {
     /// The API gateway and service registry (`[gateway]` in the file).
     #[serde(default)]
     pub gateway: gateway::GatewayConfig,
+    /// Limits on sign-up, password reset and password hashing (`[auth]`).
+    #[serde(default)]
+    pub auth: auth::AuthConfig,
+    /// Keys that seal secrets at rest (`[secrets]`).
+    #[serde(default)]
+    pub secrets: auth::SecretsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +88,8 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "Fanz <no-reply@fanz.localhost>".into(),
             gateway: gateway::GatewayConfig::default(),
+            auth: auth::AuthConfig::default(),
+            secrets: auth::SecretsConfig::default(),
         }
     }
 }
@@ -144,6 +153,8 @@ impl Config {
         "smtp_url",
         "smtp_from",
         "gateway",
+        "auth",
+        "secrets",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -203,6 +214,9 @@ impl Config {
         self.gateway
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        self.auth
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
     }
 
@@ -217,6 +231,12 @@ impl Config {
         shown.smtp_url = redact_url(&shown.smtp_url);
         if !shown.gateway.identity_secret.is_empty() {
             shown.gateway.identity_secret = "***".into();
+        }
+        if !shown.secrets.key.is_empty() {
+            shown.secrets.key = "***".into();
+        }
+        for k in &mut shown.secrets.old_keys {
+            *k = "***".into();
         }
         toml::to_string(&shown).expect("config serializes as TOML")
     }
@@ -292,6 +312,26 @@ mod tests {
             assert!(
                 err.to_lowercase().contains("gateway.health.interval_ms"),
                 "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_and_auth_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let key = format!("k2:{}", "A".repeat(43) + "=");
+            jail.set_env("FANZ_SECRETS__KEY", &key);
+            jail.set_env("FANZ_SECRETS__OLD_KEYS", "[\"k1:abc+/=\"]");
+            jail.set_env("FANZ_AUTH__SIGNUP_MAX_PER_IP", "3");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.secrets.key, key);
+            assert_eq!(c.secrets.old_keys, vec!["k1:abc+/=".to_owned()]);
+            assert_eq!(c.auth.signup_max_per_ip, 3);
+            let shown = c.redacted_toml();
+            assert!(
+                !shown.contains(&key) && !shown.contains("abc+/="),
+                "{shown}"
             );
             Ok(())
         });
