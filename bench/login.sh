@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 start() {
   rm -rf "$data"/*
-  FANZ_DATA_DIR="$data" FANZ_LISTEN="127.0.0.1:$port" FANZ_LOG=error "$@" "$bin" serve &
+  FANZ_DATA_DIR="$data" FANZ_LISTEN="127.0.0.1:$port" FANZ_LOG=off "$@" "$bin" serve 2>/dev/null &
   pid=$!
   for _ in $(seq 1 500); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
