@@ -60,6 +60,11 @@ impl Hasher {
         self.concurrency
     }
 
+    /// How many hashes are waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
     /// The most hashes that ever ran at once in this process.
     pub fn peak_running(&self) -> usize {
         self.peak.load(Ordering::Relaxed)

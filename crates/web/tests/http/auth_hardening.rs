@@ -125,8 +125,55 @@ fn patient(c: &mut Config) {
     c.auth.hash_wait_ms = 120_000;
 }
 
+/// One hashing slot and room for everyone in its queue, for [`parked_burst`].
+fn one_slot(c: &mut Config) {
+    patient(c);
+    c.auth.hash_concurrency = 1;
+    c.auth.hash_queue = 64;
+}
+
+/// Send every request at once while the only hashing slot is held, so that every attempt the
+/// limits let through is parked at the hasher at the same moment; release the slot once each
+/// request is either answered or parked. A check-then-act throttle lets them all park (and all
+/// fail the password afterwards); counting before hashing parks no more than the limit. The
+/// loop waits on a condition, not on time.
+async fn parked_burst(app: &TestApp, requests: Vec<reqwest::RequestBuilder>) -> Vec<Answer> {
+    let hasher = app.state.identity.hasher.clone();
+    assert_eq!(hasher.concurrency(), 1, "spawn the app with one_slot");
+    let slot = hasher.hold_slot().await;
+    let n = requests.len();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for req in requests {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(answer(req.send().await.unwrap()).await);
+        });
+    }
+    drop(tx);
+    let mut out = Vec::new();
+    while out.len() + hasher.waiting() < n {
+        if let Ok(Some(a)) =
+            tokio::time::timeout(std::time::Duration::from_millis(10), rx.recv()).await
+        {
+            out.push(a);
+        }
+    }
+    drop(slot);
+    while let Some(a) = rx.recv().await {
+        out.push(a);
+    }
+    out
+}
+
+fn logins(app: &TestApp, bodies: Vec<Value>) -> Vec<reqwest::RequestBuilder> {
+    bodies
+        .into_iter()
+        .map(|b| app.client.post(app.url("/api/v1/auth/login")).json(&b))
+        .collect()
+}
+
 async fn concurrent_wrong_passwords_never_pass_the_limits(backend: Backend) {
-    let Some(app) = app_with(backend, patient).await else {
+    let Some(app) = app_with(backend, one_slot).await else {
         return;
     };
     app.signup("victim@example.com", "victim", "correct horse battery")
@@ -134,7 +181,7 @@ async fn concurrent_wrong_passwords_never_pass_the_limits(backend: Backend) {
     // 48 wrong passwords for one account at once: the old check-then-act throttle let all of
     // them through to the hash (48 × 401, ~1 GB of argon2 memory).
     let wrong = json!({"email": "victim@example.com", "password": "not the password"});
-    let answers = burst(&app, "/api/v1/auth/login", vec![wrong; 48]).await;
+    let answers = parked_burst(&app, logins(&app, vec![wrong; 48])).await;
     assert_eq!(answers.len(), 48);
     assert_refusals(&answers);
     assert_eq!(
@@ -154,13 +201,13 @@ async fn concurrent_wrong_passwords_never_pass_the_limits(backend: Backend) {
     assert_error(right, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 
     // Per address: 40 different accounts at once from one address; the address has 20 failures
-    // left in its window, of which the burst above used 5.
+    // in its window, of which the burst above used 5.
     let spray: Vec<Value> = (0..40)
         .map(
             |i| json!({"email": format!("nobody{i}@example.com"), "password": "guess guess guess"}),
         )
         .collect();
-    let answers = burst(&app, "/api/v1/auth/login", spray).await;
+    let answers = parked_burst(&app, logins(&app, spray)).await;
     assert_refusals(&answers);
     assert_eq!(count(&answers, StatusCode::UNAUTHORIZED), 15);
     assert_eq!(count(&answers, StatusCode::TOO_MANY_REQUESTS), 25);
@@ -172,46 +219,32 @@ async fn concurrent_wrong_passwords_never_pass_the_limits(backend: Backend) {
 
 /// The login page goes through the same counters.
 async fn login_page_burst_is_limited(backend: Backend) {
-    let Some(app) = app_with(backend, patient).await else {
+    let Some(app) = app_with(backend, one_slot).await else {
         return;
     };
     app.signup("page@example.com", "paged", "correct horse battery")
         .await;
     let csrf = "c".repeat(40);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for _ in 0..16 {
-        let req = app
-            .client
-            .post(app.url("/login"))
-            .header("cookie", format!("fanz_csrf={csrf}"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", "page@example.com"),
-                ("password", "not the password"),
-            ]);
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let res = req.send().await.unwrap();
-            let _ = tx.send((res.status(), res.headers().contains_key("retry-after")));
-        });
-    }
-    drop(tx);
-    let mut statuses = Vec::new();
-    while let Some(s) = rx.recv().await {
-        statuses.push(s);
-    }
-    assert_eq!(statuses.len(), 16);
-    let unauthorized = statuses
+    let requests = (0..16)
+        .map(|_| {
+            app.client
+                .post(app.url("/login"))
+                .header("cookie", format!("fanz_csrf={csrf}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "page@example.com"),
+                    ("password", "not the password"),
+                ])
+        })
+        .collect();
+    let answers = parked_burst(&app, requests).await;
+    assert_eq!(answers.len(), 16);
+    assert_eq!(count(&answers, StatusCode::UNAUTHORIZED), 5);
+    assert_eq!(count(&answers, StatusCode::TOO_MANY_REQUESTS), 11);
+    assert!(answers
         .iter()
-        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
-        .count();
-    assert_eq!(unauthorized, 5, "{statuses:?}");
-    for (s, retry) in &statuses {
-        assert!(
-            *s == StatusCode::UNAUTHORIZED || (*s == StatusCode::TOO_MANY_REQUESTS && *retry),
-            "{statuses:?}"
-        );
-    }
+        .filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .all(|a| a.retry_after.is_some()));
 }
 
 async fn hashing_is_bounded_and_sheds_with_503(backend: Backend) {
@@ -708,7 +741,11 @@ async fn totp_secrets_are_sealed_at_rest(backend: Backend) {
         .await
         .unwrap();
     drop(db);
-    let now = fanz_identity::current_code(&secret).unwrap();
+    // Two successive time steps, taken together: a code's step is accepted once.
+    let (now, later) = (
+        fanz_identity::current_code(&secret).unwrap(),
+        fanz_identity::code_at_offset(&secret, 30).unwrap(),
+    );
     assert_eq!(
         login_with_code(&app, "legacy@example.com", &now).await,
         StatusCode::OK
@@ -720,7 +757,7 @@ async fn totp_secrets_are_sealed_at_rest(backend: Backend) {
     let (stored, _) = stored_totp(&app, legacy_id).await;
     assert!(stored.unwrap().starts_with("fzsec1:"));
     assert_eq!(
-        login_with_code(&app, "legacy@example.com", &next).await,
+        login_with_code(&app, "legacy@example.com", &later).await,
         StatusCode::OK
     );
 }
@@ -753,8 +790,11 @@ async fn totp_keys_rotate(backend: Backend) {
         .await
         .unwrap();
     drop(db);
-    // Sealed under the retired key: still read.
-    let now = fanz_identity::current_code(secret).unwrap();
+    // Sealed under the retired key: still read. (Two successive steps, taken together.)
+    let (now, next) = (
+        fanz_identity::current_code(secret).unwrap(),
+        fanz_identity::code_at_offset(secret, 30).unwrap(),
+    );
     assert_eq!(
         login_with_code(&app, "rotated@example.com", &now).await,
         StatusCode::OK
@@ -772,7 +812,6 @@ async fn totp_keys_rotate(backend: Backend) {
         only_k2.open_text(&stored, &format!("totp:{id}")).unwrap(),
         secret
     );
-    let next = fanz_identity::code_at_offset(secret, 30).unwrap();
     assert_eq!(
         login_with_code(&app, "rotated@example.com", &next).await,
         StatusCode::OK
