@@ -2,6 +2,7 @@
 //! `FANZ_*` environment variables. Validated once at start-up; a bad value stops start-up
 //! with a message that names the key.
 
+pub mod auth;
 pub mod gateway;
 pub mod jobs;
 
@@ -58,6 +59,12 @@ pub struct Config {
     /// The background job runner (`[jobs]` in the file).
     #[serde(default)]
     pub jobs: jobs::JobsConfig,
+    /// Limits on sign-up, password reset and password hashing (`[auth]`).
+    #[serde(default)]
+    pub auth: auth::AuthConfig,
+    /// Keys that seal secrets at rest (`[secrets]`).
+    #[serde(default)]
+    pub secrets: auth::SecretsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +97,8 @@ impl Default for Config {
             gateway: gateway::GatewayConfig::default(),
             events_url: String::new(),
             jobs: jobs::JobsConfig::default(),
+            auth: auth::AuthConfig::default(),
+            secrets: auth::SecretsConfig::default(),
         }
     }
 }
@@ -155,6 +164,8 @@ impl Config {
         "gateway",
         "events_url",
         "jobs",
+        "auth",
+        "secrets",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -223,6 +234,9 @@ impl Config {
         self.jobs
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        self.auth
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
     }
 
@@ -238,6 +252,12 @@ impl Config {
         shown.events_url = redact_url(&shown.events_url);
         if !shown.gateway.identity_secret.is_empty() {
             shown.gateway.identity_secret = "***".into();
+        }
+        if !shown.secrets.key.is_empty() {
+            shown.secrets.key = "***".into();
+        }
+        for k in &mut shown.secrets.old_keys {
+            *k = "***".into();
         }
         toml::to_string(&shown).expect("config serializes as TOML")
     }
@@ -313,6 +333,26 @@ mod tests {
             assert!(
                 err.to_lowercase().contains("gateway.health.interval_ms"),
                 "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_and_auth_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let key = format!("k2:{}", "A".repeat(43) + "=");
+            jail.set_env("FANZ_SECRETS__KEY", &key);
+            jail.set_env("FANZ_SECRETS__OLD_KEYS", "[\"k1:abc+/=\"]");
+            jail.set_env("FANZ_AUTH__SIGNUP_MAX_PER_IP", "3");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.secrets.key, key);
+            assert_eq!(c.secrets.old_keys, vec!["k1:abc+/=".to_owned()]);
+            assert_eq!(c.auth.signup_max_per_ip, 3);
+            let shown = c.redacted_toml();
+            assert!(
+                !shown.contains(&key) && !shown.contains("abc+/="),
+                "{shown}"
             );
             Ok(())
         });

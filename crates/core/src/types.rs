@@ -52,6 +52,19 @@ impl Email {
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(bad("email is not a valid address"));
         }
+        // The local part in RFC 5321's dot-atom form, ASCII only: no emoji, no bidirectional
+        // controls such as U+202E that make an address display as another, no quoting.
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || "!#$%&'*+/=?^_`{|}~-".contains(c))
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..");
+        if !local_ok {
+            return Err(bad(
+                "email may contain only letters a-z, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ - before the @",
+            ));
+        }
         if s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
         {
@@ -226,6 +239,7 @@ mod tests {
             Email::parse(" Ann@Example.COM ").unwrap().as_str(),
             "ann@example.com"
         );
+        assert!(Email::parse("o'brien+tag@mail.example.com").is_ok());
         for bad in [
             "",
             "ann",
@@ -235,6 +249,11 @@ mod tests {
             "a b@x.com",
             "ann@x..com",
             "ann@.x.com",
+            "ann\u{1F600}@x.com",
+            "ann\u{202E}moc.x@evil.com",
+            "\"ann\"@x.com",
+            ".ann@x.com",
+            "a..nn@x.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -464,8 +464,15 @@ fn clusters(config: &Config) -> Result<Clusters> {
 async fn state(config: Config) -> Result<AppState> {
     let clusters = clusters(&config)?;
     let store = open_store(&config).await?;
-    AppState::try_new(store, clusters, config)
-        .context("the service catalogue (services.toml) is invalid")
+    let state = AppState::try_new(store, clusters, config).context("cannot start")?;
+    // TOTP secrets stored in clear (before sealing) or under a retired key are sealed under the
+    // current key; idempotent and safe on several nodes.
+    let resealed =
+        fanz_identity::reseal_totp_secrets(&state.store, &state.identity.secrets).await?;
+    if resealed > 0 {
+        tracing::info!(resealed, "TOTP secrets sealed under the current key");
+    }
+    Ok(state)
 }
 
 async fn serve(config: Config, demo: bool) -> Result<()> {

@@ -1,8 +1,8 @@
 //! Logging in and out, sessions, authenticating a request, and login throttling.
 
-use crate::password::{decoy_hash, verify_password};
+use crate::password::decoy_hash;
 use crate::totp::check_second_factor;
-use crate::{IdentityError, Result, Settings};
+use crate::{throttle, IdentityError, Result, Settings};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
 use fanz_core::token::{hash_token, random_token};
@@ -57,12 +57,17 @@ const SESSION_PREFIX: &str = "fzs_";
 pub(crate) const API_KEY_PREFIX: &str = "fzk_";
 
 /// Check credentials and open a session. Wrong e-mail and wrong password give the same error
-/// in about the same time. Failures are recorded for throttling; after too many from one IP
-/// or for one account within the window, attempts are refused with `Throttled` until it
-/// passes.
+/// in about the same time.
+///
+/// The attempt is counted against the address's and the account's limits *before* the
+/// password is hashed (see [`crate::throttle`]): once either limit is reached, attempts are
+/// refused with `Throttled` until the window passes, however many arrive at once. A correct
+/// password gives its count back; a full login clears the account's counter. The hash itself
+/// waits for the bounded [`crate::Hasher`], which may answer `Busy` (the attempt is then given
+/// back: no password was tried).
 ///
 /// Takes the store, not a transaction: the password check is slow and runs outside any
-/// write lock; failure and success are each committed in their own short transaction.
+/// write lock; counting and the outcome are each committed in their own short transaction.
 pub async fn login(
     store: &Store,
     req: LoginRequest,
@@ -74,16 +79,55 @@ pub async fn login(
     let email = Email::parse(&req.email)
         .map(|e| e.to_string())
         .unwrap_or_else(|_| req.email.trim().to_lowercase());
-
-    {
-        let mut db = store.conn().await?;
-        throttle_check(&mut db, &ip, &email, settings).await?;
+    let limits = login_limits(&ip, &email, settings);
+    throttle::reserve(store, &limits).await?;
+    let outcome = check_login(store, req, &email, actor, settings).await;
+    match &outcome {
+        // A guess that failed stays counted.
+        Err(IdentityError::InvalidCredentials)
+        | Err(IdentityError::InvalidTotp)
+        | Err(IdentityError::AccountDisabled) => {}
+        Ok(LoginOutcome::Session(_)) => {
+            let mut tx = store.begin().await?;
+            throttle::clear(&mut tx, throttle::LOGIN_ACCOUNT, &email).await?;
+            throttle::refund(&mut tx, throttle::LOGIN_IP, &ip).await?;
+            tx.commit().await?;
+        }
+        // The password was right (a code is still to come), or nothing was tried: give the
+        // attempt back. Wrong codes are counted when they come.
+        _ => throttle::refund_all(store, &limits).await?,
     }
+    outcome
+}
 
+fn login_limits(ip: &str, email: &str, s: &Settings) -> [throttle::Limit; 2] {
+    [
+        throttle::Limit::new(
+            throttle::LOGIN_IP,
+            ip,
+            s.max_failures_per_ip,
+            s.window_micros,
+        ),
+        throttle::Limit::new(
+            throttle::LOGIN_ACCOUNT,
+            email,
+            s.max_failures_per_account,
+            s.window_micros,
+        ),
+    ]
+}
+
+async fn check_login(
+    store: &Store,
+    req: LoginRequest,
+    email: &str,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<LoginOutcome> {
     let found = {
         let mut db = store.conn().await?;
         sqlx::query("SELECT id, password_hash, disabled, totp_enabled FROM users WHERE email = $1")
-            .bind(&email)
+            .bind(email)
             .fetch_optional(&mut *db)
             .await?
             .map(|r| {
@@ -100,17 +144,17 @@ pub async fn login(
         .as_ref()
         .map(|f| f.1.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
-    let password_ok = verify_password(&req.password, &stored_hash).await && found.is_some();
+    let password_ok = settings.hasher.verify(&req.password, &stored_hash).await? && found.is_some();
     let Some((user_id, _, disabled, totp_enabled)) = found.filter(|_| password_ok) else {
         let mut tx = store.begin().await?;
-        record_failure(&mut tx, &ip, &email, actor, "invalid_credentials").await?;
+        record_failure(&mut tx, email, actor, "invalid_credentials").await?;
         tx.commit().await?;
         return Err(IdentityError::InvalidCredentials);
     };
 
     let mut tx = store.begin().await?;
     if disabled {
-        record_failure(&mut tx, &ip, &email, &actor.with_user(user_id), "disabled").await?;
+        record_failure(&mut tx, email, &actor.with_user(user_id), "disabled").await?;
         tx.commit().await?;
         return Err(IdentityError::AccountDisabled);
     }
@@ -125,15 +169,21 @@ pub async fn login(
         });
     }
     if totp_enabled {
-        let second = check_second_factor(&mut tx, user_id, req.totp.as_deref(), actor).await;
+        let second = check_second_factor(
+            &mut tx,
+            user_id,
+            req.totp.as_deref(),
+            actor,
+            &settings.secrets,
+        )
+        .await;
         if let Err(e) = second {
-            return fail_second_factor(tx, e, user_id, &ip, &email, actor).await;
+            return fail_second_factor(tx, e, user_id, email, actor).await;
         }
     }
     let session = finish_login(
         &mut tx,
         user_id,
-        &email,
         req.kind,
         req.user_agent.as_deref(),
         totp_enabled,
@@ -143,6 +193,37 @@ pub async fn login(
     .await?;
     tx.commit().await?;
     Ok(LoginOutcome::Session(session))
+}
+
+/// Hash the password of a new account. The sign-up is first counted against the caller's
+/// address (`Throttled` once it signed up too often within the window); when the hasher is
+/// full (`Busy`) the count is given back. Calls without an address (the command line, the demo
+/// loader) are not limited.
+pub async fn hash_signup_password(
+    store: &Store,
+    password: &fanz_core::Password,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<String> {
+    let limits: Vec<throttle::Limit> = actor
+        .ip
+        .as_deref()
+        .map(|ip| {
+            throttle::Limit::new(
+                throttle::SIGNUP_IP,
+                ip,
+                settings.signup_max_per_ip,
+                settings.signup_window_micros,
+            )
+        })
+        .into_iter()
+        .collect();
+    throttle::reserve(store, &limits).await?;
+    let hashed = settings.hasher.hash(password).await;
+    if hashed.is_err() {
+        throttle::refund_all(store, &limits).await?;
+    }
+    hashed
 }
 
 /// What a correct password leads to.
@@ -158,21 +239,15 @@ pub enum LoginOutcome {
 const MFA_TICKET: &str = "mfa";
 const MFA_TICKET_TTL: i64 = 5 * fanz_core::clock::MINUTE;
 
-#[allow(clippy::too_many_arguments)]
 async fn finish_login(
     db: &mut Db,
     user_id: i64,
-    email: &str,
     kind: &str,
     user_agent: Option<&str>,
     second_factor: bool,
     actor: &Actor,
     settings: &Settings,
 ) -> Result<Session> {
-    sqlx::query("DELETE FROM login_failures WHERE email = $1")
-        .bind(email)
-        .execute(&mut *db)
-        .await?;
     let session = open_session(
         db,
         user_id,
@@ -220,22 +295,29 @@ pub async fn complete_login(
     let Some((user_id, email)) = found else {
         return Err(IdentityError::LoginExpired);
     };
-    {
-        let mut db = store.conn().await?;
-        throttle_check(&mut db, &ip, &email, settings).await?;
-    }
+    let limits = login_limits(&ip, &email, settings);
+    throttle::reserve(store, &limits).await?;
     let mut tx = store.begin().await?;
-    if let Err(e) = check_second_factor(&mut tx, user_id, Some(code), actor).await {
-        return fail_second_factor(tx, e, user_id, &ip, &email, actor).await;
+    if let Err(e) =
+        check_second_factor(&mut tx, user_id, Some(code), actor, &settings.secrets).await
+    {
+        let counted = matches!(e, IdentityError::InvalidTotp);
+        let result = fail_second_factor(tx, e, user_id, &email, actor).await;
+        if !counted {
+            throttle::refund_all(store, &limits).await?;
+        }
+        return result;
     }
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(hash_token(ticket))
         .execute(&mut *tx)
         .await?;
     let session = finish_login(
-        &mut tx, user_id, &email, "cookie", user_agent, true, actor, settings,
+        &mut tx, user_id, "cookie", user_agent, true, actor, settings,
     )
     .await?;
+    throttle::clear(&mut tx, throttle::LOGIN_ACCOUNT, &email).await?;
+    throttle::refund(&mut tx, throttle::LOGIN_IP, &ip).await?;
     tx.commit().await?;
     Ok(session)
 }
@@ -271,69 +353,23 @@ async fn open_session(
     })
 }
 
-/// A refused second factor: a wrong code counts towards throttling; whatever the second-factor
-/// check spent (a used time step, a recovery code) is kept.
+/// A refused second factor: a wrong code is audited (its attempt stays counted); whatever the
+/// second-factor check spent (a used time step, a recovery code) is kept.
 async fn fail_second_factor<T>(
     mut tx: fanz_store::Tx,
     err: IdentityError,
     user_id: i64,
-    ip: &str,
     email: &str,
     actor: &Actor,
 ) -> Result<T> {
     if matches!(err, IdentityError::InvalidTotp) {
-        record_failure(
-            &mut tx,
-            ip,
-            email,
-            &actor.with_user(user_id),
-            "invalid_totp",
-        )
-        .await?;
+        record_failure(&mut tx, email, &actor.with_user(user_id), "invalid_totp").await?;
     }
     tx.commit().await?;
     Err(err)
 }
 
-async fn throttle_check(db: &mut Db, ip: &str, email: &str, s: &Settings) -> Result<()> {
-    let since = now_micros() - s.window_micros;
-    for (column, value, max) in [
-        ("ip", ip, s.max_failures_per_ip),
-        ("email", email, s.max_failures_per_account),
-    ] {
-        let sql =
-            format!("SELECT COUNT(*), MIN(at) FROM login_failures WHERE {column} = $1 AND at > $2");
-        let row = sqlx::query(&sql)
-            .bind(value)
-            .bind(since)
-            .fetch_one(&mut *db)
-            .await?;
-        let count: i64 = row.get(0);
-        if count >= max {
-            let oldest: Option<i64> = row.get(1);
-            let free_at = oldest.unwrap_or(since) + s.window_micros;
-            let secs = ((free_at - now_micros()).max(0) / 1_000_000) as u64 + 1;
-            return Err(IdentityError::Throttled {
-                retry_after_secs: secs,
-            });
-        }
-    }
-    Ok(())
-}
-
-async fn record_failure(
-    db: &mut Db,
-    ip: &str,
-    email: &str,
-    actor: &Actor,
-    reason: &str,
-) -> Result<()> {
-    sqlx::query("INSERT INTO login_failures (at, ip, email) VALUES ($1, $2, $3)")
-        .bind(now_micros())
-        .bind(ip)
-        .bind(email)
-        .execute(&mut *db)
-        .await?;
+async fn record_failure(db: &mut Db, email: &str, actor: &Actor, reason: &str) -> Result<()> {
     record(
         db,
         actor,
@@ -397,6 +433,26 @@ pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>>
 pub async fn logout(db: &mut Db, token: &str, actor: &Actor) -> Result<()> {
     let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
         .bind(hash_token(token))
+        .fetch_optional(&mut *db)
+        .await?;
+    if let Some(r) = row {
+        let user_id: i64 = r.get(0);
+        record(
+            db,
+            &actor.with_user(user_id),
+            "auth.logout",
+            Some(&format!("user:{user_id}")),
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// End one session by id (logout through the API, whichever header carried the token).
+pub async fn end_session(db: &mut Db, session_id: i64, actor: &Actor) -> Result<()> {
+    let row = sqlx::query("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
+        .bind(session_id)
         .fetch_optional(&mut *db)
         .await?;
     if let Some(r) = row {

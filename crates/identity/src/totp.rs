@@ -1,11 +1,17 @@
 //! Two-factor authentication: RFC 6238 TOTP (SHA-1, 6 digits, 30 s, ±1 step) with replay
 //! protection (a code's time step is accepted once), and ten single-use recovery codes.
+//!
+//! The secret must be read back to check codes, so it cannot be a digest: it is sealed with
+//! the [`Keyring`] (bound to the user, context `totp:<user id>`) in both `totp_secret` and
+//! `totp_pending_secret`. Values stored in clear before sealing existed are still read, and
+//! [`reseal_totp_secrets`] seals them (and re-seals values under a retired key).
 
-use crate::{IdentityError, Result};
+use crate::{throttle, IdentityError, Result, Settings};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
 use fanz_core::token::{hash_token, human_code};
-use fanz_store::{sqlx, Db};
+use fanz_secrets::Keyring;
+use fanz_store::{sqlx, Db, Store};
 use serde_json::json;
 use sqlx::Row;
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -52,6 +58,15 @@ fn now_secs() -> u64 {
     (now_micros() / 1_000_000) as u64
 }
 
+fn context(user_id: i64) -> String {
+    format!("totp:{user_id}")
+}
+
+/// The clear base32 secret of a stored (sealed or legacy clear) value.
+fn open_secret(keyring: &Keyring, stored: &str, user_id: i64) -> Result<String> {
+    Ok(keyring.open_text(stored, &context(user_id))?)
+}
+
 /// Begin enrolment: a new pending secret replaces any earlier pending one. Two-factor is not
 /// on until [`confirm_totp`] sees a valid code.
 pub async fn start_totp_enrolment(
@@ -59,6 +74,7 @@ pub async fn start_totp_enrolment(
     user_id: i64,
     issuer: &str,
     actor: &Actor,
+    keyring: &Keyring,
 ) -> Result<TotpEnrolment> {
     let row = sqlx::query("SELECT handle, totp_enabled FROM users WHERE id = $1")
         .bind(user_id)
@@ -75,7 +91,7 @@ pub async fn start_totp_enrolment(
     };
     let totp = totp_for(&secret, issuer, &handle)?;
     sqlx::query("UPDATE users SET totp_pending_secret = $1, updated_at = $2 WHERE id = $3")
-        .bind(&secret)
+        .bind(keyring.seal_text(&secret, &context(user_id)))
         .bind(now_micros())
         .bind(user_id)
         .execute(&mut *db)
@@ -99,15 +115,17 @@ pub async fn pending_totp(
     db: &mut Db,
     user_id: i64,
     issuer: &str,
+    keyring: &Keyring,
 ) -> Result<Option<TotpEnrolment>> {
     let row = sqlx::query("SELECT handle, totp_pending_secret FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *db)
         .await?
         .ok_or(IdentityError::UserNotFound)?;
-    let Some(secret) = row.get::<Option<String>, _>(1) else {
+    let Some(stored) = row.get::<Option<String>, _>(1) else {
         return Ok(None);
     };
+    let secret = open_secret(keyring, &stored, user_id)?;
     let totp = totp_for(&secret, issuer, &row.get::<String, _>(0))?;
     Ok(Some(TotpEnrolment {
         otpauth_url: totp.get_url(),
@@ -122,6 +140,7 @@ pub async fn confirm_totp(
     code: &str,
     issuer: &str,
     actor: &Actor,
+    keyring: &Keyring,
 ) -> Result<Vec<String>> {
     let row =
         sqlx::query("SELECT handle, totp_enabled, totp_pending_secret FROM users WHERE id = $1")
@@ -132,16 +151,17 @@ pub async fn confirm_totp(
     if row.get::<i64, _>(1) != 0 {
         return Err(IdentityError::TotpAlreadyEnabled);
     }
-    let Some(secret) = row.get::<Option<String>, _>(2) else {
+    let Some(stored) = row.get::<Option<String>, _>(2) else {
         return Err(IdentityError::TotpNotStarted);
     };
+    let secret = open_secret(keyring, &stored, user_id)?;
     let totp = totp_for(&secret, issuer, &row.get::<String, _>(0))?;
     let step = matching_step(&totp, code, now_secs()).ok_or(IdentityError::InvalidTotp)?;
     sqlx::query(
         "UPDATE users SET totp_secret = $1, totp_pending_secret = NULL, totp_enabled = 1, \
          totp_last_step = $2, updated_at = $3 WHERE id = $4",
     )
-    .bind(&secret)
+    .bind(keyring.seal_text(&secret, &context(user_id)))
     .bind(step as i64)
     .bind(now_micros())
     .bind(user_id)
@@ -177,8 +197,57 @@ async fn replace_recovery_codes(db: &mut Db, user_id: i64) -> Result<Vec<String>
     Ok(codes)
 }
 
-/// Turn two-factor off; needs a current code or a recovery code.
-pub async fn disable_totp(db: &mut Db, user_id: i64, code: &str, actor: &Actor) -> Result<()> {
+/// Turn two-factor off; needs a current code or a recovery code. Wrong codes are limited like
+/// logins: each attempt is counted against the caller's address and the account before the
+/// code is checked, and refused with `Throttled` past the limits. A used time step or recovery
+/// code stays spent even when the call fails.
+pub async fn disable_totp(
+    store: &Store,
+    user_id: i64,
+    code: &str,
+    actor: &Actor,
+    settings: &Settings,
+) -> Result<()> {
+    let ip = actor.ip.clone().unwrap_or_default();
+    let limits = [
+        throttle::Limit::new(
+            throttle::LOGIN_IP,
+            ip.as_str(),
+            settings.max_failures_per_ip,
+            settings.window_micros,
+        ),
+        throttle::Limit::new(
+            throttle::TOTP_DISABLE,
+            user_id.to_string(),
+            settings.max_failures_per_account,
+            settings.window_micros,
+        ),
+    ];
+    throttle::reserve(store, &limits).await?;
+    let mut tx = store.begin().await?;
+    let result = turn_off(&mut tx, user_id, code, actor, &settings.secrets).await;
+    match &result {
+        Ok(()) => {
+            throttle::clear(&mut tx, throttle::TOTP_DISABLE, &limits[1].key).await?;
+            throttle::refund(&mut tx, throttle::LOGIN_IP, &ip).await?;
+            tx.commit().await?;
+        }
+        Err(IdentityError::InvalidTotp) => tx.commit().await?,
+        Err(_) => {
+            tx.commit().await?;
+            throttle::refund_all(store, &limits).await?;
+        }
+    }
+    result
+}
+
+async fn turn_off(
+    db: &mut Db,
+    user_id: i64,
+    code: &str,
+    actor: &Actor,
+    keyring: &Keyring,
+) -> Result<()> {
     let enabled: i64 = sqlx::query("SELECT totp_enabled FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *db)
@@ -188,7 +257,7 @@ pub async fn disable_totp(db: &mut Db, user_id: i64, code: &str, actor: &Actor) 
     if enabled == 0 {
         return Err(IdentityError::TotpNotEnabled);
     }
-    check_second_factor(db, user_id, Some(code), actor).await?;
+    check_second_factor(db, user_id, Some(code), actor, keyring).await?;
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_pending_secret = NULL, \
          updated_at = $1 WHERE id = $2",
@@ -218,6 +287,7 @@ pub(crate) async fn check_second_factor(
     user_id: i64,
     code: Option<&str>,
     actor: &Actor,
+    keyring: &Keyring,
 ) -> Result<()> {
     let code = match code.map(str::trim) {
         Some(c) if !c.is_empty() => c,
@@ -229,7 +299,8 @@ pub(crate) async fn check_second_factor(
         .await?;
     let secret: Option<String> = row.get(1);
     let last_step: i64 = row.get(2);
-    if let Some(secret) = secret {
+    if let Some(stored) = secret {
+        let secret = open_secret(keyring, &stored, user_id)?;
         // The issuer is not part of the code, only of the URL: any value checks the same.
         let totp = totp_for(&secret, "Fanz", &row.get::<String, _>(0))?;
         if let Some(step) = matching_step(&totp, code, now_secs()) {
@@ -265,6 +336,46 @@ pub(crate) async fn check_second_factor(
         return Ok(());
     }
     Err(IdentityError::InvalidTotp)
+}
+
+/// Seal every TOTP secret still stored in clear, and re-seal those sealed under a key that is
+/// no longer current. Safe to run on several nodes at once: each row is replaced only if it
+/// still holds the value that was read. Returns how many values were (re)sealed.
+pub async fn reseal_totp_secrets(store: &Store, keyring: &Keyring) -> Result<u64> {
+    let rows = {
+        let mut db = store.conn().await?;
+        sqlx::query(
+            "SELECT id, totp_secret, totp_pending_secret FROM users \
+             WHERE totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL",
+        )
+        .fetch_all(&mut *db)
+        .await?
+    };
+    let mut n = 0;
+    for row in rows {
+        let user_id: i64 = row.get(0);
+        for (column, value) in [
+            ("totp_secret", row.get::<Option<String>, _>(1)),
+            ("totp_pending_secret", row.get::<Option<String>, _>(2)),
+        ] {
+            let Some(stored) = value.filter(|v| keyring.needs_reseal(v)) else {
+                continue;
+            };
+            let clear = open_secret(keyring, &stored, user_id)?;
+            let sealed = keyring.seal_text(&clear, &context(user_id));
+            let mut tx = store.begin().await?;
+            let sql = format!("UPDATE users SET {column} = $1 WHERE id = $2 AND {column} = $3");
+            n += sqlx::query(&sql)
+                .bind(&sealed)
+                .bind(user_id)
+                .bind(&stored)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+        }
+    }
+    Ok(n)
 }
 
 /// The code for a base32 secret `offset_secs` from now; for tests and tools that act as an

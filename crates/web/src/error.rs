@@ -102,6 +102,16 @@ impl From<IdentityError> for ApiError {
                 err.retry_after = Some(*retry_after_secs);
                 return err;
             }
+            E::Busy { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_busy",
+                    e.to_string(),
+                );
+                err.retry_after = Some(*retry_after_secs);
+                return err;
+            }
+            E::SessionRequired => (StatusCode::FORBIDDEN, "session_required"),
             E::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             E::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
             E::TotpNotStarted => (StatusCode::CONFLICT, "totp_not_started"),
@@ -109,7 +119,7 @@ impl From<IdentityError> for ApiError {
             E::InvalidResetToken => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_reset_token"),
             E::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found"),
             E::ApiKeyNotFound => (StatusCode::NOT_FOUND, "api_key_not_found"),
-            E::Database(_) | E::Store(_) | E::Audit(_) | E::Internal(_) => {
+            E::Database(_) | E::Store(_) | E::Audit(_) | E::Secrets(_) | E::Internal(_) => {
                 return ApiError::internal(e)
             }
         };

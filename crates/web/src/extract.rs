@@ -115,6 +115,37 @@ impl Auth {
     }
 }
 
+/// An API caller signed in with a session (not an API key): account-security actions (new API
+/// keys, two-factor) need one, so a leaked key cannot entrench itself. 401 without
+/// credentials, 403 `session_required` for an API key.
+pub struct SessionAuth(pub Principal);
+
+impl FromRequestParts<AppState> for SessionAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Auth(p) = Auth::from_request_parts(parts, state).await?;
+        match p.via {
+            fanz_identity::AuthMethod::Session { .. } => Ok(SessionAuth(p)),
+            fanz_identity::AuthMethod::ApiKey { .. } => {
+                Err(fanz_identity::IdentityError::SessionRequired.into())
+            }
+        }
+    }
+}
+
+/// `Cache-Control: no-store` on a response that carries a secret or a signed-in page.
+pub fn no_store(mut res: axum::response::Response) -> axum::response::Response {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
 /// The signed-in person on a page (session cookie), if any.
 pub struct Viewer(pub Option<Principal>);
 

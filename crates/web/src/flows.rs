@@ -7,7 +7,8 @@ use fanz_audit::Actor;
 use fanz_core::{Email, Handle, Password, Role};
 use fanz_identity::{NewUser, User};
 
-/// Create an account with its fan profile. Input is parsed before anything is written.
+/// Create an account with its fan profile. Input is parsed before anything is written; the
+/// attempt is counted against the caller's address before the password is hashed.
 pub async fn signup(
     state: &AppState,
     email: &str,
@@ -19,7 +20,9 @@ pub async fn signup(
     let email = Email::parse(email)?;
     let handle = Handle::parse(handle)?;
     let password = Password::parse(password)?;
-    let password_hash = fanz_identity::hash_password(&password).await?;
+    let password_hash =
+        fanz_identity::hash_signup_password(&state.store, &password, actor, &state.identity)
+            .await?;
     let mut tx = state.store.begin().await?;
     let user = fanz_identity::create_user(
         &mut tx,
@@ -87,7 +90,8 @@ pub async fn update_profile(
     Ok(profile)
 }
 
-/// Set a new password from a reset token.
+/// Set a new password from a reset token. A token that is not live is refused before the new
+/// password is hashed.
 pub async fn reset_password(
     state: &AppState,
     token: &str,
@@ -95,7 +99,14 @@ pub async fn reset_password(
     actor: &Actor,
 ) -> ApiResult<()> {
     let password = Password::parse(password)?;
-    let hash = fanz_identity::hash_password(&password).await?;
+    let live = {
+        let mut db = state.store.conn().await?;
+        fanz_identity::reset_token_is_live(&mut db, token).await?
+    };
+    if !live {
+        return Err(fanz_identity::IdentityError::InvalidResetToken.into());
+    }
+    let hash = state.identity.hasher.hash(&password).await?;
     let mut tx = state.store.begin().await?;
     fanz_identity::reset_password(&mut tx, token, &hash, actor).await?;
     tx.commit().await?;

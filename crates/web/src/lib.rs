@@ -54,16 +54,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Panics when the gateway's catalogue is invalid; the binary uses [`AppState::try_new`].
+    /// Panics when the gateway's catalogue or the secrets key is invalid; the binary uses
+    /// [`AppState::try_new`].
     pub fn new(store: Store, clusters: Clusters, config: Config) -> Self {
-        Self::try_new(store, clusters, config).expect("the service catalogue is valid")
+        Self::try_new(store, clusters, config).expect("the service catalogue and keys are valid")
     }
 
-    pub fn try_new(
-        store: Store,
-        clusters: Clusters,
-        config: Config,
-    ) -> Result<Self, fanz_gateway::GatewayError> {
+    pub fn try_new(store: Store, clusters: Clusters, config: Config) -> Result<Self, StartError> {
         let public_url = if config.public_url.is_empty() {
             format!("http://{}", config.listen)
         } else {
@@ -76,6 +73,7 @@ impl AppState {
             window_micros: config.login_window_secs as i64 * fanz_core::clock::SECOND,
             public_url,
             totp_issuer: "Fanz".into(),
+            ..identity_settings(&config)?
         };
         let clusters_json = serde_json::to_string(&api::wire::ClusterList {
             clusters: clusters.all().to_vec(),
@@ -100,6 +98,41 @@ impl AppState {
     }
 }
 
+/// Why the application state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the service catalogue is invalid: {0}")]
+    Gateway(#[from] fanz_gateway::GatewayError),
+    #[error(transparent)]
+    Secrets(#[from] fanz_secrets::SecretsError),
+}
+
+/// The `[auth]` and `[secrets]` parts of the identity settings: limits, the hashing pool, the
+/// keyring.
+fn identity_settings(config: &Config) -> Result<fanz_identity::Settings, StartError> {
+    use fanz_core::clock::SECOND;
+    let a = &config.auth;
+    let keyring = fanz_secrets::Keyring::load(
+        &config.secrets.key,
+        &config.secrets.old_keys,
+        &config.data_dir,
+    )?;
+    Ok(fanz_identity::Settings {
+        signup_max_per_ip: a.signup_max_per_ip as i64,
+        signup_window_micros: a.signup_window_secs as i64 * SECOND,
+        reset_max_per_account: a.reset_max_per_account as i64,
+        reset_max_per_ip: a.reset_max_per_ip as i64,
+        reset_window_micros: a.reset_window_secs as i64 * SECOND,
+        hasher: Arc::new(fanz_identity::Hasher::new(
+            a.hash_concurrency as usize,
+            a.hash_queue as usize,
+            std::time::Duration::from_millis(a.hash_wait_ms as u64),
+        )),
+        secrets: Arc::new(keyring),
+        ..fanz_identity::Settings::default()
+    })
+}
+
 /// The OpenAPI 3.1 document of every /api/v1 route.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
@@ -109,7 +142,7 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let (api_routes, _) = api::router().split_for_parts();
-    let pages = pages::router();
+    let pages = pages::router(state.config.cookie_secure);
     let body_limit = state.config.body_limit_bytes;
     let router = Router::new()
         .merge(api_routes)

@@ -1,10 +1,11 @@
 //! Double-submit CSRF protection for cookie-authenticated forms: every page response carries a
-//! random `fanz_csrf` cookie (HttpOnly, SameSite=Lax); every form repeats it in a hidden
+//! random `fanz_csrf` cookie (HttpOnly, SameSite=Lax, and Secure when `cookie_secure` is on);
+//! every form repeats it in a hidden
 //! `csrf` field; a POST whose field does not match the cookie is refused with 403.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -30,8 +31,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     }
 }
 
-/// Give every request a token: the cookie's, or a new one set on the response.
-pub async fn ensure_cookie(mut req: Request, next: Next) -> Response {
+/// Give every request a token: the cookie's, or a new one set on the response. `secure` is the
+/// `cookie_secure` setting: over HTTPS the cookie must never travel in clear.
+pub async fn ensure_cookie(State(secure): State<bool>, mut req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let existing = crate::extract::cookie(&parts.headers, CSRF_COOKIE).filter(|t| t.len() >= 32);
     req = Request::from_parts(parts, body);
@@ -42,8 +44,9 @@ pub async fn ensure_cookie(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut res = next.run(req).await;
     if fresh {
+        let secure = if secure { "; Secure" } else { "" };
         if let Ok(v) = HeaderValue::from_str(&format!(
-            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax"
+            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
         )) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }

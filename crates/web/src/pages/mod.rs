@@ -7,7 +7,7 @@ mod jobs;
 mod templates;
 
 use crate::error::ApiError;
-use crate::extract::{cookie, PageCluster, RequestActor, Viewer, SESSION_COOKIE};
+use crate::extract::{cookie, no_store, PageCluster, RequestActor, Viewer, SESSION_COOKIE};
 use crate::{flows, AppState};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -26,7 +26,8 @@ pub use templates::{DocOp as DocOpRow, DocsPage as DocsTemplate};
 const MFA_COOKIE: &str = "fanz_mfa";
 const AGE_COOKIE: &str = "fanz_age_ok";
 
-pub fn router() -> Router<AppState> {
+/// `cookie_secure` marks the CSRF cookie `Secure` like the session cookie.
+pub fn router(cookie_secure: bool) -> Router<AppState> {
     Router::new()
         .route("/", get(landing))
         .route("/theme.css", get(theme_css))
@@ -48,7 +49,10 @@ pub fn router() -> Router<AppState> {
         .route("/@{handle}", get(profile))
         .route("/@{handle}/follow", post(follow))
         .route("/@{handle}/unfollow", post(unfollow))
-        .layer(axum::middleware::from_fn(csrf::ensure_cookie))
+        .layer(axum::middleware::from_fn_with_state(
+            cookie_secure,
+            csrf::ensure_cookie,
+        ))
 }
 
 /// Render a template with a status; a template error is an internal error.
@@ -95,9 +99,23 @@ fn start_session(res: &mut Response, state: &AppState, session: &fanz_identity::
     set_cookie(res, state, SESSION_COOKIE, &session.token, max_age);
 }
 
+/// `Retry-After` on a page refused by a limit (429) or a busy server (503).
+fn with_retry_after(mut res: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
+}
+
 /// The message and status to show on a page for a failed action.
 fn page_error(e: ApiError) -> (StatusCode, String) {
-    if e.status.is_server_error() {
+    if e.status == StatusCode::SERVICE_UNAVAILABLE {
+        (
+            e.status,
+            "We are very busy right now. Please try again in a moment.".into(),
+        )
+    } else if e.status.is_server_error() {
         (
             e.status,
             "Something went wrong on our side. Please try again.".into(),
@@ -226,15 +244,19 @@ async fn signup(
         }
         Ok(LoginOutcome::SecondFactorNeeded { .. }) => go(&pc, "/login"),
         Err(e) => {
+            let retry_after = e.retry_after;
             let (status, msg) = page_error(e);
-            render(
-                status,
-                SignupPage {
-                    layout: layout(&pc, None, &csrf),
-                    error: Some(msg),
-                    email: form.email,
-                    handle: form.handle,
-                },
+            with_retry_after(
+                render(
+                    status,
+                    SignupPage {
+                        layout: layout(&pc, None, &csrf),
+                        error: Some(msg),
+                        email: form.email,
+                        handle: form.handle,
+                    },
+                ),
+                retry_after,
             )
         }
     }
@@ -427,9 +449,25 @@ async fn forgot(
     RequestActor(actor): RequestActor,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.store.begin().await?;
-    fanz_identity::request_password_reset(&mut tx, &form.email, &actor, &state.identity).await?;
-    tx.commit().await?;
+    if let Err(e) =
+        fanz_identity::request_password_reset(&state.store, &form.email, &actor, &state.identity)
+            .await
+    {
+        let e = ApiError::from(e);
+        let retry_after = e.retry_after;
+        let (status, text) = page_error(e);
+        return Ok(with_retry_after(
+            render(
+                status,
+                MessagePage {
+                    layout: layout(&pc, None, &csrf),
+                    heading: "Please wait".into(),
+                    text,
+                },
+            ),
+            retry_after,
+        ));
+    }
     Ok(render(
         StatusCode::OK,
         ForgotPage {
@@ -559,7 +597,8 @@ async fn settings_page(
         .map(|l| format!("{} | {}", l.label, l.url))
         .collect::<Vec<_>>()
         .join("\n");
-    Ok(render(
+    // The page can show a TOTP secret and recovery codes: never kept by a cache.
+    Ok(no_store(render(
         status,
         SettingsPage {
             layout: layout(pc, Some(me), csrf),
@@ -572,7 +611,7 @@ async fn settings_page(
             error: extras.error,
             notice: extras.notice,
         },
-    ))
+    )))
 }
 
 #[derive(Deserialize)]
@@ -736,6 +775,7 @@ async fn tfa_start(
         me.user_id,
         &issuer,
         &actor.with_user(me.user_id),
+        &state.identity.secrets,
     )
     .await;
     tx.commit().await?;
@@ -779,6 +819,7 @@ async fn tfa_confirm(
         &form.code,
         &pc.cluster.name,
         &actor.with_user(me.user_id),
+        &state.identity.secrets,
     )
     .await;
     tx.commit().await?;
@@ -813,7 +854,7 @@ async fn pending_enrolment(
     issuer: &str,
 ) -> Result<Option<fanz_identity::TotpEnrolment>, ApiError> {
     let mut db = state.store.conn().await?;
-    Ok(fanz_identity::pending_totp(&mut db, user_id, issuer).await?)
+    Ok(fanz_identity::pending_totp(&mut db, user_id, issuer, &state.identity.secrets).await?)
 }
 
 async fn tfa_disable(
@@ -827,15 +868,14 @@ async fn tfa_disable(
     let Some(me) = viewer else {
         return Ok(go(&pc, "/login"));
     };
-    let mut tx = state.store.begin().await?;
     let result = fanz_identity::disable_totp(
-        &mut tx,
+        &state.store,
         me.user_id,
         &form.code,
         &actor.with_user(me.user_id),
+        &state.identity,
     )
     .await;
-    tx.commit().await?;
     let (status, extras) = settled(
         result.map_err(ApiError::from),
         "Two-factor authentication is off.",

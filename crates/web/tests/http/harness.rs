@@ -12,6 +12,7 @@ pub struct TestApp {
     pub state: AppState,
     pub store: Store,
     _db: TestDb,
+    _data: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -45,11 +46,16 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     let store = db.store().await.expect("test store");
+    // The generated secrets key goes here, not into the working directory.
+    let data = tempfile::tempdir().expect("data dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
+        data_dir: data.path().to_path_buf(),
         ..Config::default()
     };
+    // Tests sign many accounts up from 127.0.0.1; the sign-up limit has a test of its own.
+    config.auth.signup_max_per_ip = 10_000;
     tweak(&mut config);
     let clusters = Clusters::builtin("fanzlab").unwrap();
     let state = AppState::new(store.clone(), clusters, config);
@@ -74,6 +80,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Op
         state,
         store,
         _db: db,
+        _data: data,
         _shutdown: tx,
     })
 }
