@@ -78,7 +78,7 @@ async fn srv_records_become_instances_at_their_ports() {
 
     let mut instances = serde_json::Value::Null;
     for _ in 0..200 {
-        let view = get(&client, &format!("{base}/api/gateway/services/svc/health")).await;
+        let view = admin_get(&client, &format!("{base}/api/gateway/services/svc/health")).await;
         instances = view.json()["instances"].clone();
         if instances.as_array().is_some_and(|i| !i.is_empty()) {
             break;

@@ -61,7 +61,7 @@ async fn breaker_opens_on_failures_and_recovers_through_a_probe() {
     let url = format!("{base}/api/gateway/proxy/svc/hello");
     let breaker = |gw: &fanz_gateway::Gateway| {
         let svc = gw.services().into_iter().find(|s| s.id == "svc").unwrap();
-        serde_json::to_value(svc.instances[0].breaker).unwrap()
+        serde_json::to_value(svc.instances()[0].breaker).unwrap()
     };
 
     a.set_failing(true);
@@ -595,11 +595,39 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
         assert_eq!(again.json()["id"], ids.last().unwrap().as_str());
     }
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "active");
     assert_eq!(health["healthyInstances"], 2);
+    assert_eq!(health["instances"][0]["healthPath"], "/healthz");
+    // Anyone else sees the status and counts, never where the instances are.
+    for headers in [&[][..], &[("authorization", "Bearer fan-token")][..]] {
+        for path in [
+            "services/svc/health",
+            "services/list",
+            "services/category/infrastructure",
+        ] {
+            let res = call(
+                &c,
+                "GET",
+                &format!("{base}/api/gateway/{path}"),
+                headers,
+                Body::empty(),
+            )
+            .await;
+            assert_eq!(res.status, StatusCode::OK, "{path}");
+            let text = res.text();
+            assert!(
+                !text.contains(&a.addr.to_string())
+                    && !text.contains(&b.addr.to_string())
+                    && !text.contains("/healthz")
+                    && !text.contains("\"instances\""),
+                "{path} shows instances to a non-admin: {text}"
+            );
+            assert!(text.contains("\"healthyInstances\":2"), "{path}: {text}");
+        }
+    }
     assert_eq!(stats(c.clone(), base.clone()).await["active"], 1);
     let res = get(&c, &format!("{base}/api/gateway/proxy/svc/hello")).await;
     assert!(res.text().starts_with("hello from "));
@@ -609,7 +637,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
     // Two failed checks in a row take an instance down (`unhealthy_threshold`).
     gw.check_health_now().await;
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "inactive");
@@ -622,7 +650,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
 
     a.restart().await;
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "active");
@@ -660,7 +688,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
     )
     .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["instances"].as_array().unwrap().len(), 1);

@@ -462,6 +462,18 @@ pub async fn get(client: &HttpClient, url: &str) -> Res {
     call(client, "GET", url, &[], Body::empty()).await
 }
 
+/// A GET as the admin (`admin-token`), who alone sees instances in the registry views.
+pub async fn admin_get(client: &HttpClient, url: &str) -> Res {
+    call(
+        client,
+        "GET",
+        url,
+        &[("authorization", "Bearer admin-token")],
+        Body::empty(),
+    )
+    .await
+}
+
 /// Resident set size of this process, in bytes (Linux).
 pub fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
