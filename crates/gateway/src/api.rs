@@ -55,7 +55,11 @@ struct ServiceList {
 
 /// Where instances are and how they are checked is for admins: anyone else sees each
 /// service's status and counts, without its instances' URLs, health paths and errors.
-async fn for_caller(gw: &Gateway, headers: &HeaderMap, views: Vec<ServiceView>) -> Vec<ServiceView> {
+async fn for_caller(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    views: Vec<ServiceView>,
+) -> Vec<ServiceView> {
     if require_admin(gw, headers).await.is_ok() {
         views
     } else {

@@ -449,27 +449,27 @@ impl Registry {
             healthy_instances: s.instances.iter().filter(|i| i.is_healthy()).count(),
             instances: Some(
                 s.instances
-                .iter()
-                .map(|i| {
-                    let mut st = i.lock();
-                    InstanceView {
-                        id: i.id.clone(),
-                        url: i.url.display(),
-                        protocol: i.url.proto,
-                        source: i.source,
-                        health_path: i.health_path.clone(),
-                        health: st.health,
-                        breaker: st.breaker.state(now),
-                        breaker_trips: st.breaker.trips,
-                        outstanding: i.outstanding(),
-                        requests: i.requests.load(Ordering::Relaxed),
-                        failures: i.failures.load(Ordering::Relaxed),
-                        last_check: st.last_check_micros.map(fanz_core::clock::rfc3339),
-                        last_error: st.last_error.clone(),
-                        latency_ms: st.last_latency_us.map(|us| us as f64 / 1000.0),
-                    }
-                })
-                .collect(),
+                    .iter()
+                    .map(|i| {
+                        let mut st = i.lock();
+                        InstanceView {
+                            id: i.id.clone(),
+                            url: i.url.display(),
+                            protocol: i.url.proto,
+                            source: i.source,
+                            health_path: i.health_path.clone(),
+                            health: st.health,
+                            breaker: st.breaker.state(now),
+                            breaker_trips: st.breaker.trips,
+                            outstanding: i.outstanding(),
+                            requests: i.requests.load(Ordering::Relaxed),
+                            failures: i.failures.load(Ordering::Relaxed),
+                            last_check: st.last_check_micros.map(fanz_core::clock::rfc3339),
+                            last_error: st.last_error.clone(),
+                            latency_ms: st.last_latency_us.map(|us| us as f64 / 1000.0),
+                        }
+                    })
+                    .collect(),
             ),
         }
     }

@@ -79,27 +79,20 @@ async fn breaker_opens_on_failures_and_recovers_through_a_probe() {
     assert_eq!(a.hits(), hits, "an open breaker sends nothing upstream");
 
     // Still failing when the probe goes through: it opens again.
-    let mut reopened = false;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let reopened = eventually(|| async {
         if a.hits() > hits {
-            reopened = true;
-            break;
+            return true;
         }
         let _ = get(&client, &url).await;
-    }
+        false
+    })
+    .await;
     assert!(reopened, "a half-open probe reached the instance");
     assert_eq!(breaker(&gw), "open");
 
     a.set_failing(false);
-    let mut recovered = false;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if get(&client, &url).await.status == StatusCode::OK {
-            recovered = true;
-            break;
-        }
-    }
+    let recovered =
+        eventually(|| async { get(&client, &url).await.status == StatusCode::OK }).await;
     assert!(recovered, "the breaker let a probe through and closed");
     assert_eq!(breaker(&gw), "closed");
     assert_eq!(get(&client, &url).await.text(), "hello from a");

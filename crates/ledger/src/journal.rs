@@ -925,6 +925,7 @@ mod tests {
             validate_postings(&[p("a", Debit, -5, "USD"), p("b", Credit, -5, "USD")]),
             Err(LedgerError::InvalidAmount(_))
         ));
+        // One amount past the bound; the bound itself is accepted.
         assert!(matches!(
             validate_postings(&[
                 p("a", Debit, i64::MAX, "USD"),
@@ -932,8 +933,29 @@ mod tests {
                 p("b", Credit, i64::MAX, "USD"),
                 p("b", Credit, 1, "USD")
             ]),
-            Err(LedgerError::Overflow)
+            Err(LedgerError::InvalidAmount(_))
         ));
+        assert!(matches!(
+            validate_postings(&[
+                p("a", Debit, MAX_AMOUNT + 1, "USD"),
+                p("b", Credit, MAX_AMOUNT + 1, "USD")
+            ]),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert!(validate_postings(&[
+            p("a", Debit, MAX_AMOUNT, "USD"),
+            p("b", Credit, MAX_AMOUNT, "USD")
+        ])
+        .is_ok());
+        // The effective-time window: ten years back, one day ahead.
+        let now = 1_800_000_000_000_000;
+        assert!(check_effective_at(now, now).is_ok());
+        assert!(check_effective_at(now - MAX_BACKDATE_MICROS, now).is_ok());
+        assert!(check_effective_at(now - MAX_BACKDATE_MICROS - 1, now).is_err());
+        assert!(check_effective_at(now + MAX_FORWARD_DATE_MICROS, now).is_ok());
+        assert!(check_effective_at(now + MAX_FORWARD_DATE_MICROS + 1, now).is_err());
+        assert!(check_effective_at(i64::MIN, now).is_err());
+        assert!(check_effective_at(i64::MAX, now).is_err());
         // Balanced per currency, not across currencies.
         assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "EUR")]).is_err());
         assert!(validate_postings(&[

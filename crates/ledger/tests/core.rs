@@ -232,8 +232,18 @@ async fn refusals_write_nothing(store: Store) {
         .map(|n| {
             let mut postings = Vec::with_capacity(1000);
             for _ in 0..500 {
-                postings.push(line("cash", Direction::Debit, fanz_ledger::MAX_AMOUNT, "USD"));
-                postings.push(line("revenue", Direction::Credit, fanz_ledger::MAX_AMOUNT, "USD"));
+                postings.push(line(
+                    "cash",
+                    Direction::Debit,
+                    fanz_ledger::MAX_AMOUNT,
+                    "USD",
+                ));
+                postings.push(line(
+                    "revenue",
+                    Direction::Credit,
+                    fanz_ledger::MAX_AMOUNT,
+                    "USD",
+                ));
             }
             EntryInput::new(format!("bound-{n}"), postings)
         })

@@ -178,8 +178,7 @@ pub async fn post_entry(
     auth.require_any(BOOKKEEPERS)?;
     check_dates([&input])?;
     let mut tx = state.store.begin().await?;
-    let out =
-        fanz_ledger::post_entry_as(&mut tx, &input, &actor.with_user(auth.0.user_id)).await?;
+    let out = fanz_ledger::post_entry_as(&mut tx, &input, &actor.with_user(auth.0.user_id)).await?;
     tx.commit().await?;
     Ok(entry_response(out))
 }

@@ -510,6 +510,8 @@ async fn ledger_holds_reversals_templates(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 750);
+    // Past its expiry (server and test share the clock), the hold is released by this call or
+    // by the server's own housekeeping, whichever comes first: exactly once either way.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let expired: Value = app
         .post("/api/v1/ledger/holds/expire", json!({}), Some(&t))
@@ -517,7 +519,10 @@ async fn ledger_holds_reversals_templates(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(expired["expired"], 1);
+    assert!(
+        matches!(expired["expired"].as_u64(), Some(0 | 1)),
+        "{expired}"
+    );
     assert_eq!(balance(&app, &t, "wallet:USD").await["available"], 800);
     let h3: Value = app
         .get(&format!("/api/v1/ledger/entries/{}", h3["id"]), Some(&t))
@@ -999,7 +1004,11 @@ async fn ledger_totals_past_64_bits(app: TestApp) {
     let tb: Value = tb.json().await.unwrap();
     let usd = &tb["currencies"][0];
     assert_eq!(
-        (usd["debits"].as_u64(), usd["credits"].as_u64(), &usd["balanced"]),
+        (
+            usd["debits"].as_u64(),
+            usd["credits"].as_u64(),
+            &usd["balanced"]
+        ),
         (Some(TOTAL), Some(TOTAL), &json!(true)),
         "{usd}"
     );
@@ -1029,15 +1038,18 @@ async fn ledger_totals_past_64_bits(app: TestApp) {
 /// the user who did it, and their audit rows the user, address and request id.
 async fn ledger_entries_name_who_posted_them(app: TestApp) {
     let t = bookkeeper(&app).await;
-    let me: Value = app
-        .get("/api/v1/me", Some(&t))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get("/api/v1/me", Some(&t)).await.json().await.unwrap();
     let uid = me["id"].as_i64().unwrap();
     account(&app, &t, "cash:ccbill:USD", "asset", "USD", json!([])).await;
-    account(&app, &t, "platform_revenue:USD", "revenue", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "platform_revenue:USD",
+        "revenue",
+        "USD",
+        json!([]),
+    )
+    .await;
     let send = |path: &str, body: Value, rid: &str| {
         app.client
             .post(app.url(path))
@@ -1050,12 +1062,16 @@ async fn ledger_entries_name_who_posted_them(app: TestApp) {
         ("cash:ccbill:USD", "debit", 100, "USD"),
         ("platform_revenue:USD", "credit", 100, "USD"),
     ];
-    let one: Value = send("/api/v1/ledger/entries", entry("who-1", &lines), "rid-entry")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = send(
+        "/api/v1/ledger/entries",
+        entry("who-1", &lines),
+        "rid-entry",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(one["created_by"], uid, "{one}");
     let batch: Value = send(
         "/api/v1/ledger/entries/batch",
@@ -1143,7 +1159,15 @@ async fn ledger_entries_name_who_posted_them(app: TestApp) {
 /// one that belongs to someone else give the same answer.
 async fn ledger_missing_and_foreign_accounts_look_alike(app: TestApp) {
     let t = bookkeeper(&app).await;
-    account(&app, &t, "platform_revenue:USD", "revenue", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "platform_revenue:USD",
+        "revenue",
+        "USD",
+        json!([]),
+    )
+    .await;
     let (fan, _) = app.user("curious_fan").await;
     for suffix in ["", "/balance", "/history"] {
         let foreign = app
@@ -1201,7 +1225,15 @@ async fn ledger_refuses_unknown_people_and_odd_dates(app: TestApp) {
     }
 
     account(&app, &t, "cash:ccbill:USD", "asset", "USD", json!([])).await;
-    account(&app, &t, "platform_revenue:USD", "revenue", "USD", json!([])).await;
+    account(
+        &app,
+        &t,
+        "platform_revenue:USD",
+        "revenue",
+        "USD",
+        json!([]),
+    )
+    .await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -1238,12 +1270,15 @@ async fn ledger_refuses_unknown_people_and_odd_dates(app: TestApp) {
             .await;
         assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
     }
-    for (key, at) in [("last-month", now - 30 * day), ("in-an-hour", now + day / 24)] {
+    for (key, at) in [
+        ("last-month", now - 30 * day),
+        ("in-an-hour", now + day / 24),
+    ] {
         let res = app
             .post("/api/v1/ledger/entries", dated(key, at), Some(&t))
             .await;
         assert_eq!(res.status(), StatusCode::CREATED, "{key}");
     }
-    assert_eq!(balance(&app, &t, "cash:ccbill:USD").await["posted"], 10);
+    assert_eq!(balance(&app, &t, "cash:ccbill:USD").await["posted"], 20);
     verify_ok(&app, &t).await;
 }

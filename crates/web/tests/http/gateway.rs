@@ -102,7 +102,9 @@ async fn gateway_in_the_app(app: TestApp) {
             assert_eq!(res.status(), StatusCode::OK, "{path}");
             let text = res.text().await.unwrap();
             assert!(
-                !text.contains(host) && !text.contains("/healthz") && !text.contains("\"instances\""),
+                !text.contains(host)
+                    && !text.contains("/healthz")
+                    && !text.contains("\"instances\""),
                 "{path} shows instances to a non-admin: {text}"
             );
         }
