@@ -8,7 +8,6 @@ use hickory_resolver::proto::op::{Message, MessageType};
 use hickory_resolver::proto::rr::rdata::{A, SRV};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use std::net::SocketAddr;
-use std::time::Duration;
 use support::*;
 
 /// A name server answering `srv_name` with a priority-0 record for `host.svc.test.` at
