@@ -132,12 +132,27 @@ pub async fn recent(
     actor_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, AuditError> {
+    page(db, actor_id, None, limit).await
+}
+
+/// Most events a page holds.
+pub const MAX_PAGE: i64 = 500;
+
+/// One page of events, newest first: those with an id below `before` (all when `None`), at
+/// most `limit` (1 to [`MAX_PAGE`]). The next page is `before` = the last id of this one.
+pub async fn page(
+    db: &mut Db,
+    actor_id: Option<i64>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, AuditError> {
     let rows = sqlx::query(
         "SELECT id, at, actor_id, action, subject, ip, request_id, details FROM audit_log \
-         WHERE ($1 IS NULL OR actor_id = $1) ORDER BY id DESC LIMIT $2",
+         WHERE ($1 IS NULL OR actor_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
     )
     .bind(actor_id)
-    .bind(limit)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit.clamp(1, MAX_PAGE))
     .fetch_all(&mut *db)
     .await?;
     Ok(rows
@@ -162,52 +177,163 @@ pub enum Verdict {
     Broken { at_id: i64, reason: &'static str },
 }
 
-/// Recompute every hash in order and check each row links to the one before it.
-pub async fn verify(db: &mut Db) -> Result<Verdict, AuditError> {
-    let rows = sqlx::query(
-        "SELECT id, at, actor_id, action, subject, ip, request_id, details, prev_hash, hash \
-         FROM audit_log ORDER BY id",
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    let mut prev = GENESIS.to_owned();
-    let mut n = 0u64;
-    for r in rows {
-        let id: i64 = r.get(0);
-        let actor = Actor {
-            user_id: r.get(2),
-            ip: r.get(5),
-            request_id: r.get(6),
-        };
-        let subject: Option<String> = r.get(4);
-        let action: String = r.get(3);
-        let details: String = r.get(7);
-        let stored_prev: String = r.get(8);
-        let stored: String = r.get(9);
-        if stored_prev != prev {
-            return Ok(Verdict::Broken {
-                at_id: id,
-                reason: "previous hash does not match",
-            });
+/// Rows hashed per query while walking the chain (memory stays bounded however long it is).
+const WALK_CHUNK: i64 = 2_000;
+
+/// Where a walk starts: after row `after_id`, whose hash is `prev`, with `entries` rows
+/// before it.
+struct Start {
+    after_id: i64,
+    prev: String,
+    entries: u64,
+}
+
+/// Hash every row after `start`, in order, checking each links to the one before it.
+/// Returns the verdict and the last row checked (id, hash).
+async fn walk(db: &mut Db, start: Start) -> Result<(Verdict, i64, String), AuditError> {
+    let Start {
+        mut after_id,
+        mut prev,
+        entries: mut n,
+    } = start;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, action, subject, ip, request_id, details, prev_hash, hash \
+             FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(WALK_CHUNK)
+        .fetch_all(&mut *db)
+        .await?;
+        let done = (rows.len() as i64) < WALK_CHUNK;
+        for r in rows {
+            let id: i64 = r.get(0);
+            let actor = Actor {
+                user_id: r.get(2),
+                ip: r.get(5),
+                request_id: r.get(6),
+            };
+            let subject: Option<String> = r.get(4);
+            let action: String = r.get(3);
+            let details: String = r.get(7);
+            let stored_prev: String = r.get(8);
+            let stored: String = r.get(9);
+            if stored_prev != prev {
+                let broken = Verdict::Broken {
+                    at_id: id,
+                    reason: "previous hash does not match",
+                };
+                return Ok((broken, after_id, prev));
+            }
+            let expect = chain_hash(
+                &prev,
+                r.get(1),
+                &actor,
+                &action,
+                subject.as_deref(),
+                &details,
+            );
+            if expect != stored {
+                let broken = Verdict::Broken {
+                    at_id: id,
+                    reason: "row content does not match its hash",
+                };
+                return Ok((broken, after_id, prev));
+            }
+            prev = stored;
+            after_id = id;
+            n += 1;
         }
-        let expect = chain_hash(
-            &prev,
-            r.get(1),
-            &actor,
-            &action,
-            subject.as_deref(),
-            &details,
-        );
-        if expect != stored {
-            return Ok(Verdict::Broken {
-                at_id: id,
-                reason: "row content does not match its hash",
-            });
+        if done {
+            return Ok((Verdict::Intact { entries: n }, after_id, prev));
         }
-        prev = stored;
-        n += 1;
     }
-    Ok(Verdict::Intact { entries: n })
+}
+
+/// Recompute every hash in order and check each row links to the one before it (linear in
+/// the length of the log; see [`verify_since_checkpoint`] for the incremental check).
+pub async fn verify(db: &mut Db) -> Result<Verdict, AuditError> {
+    let start = Start {
+        after_id: 0,
+        prev: GENESIS.to_owned(),
+        entries: 0,
+    };
+    Ok(walk(db, start).await?.0)
+}
+
+/// What [`verify_since_checkpoint`] did.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct ChainCheck {
+    pub verdict: Verdict,
+    /// The checkpoint it started from (the last row verified before), 0 for none.
+    pub from_id: i64,
+    /// Rows hashed by this check.
+    pub checked: u64,
+}
+
+/// Verify only the rows appended since the last checkpoint, then record a new checkpoint
+/// (call in a transaction and commit). The checkpoint's row must still carry the hash the
+/// checkpoint recorded; rows before it are not re-hashed (the table refuses UPDATE and
+/// DELETE; [`verify`] walks everything when that is wanted).
+pub async fn verify_since_checkpoint(db: &mut Db) -> Result<ChainCheck, AuditError> {
+    let last = sqlx::query(
+        "SELECT through_id, hash, entries FROM audit_checkpoints ORDER BY through_id DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    let start = match last {
+        None => Start {
+            after_id: 0,
+            prev: GENESIS.to_owned(),
+            entries: 0,
+        },
+        Some(r) => {
+            let (through, hash, entries): (i64, String, i64) = (r.get(0), r.get(1), r.get(2));
+            let row = sqlx::query("SELECT hash FROM audit_log WHERE id = $1")
+                .bind(through)
+                .fetch_optional(&mut *db)
+                .await?;
+            if row.map(|r| r.get::<String, _>(0)).as_deref() != Some(hash.as_str()) {
+                return Ok(ChainCheck {
+                    verdict: Verdict::Broken {
+                        at_id: through,
+                        reason: "the checkpointed row is missing or changed",
+                    },
+                    from_id: through,
+                    checked: 0,
+                });
+            }
+            Start {
+                after_id: through,
+                prev: hash,
+                entries: entries.max(0) as u64,
+            }
+        }
+    };
+    let (from_id, before) = (start.after_id, start.entries);
+    let (verdict, last_id, last_hash) = walk(db, start).await?;
+    let checked = match &verdict {
+        Verdict::Intact { entries } => entries - before,
+        Verdict::Broken { .. } => 0,
+    };
+    if let Verdict::Intact { entries } = &verdict {
+        if last_id > from_id {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (through_id, hash, entries, at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(last_id)
+            .bind(&last_hash)
+            .bind(*entries as i64)
+            .bind(now_micros())
+            .execute(&mut *db)
+            .await?;
+        }
+    }
+    Ok(ChainCheck {
+        verdict,
+        from_id,
+        checked,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Demo data: a few creators on different clusters and a fan. Idempotent: accounts that
-//! exist are left alone; new ones get a random password printed once.
+//! Demo data: a few creators on different clusters, a fan, an admin and a bookkeeper (the
+//! finance role, for the ledger examples in the README). Idempotent: accounts that exist are
+//! left alone; new ones get a random password printed once, with their user id.
 
 use anyhow::Result;
 use fanz_audit::Actor;
@@ -72,6 +73,13 @@ const USERS: &[DemoUser] = &[
         clusters: &[],
         roles: &[Role::Admin],
     },
+    DemoUser {
+        handle: "fin_books",
+        name: "Bookkeeper",
+        bio: "Keeps the books.",
+        clusters: &[],
+        roles: &[Role::Finance],
+    },
 ];
 
 pub async fn load(state: &AppState) -> Result<()> {
@@ -114,14 +122,14 @@ pub async fn load(state: &AppState) -> Result<()> {
         fanz_web::flows::update_profile(state, user.id, update, &actor)
             .await
             .map_err(|e| anyhow::anyhow!("demo profile {}: {}", u.handle, e.message))?;
-        created.push((email, password, u.handle));
+        created.push((email, password, u.handle, user.id));
     }
     if created.is_empty() {
         println!("demo data already present (credentials were printed when it was created)");
     } else {
         println!("demo accounts created; these passwords are shown only now:");
-        for (email, password, handle) in created {
-            println!("  {email:<36} {password:<18} @{handle}");
+        for (email, password, handle, id) in created {
+            println!("  {email:<36} {password:<18} @{handle:<11} user {id}");
         }
     }
     Ok(())

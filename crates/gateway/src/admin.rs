@@ -88,11 +88,11 @@ pub(crate) fn page(gw: &Gateway) -> String {
                 .map(|r| format!("<br><small>{}</small>", esc(r)))
                 .unwrap_or_default(),
         );
-        if s.instances.is_empty() {
+        if s.instances().is_empty() {
             h.push('—');
         } else {
             h.push_str("<ul>");
-            for i in &s.instances {
+            for i in s.instances() {
                 let health = match i.health {
                     Health::Up => "up",
                     Health::Down => "down",

@@ -53,8 +53,22 @@ struct ServiceList {
     services: Vec<ServiceView>,
 }
 
-async fn list(State(gw): State<Gateway>) -> Json<ServiceList> {
-    let services = gw.services();
+/// Where instances are and how they are checked is for admins: anyone else sees each
+/// service's status and counts, without its instances' URLs, health paths and errors.
+async fn for_caller(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    views: Vec<ServiceView>,
+) -> Vec<ServiceView> {
+    if require_admin(gw, headers).await.is_ok() {
+        views
+    } else {
+        views.into_iter().map(ServiceView::public).collect()
+    }
+}
+
+async fn list(State(gw): State<Gateway>, headers: HeaderMap) -> Json<ServiceList> {
+    let services = for_caller(&gw, &headers, gw.services()).await;
     Json(ServiceList {
         total: services.len(),
         services,
@@ -70,6 +84,7 @@ struct CategoryList {
 
 async fn by_category(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     Path(category): Path<String>,
 ) -> Result<Json<CategoryList>, GatewayError> {
     let category = Category::parse(&category).ok_or(GatewayError::CategoryNotFound(category))?;
@@ -78,6 +93,7 @@ async fn by_category(
         .into_iter()
         .filter(|s| s.category == category)
         .collect();
+    let services = for_caller(&gw, &headers, services).await;
     Ok(Json(CategoryList {
         category,
         total: services.len(),
@@ -89,12 +105,17 @@ async fn by_category(
 /// last check and breaker. 200 whatever the status: the report is the resource.
 async fn health(
     State(gw): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<ServiceView>, GatewayError> {
-    let registry = &gw.inner.registry;
-    let snap = registry.snapshot();
-    let svc = snap.get(&id).ok_or(GatewayError::ServiceNotFound(id))?;
-    Ok(Json(registry.view(svc)))
+    let view = {
+        let registry = &gw.inner.registry;
+        let snap = registry.snapshot();
+        let svc = snap.get(&id).ok_or(GatewayError::ServiceNotFound(id))?;
+        registry.view(svc)
+    };
+    let mut views = for_caller(&gw, &headers, vec![view]).await;
+    Ok(Json(views.pop().expect("one view in, one out")))
 }
 
 /// Admins only, with any credential the edge accepts (session, bearer token, API key).

@@ -447,29 +447,30 @@ impl Registry {
             status,
             reason,
             healthy_instances: s.instances.iter().filter(|i| i.is_healthy()).count(),
-            instances: s
-                .instances
-                .iter()
-                .map(|i| {
-                    let mut st = i.lock();
-                    InstanceView {
-                        id: i.id.clone(),
-                        url: i.url.display(),
-                        protocol: i.url.proto,
-                        source: i.source,
-                        health_path: i.health_path.clone(),
-                        health: st.health,
-                        breaker: st.breaker.state(now),
-                        breaker_trips: st.breaker.trips,
-                        outstanding: i.outstanding(),
-                        requests: i.requests.load(Ordering::Relaxed),
-                        failures: i.failures.load(Ordering::Relaxed),
-                        last_check: st.last_check_micros.map(fanz_core::clock::rfc3339),
-                        last_error: st.last_error.clone(),
-                        latency_ms: st.last_latency_us.map(|us| us as f64 / 1000.0),
-                    }
-                })
-                .collect(),
+            instances: Some(
+                s.instances
+                    .iter()
+                    .map(|i| {
+                        let mut st = i.lock();
+                        InstanceView {
+                            id: i.id.clone(),
+                            url: i.url.display(),
+                            protocol: i.url.proto,
+                            source: i.source,
+                            health_path: i.health_path.clone(),
+                            health: st.health,
+                            breaker: st.breaker.state(now),
+                            breaker_trips: st.breaker.trips,
+                            outstanding: i.outstanding(),
+                            requests: i.requests.load(Ordering::Relaxed),
+                            failures: i.failures.load(Ordering::Relaxed),
+                            last_check: st.last_check_micros.map(fanz_core::clock::rfc3339),
+                            last_error: st.last_error.clone(),
+                            latency_ms: st.last_latency_us.map(|us| us as f64 / 1000.0),
+                        }
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -537,7 +538,24 @@ pub struct ServiceView {
     pub status: Status,
     pub reason: Option<&'static str>,
     pub healthy_instances: usize,
-    pub instances: Vec<InstanceView>,
+    /// Every instance with its URL and health path: for admins only (see
+    /// [`ServiceView::public`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<InstanceView>>,
+}
+
+impl ServiceView {
+    /// The view for callers who are not admins: status and counts, no instances (their
+    /// addresses, health paths and last errors describe the internal network).
+    pub fn public(mut self) -> Self {
+        self.instances = None;
+        self
+    }
+
+    /// The instances, or none in a public view.
+    pub fn instances(&self) -> &[InstanceView] {
+        self.instances.as_deref().unwrap_or(&[])
+    }
 }
 
 /// `GET /api/gateway/services/registry/stats`. `inactive` is everything not active, of

@@ -8,7 +8,6 @@ use hickory_resolver::proto::op::{Message, MessageType};
 use hickory_resolver::proto::rr::rdata::{A, SRV};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use std::net::SocketAddr;
-use std::time::Duration;
 use support::*;
 
 /// A name server answering `srv_name` with a priority-0 record for `host.svc.test.` at
@@ -76,15 +75,16 @@ async fn srv_records_become_instances_at_their_ports() {
     let _tasks = gw.start();
     let client = client();
 
-    let mut instances = serde_json::Value::Null;
-    for _ in 0..200 {
-        let view = get(&client, &format!("{base}/api/gateway/services/svc/health")).await;
-        instances = view.json()["instances"].clone();
-        if instances.as_array().is_some_and(|i| !i.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let instances = std::sync::Mutex::new(serde_json::Value::Null);
+    eventually(|| async {
+        let view = admin_get(&client, &format!("{base}/api/gateway/services/svc/health")).await;
+        let found = view.json()["instances"].clone();
+        let done = found.as_array().is_some_and(|i| !i.is_empty());
+        *instances.lock().unwrap() = found;
+        done
+    })
+    .await;
+    let instances = instances.into_inner().unwrap();
     let instances = instances.as_array().expect("instances discovered");
     assert_eq!(
         instances.len(),

@@ -61,7 +61,7 @@ async fn breaker_opens_on_failures_and_recovers_through_a_probe() {
     let url = format!("{base}/api/gateway/proxy/svc/hello");
     let breaker = |gw: &fanz_gateway::Gateway| {
         let svc = gw.services().into_iter().find(|s| s.id == "svc").unwrap();
-        serde_json::to_value(svc.instances[0].breaker).unwrap()
+        serde_json::to_value(svc.instances()[0].breaker).unwrap()
     };
 
     a.set_failing(true);
@@ -79,27 +79,20 @@ async fn breaker_opens_on_failures_and_recovers_through_a_probe() {
     assert_eq!(a.hits(), hits, "an open breaker sends nothing upstream");
 
     // Still failing when the probe goes through: it opens again.
-    let mut reopened = false;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let reopened = eventually(|| async {
         if a.hits() > hits {
-            reopened = true;
-            break;
+            return true;
         }
         let _ = get(&client, &url).await;
-    }
+        false
+    })
+    .await;
     assert!(reopened, "a half-open probe reached the instance");
     assert_eq!(breaker(&gw), "open");
 
     a.set_failing(false);
-    let mut recovered = false;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if get(&client, &url).await.status == StatusCode::OK {
-            recovered = true;
-            break;
-        }
-    }
+    let recovered =
+        eventually(|| async { get(&client, &url).await.status == StatusCode::OK }).await;
     assert!(recovered, "the breaker let a probe through and closed");
     assert_eq!(breaker(&gw), "closed");
     assert_eq!(get(&client, &url).await.text(), "hello from a");
@@ -595,11 +588,39 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
         assert_eq!(again.json()["id"], ids.last().unwrap().as_str());
     }
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "active");
     assert_eq!(health["healthyInstances"], 2);
+    assert_eq!(health["instances"][0]["healthPath"], "/healthz");
+    // Anyone else sees the status and counts, never where the instances are.
+    for headers in [&[][..], &[("authorization", "Bearer fan-token")][..]] {
+        for path in [
+            "services/svc/health",
+            "services/list",
+            "services/category/infrastructure",
+        ] {
+            let res = call(
+                &c,
+                "GET",
+                &format!("{base}/api/gateway/{path}"),
+                headers,
+                Body::empty(),
+            )
+            .await;
+            assert_eq!(res.status, StatusCode::OK, "{path}");
+            let text = res.text();
+            assert!(
+                !text.contains(&a.addr.to_string())
+                    && !text.contains(&b.addr.to_string())
+                    && !text.contains("/healthz")
+                    && !text.contains("\"instances\""),
+                "{path} shows instances to a non-admin: {text}"
+            );
+            assert!(text.contains("\"healthyInstances\":2"), "{path}: {text}");
+        }
+    }
     assert_eq!(stats(c.clone(), base.clone()).await["active"], 1);
     let res = get(&c, &format!("{base}/api/gateway/proxy/svc/hello")).await;
     assert!(res.text().starts_with("hello from "));
@@ -609,7 +630,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
     // Two failed checks in a row take an instance down (`unhealthy_threshold`).
     gw.check_health_now().await;
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "inactive");
@@ -622,7 +643,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
 
     a.restart().await;
     gw.check_health_now().await;
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["status"], "active");
@@ -660,7 +681,7 @@ async fn registered_instances_are_health_checked_and_counted_honestly() {
     )
     .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    let health = get(&c, &format!("{base}/api/gateway/services/svc/health"))
+    let health = admin_get(&c, &format!("{base}/api/gateway/services/svc/health"))
         .await
         .json();
     assert_eq!(health["instances"].as_array().unwrap().len(), 1);

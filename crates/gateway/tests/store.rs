@@ -66,8 +66,8 @@ async fn registrations_are_shared_by_nodes_and_audited(backend: Backend) {
     let two = node(&store, &catalogue).await;
     let base_two = serve(&two).await;
     let view = two.services().into_iter().next().unwrap();
-    assert_eq!(view.instances.len(), 1);
-    assert_eq!(view.instances[0].id, id);
+    assert_eq!(view.instances().len(), 1);
+    assert_eq!(view.instances()[0].id, id);
     assert_eq!(
         get(&c, &format!("{base_two}/api/gateway/proxy/svc/hello"))
             .await
@@ -99,7 +99,7 @@ async fn registrations_are_shared_by_nodes_and_audited(backend: Backend) {
     assert_eq!(audited(&store, "gateway.instance.deregister").await, 1);
     two.sync_from_store().await.unwrap();
     assert!(
-        two.services()[0].instances.is_empty(),
+        two.services()[0].instances().is_empty(),
         "the other node forgot it"
     );
     let res = get(&c, &format!("{base_two}/api/gateway/proxy/svc/hello")).await;

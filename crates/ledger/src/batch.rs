@@ -39,7 +39,7 @@ pub async fn post_batch_as(
     actor: &Actor,
 ) -> Result<Vec<BatchResult>> {
     let now = now_micros();
-    let mut j = Journal::new(db);
+    let mut j = Journal::new(db, actor);
     let mut codes: Vec<String> = entries
         .iter()
         .flat_map(|e| e.postings.iter().map(|p| p.account.clone()))
@@ -304,8 +304,8 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
     for chunk in written.chunks(ENTRY_CHUNK) {
         let sql = format!(
             "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, metadata, \
-             causation, related_id, effective_at, expires_at, created_at) VALUES {}",
-            placeholders(backend, chunk.len(), 12)
+             causation, related_id, effective_at, expires_at, created_at, created_by) VALUES {}",
+            placeholders(backend, chunk.len(), 13)
         );
         let mut q = sqlx::query(&sql);
         for (id, p) in chunk {
@@ -321,7 +321,8 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
                 .bind(p.related)
                 .bind(p.effective_at)
                 .bind(p.expires_at)
-                .bind(now);
+                .bind(now)
+                .bind(j.created_by);
         }
         q.execute(&mut *j.db).await.map_err(concurrent_key)?;
     }
@@ -363,6 +364,7 @@ fn view(j: &Journal<'_>, id: i64, p: &Plan, now: i64) -> Entry {
         effective_at: p.effective_at,
         expires_at: p.expires_at,
         created_at: now,
+        created_by: j.created_by,
         postings: p
             .rows
             .iter()

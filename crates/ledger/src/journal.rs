@@ -11,6 +11,35 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
+/// The largest amount one posting may carry: 10^15 minor units (ten trillion dollars in
+/// cents, ten million bitcoin in satoshis, a million ether in gwei). With at most 1,000
+/// postings an entry's total stays far inside 64 bits; totals across accounts, which have no
+/// such bound, are summed in 128 bits by every report.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// How far back an entry posted through the API may be dated: ten years (backdating is for
+/// imports of recent history, not for rewriting old periods).
+pub const MAX_BACKDATE_MICROS: i64 = 3_653 * 86_400 * 1_000_000;
+/// How far ahead an entry may be dated: one day (clock skew between nodes and processors).
+pub const MAX_FORWARD_DATE_MICROS: i64 = 86_400 * 1_000_000;
+
+/// Refuse an `effective_at` outside `[now − 10 years, now + 1 day]`. The HTTP API applies it
+/// to every entry it is given; the library accepts any instant so that tests and imports can
+/// build books at fixed past times.
+pub fn check_effective_at(at: i64, now: i64) -> Result<()> {
+    let (earliest, latest) = (
+        now.saturating_sub(MAX_BACKDATE_MICROS),
+        now.saturating_add(MAX_FORWARD_DATE_MICROS),
+    );
+    if at < earliest || at > latest {
+        return Err(LedgerError::Invalid(format!(
+            "effective_at {at} is outside the accepted window [{earliest}, {latest}] \
+             (microseconds: at most ten years back and one day ahead)"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -97,6 +126,9 @@ pub struct Entry {
     pub effective_at: i64,
     pub expires_at: Option<i64>,
     pub created_at: i64,
+    /// The user who posted it; `null` for the server's own housekeeping (hold expiry,
+    /// reserve release) and the CLI.
+    pub created_by: Option<i64>,
     pub postings: Vec<PostingView>,
 }
 
@@ -122,6 +154,8 @@ pub(crate) struct Journal<'a> {
     pub(crate) db: &'a mut Db,
     accounts: HashMap<String, Cached>,
     lock_rows: bool,
+    /// Written to every entry's `created_by`.
+    pub(crate) created_by: Option<i64>,
 }
 
 /// A checked change ready to write.
@@ -143,12 +177,13 @@ pub(crate) struct Plan {
 }
 
 impl<'a> Journal<'a> {
-    pub(crate) fn new(db: &'a mut Db) -> Self {
+    pub(crate) fn new(db: &'a mut Db, actor: &Actor) -> Self {
         let lock_rows = backend_of(db) == Backend::Postgres;
         Self {
             db,
             accounts: HashMap::new(),
             lock_rows,
+            created_by: actor.user_id,
         }
     }
 
@@ -283,8 +318,8 @@ impl<'a> Journal<'a> {
     pub(crate) async fn write(&mut self, plan: &Plan) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO ledger_entries (idempotency_key, request_hash, kind, status, template, metadata, \
-             causation, related_id, effective_at, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             causation, related_id, effective_at, expires_at, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(&plan.key)
         .bind(&plan.hash)
@@ -297,6 +332,7 @@ impl<'a> Journal<'a> {
         .bind(plan.effective_at)
         .bind(plan.expires_at)
         .bind(now_micros())
+        .bind(self.created_by)
         .fetch_one(&mut *self.db)
         .await
         .map_err(crate::batch::concurrent_key)?
@@ -440,6 +476,12 @@ pub(crate) fn validate_postings(postings: &[PostingInput]) -> Result<Vec<(String
         if p.amount <= 0 {
             return Err(LedgerError::InvalidAmount(p.amount.to_string()));
         }
+        if p.amount > MAX_AMOUNT {
+            return Err(LedgerError::InvalidAmount(format!(
+                "{} is more than the largest single amount, {MAX_AMOUNT}",
+                p.amount
+            )));
+        }
         crate::accounts::validate_code(&p.account)?;
         let s = sums.entry(p.currency.as_str()).or_default();
         match p.direction {
@@ -477,7 +519,7 @@ pub(crate) fn request_hash<T: Serialize>(kind: &str, related: Option<i64>, body:
 pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
     let r = sqlx::query(
         "SELECT id, idempotency_key, kind, status, template, metadata, causation, related_id, effective_at, \
-         expires_at, created_at FROM ledger_entries WHERE id = $1",
+         expires_at, created_at, created_by FROM ledger_entries WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *db)
@@ -518,6 +560,7 @@ pub async fn get_entry(db: &mut Db, id: i64) -> Result<Entry> {
         effective_at: r.get(8),
         expires_at: r.get(9),
         created_at: r.get(10),
+        created_by: r.get(11),
         postings,
     })
 }
@@ -609,7 +652,7 @@ pub async fn post_pending_as(
         Some(hold_id),
         &SettleRequest { key, amount },
     );
-    let mut j = Journal::new(db);
+    let mut j = Journal::new(db, actor);
     if let Some(done) = j.replay(key, &hash).await? {
         return Ok(done);
     }
@@ -715,7 +758,7 @@ async fn release_hold(
 ) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash(kind, Some(hold_id), &key);
-    let mut j = Journal::new(db);
+    let mut j = Journal::new(db, actor);
     if let Some(done) = j.replay(key, &hash).await? {
         return Ok(done);
     }
@@ -789,7 +832,7 @@ pub async fn reverse_entry(
 ) -> Result<EntryOutcome> {
     validate_key(key)?;
     let hash = request_hash("reversal", Some(entry_id), &key);
-    let mut j = Journal::new(db);
+    let mut j = Journal::new(db, actor);
     if let Some(done) = j.replay(key, &hash).await? {
         return Ok(done);
     }
@@ -882,6 +925,7 @@ mod tests {
             validate_postings(&[p("a", Debit, -5, "USD"), p("b", Credit, -5, "USD")]),
             Err(LedgerError::InvalidAmount(_))
         ));
+        // One amount past the bound; the bound itself is accepted.
         assert!(matches!(
             validate_postings(&[
                 p("a", Debit, i64::MAX, "USD"),
@@ -889,8 +933,29 @@ mod tests {
                 p("b", Credit, i64::MAX, "USD"),
                 p("b", Credit, 1, "USD")
             ]),
-            Err(LedgerError::Overflow)
+            Err(LedgerError::InvalidAmount(_))
         ));
+        assert!(matches!(
+            validate_postings(&[
+                p("a", Debit, MAX_AMOUNT + 1, "USD"),
+                p("b", Credit, MAX_AMOUNT + 1, "USD")
+            ]),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert!(validate_postings(&[
+            p("a", Debit, MAX_AMOUNT, "USD"),
+            p("b", Credit, MAX_AMOUNT, "USD")
+        ])
+        .is_ok());
+        // The effective-time window: ten years back, one day ahead.
+        let now = 1_800_000_000_000_000;
+        assert!(check_effective_at(now, now).is_ok());
+        assert!(check_effective_at(now - MAX_BACKDATE_MICROS, now).is_ok());
+        assert!(check_effective_at(now - MAX_BACKDATE_MICROS - 1, now).is_err());
+        assert!(check_effective_at(now + MAX_FORWARD_DATE_MICROS, now).is_ok());
+        assert!(check_effective_at(now + MAX_FORWARD_DATE_MICROS + 1, now).is_err());
+        assert!(check_effective_at(i64::MIN, now).is_err());
+        assert!(check_effective_at(i64::MAX, now).is_err());
         // Balanced per currency, not across currencies.
         assert!(validate_postings(&[p("a", Debit, 5, "USD"), p("b", Credit, 5, "EUR")]).is_err());
         assert!(validate_postings(&[

@@ -29,9 +29,9 @@ pub use assets::{asset_exponent, ASSETS};
 pub use batch::{post_batch, post_batch_as};
 pub use bench::{bench, BenchOptions, BenchReport};
 pub use journal::{
-    expire_holds, get_entry, post_entry, post_entry_as, post_pending, post_pending_as,
-    reverse_entry, void_pending, void_pending_as, BatchMode, BatchResult, Direction, Entry,
-    EntryInput, EntryOutcome, PostingInput, PostingView,
+    check_effective_at, expire_holds, get_entry, post_entry, post_entry_as, post_pending,
+    post_pending_as, reverse_entry, void_pending, void_pending_as, BatchMode, BatchResult,
+    Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView, MAX_AMOUNT,
 };
 pub use reconcile::{
     import_settlement, parse_decimal, parse_settlement, reconcile, LineMismatch,

@@ -35,9 +35,11 @@ pub struct ProfitAndLossCurrency {
     pub currency: String,
     pub revenue: Vec<AccountAmount>,
     pub expenses: Vec<AccountAmount>,
-    pub total_revenue: i64,
-    pub total_expenses: i64,
-    pub net_income: i64,
+    /// Totals over accounts are 128-bit integers: each account fits in 64 bits, their sum
+    /// need not.
+    pub total_revenue: i128,
+    pub total_expenses: i128,
+    pub net_income: i128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -120,9 +122,9 @@ pub async fn profit_and_loss(db: &mut Db, from: i64, to: i64) -> Result<ProfitAn
         if line.revenue.is_empty() && line.expenses.is_empty() {
             continue;
         }
-        line.total_revenue = to_i64(rev)?;
-        line.total_expenses = to_i64(exp)?;
-        line.net_income = to_i64(rev - exp)?;
+        line.total_revenue = rev;
+        line.total_expenses = exp;
+        line.net_income = rev - exp;
         currencies.push(line);
     }
     Ok(ProfitAndLoss {
@@ -138,11 +140,13 @@ pub struct BalanceSheetCurrency {
     pub assets: Vec<AccountAmount>,
     pub liabilities: Vec<AccountAmount>,
     pub equity: Vec<AccountAmount>,
-    pub total_assets: i64,
-    pub total_liabilities: i64,
-    pub total_equity: i64,
+    /// Totals over accounts are 128-bit integers: each account fits in 64 bits, their sum
+    /// need not.
+    pub total_assets: i128,
+    pub total_liabilities: i128,
+    pub total_equity: i128,
     /// Revenue minus expenses from the beginning up to the instant (not yet closed to equity).
-    pub retained_earnings: i64,
+    pub retained_earnings: i128,
     /// Assets = liabilities + equity + retained earnings.
     pub balanced: bool,
 }
@@ -199,10 +203,10 @@ pub async fn balance_sheet(db: &mut Db, at: i64) -> Result<BalanceSheet> {
     }
     let mut currencies = Vec::new();
     for (_, (mut sheet, [a, l, e, r])) in out {
-        sheet.total_assets = to_i64(a)?;
-        sheet.total_liabilities = to_i64(l)?;
-        sheet.total_equity = to_i64(e)?;
-        sheet.retained_earnings = to_i64(r)?;
+        sheet.total_assets = a;
+        sheet.total_liabilities = l;
+        sheet.total_equity = e;
+        sheet.retained_earnings = r;
         sheet.balanced = a == l + e + r;
         currencies.push(sheet);
     }

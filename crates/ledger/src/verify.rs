@@ -7,12 +7,15 @@ use crate::Result;
 use fanz_store::{sqlx, Db};
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::BTreeMap;
 
+/// Totals of one currency. Each account's totals fit in 64 bits, but their sum over many
+/// accounts need not: these are 128-bit integers (JSON numbers of up to 39 digits).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CurrencyTotals {
     pub currency: String,
-    pub debits: i64,
-    pub credits: i64,
+    pub debits: i128,
+    pub credits: i128,
     pub balanced: bool,
 }
 
@@ -32,7 +35,7 @@ pub struct VerifyReport {
 pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
     let mut problems = Vec::new();
     let rows = sqlx::query(
-        "SELECT a.code, a.kind, a.flags, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
+        "SELECT a.code, a.kind, a.flags, a.currency, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
          CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.debit ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.credit ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.debit ELSE 0 END), 0) AS BIGINT), \
@@ -40,15 +43,21 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
          FROM ledger_accounts a \
          LEFT JOIN ledger_postings p ON p.account_id = a.id \
          LEFT JOIN ledger_entries e ON e.id = p.entry_id \
-         GROUP BY a.id, a.code, a.kind, a.flags, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending \
+         GROUP BY a.id, a.code, a.kind, a.flags, a.currency, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending \
          ORDER BY a.code",
     )
     .fetch_all(&mut *db)
     .await?;
+    // Per currency, summed here in 128 bits: a SQL SUM over every account could pass 64 bits
+    // (an error on both engines) even though each account's own sums cannot.
+    let mut posted: BTreeMap<String, (i128, i128)> = BTreeMap::new();
     for r in &rows {
         let code: String = r.get(0);
-        let stored = [r.get::<i64, _>(3), r.get(4), r.get(5), r.get(6)];
-        let recomputed = [r.get::<i64, _>(7), r.get(8), r.get(9), r.get(10)];
+        let stored = [r.get::<i64, _>(4), r.get(5), r.get(6), r.get(7)];
+        let recomputed = [r.get::<i64, _>(8), r.get(9), r.get(10), r.get(11)];
+        let t = posted.entry(r.get::<String, _>(3)).or_default();
+        t.0 += recomputed[0] as i128;
+        t.1 += recomputed[1] as i128;
         if stored != recomputed {
             problems.push(format!(
                 "{code}: stored totals {stored:?} but the journal gives {recomputed:?}"
@@ -93,7 +102,15 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
             r.get::<i64, _>(0)
         ));
     }
-    let currencies = posted_totals(db).await?;
+    let currencies: Vec<CurrencyTotals> = posted
+        .into_iter()
+        .map(|(currency, (debits, credits))| CurrencyTotals {
+            currency,
+            debits,
+            credits,
+            balanced: debits == credits,
+        })
+        .collect();
     for c in &currencies {
         if !c.balanced {
             problems.push(format!(
@@ -113,29 +130,6 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
         currencies,
         problems,
     })
-}
-
-/// Posted debits and credits per currency, from the postings.
-async fn posted_totals(db: &mut Db) -> Result<Vec<CurrencyTotals>> {
-    let rows = sqlx::query(
-        "SELECT a.currency, CAST(COALESCE(SUM(p.debit), 0) AS BIGINT), CAST(COALESCE(SUM(p.credit), 0) AS BIGINT) \
-         FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE p.pending = 0 \
-         GROUP BY a.currency ORDER BY a.currency",
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let (debits, credits): (i64, i64) = (r.get(1), r.get(2));
-            CurrencyTotals {
-                currency: r.get(0),
-                debits,
-                credits,
-                balanced: debits == credits,
-            }
-        })
-        .collect())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -163,16 +157,17 @@ pub async fn trial_balance(db: &mut Db) -> Result<TrialBalance> {
     .fetch_all(&mut *db)
     .await?;
     let mut accounts = Vec::with_capacity(rows.len());
-    let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    let mut totals: BTreeMap<String, (i128, i128)> = BTreeMap::new();
     for r in rows {
         let kind = AccountKind::parse(&r.get::<String, _>(1))?;
         let currency: String = r.get(2);
         let (dp, cp): (i64, i64) = (r.get(3), r.get(4));
+        // Both totals are non-negative, so their difference fits in 64 bits.
         let net = dp - cp;
         let (debit, credit) = if net >= 0 { (net, 0) } else { (0, -net) };
         let t = totals.entry(currency.clone()).or_default();
-        t.0 += debit;
-        t.1 += credit;
+        t.0 += debit as i128;
+        t.1 += credit as i128;
         accounts.push(TrialBalanceLine {
             account: r.get(0),
             kind,

@@ -195,12 +195,12 @@ async fn refusals_write_nothing(store: Store) {
                 ],
                 ..transfer("r7", "cash", "wallet:1", 1)
             },
-            "amount_overflow",
+            "invalid_amount",
         ),
-        // The account total would overflow (500 already posted).
+        // One amount above the bound.
         (
-            transfer("r8", "cash", "wallet:1", i64::MAX),
-            "amount_overflow",
+            transfer("r8", "cash", "wallet:1", fanz_ledger::MAX_AMOUNT + 1),
+            "invalid_amount",
         ),
         // wallet:1 holds 500 and may not go below zero.
         (
@@ -226,6 +226,37 @@ async fn refusals_write_nothing(store: Store) {
             "invalid_request",
         ),
     ];
+    // An account's own totals stay within 64 bits: the batch that would pass i64::MAX on
+    // `cash` (19 entries of 500 postings at the bound) is refused whole.
+    let at_bound: Vec<EntryInput> = (0..19)
+        .map(|n| {
+            let mut postings = Vec::with_capacity(1000);
+            for _ in 0..500 {
+                postings.push(line(
+                    "cash",
+                    Direction::Debit,
+                    fanz_ledger::MAX_AMOUNT,
+                    "USD",
+                ));
+                postings.push(line(
+                    "revenue",
+                    Direction::Credit,
+                    fanz_ledger::MAX_AMOUNT,
+                    "USD",
+                ));
+            }
+            EntryInput::new(format!("bound-{n}"), postings)
+        })
+        .collect();
+    let before = fingerprint(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let err = fanz_ledger::post_batch_as(&mut tx, &at_bound, BatchMode::Linked, &actor())
+        .await
+        .expect_err("past i64::MAX");
+    assert_eq!(err.code(), "amount_overflow", "{err}");
+    drop(tx);
+    assert_eq!(fingerprint(&store).await, before);
+
     for (input, code) in cases {
         let before = fingerprint(&store).await;
         let mut tx = store.begin().await.unwrap();

@@ -101,7 +101,8 @@ async fn crash_and_recover(backend: Backend) {
         .unwrap();
     // Let a few batches commit, then kill at a moment that varies from run to run.
     let mut committed = 0;
-    for _ in 0..1200 {
+    // Five minutes at most: only a bound against hanging, generous for a loaded machine.
+    for _ in 0..12000 {
         tokio::time::sleep(Duration::from_millis(25)).await;
         committed = entries_per_batch(&store).await.len();
         if committed >= 3 {

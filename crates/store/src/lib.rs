@@ -101,8 +101,49 @@ const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA wal_autocheckpoint = 10000",
 ];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The migration files, embedded by `build.rs`: `(file name, SQL)` in version order.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
+/// Migrations compiled into the binary, read the way sqlx reads a directory:
+/// `<version>_<description>.sql`, checksummed by content, so databases migrated by earlier
+/// builds (which used `sqlx::migrate!`) see the same versions and checksums.
+#[derive(Debug)]
+struct Embedded(&'static [(&'static str, &'static str)]);
+
+type BoxDynError = sqlx::error::BoxDynError;
+
+impl sqlx::migrate::MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<sqlx::migrate::Migration>, BoxDynError>>
+                + Send,
+        >,
+    > {
+        Box::pin(async move { self.0.iter().map(|(n, sql)| migration(n, sql)).collect() })
+    }
+}
+
+fn migration(name: &str, sql: &'static str) -> Result<sqlx::migrate::Migration, BoxDynError> {
+    use sqlx::migrate::{Migration, MigrationType};
+    let (version, description) = name
+        .strip_suffix(".sql")
+        .and_then(|stem| stem.split_once('_'))
+        .ok_or_else(|| format!("migration {name:?} is not <version>_<description>.sql"))?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| format!("migration {name:?} does not start with a version number"))?;
+    Ok(Migration::new(
+        version,
+        description.replace('_', " ").into(),
+        MigrationType::Simple,
+        sql.into(),
+        sql.starts_with("-- no-transaction"),
+    ))
+}
 
 /// The handle to the store. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -163,10 +204,11 @@ impl Store {
 
     /// Apply every pending migration of this backend. Idempotent.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let files = match self.backend {
+            Backend::Sqlite => embedded::SQLITE,
+            Backend::Postgres => embedded::POSTGRES,
         };
+        let migrator = sqlx::migrate::Migrator::new(Embedded(files)).await?;
         migrator.run(&self.write).await?;
         Ok(())
     }

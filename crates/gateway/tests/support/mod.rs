@@ -112,30 +112,50 @@ impl Upstream {
     /// so until then the listener may still accept and open connections still answer.
     pub async fn kill_and_wait(&self) {
         self.kill();
-        for _ in 0..500 {
+        let gone = eventually(|| async {
             let refused = tokio::net::TcpStream::connect(self.addr).await.is_err();
-            if refused && self.state.live.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("upstream {} still up after kill", self.addr);
+            refused && self.state.live.load(Ordering::SeqCst) == 0
+        })
+        .await;
+        assert!(gone, "upstream {} still up after kill", self.addr);
     }
 
     pub async fn restart(&self) {
-        let mut tries = 0;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         let listener = loop {
             match TcpListener::bind(self.addr).await {
                 Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => panic!("cannot listen on {} again: {e}", self.addr),
             }
         };
         serve_upstream(listener, self.state.clone());
+    }
+}
+
+/// How long a test waits for something that must happen (a killed server to be gone, a
+/// breaker to let a probe through). Not a measurement: on an idle machine these take
+/// milliseconds; the bound only keeps a broken test from hanging, and is generous so that a
+/// loaded machine (a parallel `cargo test`, CI) cannot fail a correct one.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Poll `check` every 10 ms until it holds (true) or [`PATIENCE`] runs out (false).
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -460,6 +480,18 @@ pub async fn call(
 
 pub async fn get(client: &HttpClient, url: &str) -> Res {
     call(client, "GET", url, &[], Body::empty()).await
+}
+
+/// A GET as the admin (`admin-token`), who alone sees instances in the registry views.
+pub async fn admin_get(client: &HttpClient, url: &str) -> Res {
+    call(
+        client,
+        "GET",
+        url,
+        &[("authorization", "Bearer admin-token")],
+        Body::empty(),
+    )
+    .await
 }
 
 /// Resident set size of this process, in bytes (Linux).

@@ -22,19 +22,36 @@ use utoipa::{IntoParams, ToSchema};
 
 const BOOKKEEPERS: &[Role] = &[Role::Finance, Role::Admin];
 
-/// Finance/admin, or the owner of the account (`creator:{id}` or `user:{id}`).
+/// Finance/admin, or the owner of the account (`creator:{id}` or `user:{id}`). Anyone else
+/// gets the same 403 whether the account exists or not, so that codes cannot be probed.
 async fn may_read(state: &AppState, auth: &Auth, code: &str) -> ApiResult<()> {
     if auth.require_any(BOOKKEEPERS).is_ok() {
         return Ok(());
     }
     let mut db = state.store.conn().await?;
-    let account = fanz_ledger::get_account(&mut db, code).await?;
+    let account = match fanz_ledger::get_account(&mut db, code).await {
+        Ok(account) => account,
+        Err(fanz_ledger::LedgerError::UnknownAccount(_)) => return Err(ApiError::forbidden()),
+        Err(e) => return Err(e.into()),
+    };
     let id = auth.0.user_id;
     if account.owner == format!("creator:{id}") || account.owner == format!("user:{id}") {
         Ok(())
     } else {
         Err(ApiError::forbidden())
     }
+}
+
+/// Entries given to the API must be dated within the accepted window (see
+/// [`fanz_ledger::check_effective_at`]).
+fn check_dates<'a>(entries: impl IntoIterator<Item = &'a EntryInput>) -> ApiResult<()> {
+    let now = fanz_core::clock::now_micros();
+    for e in entries {
+        if let Some(at) = e.effective_at {
+            fanz_ledger::check_effective_at(at, now)?;
+        }
+    }
+    Ok(())
 }
 
 fn entry_response(out: EntryOutcome) -> (StatusCode, axum::Json<Entry>) {
@@ -154,12 +171,14 @@ pub async fn freeze(
               (status = 422, description = "`unbalanced_entry`, `unknown_account`, `currency_mismatch`, `invalid_amount`, `amount_overflow`, `balance_flag_violation`, `account_frozen`, …", body = ErrorBody)))]
 pub async fn post_entry(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     auth: Auth,
     Json(input): Json<EntryInput>,
 ) -> ApiResult<(StatusCode, axum::Json<Entry>)> {
     auth.require_any(BOOKKEEPERS)?;
+    check_dates([&input])?;
     let mut tx = state.store.begin().await?;
-    let out = fanz_ledger::post_entry(&mut tx, &input).await?;
+    let out = fanz_ledger::post_entry_as(&mut tx, &input, &actor.with_user(auth.0.user_id)).await?;
     tx.commit().await?;
     Ok(entry_response(out))
 }
@@ -176,6 +195,7 @@ pub struct BatchRequest {
     responses((status = 200, body = Vec<BatchResult>), (status = 422, description = "a linked batch was refused whole", body = ErrorBody)))]
 pub async fn post_batch(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     auth: Auth,
     Json(req): Json<BatchRequest>,
 ) -> ApiResult<axum::Json<Vec<BatchResult>>> {
@@ -187,8 +207,15 @@ pub async fn post_batch(
             "a batch holds 1 to 10000 entries",
         ));
     }
+    check_dates(&req.entries)?;
     let mut tx = state.store.begin().await?;
-    let results = fanz_ledger::post_batch(&mut tx, &req.entries, req.mode).await?;
+    let results = fanz_ledger::post_batch_as(
+        &mut tx,
+        &req.entries,
+        req.mode,
+        &actor.with_user(auth.0.user_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(axum::Json(results))
 }
@@ -221,13 +248,21 @@ pub struct SettleRequest {
     responses((status = 201, body = Entry), (status = 422, description = "`not_pending`, `invalid_amount`", body = ErrorBody)))]
 pub async fn post_hold(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     auth: Auth,
     Path(id): Path<i64>,
     Json(req): Json<SettleRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Entry>)> {
     auth.require_any(BOOKKEEPERS)?;
     let mut tx = state.store.begin().await?;
-    let out = fanz_ledger::post_pending(&mut tx, id, &req.idempotency_key, req.amount).await?;
+    let out = fanz_ledger::post_pending_as(
+        &mut tx,
+        id,
+        &req.idempotency_key,
+        req.amount,
+        &actor.with_user(auth.0.user_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(entry_response(out))
 }
@@ -243,13 +278,20 @@ pub struct KeyRequest {
     params(("id" = i64, Path)), request_body = KeyRequest, responses((status = 201, body = Entry), (status = 422, body = ErrorBody)))]
 pub async fn void_hold(
     State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
     auth: Auth,
     Path(id): Path<i64>,
     Json(req): Json<KeyRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Entry>)> {
     auth.require_any(BOOKKEEPERS)?;
     let mut tx = state.store.begin().await?;
-    let out = fanz_ledger::void_pending(&mut tx, id, &req.idempotency_key).await?;
+    let out = fanz_ledger::void_pending_as(
+        &mut tx,
+        id,
+        &req.idempotency_key,
+        &actor.with_user(auth.0.user_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(entry_response(out))
 }
@@ -290,6 +332,16 @@ pub async fn apply_template(
 ) -> ApiResult<(StatusCode, axum::Json<Entry>)> {
     auth.require_any(BOOKKEEPERS)?;
     let mut tx = state.store.begin().await?;
+    // A template opens the chart accounts it names on first use: only for people who exist.
+    for id in [req.creator_id, req.fan_id].into_iter().flatten() {
+        match fanz_identity::find_user(&mut tx, id).await {
+            Ok(_) => {}
+            Err(fanz_identity::IdentityError::UserNotFound) => {
+                return Err(fanz_ledger::LedgerError::UnknownAccount(format!("user {id}")).into())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let out = fanz_ledger::templates::apply(&mut tx, &name, &req, &actor.with_user(auth.0.user_id))
         .await?;
     tx.commit().await?;

@@ -172,8 +172,15 @@ pub struct OutboxResponse {
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditResponse {
+    /// Newest first.
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<fanz_audit::AuditEntry>,
+    /// The next (older) page: pass it as `before`; absent on the last page.
+    pub next_before: Option<i64>,
+    /// `{"Intact": {"entries": n}}` or `{"Broken": {"at_id", "reason"}}`.
     #[schema(value_type = Object)]
     pub chain: fanz_audit::Verdict,
+    /// Rows hashed by this call: those appended since the last checkpoint, or all of them
+    /// with `verify=full`.
+    pub chain_rows_checked: u64,
 }

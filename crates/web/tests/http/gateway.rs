@@ -89,6 +89,34 @@ async fn gateway_in_the_app(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(health["status"], "active", "{health}");
+    // Anonymous callers and fans see the status, not where the instance is or how it is
+    // checked; the admin sees both.
+    let host = url.trim_start_matches("http://");
+    for token in [None, Some(fan.as_str())] {
+        for path in [
+            "/api/gateway/services/payment-fanztax/health",
+            "/api/gateway/services/list",
+            "/api/gateway/services/category/payment-finance",
+        ] {
+            let res = app.get(path, token).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let text = res.text().await.unwrap();
+            assert!(
+                !text.contains(host)
+                    && !text.contains("/healthz")
+                    && !text.contains("\"instances\""),
+                "{path} shows instances to a non-admin: {text}"
+            );
+        }
+    }
+    let seen: Value = app
+        .get("/api/gateway/services/payment-fanztax/health", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["instances"][0]["url"], url.as_str(), "{seen}");
+    assert_eq!(seen["instances"][0]["healthPath"], "/healthz", "{seen}");
     let stats: Value = app
         .get("/api/gateway/services/registry/stats", None)
         .await

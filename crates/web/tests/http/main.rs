@@ -2,6 +2,7 @@
 //! HTTP as a client would. Every test runs on SQLite, and on PostgreSQL when
 //! FANZ_TEST_POSTGRES_URL is set.
 
+mod admin_audit;
 mod api_auth;
 mod api_basics;
 mod api_ledger;
