@@ -3,6 +3,7 @@
 //! with a message that names the key.
 
 pub mod gateway;
+pub mod http;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -51,6 +52,9 @@ pub struct Config {
     /// The API gateway and service registry (`[gateway]` in the file).
     #[serde(default)]
     pub gateway: gateway::GatewayConfig,
+    /// Connection timeouts and limits (`[http]` in the file).
+    #[serde(default)]
+    pub http: http::HttpConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,7 @@ impl Default for Config {
             smtp_url: String::new(),
             smtp_from: "Fanz <no-reply@fanz.localhost>".into(),
             gateway: gateway::GatewayConfig::default(),
+            http: http::HttpConfig::default(),
         }
     }
 }
@@ -144,6 +149,7 @@ impl Config {
         "smtp_url",
         "smtp_from",
         "gateway",
+        "http",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -201,6 +207,9 @@ impl Config {
             });
         }
         self.gateway
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        self.http
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)

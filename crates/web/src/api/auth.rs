@@ -2,9 +2,10 @@
 
 use super::wire::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{Auth, Json, RequestActor};
 use crate::{flows, AppState};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use fanz_identity::{AuthMethod, LoginOutcome};
 

@@ -6,6 +6,7 @@ mod api_auth;
 mod api_basics;
 mod api_ledger;
 mod api_profiles;
+mod edge;
 mod gateway;
 mod harness;
 mod pages;
