@@ -30,8 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 /// Sent with every response, however it was routed (a proxied upstream may set its own).
 pub const SECURITY_HEADERS: [(&str, &str); 6] = [
@@ -54,7 +53,8 @@ pub const SECURITY_HEADERS: [(&str, &str); 6] = [
 pub type EdgeService = BoxCloneSyncService<Request, Response, Infallible>;
 
 /// Wrap `inner` (app routes or the gateway proxy) in the edge layers, outermost first:
-/// security headers, load shedding at `max_in_flight`, the request deadline, then [`guard`].
+/// security headers, panics as 500s, load shedding at `max_in_flight`, the request deadline,
+/// then [`guard`].
 pub fn layers<S>(inner: S, http: &HttpConfig) -> EdgeService
 where
     S: tower::Service<Request, Response = Response, Error = Infallible>
@@ -65,28 +65,26 @@ where
     S::Future: Send + 'static,
 {
     let svc = ServiceBuilder::new()
+        .map_response(security_headers)
+        .map_response(IntoResponse::into_response)
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(http.max_in_flight)
         .timeout(http.request_timeout())
         .layer(axum::middleware::from_fn(guard))
         .service(inner);
-    let mut svc = BoxCloneSyncService::new(svc);
+    BoxCloneSyncService::new(svc)
+}
+
+fn security_headers(mut res: Response) -> Response {
+    let headers = res.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        svc = BoxCloneSyncService::new(
-            SetResponseHeaderLayer::if_not_present(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            )
-            .layer(svc),
-        );
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert_with(|| HeaderValue::from_static(value));
     }
-    BoxCloneSyncService::new(
-        ServiceBuilder::new()
-            .map_response(IntoResponse::into_response)
-            .layer(tower_http::catch_panic::CatchPanicLayer::new())
-            .service(svc),
-    )
+    res
 }
 
 async fn overloaded(err: BoxError) -> Response {
@@ -213,7 +211,7 @@ fn cookie_rule(req: &Request) -> Result<(), ApiError> {
                 ct.starts_with("application/x-www-form-urlencoded")
                     || ct.starts_with("multipart/form-data")
             });
-            if !(form && !path.starts_with("/api")) {
+            if !form || path.starts_with("/api") {
                 return Err(refused());
             }
         }
