@@ -401,7 +401,7 @@ async fn limits_shed_load(backend: fanz_store::Backend) {
     // Wait until the server counts it (the request reached the service).
     let mut shed = None;
     let mut seen = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..200 {
         let (status, body) = raw_exchange(
             &addr,
             b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
