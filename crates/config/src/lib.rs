@@ -321,6 +321,23 @@ mod tests {
     }
 
     #[test]
+    fn http_limits_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.http, http::HttpConfig::default());
+            jail.set_env("FANZ_HTTP__MAX_IN_FLIGHT", "64");
+            jail.set_env("FANZ_HTTP__IDLE_TIMEOUT_SECS", "5");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.http.max_in_flight, 64);
+            assert_eq!(c.http.idle_timeout_secs, 5);
+            jail.set_env("FANZ_HTTP__MAX_CONNECTIONS", "0");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("http.max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/fanz.toml"))).unwrap_err();
         assert!(matches!(err, ConfigError::MissingFile(_)));
