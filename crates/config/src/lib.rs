@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod jobs;
+pub mod http;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -65,6 +66,9 @@ pub struct Config {
     /// Keys that seal secrets at rest (`[secrets]`).
     #[serde(default)]
     pub secrets: auth::SecretsConfig,
+    /// Connection timeouts and limits (`[http]` in the file).
+    #[serde(default)]
+    pub http: http::HttpConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +103,7 @@ impl Default for Config {
             jobs: jobs::JobsConfig::default(),
             auth: auth::AuthConfig::default(),
             secrets: auth::SecretsConfig::default(),
+            http: http::HttpConfig::default(),
         }
     }
 }
@@ -166,6 +171,7 @@ impl Config {
         "jobs",
         "auth",
         "secrets",
+        "http",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -235,6 +241,9 @@ impl Config {
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         self.auth
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        self.http
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
@@ -368,6 +377,23 @@ mod tests {
             jail.set_env("FANZ_DATABASE_URL", "mysql://x");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn http_limits_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.http, http::HttpConfig::default());
+            jail.set_env("FANZ_HTTP__MAX_IN_FLIGHT", "64");
+            jail.set_env("FANZ_HTTP__IDLE_TIMEOUT_SECS", "5");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.http.max_in_flight, 64);
+            assert_eq!(c.http.idle_timeout_secs, 5);
+            jail.set_env("FANZ_HTTP__MAX_CONNECTIONS", "0");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("http.max_connections"), "{err}");
             Ok(())
         });
     }

@@ -70,10 +70,16 @@ pub struct Profile {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
+    #[schema(min_length = 1, max_length = 60)]
     pub display_name: Option<String>,
+    #[schema(max_length = 2000)]
     pub bio: Option<String>,
+    /// An http(s) URL, or empty for none.
+    #[schema(max_length = 2048)]
     pub avatar_url: Option<String>,
+    #[schema(max_length = 2048)]
     pub banner_url: Option<String>,
+    #[schema(max_items = 10)]
     pub links: Option<Vec<Link>>,
     /// Cluster slugs; checked against the configured clusters by the caller.
     pub clusters: Option<Vec<String>>,

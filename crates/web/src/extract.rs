@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
@@ -14,17 +15,118 @@ use fanz_identity::Principal;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
-/// A JSON body; malformed JSON → 400 `malformed_json`, wrong shape → 422 `invalid_body`,
-/// wrong content type → 415, too large → 413.
+/// A JSON body; malformed JSON → 400 `malformed_json`, a string holding U+0000 → 400
+/// `invalid_character`, wrong shape → 422 `invalid_body`, wrong content type → 415, too large
+/// → 413.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            let status = rej.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, "payload_too_large", "request body is too large")
+            } else {
+                ApiError::new(status, crate::edge::code_for(status), rej.body_text())
+            }
+        })?;
+        if json_has_nul(&bytes) {
+            return Err(nul_error());
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Whether a JSON text has a string holding U+0000 (`\u0000`; a raw NUL is malformed JSON
+/// anyway). Escapes are followed, so a literal backslash before `u0000` is not one.
+pub fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            0 => return true,
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+pub(crate) fn nul_error() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_character",
+        "NUL characters (U+0000) are not allowed",
+    )
+}
+
+/// A path parameter; a parse failure → 400 `invalid_path` in the JSON error shape.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rej) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                rej.body_text(),
+            )),
+        }
+    }
+}
+
+/// A query string; a parse failure → 400 `invalid_query` in the JSON error shape.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rej) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                rej.body_text(),
+            )),
         }
     }
 }

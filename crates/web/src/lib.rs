@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod background;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod flows;
@@ -22,7 +23,6 @@ use axum::Router;
 use fanz_clusters::Clusters;
 use fanz_config::Config;
 use fanz_store::Store;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use tower::{Layer, ServiceExt};
@@ -136,7 +136,11 @@ fn identity_settings(config: &Config) -> Result<fanz_identity::Settings, StartEr
 /// The OpenAPI 3.1 document of every /api/v1 route.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| api::router().split_for_parts().1)
+    DOC.get_or_init(|| {
+        let mut doc = api::router().split_for_parts().1;
+        api::doc::finish(&mut doc);
+        doc
+    })
 }
 
 /// The whole application.
@@ -306,10 +310,11 @@ pub async fn serve(
     // `/c/boyfanz/` and `/c/boyfanz` are the same page: trim the slash before routing, except
     // on proxied paths, which reach the upstream as the client wrote them.
     let gateway = state.gateway.clone();
+    let http = state.config.http.clone();
     let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(app(state));
     // Proxied requests go straight to the gateway: the application's stack (request-id layer,
     // trace span, security headers, routing) cost a quarter of the proxy's throughput
-    // (BENCHMARKS.md), and the gateway sets the request id itself. Panics still become 500s.
+    // (BENCHMARKS.md), and the gateway sets the request id itself.
     let edge = tower::service_fn(move |req: axum::extract::Request| {
         let gateway = gateway.clone();
         let app = app.clone();
@@ -321,26 +326,9 @@ pub async fn serve(
             }
         }
     });
-    let edge = tower::ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .service(edge);
-    // Responses go out as soon as they are written: without TCP_NODELAY a streamed body's
-    // first frame can wait for the client to acknowledge the head (Nagle against delayed ACKs).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted connection");
-        }
-    });
-    let served =
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(edge),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Security headers, limits, deadline, CSRF and NUL checks: the same for both paths.
+    let edge = edge::layers(edge, &http);
+    let served = edge::serve(listener, edge, http, shutdown).await;
     if let Some(background) = background_state.background.get() {
         background.shutdown().await;
     }

@@ -1,8 +1,8 @@
-//! Cross-cutting HTTP concerns: request ids, W3C trace context in logs, security headers,
+//! Cross-cutting HTTP concerns of the app's routes: request ids, W3C trace context in logs,
 //! panics as 500s, and Prometheus metrics per route.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
@@ -12,7 +12,6 @@ use std::time::Instant;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -91,25 +90,7 @@ fn span_for(req: &Request) -> tracing::Span {
 /// Wrap the router in the standard layers (outermost first).
 pub fn apply(router: Router) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    let headers = [
-        (
-            "content-security-policy",
-            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; \
-             object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-        ),
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "strict-origin-when-cross-origin"),
-        ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
-        ("cross-origin-opener-policy", "same-origin"),
-    ];
-    let mut router = router;
-    for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ));
-    }
+    // The security headers are the edge's (`edge::layers`), for proxied responses too.
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(

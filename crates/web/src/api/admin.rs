@@ -2,9 +2,9 @@
 
 use super::wire::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Auth, Json, RequestActor};
+use crate::extract::{Auth, Json, Path, Query, RequestActor};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fanz_core::Role;
 

@@ -2,9 +2,10 @@
 
 use super::wire::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{no_store, Auth, Json, RequestActor, SessionAuth};
 use crate::{flows, AppState};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fanz_identity::{AuthMethod, LoginOutcome};

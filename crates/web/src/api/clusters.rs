@@ -2,8 +2,9 @@
 
 use super::wire::*;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 /// Every cluster with its theme and policy.

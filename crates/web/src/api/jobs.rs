@@ -1,9 +1,9 @@
 //! /api/v1/admin/jobs and /api/v1/admin/events: the job queues and the event bus (admin).
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Auth, Json, RequestActor};
+use crate::extract::{Auth, Json, Path, Query, RequestActor};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fanz_core::Role;
 use fanz_events::{DeadLetter, Envelope, SubscriberRow};

@@ -4,10 +4,11 @@
 use super::wire::StatusResponse;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Auth, Json, RequestActor};
+use crate::extract::{Path, Query};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fanz_core::Role;
@@ -187,6 +188,7 @@ pub async fn post_entry(
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub mode: BatchMode,
+    #[schema(min_items = 1, max_items = 10000)]
     pub entries: Vec<EntryInput>,
 }
 
@@ -352,10 +354,12 @@ pub async fn apply_template(
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     /// `creator` or `cluster`.
+    #[schema(pattern = "^(creator|cluster)$")]
     pub scope: String,
     /// Creator id or cluster slug.
     pub key: String,
     /// Creator share in basis points (8000 = 80 %).
+    #[schema(minimum = 0, maximum = 10000)]
     pub share_bps: i64,
 }
 
@@ -405,7 +409,9 @@ fn csv_response(name: &str, body: String) -> Response {
 /// Totals of debit and credit balances per currency, and each account's column (`?format=csv`
 /// for a spreadsheet).
 #[utoipa::path(get, path = "/api/v1/ledger/trial-balance", tag = "ledger", security(("bearer" = [])),
-    params(FormatQuery), responses((status = 200, body = TrialBalance), (status = 200, content_type = "text/csv", body = String)))]
+    params(FormatQuery), responses((status = 200, description = "JSON by default, CSV with `?format=csv`",
+        content((TrialBalance = "application/json"), (String = "text/csv"))),
+        (status = 403, body = ErrorBody)))]
 pub async fn trial_balance(
     State(state): State<AppState>,
     auth: Auth,
@@ -563,7 +569,9 @@ pub async fn creator_statement(
 
 /// The journal for a period, one line per posting, as JSON or CSV (finance, admin).
 #[utoipa::path(get, path = "/api/v1/ledger/export", tag = "ledger", security(("bearer" = [])),
-    params(PeriodQuery), responses((status = 200, body = Vec<JournalLine>), (status = 200, content_type = "text/csv", body = String)))]
+    params(PeriodQuery), responses((status = 200, description = "JSON by default, CSV with `?format=csv`",
+        content((Vec<JournalLine> = "application/json"), (String = "text/csv"))),
+        (status = 403, body = ErrorBody), (status = 422, description = "`invalid_request`: a bad period", body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
     auth: Auth,
@@ -606,6 +614,9 @@ pub async fn import_settlement(
         };
         ApiError::new(rej.status(), code, rej.body_text())
     })?;
+    if body.contains(&0) {
+        return Err(crate::extract::nul_error());
+    }
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

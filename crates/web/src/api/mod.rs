@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod doc;
 pub mod jobs;
 pub mod ledger;
 pub mod me;
@@ -20,6 +21,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Fanz API", description = "The HTTP API of a Fanz server. Errors are `{\"error\":{\"code\",\"message\"}}` with stable codes."),
     modifiers(&Security),
+    components(schemas(fanz_ledger::ExportFormat)),
     tags(
         (name = "auth", description = "Accounts, sessions, two-factor, password reset, API keys"),
         (name = "me", description = "The caller's own account and profile"),

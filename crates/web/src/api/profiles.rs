@@ -2,9 +2,10 @@
 
 use super::wire::*;
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{Auth, RequestActor};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 
 /// A public profile, with whether you follow it.

@@ -7,11 +7,13 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", min_length = 3, max_length = 254)]
     pub email: String,
-    #[schema(example = "correct horse battery")]
+    /// 10 to 256 characters, not one character repeated.
+    #[schema(example = "correct horse battery", min_length = 10, max_length = 256)]
     pub password: String,
-    #[schema(example = "neon_ann")]
+    /// 3 to 30 of a–z, 0–9 and `_` (stored lower-case; some names are reserved).
+    #[schema(example = "neon_ann", pattern = "^[A-Za-z0-9_]{3,30}$")]
     pub handle: String,
 }
 
@@ -95,6 +97,8 @@ pub struct ForgotRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     pub token: String,
+    /// 10 to 256 characters, not one character repeated.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 
@@ -106,6 +110,7 @@ pub struct StatusResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
 }
 
@@ -141,6 +146,7 @@ pub struct NewApiKeyResponse {
 #[serde(deny_unknown_fields)]
 pub struct BecomeCreatorRequest {
     /// Cluster slugs the creator appears on.
+    #[schema(min_items = 1)]
     pub clusters: Vec<String>,
 }
 
@@ -160,7 +166,10 @@ pub struct ClusterList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRoleRequest {
-    #[schema(example = "moderator")]
+    #[schema(
+        example = "moderator",
+        pattern = "^(fan|creator|moderator|compliance|finance|admin)$"
+    )]
     pub role: String,
 }
 

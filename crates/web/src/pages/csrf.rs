@@ -74,6 +74,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CsrfForm<T> {
         })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_form", e.to_string()))?;
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(crate::extract::nul_error());
+        }
         let sent = pairs
             .iter()
             .find(|(k, _)| k == "csrf")

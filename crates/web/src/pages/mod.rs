@@ -2,7 +2,7 @@
 //! (cluster chosen by Host header) and under `/c/{slug}`. Forms are protected by a
 //! double-submit CSRF token; sessions use an HttpOnly, SameSite=Lax cookie.
 
-mod csrf;
+pub(crate) mod csrf;
 mod jobs;
 mod templates;
 
