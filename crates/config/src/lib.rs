@@ -4,8 +4,8 @@
 
 pub mod auth;
 pub mod gateway;
-pub mod jobs;
 pub mod http;
+pub mod jobs;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;

@@ -216,11 +216,12 @@ async fn domain_events_are_written_with_their_change(app: TestApp) {
         .iter()
         .find(|e| e["type"] == "profiles.followed")
         .unwrap();
-    assert_eq!(
-        followed["payload"]["follower_id"],
-        followed["payload"]["follower_id"]
+    let followee = followed["payload"]["followee_id"].as_i64().unwrap();
+    assert_ne!(
+        followed["payload"]["follower_id"].as_i64().unwrap(),
+        followee
     );
-    assert!(followed["subject"].as_str().unwrap().starts_with("user:"));
+    assert_eq!(followed["subject"], format!("user:{followee}"));
 }
 
 async fn holds_expire_through_the_recurring_job(app: TestApp) {
