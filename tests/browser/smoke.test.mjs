@@ -51,3 +51,36 @@ test('a fan signs up on the BoyFanz page and reaches settings', async () => {
     await browser.close();
   }
 });
+
+test('an operator sees the job queues and the event subscribers', async (t) => {
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) {
+    t.skip('ADMIN_EMAIL and ADMIN_PASSWORD not set');
+    return;
+  }
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of [['desktop', { width: 1200, height: 900 }], ['mobile', { width: 390, height: 844 }]]) {
+      const page = await browser.newPage({ viewport });
+      await page.goto(`${base}/c/boyfanz/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL('**/c/boyfanz/settings');
+      await page.goto(`${base}/c/boyfanz/admin/jobs`);
+      assert.equal(await page.locator('h1').first().textContent(), 'Jobs and events');
+      // Every configured queue has a row; the probe jobs made before start are done.
+      for (const queue of ['default', 'mail', 'maintenance']) {
+        await page.getByRole('rowheader', { name: queue, exact: true }).waitFor();
+      }
+      await page.getByText('workers running').waitFor();
+      const done = await page.locator('.stats li', { hasText: 'done in the last hour' }).locator('strong').textContent();
+      assert.ok(Number(done) >= 25, `done in the last hour: ${done}`);
+      await page.screenshot({ path: `${shots}/admin-jobs-${name}.png`, fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
