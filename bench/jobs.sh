@@ -8,15 +8,19 @@
 # FANZ_BIN defaults to $CARGO_TARGET_DIR/debug/fanz. Needs psql, node + npm (graphile-worker is
 # installed from the npm registry into bench/graphile/node_modules), a PostgreSQL whose user may
 # create databases (FANZ_BENCH_POSTGRES_URL, default postgres://postgres:postgres@127.0.0.1:5432)
-# and NATS with JetStream (FANZ_BENCH_NATS_URL, default nats://127.0.0.1:4222; set it to "" to
-# skip the NATS run). Every run gets a fresh database (fanz_bench_*), dropped afterwards.
+# and, for the NATS run, nats-server on the PATH: each NATS run starts a throwaway JetStream
+# server on 127.0.0.1:14222 with an empty store. A shared server will not do: the bench's
+# subscriber is a new durable consumer each run (its name carries the node name) that delivers
+# the FANZ_EVENTS stream from the start, so it would count earlier runs' events as its own.
+# FANZ_BENCH_NATS_URL=nats://… uses a given server instead (only sound if its stream is empty);
+# FANZ_BENCH_NATS_URL="" skips the NATS run. Every run gets a fresh database (fanz_bench_*).
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-2}
 bin=${FANZ_BIN:-${CARGO_TARGET_DIR:-../target}/debug/fanz}
 [ -x "$bin" ] || { echo "no fanz binary at $bin (set FANZ_BIN)" >&2; exit 1; }
 admin=${FANZ_BENCH_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432}
-nats=${FANZ_BENCH_NATS_URL-nats://127.0.0.1:4222}
+nats=${FANZ_BENCH_NATS_URL-private}
 export FANZ_LOG=warn
 (cd graphile && [ -d node_modules/graphile-worker ] || npm ci --no-audit --no-fund >/dev/null)
 
@@ -77,7 +81,17 @@ for r in $(seq 1 "$rounds"); do
   echo "--- events"
   fanz_events sqlite
   fanz_events pg
-  [ -n "$nats" ] && fanz_events pg "$nats"
+  if [ "$nats" = private ]; then
+    store=$(mktemp -d /tmp/fanz-bench-nats-XXXXXX)
+    nats-server -a 127.0.0.1 -p 14222 -js -sd "$store" >"$store.log" 2>&1 &
+    nats_pid=$!
+    sleep 1
+    fanz_events pg nats://127.0.0.1:14222
+    kill "$nats_pid"; wait "$nats_pid" 2>/dev/null || true
+    rm -rf "$store" "$store.log"
+  elif [ -n "$nats" ]; then
+    fanz_events pg "$nats"
+  fi
   echo "=== round $r: graphile-worker ($(uptime | sed 's/.*load/load/'))"
   graphile
 done

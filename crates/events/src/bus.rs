@@ -599,70 +599,130 @@ async fn dispatch_while_held(
             }
             continue;
         }
-        // `at` is the stored position: events this subscriber does not want are passed over
-        // in memory and the position jumps past them with the next write.
-        let mut at = position;
+        // Handle the batch, then write its receipts, dead letters and the new position in one
+        // transaction (one commit per batch, not per event). A crash in between delivers the
+        // batch's events again: delivery is at least once.
+        let mut handled: Vec<(Envelope, Option<(u32, String)>)> = Vec::new();
         let mut interrupted = false;
         for row in &rows {
             let env = envelope(row);
             if !sub.wants(&env.event_type) {
                 continue;
             }
-            match deliver(shared, sub, &env, at, stop).await? {
-                Some(new) => at = new,
+            {
+                let mut db = shared.store.conn().await.map_err(store_err)?;
+                if has_receipt(&mut db, &sub.name, &env.id).await? {
+                    continue;
+                }
+            }
+            match handle_with_retries(shared, sub, &env, stop).await {
+                Some(outcome) => handled.push((env, outcome)),
                 None => {
-                    // Moved by an operator (replay), or stopping: read again from the store.
                     interrupted = true;
                     break;
                 }
             }
         }
-        let last = envelope(rows.last().expect("non-empty")).seq;
-        if !interrupted && last > at {
-            advance(shared, &sub.name, at, last).await?;
+        let to = if interrupted {
+            handled.last().map_or(position, |(e, _)| e.seq)
+        } else {
+            envelope(rows.last().expect("non-empty")).seq
+        };
+        if to > position {
+            commit_batch(shared, &sub.name, position, to, &handled).await?;
+        }
+        if interrupted {
+            return Ok(());
         }
     }
 }
 
-/// Move a subscriber from `from` to `to` unless an operator moved it meanwhile.
-async fn advance(shared: &Shared, name: &str, from: i64, to: i64) -> Result<bool> {
+/// Run the handler with retries in place (this subscriber waits; others do not). `Some(None)`:
+/// handled; `Some(Some(..))`: out of attempts, to be parked; `None`: stopping.
+async fn handle_with_retries(
+    shared: &Shared,
+    sub: &Subscription,
+    env: &Envelope,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Option<(u32, String)>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call(shared, sub, env).await {
+            Ok(()) => {
+                observe_delivery(&sub.name, env);
+                return Some(None);
+            }
+            Err(e) if attempt >= shared.config.max_attempts => {
+                metrics::counter!("events_dead_total", "subscriber" => sub.name.clone())
+                    .increment(1);
+                tracing::error!(subscriber = %sub.name, event = %env.id, error = %e, "event parked as a dead letter");
+                return Some(Some((attempt, e)));
+            }
+            Err(e) => {
+                metrics::counter!("events_failed_total", "subscriber" => sub.name.clone())
+                    .increment(1);
+                tracing::warn!(subscriber = %sub.name, event = %env.id, attempt, error = %e, "event handler failed");
+                let delay = shared
+                    .config
+                    .retry_base
+                    .saturating_mul(1 << attempt.min(10));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Receipts and dead letters of a batch and the move from `from` to `to`, in one transaction;
+/// nothing is written when an operator moved the position meanwhile (a replay wins).
+async fn commit_batch(
+    shared: &Shared,
+    name: &str,
+    from: i64,
+    to: i64,
+    handled: &[(Envelope, Option<(u32, String)>)],
+) -> Result<()> {
+    let now = now_micros();
     let mut tx = shared.store.begin().await.map_err(store_err)?;
-    let n = sqlx::query(
+    let moved = sqlx::query(
         "UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position = $4",
     )
     .bind(to)
-    .bind(now_micros())
+    .bind(now)
     .bind(name)
     .bind(from)
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    if moved == 0 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    for (env, dead) in handled {
+        write_outcome(
+            &mut tx,
+            name,
+            env,
+            dead.as_ref().map(|(n, e)| (*n, e.as_str())),
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
-    Ok(n == 1)
+    Ok(())
 }
 
-pub(crate) async fn has_receipt(db: &mut Db, sub: &str, event_id: &str) -> Result<bool> {
-    Ok(
-        sqlx::query("SELECT 1 FROM event_receipts WHERE subscriber = $1 AND event_id = $2")
-            .bind(sub)
-            .bind(event_id)
-            .fetch_optional(&mut *db)
-            .await?
-            .is_some(),
-    )
-}
-
-/// Record a handled (or parked) event; with `position`, move the subscriber there in the
-/// same transaction (in-process mode), refused when the position moved meanwhile.
-pub(crate) async fn record(
-    shared: &Shared,
+/// A receipt for a handled event, or a dead letter for a parked one.
+async fn write_outcome(
+    db: &mut Db,
     sub: &str,
     env: &Envelope,
     dead: Option<(u32, &str)>,
-    position: Option<i64>,
-) -> Result<bool> {
-    let now = now_micros();
-    let mut tx = shared.store.begin().await.map_err(store_err)?;
+    now: i64,
+) -> Result<()> {
     match dead {
         None => {
             sqlx::query(
@@ -671,7 +731,7 @@ pub(crate) async fn record(
             .bind(sub)
             .bind(&env.id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *db)
             .await?;
         }
         Some((attempts, error)) => {
@@ -686,40 +746,45 @@ pub(crate) async fn record(
             .bind(attempts as i64)
             .bind(error)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *db)
             .await?;
         }
     }
-    let moved = match position {
-        Some(from) => {
-            sqlx::query(
-                "UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position = $4",
-            )
-            .bind(env.seq)
-            .bind(now)
+    Ok(())
+}
+
+pub(crate) async fn has_receipt(db: &mut Db, sub: &str, event_id: &str) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM event_receipts WHERE subscriber = $1 AND event_id = $2")
             .bind(sub)
-            .bind(from)
-            .execute(&mut *tx)
+            .bind(event_id)
+            .fetch_optional(&mut *db)
             .await?
-            .rows_affected()
-                == 1
-        }
-        None => {
-            sqlx::query("UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position < $1")
-                .bind(env.seq)
-                .bind(now)
-                .bind(sub)
-                .execute(&mut *tx)
-                .await?;
-            true
-        }
-    };
-    if !moved {
-        tx.rollback().await?;
-        return Ok(false);
-    }
+            .is_some(),
+    )
+}
+
+/// Record a handled (or parked) event delivered through NATS, and move the subscriber's
+/// position (shown to operators) forward to it.
+pub(crate) async fn record(
+    shared: &Shared,
+    sub: &str,
+    env: &Envelope,
+    dead: Option<(u32, &str)>,
+) -> Result<()> {
+    let now = now_micros();
+    let mut tx = shared.store.begin().await.map_err(store_err)?;
+    write_outcome(&mut tx, sub, env, dead, now).await?;
+    sqlx::query(
+        "UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position < $1",
+    )
+    .bind(env.seq)
+    .bind(now)
+    .bind(sub)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Run the handler once, under the deadline.
@@ -741,61 +806,6 @@ pub(crate) fn observe_delivery(sub: &str, env: &Envelope) {
     metrics::counter!("events_delivered_total", "subscriber" => sub.to_owned()).increment(1);
     metrics::histogram!("events_delivery_latency_seconds")
         .record((now_micros() - env.occurred_at).max(0) as f64 / 1e6);
-}
-
-/// Deliver one event in process, retrying inline (this subscriber waits; others do not).
-/// Returns the new position, or None when the position moved under us or we are stopping.
-async fn deliver(
-    shared: &Shared,
-    sub: &Subscription,
-    env: &Envelope,
-    from: i64,
-    stop: &mut watch::Receiver<bool>,
-) -> Result<Option<i64>> {
-    {
-        let mut db = shared.store.conn().await.map_err(store_err)?;
-        if has_receipt(&mut db, &sub.name, &env.id).await? {
-            drop(db);
-            return Ok(advance(shared, &sub.name, from, env.seq)
-                .await?
-                .then_some(env.seq));
-        }
-    }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match call(shared, sub, env).await {
-            Ok(()) => {
-                observe_delivery(&sub.name, env);
-                return Ok(record(shared, &sub.name, env, None, Some(from))
-                    .await?
-                    .then_some(env.seq));
-            }
-            Err(e) if attempt >= shared.config.max_attempts => {
-                metrics::counter!("events_dead_total", "subscriber" => sub.name.clone())
-                    .increment(1);
-                tracing::error!(subscriber = %sub.name, event = %env.id, error = %e, "event parked as a dead letter");
-                return Ok(
-                    record(shared, &sub.name, env, Some((attempt, &e)), Some(from))
-                        .await?
-                        .then_some(env.seq),
-                );
-            }
-            Err(e) => {
-                metrics::counter!("events_failed_total", "subscriber" => sub.name.clone())
-                    .increment(1);
-                tracing::warn!(subscriber = %sub.name, event = %env.id, attempt, error = %e, "event handler failed");
-                let delay = shared
-                    .config
-                    .retry_base
-                    .saturating_mul(1 << attempt.min(10));
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return Ok(None),
-                }
-            }
-        }
-    }
 }
 
 /// A subscriber as `fanz events` shows it.

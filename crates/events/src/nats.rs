@@ -81,8 +81,8 @@ fn consumer_config(subscriber: &str, deliver: consumer::DeliverPolicy) -> consum
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait: Duration::from_secs(90),
         filter_subject: SUBJECTS.into(),
-        // A node's own probe subscriber goes away with the node.
-        inactive_threshold: if subscriber.starts_with("probe@") {
+        // A node's own probe (and a benchmark's) subscriber goes away with the node.
+        inactive_threshold: if per_node(subscriber) {
             Duration::from_secs(3600)
         } else {
             Duration::ZERO
@@ -101,11 +101,25 @@ async fn consumer(
         .await
     {
         Ok(c) => Ok(c),
+        // A new shared subscriber reads the retained stream from its start; a per-node one
+        // only what comes from now on.
         Err(_) => stream
-            .create_consumer(consumer_config(subscriber, consumer::DeliverPolicy::All))
+            .create_consumer(consumer_config(
+                subscriber,
+                if per_node(subscriber) {
+                    consumer::DeliverPolicy::New
+                } else {
+                    consumer::DeliverPolicy::All
+                },
+            ))
             .await
             .map_err(nats_err),
     }
+}
+
+/// Subscribers that live and die with one node (`probe@<node>`, `bench@<node>`).
+fn per_node(subscriber: &str) -> bool {
+    subscriber.starts_with("probe@") || subscriber.starts_with("bench@")
 }
 
 /// Recreate a subscriber's consumer so it delivers from `stream_seq` (or only new messages).
@@ -214,13 +228,13 @@ async fn handle(shared: &Shared, sub: &Subscription, msg: jetstream::Message) ->
     match call(shared, sub, &env).await {
         Ok(()) => {
             observe_delivery(&sub.name, &env);
-            record(shared, &sub.name, &env, None, None).await?;
+            record(shared, &sub.name, &env, None).await?;
             msg.ack().await.map_err(nats_err)?;
         }
         Err(e) if delivered >= shared.config.max_attempts => {
             metrics::counter!("events_dead_total", "subscriber" => sub.name.clone()).increment(1);
             tracing::error!(subscriber = %sub.name, event = %env.id, error = %e, "event parked as a dead letter");
-            record(shared, &sub.name, &env, Some((delivered, &e)), None).await?;
+            record(shared, &sub.name, &env, Some((delivered, &e))).await?;
             msg.ack_with(jetstream::AckKind::Term)
                 .await
                 .map_err(nats_err)?;

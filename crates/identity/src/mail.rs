@@ -46,6 +46,20 @@ pub async fn enqueue(db: &mut Db, mail: &Mail) -> Result<i64> {
     Ok(id)
 }
 
+/// The columns `recent` and the mail job read, in this order.
+fn outbox_mail(r: &sqlx::any::AnyRow) -> OutboxMail {
+    OutboxMail {
+        id: r.get(0),
+        created_at: r.get(1),
+        to: r.get(2),
+        subject: r.get(3),
+        body: r.get(4),
+        sent_at: r.get(5),
+        attempts: r.get(6),
+        last_error: r.get(7),
+    }
+}
+
 /// The newest messages, newest first.
 pub async fn recent(db: &mut Db, limit: i64) -> Result<Vec<OutboxMail>> {
     let rows = sqlx::query(
@@ -55,19 +69,7 @@ pub async fn recent(db: &mut Db, limit: i64) -> Result<Vec<OutboxMail>> {
     .bind(limit)
     .fetch_all(&mut *db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| OutboxMail {
-            id: r.get(0),
-            created_at: r.get(1),
-            to: r.get(2),
-            subject: r.get(3),
-            body: r.get(4),
-            sent_at: r.get(5),
-            attempts: r.get(6),
-            last_error: r.get(7),
-        })
-        .collect())
+    Ok(rows.iter().map(outbox_mail).collect())
 }
 
 /// Something that can deliver a message.
@@ -177,16 +179,7 @@ async fn deliver_one(
                 "no outbox message {outbox_id}"
             )));
         };
-        OutboxMail {
-            id: r.get(0),
-            created_at: r.get(1),
-            to: r.get(2),
-            subject: r.get(3),
-            body: r.get(4),
-            sent_at: r.get(5),
-            attempts: r.get(6),
-            last_error: r.get(7),
-        }
+        outbox_mail(&r)
     };
     if mail.sent_at.is_some() {
         return Ok(());

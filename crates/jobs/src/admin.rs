@@ -185,24 +185,15 @@ pub async fn show(db: &mut Db, id: i64) -> Result<JobRow> {
 
 /// Run a dead or cancelled job again now, with its attempts reset.
 pub async fn retry(db: &mut Db, id: i64) -> Result<JobRow> {
-    let n = sqlx::query(
+    let job = transition(
+        db,
+        id,
         "UPDATE jobs SET state = 'ready', run_at = $1, attempts = 0, finished_at = NULL, locked_by = NULL, lease_until = NULL \
          WHERE id = $2 AND state IN ('dead', 'cancelled')",
+        "dead or cancelled",
+        "retried",
     )
-    .bind(now_micros())
-    .bind(id)
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
-    let job = show(db, id).await?;
-    if n == 0 {
-        return Err(JobsError::WrongState {
-            id,
-            state: job.state,
-            allowed: "dead or cancelled",
-            action: "retried",
-        });
-    }
+    .await?;
     crate::wake(db, &job.queue).await?;
     Ok(job)
 }
@@ -210,22 +201,38 @@ pub async fn retry(db: &mut Db, id: i64) -> Result<JobRow> {
 /// Cancel a waiting or running job. A running handler is stopped at its next lease renewal,
 /// and its transactional completion is refused.
 pub async fn cancel(db: &mut Db, id: i64) -> Result<JobRow> {
-    let n = sqlx::query(
+    transition(
+        db,
+        id,
         "UPDATE jobs SET state = 'cancelled', finished_at = $1, lease_until = NULL \
          WHERE id = $2 AND state IN ('ready', 'running')",
+        "ready or running",
+        "cancelled",
     )
-    .bind(now_micros())
-    .bind(id)
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
+    .await
+}
+
+/// Run `sql` (binding now and the id) and give the job; refused when it moved no row.
+async fn transition(
+    db: &mut Db,
+    id: i64,
+    sql: &str,
+    allowed: &'static str,
+    action: &'static str,
+) -> Result<JobRow> {
+    let n = sqlx::query(sql)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
     let job = show(db, id).await?;
     if n == 0 {
         return Err(JobsError::WrongState {
             id,
             state: job.state,
-            allowed: "ready or running",
-            action: "cancelled",
+            allowed,
+            action,
         });
     }
     Ok(job)
