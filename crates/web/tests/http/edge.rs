@@ -391,6 +391,13 @@ async fn limits_shed_load(backend: fanz_store::Backend) {
         return;
     };
     let addr = app.base.trim_start_matches("http://").to_owned();
+    // The server is up and answering before the slot is taken.
+    let (status, _) = raw_exchange(
+        &addr,
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
     // One request in flight: its body is still coming.
     let mut busy = TcpStream::connect(&addr).await.unwrap();
     busy.write_all(
@@ -398,6 +405,8 @@ async fn limits_shed_load(backend: fanz_store::Backend) {
     )
     .await
     .unwrap();
+    // Give the server a moment to read its head (the loop below waits longer if it needs to).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // Wait until the server counts it (the request reached the service).
     let mut shed = None;
     let mut seen = Vec::new();
@@ -448,19 +457,11 @@ async fn limits_shed_load(backend: fanz_store::Backend) {
     drop(hold);
 }
 
-// Flaky after the jobs/events merge: sometimes the slow-bodied request does not hold the only
-// in-flight slot and nothing is shed (seen alone and in the full run); to be found before it
-// runs in CI again. `cargo test -- --ignored limits_shed_load` runs it.
-#[ignore]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_shed_load_sqlite() {
     limits_shed_load(fanz_store::Backend::Sqlite).await;
 }
 
-// Flaky after the jobs/events merge: sometimes the slow-bodied request does not hold the only
-// in-flight slot and nothing is shed (seen alone and in the full run); to be found before it
-// runs in CI again. `cargo test -- --ignored limits_shed_load` runs it.
-#[ignore]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_shed_load_postgres() {
     limits_shed_load(fanz_store::Backend::Postgres).await;
