@@ -55,6 +55,11 @@ impl Default for JobsConfig {
 }
 
 impl JobsConfig {
+    /// The configured queue names, sorted.
+    pub fn queue_names(&self) -> Vec<String> {
+        self.queues.keys().cloned().collect()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.queues.values().any(|&n| n == 0) {
             return Err((

@@ -131,10 +131,6 @@ impl Subscribers {
         });
         self
     }
-
-    pub fn names(&self) -> Vec<String> {
-        self.subs.iter().map(|s| s.name.clone()).collect()
-    }
 }
 
 /// The built-in diagnostic event: `fanz events probe` (and the two-node test) publishes one;
@@ -340,13 +336,6 @@ impl BusHandle {
     }
 }
 
-fn store_err(e: fanz_store::StoreError) -> EventsError {
-    match e {
-        fanz_store::StoreError::Database(e) => EventsError::Database(e),
-        other => EventsError::Database(sqlx::Error::Protocol(other.to_string())),
-    }
-}
-
 const ENVELOPE_COLUMNS: &str = "seq, event_id, type, cluster, subject, occurred_at, payload";
 
 pub(crate) fn envelope(r: &sqlx::any::AnyRow) -> Envelope {
@@ -394,7 +383,7 @@ async fn relay_loop(shared: Arc<Shared>, js: Option<async_nats::jetstream::Conte
 /// Give committed, unordered events their `seq`, and publish what NATS has not seen. Returns
 /// how many events moved.
 async fn relay_once(shared: &Shared, js: Option<&async_nats::jetstream::Context>) -> Result<u64> {
-    let mut tx = shared.store.begin().await.map_err(store_err)?;
+    let mut tx = shared.store.begin().await?;
     let lock = match backend_of(&tx) {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
@@ -501,7 +490,7 @@ async fn take_subscriber(
     }
 }
 
-async fn ensure_subscriber(db: &mut Db, name: &str) -> Result<()> {
+pub(crate) async fn ensure_subscriber(db: &mut Db, name: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO event_subscribers (name, position, updated_at) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
     )
@@ -556,7 +545,7 @@ async fn dispatch_while_held(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<()> {
     {
-        let mut tx = shared.store.begin().await.map_err(store_err)?;
+        let mut tx = shared.store.begin().await?;
         ensure_subscriber(&mut tx, &sub.name).await?;
         tx.commit().await?;
     }
@@ -571,7 +560,7 @@ async fn dispatch_while_held(
             lock.ping().await?;
         }
         let seen = SEQUENCED_GEN.load(Ordering::Acquire);
-        let mut db = shared.store.conn().await.map_err(store_err)?;
+        let mut db = shared.store.conn().await?;
         let position: i64 = sqlx::query("SELECT position FROM event_subscribers WHERE name = $1")
             .bind(&sub.name)
             .fetch_one(&mut *db)
@@ -610,7 +599,7 @@ async fn dispatch_while_held(
                 continue;
             }
             {
-                let mut db = shared.store.conn().await.map_err(store_err)?;
+                let mut db = shared.store.conn().await?;
                 if has_receipt(&mut db, &sub.name, &env.id).await? {
                     continue;
                 }
@@ -686,7 +675,7 @@ async fn commit_batch(
     handled: &[(Envelope, Option<(u32, String)>)],
 ) -> Result<()> {
     let now = now_micros();
-    let mut tx = shared.store.begin().await.map_err(store_err)?;
+    let mut tx = shared.store.begin().await?;
     let moved = sqlx::query(
         "UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position = $4",
     )
@@ -773,7 +762,7 @@ pub(crate) async fn record(
     dead: Option<(u32, &str)>,
 ) -> Result<()> {
     let now = now_micros();
-    let mut tx = shared.store.begin().await.map_err(store_err)?;
+    let mut tx = shared.store.begin().await?;
     write_outcome(&mut tx, sub, env, dead, now).await?;
     sqlx::query(
         "UPDATE event_subscribers SET position = $1, updated_at = $2 WHERE name = $3 AND position < $1",

@@ -60,6 +60,15 @@ pub enum EventsError {
 
 pub type Result<T, E = EventsError> = std::result::Result<T, E>;
 
+impl From<fanz_store::StoreError> for EventsError {
+    fn from(e: fanz_store::StoreError) -> Self {
+        match e {
+            fanz_store::StoreError::Database(e) => EventsError::Database(e),
+            other => EventsError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 /// Write `event` to the outbox inside the caller's transaction; returns its id.
 pub async fn publish<E: Event>(db: &mut Db, event: &E) -> Result<String> {
     let payload = serde_json::to_value(event)?;

@@ -1,7 +1,9 @@
 //! NATS JetStream: the stream the relay publishes to and the durable consumers subscribers
 //! read from (one per subscriber name, shared by every node).
 
-use crate::bus::{call, has_receipt, observe_delivery, record, Envelope, Shared, Subscription};
+use crate::bus::{
+    call, ensure_subscriber, has_receipt, observe_delivery, record, Envelope, Shared, Subscription,
+};
 use crate::{EventsError, Result};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
@@ -151,8 +153,8 @@ pub(crate) async fn dispatch_loop(
     loop {
         shared.tick(index);
         let result = async {
-            let mut tx = shared.store.begin().await.map_err(|e| EventsError::Nats(e.to_string()))?;
-            sqlx_ensure(&mut tx, &sub.name).await?;
+            let mut tx = shared.store.begin().await?;
+            ensure_subscriber(&mut tx, &sub.name).await?;
             tx.commit().await?;
             let consumer = consumer(&js, &sub.name).await?;
             let mut messages = consumer
@@ -190,17 +192,6 @@ pub(crate) async fn dispatch_loop(
     }
 }
 
-async fn sqlx_ensure(db: &mut fanz_store::Db, name: &str) -> Result<()> {
-    fanz_store::sqlx::query(
-        "INSERT INTO event_subscribers (name, position, updated_at) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(name)
-    .bind(fanz_core::clock::now_micros())
-    .execute(&mut *db)
-    .await?;
-    Ok(())
-}
-
 async fn handle(shared: &Shared, sub: &Subscription, msg: jetstream::Message) -> Result<()> {
     let delivered = msg.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
     let env: Envelope = match serde_json::from_slice(&msg.payload) {
@@ -213,15 +204,11 @@ async fn handle(shared: &Shared, sub: &Subscription, msg: jetstream::Message) ->
             return Ok(());
         }
     };
-    let seen = {
-        let mut db = shared
-            .store
-            .conn()
-            .await
-            .map_err(|e| EventsError::Nats(e.to_string()))?;
+    let skip = !sub.wants(&env.event_type) || {
+        let mut db = shared.store.conn().await?;
         has_receipt(&mut db, &sub.name, &env.id).await?
     };
-    if !sub.wants(&env.event_type) || seen {
+    if skip {
         msg.ack().await.map_err(nats_err)?;
         return Ok(());
     }

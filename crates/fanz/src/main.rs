@@ -300,14 +300,14 @@ async fn run(cli: Cli) -> Result<()> {
             command: BenchCommand::Jobs(args),
         } => {
             let store = open_store(&config).await?;
-            let node = node_name(&config);
+            let node = fanz_web::background::node_name(&config);
             bench_jobs::jobs(&store, &config, node, args).await
         }
         Command::Bench {
             command: BenchCommand::Events(args),
         } => {
             let store = open_store(&config).await?;
-            let node = node_name(&config);
+            let node = fanz_web::background::node_name(&config);
             bench_jobs::events(&store, &config, node, args).await
         }
         Command::Jobs { command } => {
@@ -418,14 +418,6 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-fn node_name(config: &Config) -> String {
-    if config.jobs.node_name.is_empty() {
-        fanz_jobs::default_node_name()
-    } else {
-        config.jobs.node_name.clone()
     }
 }
 

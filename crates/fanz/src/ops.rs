@@ -86,13 +86,7 @@ pub async fn jobs(config: &Config, store: &Store, command: JobsCommand) -> Resul
     match command {
         JobsCommand::Stats { json } => {
             let mut db = store.conn().await?;
-            let mut stats = fanz_jobs::stats(&mut db).await?;
-            for q in config.jobs.queues.keys() {
-                if !stats.iter().any(|s| &s.queue == q) {
-                    stats.push(fanz_jobs::QueueStats::empty(q));
-                }
-            }
-            stats.sort_by(|a, b| a.queue.cmp(&b.queue));
+            let stats = fanz_jobs::stats(&mut db, &config.jobs.queue_names()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
                 return Ok(());

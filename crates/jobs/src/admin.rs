@@ -45,8 +45,9 @@ impl QueueStats {
     }
 }
 
-/// Counts per queue that has any job.
-pub async fn stats(db: &mut Db) -> Result<Vec<QueueStats>> {
+/// Counts per queue that has any job, and for each of `queues` (the configured ones) even when
+/// it has none, sorted by name.
+pub async fn stats(db: &mut Db, queues: &[String]) -> Result<Vec<QueueStats>> {
     let now = now_micros();
     let rows = sqlx::query(
         "SELECT queue, \
@@ -65,7 +66,7 @@ pub async fn stats(db: &mut Db) -> Result<Vec<QueueStats>> {
     .bind(now - 3600 * 1_000_000)
     .fetch_all(&mut *db)
     .await?;
-    Ok(rows
+    let mut stats: Vec<QueueStats> = rows
         .into_iter()
         .map(|r| {
             let oldest: Option<i64> = r.get(7);
@@ -82,7 +83,14 @@ pub async fn stats(db: &mut Db) -> Result<Vec<QueueStats>> {
                 oldest_ready_age_secs: oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1e6),
             }
         })
-        .collect())
+        .collect();
+    for q in queues {
+        if !stats.iter().any(|s| &s.queue == q) {
+            stats.push(QueueStats::empty(q));
+        }
+    }
+    stats.sort_by(|a, b| a.queue.cmp(&b.queue));
+    Ok(stats)
 }
 
 /// One job as operators see it.

@@ -104,6 +104,15 @@ pub enum JobsError {
 
 pub type Result<T, E = JobsError> = std::result::Result<T, E>;
 
+impl From<fanz_store::StoreError> for JobsError {
+    fn from(e: fanz_store::StoreError) -> Self {
+        match e {
+            fanz_store::StoreError::Database(e) => JobsError::Database(e),
+            other => JobsError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 /// Why a handler did not finish: retried with backoff unless [`JobError::permanent`].
 pub struct JobError {
     pub message: String,
@@ -154,26 +163,21 @@ pub async fn enqueue<J: Job>(db: &mut Db, job: &J) -> Result<i64> {
 pub async fn enqueue_with<J: Job>(db: &mut Db, job: &J, opts: Options) -> Result<Enqueued> {
     let now = now_micros();
     let args = serde_json::to_string(job)?;
-    let queue = opts.queue.as_deref().unwrap_or(J::QUEUE);
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (queue, kind, args, priority, state, run_at, max_attempts, unique_key, created_at) \
-         VALUES ($1, $2, $3, $4, 'ready', $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(queue)
-    .bind(J::KIND)
-    .bind(&args)
-    .bind(opts.priority.unwrap_or(J::PRIORITY))
-    .bind(opts.run_at.unwrap_or(now))
-    .bind(opts.max_attempts.unwrap_or(J::MAX_ATTEMPTS).max(1))
-    .bind(opts.unique_key.as_deref())
-    .bind(now)
-    .fetch_optional(&mut *db)
-    .await?;
-    let enqueued = match inserted {
-        Some(row) => Enqueued {
-            id: row.get(0),
-            created: true,
+    let inserted = insert(
+        db,
+        &NewJob {
+            queue: opts.queue.as_deref().unwrap_or(J::QUEUE),
+            kind: J::KIND,
+            args: &args,
+            priority: opts.priority.unwrap_or(J::PRIORITY),
+            run_at: opts.run_at.unwrap_or(now),
+            max_attempts: opts.max_attempts.unwrap_or(J::MAX_ATTEMPTS),
+            unique_key: opts.unique_key.as_deref(),
         },
+    )
+    .await?;
+    Ok(match inserted {
+        Some(id) => Enqueued { id, created: true },
         None => {
             let id: i64 = sqlx::query(
                 "SELECT id FROM jobs WHERE unique_key = $1 AND state = 'ready' ORDER BY id LIMIT 1",
@@ -184,13 +188,44 @@ pub async fn enqueue_with<J: Job>(db: &mut Db, job: &J, opts: Options) -> Result
             .get(0);
             Enqueued { id, created: false }
         }
-    };
-    if enqueued.created {
-        wake(db, queue).await?;
-        metrics::counter!("jobs_enqueued_total", "queue" => queue.to_owned(), "kind" => J::KIND)
+    })
+}
+
+/// One row for [`insert`].
+pub(crate) struct NewJob<'a> {
+    pub queue: &'a str,
+    pub kind: &'a str,
+    pub args: &'a str,
+    pub priority: i64,
+    pub run_at: i64,
+    pub max_attempts: i64,
+    pub unique_key: Option<&'a str>,
+}
+
+/// Insert a waiting job, or nothing when a waiting job holds its unique key; wakes the
+/// workers for a new one. The one writer of single jobs (enqueue and recurring kinds).
+pub(crate) async fn insert(db: &mut Db, job: &NewJob<'_>) -> Result<Option<i64>> {
+    let id: Option<i64> = sqlx::query(
+        "INSERT INTO jobs (queue, kind, args, priority, state, run_at, max_attempts, unique_key, created_at) \
+         VALUES ($1, $2, $3, $4, 'ready', $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(job.queue)
+    .bind(job.kind)
+    .bind(job.args)
+    .bind(job.priority)
+    .bind(job.run_at)
+    .bind(job.max_attempts.max(1))
+    .bind(job.unique_key)
+    .bind(now_micros())
+    .fetch_optional(&mut *db)
+    .await?
+    .map(|row| row.get(0));
+    if id.is_some() {
+        wake(db, job.queue).await?;
+        metrics::counter!("jobs_enqueued_total", "queue" => job.queue.to_owned(), "kind" => job.kind.to_owned())
             .increment(1);
     }
-    Ok(enqueued)
+    Ok(id)
 }
 
 /// Enqueue many jobs of one kind in one statement per 500 (bulk work, benchmarks).

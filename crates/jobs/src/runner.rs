@@ -2,7 +2,7 @@
 //! recurring kinds, gauges) and, on PostgreSQL, a LISTEN connection that wakes the loops
 //! when another node commits a job.
 
-use crate::{admin, Job, JobError, JobsError, Options, Result};
+use crate::{admin, Job, JobError, JobsError, Result};
 use fanz_core::clock::{now_micros, SECOND};
 use fanz_store::{backend_of, sqlx, Backend, Db, Store, Tx};
 use serde::{Deserialize, Serialize};
@@ -134,13 +134,6 @@ impl Registry {
         });
         self
     }
-
-    /// The registered kind names, sorted.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut k: Vec<_> = self.handlers.keys().copied().collect();
-        k.sort_unstable();
-        k
-    }
 }
 
 /// The built-in diagnostic job: optionally sleeps, then records which node ran it, in the
@@ -201,16 +194,9 @@ impl JobContext {
     /// exactly once, even if the job is run again after a lost lease.
     pub async fn begin(&self) -> Result<JobTx> {
         Ok(JobTx {
-            tx: self.store.begin().await.map_err(store_error)?,
+            tx: self.store.begin().await?,
             ctx: self.clone(),
         })
-    }
-}
-
-fn store_error(e: fanz_store::StoreError) -> JobsError {
-    match e {
-        fanz_store::StoreError::Database(e) => JobsError::Database(e),
-        other => JobsError::Database(sqlx::Error::Protocol(other.to_string())),
     }
 }
 
@@ -418,10 +404,6 @@ impl Runner {
 }
 
 impl RunnerHandle {
-    pub fn node(&self) -> &str {
-        &self.shared.node
-    }
-
     pub fn health(&self) -> RunnerHealth {
         let limit = (self.shared.config.poll_interval * 3)
             .max(Duration::from_secs(30))
@@ -485,7 +467,7 @@ struct Claimed {
 async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed>> {
     let now = now_micros();
     let lease = shared.config.lease.as_micros() as i64;
-    let mut tx = shared.store.begin().await.map_err(store_error)?;
+    let mut tx = shared.store.begin().await?;
     let lock = match backend_of(&tx) {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
@@ -668,7 +650,7 @@ async fn heartbeat(shared: &Shared, job: &Claimed) {
     loop {
         tokio::time::sleep(every).await;
         let renewed = async {
-            let mut tx = shared.store.begin().await.map_err(store_error)?;
+            let mut tx = shared.store.begin().await?;
             let n = sqlx::query(
                 "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND locked_by = $3 AND attempts = $4 AND state = 'running'",
             )
@@ -701,7 +683,7 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempt: i64) -> Duration {
 
 async fn finish(shared: &Shared, job: &Claimed, error: Option<JobError>) -> Result<()> {
     let now = now_micros();
-    let mut tx = shared.store.begin().await.map_err(store_error)?;
+    let mut tx = shared.store.begin().await?;
     let q = match &error {
         None => sqlx::query(
             "UPDATE jobs SET state = 'done', finished_at = $1, lease_until = NULL \
@@ -741,7 +723,7 @@ async fn finish(shared: &Shared, job: &Claimed, error: Option<JobError>) -> Resu
 
 /// Put an aborted job back, its attempt not counted.
 async fn release(shared: &Shared, job: &Claimed) -> Result<()> {
-    let mut tx = shared.store.begin().await.map_err(store_error)?;
+    let mut tx = shared.store.begin().await?;
     sqlx::query(
         "UPDATE jobs SET state = 'ready', run_at = $1, attempts = attempts - 1, locked_by = NULL, lease_until = NULL \
          WHERE id = $2 AND locked_by = $3 AND attempts = $4 AND state = 'running'",
@@ -796,7 +778,7 @@ async fn maintenance_loop(shared: Arc<Shared>, builtin: Vec<Recurring>) {
 /// Jobs whose holder stopped renewing their lease run again (or are dead when out of attempts).
 async fn reap_expired(shared: &Shared) -> Result<u64> {
     let now = now_micros();
-    let mut tx = shared.store.begin().await.map_err(store_error)?;
+    let mut tx = shared.store.begin().await?;
     let n = sqlx::query(
         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, \
          finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
@@ -821,7 +803,7 @@ async fn schedule_recurring(shared: &Shared, r: &Recurring) -> Result<()> {
     let now = now_micros();
     let period = r.period.as_micros() as i64;
     let next = (now / period + 1) * period;
-    let mut tx = shared.store.begin().await.map_err(store_error)?;
+    let mut tx = shared.store.begin().await?;
     sqlx::query(
         "INSERT INTO job_schedules (kind, period_micros, next_run_at) VALUES ($1, $2, $3) ON CONFLICT (kind) DO NOTHING",
     )
@@ -841,36 +823,33 @@ async fn schedule_recurring(shared: &Shared, r: &Recurring) -> Result<()> {
     .await?
     .rows_affected();
     if due > 0 {
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (queue, kind, args, priority, state, run_at, max_attempts, unique_key, created_at) \
-             VALUES ($1, $2, $3, 0, 'ready', $4, $5, $6, $4) ON CONFLICT DO NOTHING",
+        crate::insert(
+            &mut tx,
+            &crate::NewJob {
+                queue: r.queue,
+                kind: r.kind,
+                args: &r.args,
+                priority: 0,
+                run_at: now,
+                max_attempts: r.max_attempts,
+                unique_key: Some(&format!("recurring:{}", r.kind)),
+            },
         )
-        .bind(r.queue)
-        .bind(r.kind)
-        .bind(&r.args)
-        .bind(now)
-        .bind(r.max_attempts)
-        .bind(format!("recurring:{}", r.kind))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted > 0 && backend_of(&tx) == Backend::Postgres {
-            sqlx::query("SELECT pg_notify('fanz_jobs', $1)")
-                .bind(r.queue)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .await?;
     }
     tx.commit().await?;
-    if due > 0 {
-        wake_local();
-    }
     Ok(())
 }
 
 async fn record_gauges(shared: &Shared) -> Result<()> {
-    let mut db = shared.store.conn().await.map_err(store_error)?;
-    for s in admin::stats(&mut db).await? {
+    let mut db = shared.store.conn().await?;
+    let queues: Vec<String> = shared
+        .config
+        .queues
+        .iter()
+        .map(|(q, _)| q.clone())
+        .collect();
+    for s in admin::stats(&mut db, &queues).await? {
         let q = s.queue.clone();
         metrics::gauge!("jobs_ready", "queue" => q.clone()).set(s.ready as f64);
         metrics::gauge!("jobs_running", "queue" => q.clone()).set(s.running as f64);
@@ -922,12 +901,8 @@ pub async fn enqueue_probes(
     let mut left = count;
     while left > 0 {
         let n = left.min(batch);
-        let mut tx = store.begin().await.map_err(store_error)?;
-        if n == 1 {
-            crate::enqueue_with(&mut tx, &Probe { sleep_ms }, Options::default()).await?;
-        } else {
-            crate::enqueue_many(&mut tx, &vec![Probe { sleep_ms }; n]).await?;
-        }
+        let mut tx = store.begin().await?;
+        crate::enqueue_many(&mut tx, &vec![Probe { sleep_ms }; n]).await?;
         tx.commit().await?;
         left -= n;
     }

@@ -16,12 +16,26 @@ pub struct Background {
 }
 
 impl Background {
+    /// Every job queue and event subscriber of this node is going round (readiness).
+    pub fn healthy(&self) -> bool {
+        self.jobs.as_ref().is_none_or(|j| j.health().healthy) && self.events.health().healthy
+    }
+
     /// Stop claiming and dispatching; running jobs get the grace period.
     pub async fn shutdown(&self) {
         if let Some(jobs) = &self.jobs {
             jobs.shutdown().await;
         }
         self.events.shutdown().await;
+    }
+}
+
+/// This node's name: `[jobs] node_name`, or host-pid-random.
+pub fn node_name(config: &Config) -> String {
+    if config.jobs.node_name.is_empty() {
+        fanz_jobs::default_node_name()
+    } else {
+        config.jobs.node_name.clone()
     }
 }
 

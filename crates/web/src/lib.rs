@@ -80,11 +80,7 @@ impl AppState {
         })
         .expect("clusters serialize");
         let gateway = gateway::build(&config, &store, &clusters)?;
-        let node = if config.jobs.node_name.is_empty() {
-            fanz_jobs::default_node_name()
-        } else {
-            config.jobs.node_name.clone()
-        };
+        let node = background::node_name(&config);
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -174,10 +170,9 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     if let Some(bg) = state.background.get() {
-        let jobs = bg.jobs.as_ref().map(|j| j.health());
-        let events = bg.events.health();
-        if !jobs.as_ref().is_none_or(|j| j.healthy) || !events.healthy {
-            tracing::warn!(?jobs, ?events, "background work stalled");
+        if !bg.healthy() {
+            let jobs = bg.jobs.as_ref().map(|j| j.health());
+            tracing::warn!(?jobs, events = ?bg.events.health(), "background work stalled");
             return error::ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "workers_stalled",

@@ -33,7 +33,7 @@ pub async fn overview(
 ) -> ApiResult<axum::Json<JobsOverview>> {
     auth.require_any(&[Role::Admin])?;
     let mut db = state.store.conn().await?;
-    let queues = queue_stats(&state, &mut db).await?;
+    let queues = fanz_jobs::stats(&mut db, &state.config.jobs.queue_names()).await?;
     let dead = fanz_jobs::dead(&mut db, 20).await?;
     let workers_healthy = state
         .background
@@ -46,18 +46,6 @@ pub async fn overview(
         workers_healthy,
         dead,
     }))
-}
-
-/// Stats for every queue with jobs, plus the configured queues with none.
-pub async fn queue_stats(state: &AppState, db: &mut fanz_store::Db) -> ApiResult<Vec<QueueStats>> {
-    let mut queues = fanz_jobs::stats(db).await?;
-    for name in state.config.jobs.queues.keys() {
-        if !queues.iter().any(|q| &q.queue == name) {
-            queues.push(QueueStats::empty(name));
-        }
-    }
-    queues.sort_by(|a, b| a.queue.cmp(&b.queue));
-    Ok(queues)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -79,7 +79,7 @@ pub async fn page(
         return Err(ApiError::forbidden());
     }
     let mut db = state.store.conn().await?;
-    let stats = crate::api::jobs::queue_stats(&state, &mut db).await?;
+    let stats = fanz_jobs::stats(&mut db, &state.config.jobs.queue_names()).await?;
     let mut totals = QueueStats::empty("all");
     for s in &stats {
         totals.ready += s.ready;
@@ -107,9 +107,7 @@ pub async fn page(
     let subscribers = fanz_events::subscribers(&mut db).await?;
     let dead_letters = fanz_events::dead_letters(&mut db, 20).await?;
     drop(db);
-    let healthy = state.background.get().is_some_and(|b| {
-        b.jobs.as_ref().is_none_or(|j| j.health().healthy) && b.events.health().healthy
-    });
+    let healthy = state.background.get().is_some_and(|b| b.healthy());
     let mut res = render(
         StatusCode::OK,
         AdminJobsPage {
