@@ -47,6 +47,31 @@ pub struct Policy {
     /// Ask for an explicit adult-content confirmation before anything is shown.
     #[serde(default)]
     pub extra_gating: bool,
+    /// The content categories a post may carry to appear here; empty allows every category.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// The longest post text this cluster shows, in characters.
+    #[serde(default = "default_max_post_chars")]
+    pub max_post_chars: u32,
+    /// Search and discovery hide posts their creators marked sensitive unless a signed-in
+    /// viewer turns safe search off.
+    #[serde(default = "default_true")]
+    pub safe_search: bool,
+}
+
+fn default_max_post_chars() -> u32 {
+    5000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Policy {
+    /// Whether a post of `category` may appear on this cluster.
+    pub fn allows_category(&self, category: &str) -> bool {
+        self.categories.is_empty() || self.categories.iter().any(|c| c == category)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
