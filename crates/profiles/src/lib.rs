@@ -473,6 +473,76 @@ pub async fn is_following(db: &mut Db, follower: i64, followee_id: i64) -> Resul
     )
 }
 
+/// Which of `followees` the account `follower` follows.
+pub async fn following_among(
+    db: &mut Db,
+    follower: i64,
+    followees: &[i64],
+) -> Result<std::collections::HashSet<i64>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in followees.chunks(500) {
+        let ph: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id IN ({})",
+            ph.join(",")
+        );
+        let mut q = sqlx::query(&sql).bind(follower);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            out.insert(r.try_get(0)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The accounts `follower` follows (for the home feed).
+pub async fn followees(db: &mut Db, follower: i64) -> Result<Vec<i64>> {
+    sqlx::query("SELECT followee_id FROM follows WHERE follower_id = $1")
+        .bind(follower)
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0).map_err(ProfileError::from))
+        .collect()
+}
+
+/// Profiles by user id, in no particular order (missing ids skipped).
+pub async fn get_many(db: &mut Db, ids: &[i64]) -> Result<Vec<Profile>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let ph = ph.join(",");
+        let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE user_id IN ({ph})");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&mut *db).await?;
+        let sql = format!(
+            "SELECT user_id, cluster_slug FROM profile_clusters WHERE user_id IN ({ph}) \
+             ORDER BY cluster_slug"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let mut clusters: std::collections::HashMap<i64, Vec<String>> = Default::default();
+        for r in q.fetch_all(&mut *db).await? {
+            clusters
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push(r.try_get(1)?);
+        }
+        for row in rows {
+            let id: i64 = row.try_get(0)?;
+            out.push(from_row(&row, clusters.remove(&id).unwrap_or_default()));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// Every reason a publish was refused.
+    pub reasons: Vec<fanz_content::Refusal>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -27,6 +29,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// For `publish_refused`: every check that failed, each with its own code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<fanz_content::Refusal>,
 }
 
 impl ApiError {
@@ -36,6 +41,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            reasons: Vec::new(),
         }
     }
 
@@ -71,6 +77,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                reasons: self.reasons,
             },
         };
         let mut res = (self.status, axum::Json(body)).into_response();
@@ -143,6 +150,36 @@ impl From<ProfileError> for ApiError {
             ),
             ProfileError::Database(_) | ProfileError::Audit(_) => ApiError::internal(e),
         }
+    }
+}
+
+impl From<fanz_content::ContentError> for ApiError {
+    fn from(e: fanz_content::ContentError) -> Self {
+        use fanz_content::ContentError as E;
+        let (status, code) = match &e {
+            E::Invalid(v) => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message.clone())
+            }
+            E::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            E::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Locked => (StatusCode::FORBIDDEN, "locked"),
+            E::Refused(reasons) => {
+                let mut err = ApiError::new(StatusCode::CONFLICT, "publish_refused", e.to_string());
+                err.reasons = reasons.clone();
+                return err;
+            }
+            E::WrongState { .. } => (StatusCode::CONFLICT, "wrong_state"),
+            E::RateLimited {
+                retry_after_secs, ..
+            } => {
+                let mut err =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                err.retry_after = Some(*retry_after_secs);
+                return err;
+            }
+            E::Database(_) | E::Audit(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 

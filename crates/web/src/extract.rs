@@ -206,6 +206,27 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// An API caller if credentials were sent (bearer session token or API key), else nobody;
+/// invalid credentials are still 401.
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers);
+        let sent = token.is_some();
+        match principal_for(state, token).await? {
+            Some(p) => Ok(MaybeAuth(Some(p))),
+            None if sent => Err(ApiError::unauthenticated()),
+            None => Ok(MaybeAuth(None)),
+        }
+    }
+}
+
 impl Auth {
     /// 403 unless the caller holds one of `roles`.
     pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {

@@ -44,6 +44,8 @@ pub struct Inner {
     pub background: OnceLock<background::Background>,
     /// The API gateway and service registry (`/api/gateway/*`, `/admin/gateway`).
     pub gateway: fanz_gateway::Gateway,
+    /// Content's clusters and publish gate.
+    pub content: fanz_content::Content,
 }
 
 impl Deref for AppState {
@@ -81,6 +83,7 @@ impl AppState {
         .expect("clusters serialize");
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
+        let content = fanz_content::Content::new(Arc::new(clusters.clone()));
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -90,6 +93,7 @@ impl AppState {
             node,
             background: OnceLock::new(),
             gateway,
+            content,
         })))
     }
 }

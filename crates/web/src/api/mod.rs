@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod content;
 pub mod doc;
 pub mod jobs;
 pub mod ledger;
@@ -27,6 +28,7 @@ use utoipa_axum::routes;
         (name = "me", description = "The caller's own account and profile"),
         (name = "profiles", description = "Public profiles and follows"),
         (name = "clusters", description = "The branded sites this server runs"),
+        (name = "content", description = "Posts, stories, tiers, feeds, likes, comments, bookmarks, blocks"),
         (name = "admin", description = "Operator tools"),
         (name = "ledger", description = "The double-entry ledger (finance and admin)")
     )
@@ -103,4 +105,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::export))
         .routes(routes!(ledger::import_settlement))
         .routes(routes!(ledger::reconciliation))
+        .merge(content::router())
 }

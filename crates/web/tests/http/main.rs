@@ -8,6 +8,7 @@ mod api_basics;
 mod api_ledger;
 mod api_profiles;
 mod auth_hardening;
+mod content;
 mod edge;
 mod gateway;
 mod harness;
