@@ -260,7 +260,10 @@ fn auto_teaser(text: &str) -> String {
         Some(i) if i > keep / 2 => &cut[..i],
         _ => &cut,
     };
-    format!("{}…", cut.trim_end())
+    format!(
+        "{}…",
+        cut.trim_end_matches(|c: char| c.is_whitespace() || ",.;:!?".contains(c))
+    )
 }
 
 async fn validate(

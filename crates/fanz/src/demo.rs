@@ -4,9 +4,12 @@
 
 use anyhow::Result;
 use fanz_audit::Actor;
+use fanz_content::{Money, NewPost, NewTier, PostKind, Visibility};
 use fanz_core::Role;
 use fanz_profiles::{Link, ProfileUpdate};
 use fanz_web::AppState;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 struct DemoUser {
     handle: &'static str,
@@ -124,6 +127,11 @@ pub async fn load(state: &AppState) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("demo profile {}: {}", u.handle, e.message))?;
         created.push((email, password, u.handle, user.id));
     }
+    let generated = cluster_creators(state, &actor).await?;
+    let posts = content(state, &actor).await?;
+    if generated > 0 || posts > 0 {
+        println!("demo content: {generated} more creators across the clusters, {posts} posts");
+    }
     if created.is_empty() {
         println!("demo data already present (credentials were printed when it was created)");
     } else {
@@ -133,4 +141,286 @@ pub async fn load(state: &AppState) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Names for the generated creators: two per cluster, picked by the cluster's position.
+const FIRST: &[&str] = &[
+    "Ash", "Blaze", "Cleo", "Dante", "Echo", "Fox", "Gia", "Hunter", "Ivy", "Jade", "Kai", "Luna",
+    "Milo", "Nova", "Onyx", "Pax", "Quinn", "Rio", "Skye", "Theo", "Uma", "Vex", "Wren", "Xan",
+    "Yara", "Zed", "Ruby", "Leo", "Mara", "Nico", "Opal", "Remy", "Sage", "Tove", "Vale", "Zara",
+    "Bryn", "Cass", "Dex", "Eli", "Faye", "Gus",
+];
+
+const CAPTIONS: &[&str] = &[
+    "New set just dropped. Tell me which one is your favourite.",
+    "Golden hour hits different. Full gallery for my subscribers.",
+    "Behind the scenes from today's shoot — messy, fun, real.",
+    "Morning routine, unfiltered. Coffee first, always.",
+    "You asked, I delivered. Custom requests open this week.",
+    "Trying something new tonight. Be gentle in the comments.",
+    "Throwback to the beach trip. Still thinking about that sunset.",
+    "Gym day. Legs are done, and so am I.",
+    "Neon lights and late nights. Who's up?",
+    "Thank you for 1,000 followers! Free post for everyone.",
+    "Sneak peek of Friday's drop. Subscribers get it first.",
+    "Rainy day in. Candles, playlist, and a camera.",
+];
+
+const TAGS: &[&str] = &[
+    "neon", "gym", "cosplay", "latex", "outdoors", "bts", "lingerie", "tattoos", "leather",
+    "couples", "solo", "fitness", "goth", "glam", "sunset", "shower", "gaming", "redhead",
+];
+
+const COMMENTS: &[&str] = &[
+    "Obsessed with this one 😍",
+    "The lighting here is unreal.",
+    "Best post this week, no contest.",
+    "Okay this made my day.",
+    "Need the full set asap 🔥",
+    "You never miss.",
+];
+
+/// Fans who follow, like and comment in the demo (random passwords, never shown): fan_fiona
+/// and fifteen more.
+async fn demo_fans(state: &AppState, actor: &Actor) -> Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    let mut handles = vec!["fan_fiona".to_string()];
+    handles.extend((1..=15).map(|i| format!("fan_{i:02}")));
+    for handle in handles {
+        let mut db = state.store.conn().await?;
+        if let Ok(p) = fanz_profiles::get_by_handle(&mut db, &handle).await {
+            ids.push(p.user_id);
+            continue;
+        }
+        drop(db);
+        let email = format!("{handle}@demo.fanz.localhost");
+        let password = fanz_core::token::random_token("", 24);
+        let user = fanz_web::flows::signup(state, &email, &handle, &password, vec![], actor)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo fan {handle}: {}", e.message))?;
+        ids.push(user.id);
+    }
+    Ok(ids)
+}
+
+/// Two generated creators on every cluster that takes posts and has fewer than two: profile,
+/// clusters and the creator role. Returns how many were made.
+async fn cluster_creators(state: &AppState, actor: &Actor) -> Result<usize> {
+    let mut made = 0;
+    for (i, c) in state.clusters.all().iter().enumerate() {
+        if c.policy.categories.is_empty() || c.policy.feed == fanz_clusters::Feed::Vertical {
+            continue;
+        }
+        for k in 0..2 {
+            let name = FIRST[(i * 2 + k) % FIRST.len()];
+            let handle = format!(
+                "{}_{}",
+                name.to_lowercase(),
+                c.slug.trim_end_matches("fanz")
+            );
+            let handle: String = handle.chars().take(30).collect();
+            let exists = {
+                let mut db = state.store.conn().await?;
+                fanz_profiles::get_by_handle(&mut db, &handle).await.is_ok()
+            };
+            if exists {
+                continue;
+            }
+            let email = format!("{handle}@demo.fanz.localhost");
+            // Nobody signs in as a generated creator: the password is random and never shown.
+            let password = fanz_core::token::random_token("", 24);
+            let user = fanz_web::flows::signup(state, &email, &handle, &password, vec![], actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo creator {handle}: {}", e.message))?;
+            let actor = actor.with_user(user.id);
+            fanz_web::flows::become_creator(state, user.id, &[c.slug.clone()], &actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo creator {handle}: {}", e.message))?;
+            let update = ProfileUpdate {
+                display_name: Some(format!("{name} of {}", c.name)),
+                bio: Some(format!("{} · new posts every week.", c.tagline)),
+                ..Default::default()
+            };
+            fanz_web::flows::update_profile(state, user.id, update, &actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo profile {handle}: {}", e.message))?;
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+/// Tiers, posts, follows, likes and comments for every demo creator without posts.
+async fn content(state: &AppState, actor: &Actor) -> Result<usize> {
+    let mut rng = StdRng::seed_from_u64(20261202);
+    let mut db = state.store.conn().await?;
+    let creators: Vec<fanz_profiles::Profile> = {
+        let mut all = Vec::new();
+        for c in state.clusters.all() {
+            all.extend(fanz_profiles::creators_on(&mut db, &c.slug, 1000).await?);
+        }
+        all.sort_by_key(|p| p.user_id);
+        all.dedup_by_key(|p| p.user_id);
+        all
+    };
+    drop(db);
+    let fan_ids = demo_fans(state, actor).await?;
+    let mut commenter = 0usize;
+    let mut posted = 0;
+    for creator in &creators {
+        let mut tx = state.store.begin().await?;
+        let mine = fanz_content::posts::by_author_all(&mut tx, creator.user_id, None, 1).await?;
+        if !mine.is_empty() {
+            continue;
+        }
+        // Short-video clusters take videos only; the demo has no video yet.
+        let clusters: Vec<String> = creator
+            .clusters
+            .iter()
+            .filter(|slug| {
+                state
+                    .clusters
+                    .get(slug)
+                    .is_some_and(|c| c.policy.feed != fanz_clusters::Feed::Vertical)
+            })
+            .cloned()
+            .collect();
+        if clusters.is_empty() {
+            continue;
+        }
+        let actor = actor.with_user(creator.user_id);
+        let usd = |amount| Money {
+            amount,
+            currency: "USD".into(),
+        };
+        fanz_content::tiers::create(
+            &mut tx,
+            creator.user_id,
+            NewTier {
+                name: "Fan club".into(),
+                price: usd(0),
+                period_days: None,
+                benefits: "Free posts and a hello in the DMs.".into(),
+            },
+            &actor,
+        )
+        .await?;
+        let vip = fanz_content::tiers::create(
+            &mut tx,
+            creator.user_id,
+            NewTier {
+                name: "VIP".into(),
+                price: usd(rng.gen_range(5..20) * 100 - 1),
+                period_days: None,
+                benefits: "Every post, full sets, weekly videos.".into(),
+            },
+            &actor,
+        )
+        .await?;
+        // A category every cluster that takes posts allows.
+        let category = "general".to_string();
+        let n = rng.gen_range(5..9);
+        for j in 0..n {
+            let visibility = match j % 4 {
+                0 | 3 => Visibility::Public,
+                1 => Visibility::Subscribers,
+                _ => {
+                    if rng.gen_bool(0.5) {
+                        Visibility::Ppv
+                    } else {
+                        Visibility::Followers
+                    }
+                }
+            };
+            let tags = (0..rng.gen_range(1..4))
+                .map(|_| TAGS[rng.gen_range(0..TAGS.len())].to_string())
+                .collect();
+            let new = NewPost {
+                kind: PostKind::Post,
+                text: CAPTIONS[rng.gen_range(0..CAPTIONS.len())].to_string(),
+                visibility,
+                clusters: Some(clusters.clone()),
+                tiers: if visibility == Visibility::Subscribers && rng.gen_bool(0.5) {
+                    vec![vip.id]
+                } else {
+                    vec![]
+                },
+                price: (visibility == Visibility::Ppv).then(|| usd(rng.gen_range(3..25) * 100 - 1)),
+                publish_at: None,
+                expires_at: None,
+                media: vec![],
+                tags,
+                category: Some(category.clone()),
+                sensitive: false,
+                teaser: None,
+                publish: true,
+            };
+            let post =
+                fanz_content::posts::create(&mut tx, &state.content, creator.user_id, new, &actor)
+                    .await?;
+            posted += 1;
+            if visibility == Visibility::Public {
+                for fan in &fan_ids {
+                    if rng.gen_bool(0.6) {
+                        let v = fanz_content::Viewer::user(*fan);
+                        fanz_content::interactions::like(
+                            &mut tx,
+                            v,
+                            &Actor::cli().with_user(*fan),
+                            post.id,
+                        )
+                        .await?;
+                    }
+                }
+                if rng.gen_bool(0.4) {
+                    commenter += 1;
+                    if let Some(fan) = fan_ids.get(commenter % fan_ids.len().max(1)) {
+                        let v = fanz_content::Viewer::user(*fan);
+                        fanz_content::interactions::comment(
+                            &mut tx,
+                            v,
+                            &Actor::cli().with_user(*fan),
+                            post.id,
+                            fanz_content::interactions::NewComment {
+                                text: COMMENTS[commenter % COMMENTS.len()].into(),
+                                parent_id: None,
+                            },
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        // A story, live for a day.
+        let story = NewPost {
+            kind: PostKind::Story,
+            text: "Good morning from the studio ☀️".into(),
+            visibility: Visibility::Followers,
+            clusters: Some(clusters.clone()),
+            tiers: vec![],
+            price: None,
+            publish_at: None,
+            expires_at: None,
+            media: vec![],
+            tags: vec![],
+            category: Some(category),
+            sensitive: false,
+            teaser: None,
+            publish: true,
+        };
+        fanz_content::posts::create(&mut tx, &state.content, creator.user_id, story, &actor)
+            .await?;
+        for fan in &fan_ids {
+            fanz_profiles::set_following(
+                &mut tx,
+                *fan,
+                &creator.handle,
+                true,
+                &Actor::cli().with_user(*fan),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(posted)
 }

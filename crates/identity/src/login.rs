@@ -205,9 +205,11 @@ pub async fn hash_signup_password(
     actor: &Actor,
     settings: &Settings,
 ) -> Result<String> {
+    // The command line's actor names itself "cli" rather than an address: not limited.
     let limits: Vec<throttle::Limit> = actor
         .ip
         .as_deref()
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
         .map(|ip| {
             throttle::Limit::new(
                 throttle::SIGNUP_IP,

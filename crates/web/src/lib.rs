@@ -256,7 +256,10 @@ async fn app_css() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../assets/app.css"),
+        concat!(
+            include_str!("../assets/app.css"),
+            include_str!("../assets/content.css")
+        ),
     )
         .into_response()
 }

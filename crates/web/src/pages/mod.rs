@@ -2,6 +2,7 @@
 //! (cluster chosen by Host header) and under `/c/{slug}`. Forms are protected by a
 //! double-submit CSRF token; sessions use an HttpOnly, SameSite=Lax cookie.
 
+pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
 mod templates;
@@ -49,6 +50,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .route("/@{handle}", get(profile))
         .route("/@{handle}/follow", post(follow))
         .route("/@{handle}/unfollow", post(unfollow))
+        .merge(content::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

@@ -9,6 +9,7 @@ mod api_ledger;
 mod api_profiles;
 mod auth_hardening;
 mod content;
+mod content_pages;
 mod edge;
 mod gateway;
 mod harness;
