@@ -27,6 +27,7 @@ fn render() -> String {
     doc.push_str(&catalogue_markdown::<fanz_profiles::ProfileEvent>(
         "profiles",
     ));
+    doc.push_str(&catalogue_markdown::<fanz_content::ContentEvent>("content"));
     doc.push_str(&catalogue_markdown::<fanz_events::Probe>("events"));
     doc
 }
