@@ -1,4 +1,5 @@
-// Browser smoke test: a fan signs up on a cluster page in headless Chromium.
+// Browser smoke test in headless Chromium: the portal and cluster landings look like their
+// brands (screenshots, desktop and mobile), a fan signs up, an operator sees the job queues.
 // Needs a running server at FANZ_URL (default http://127.0.0.1:18080) and Chromium at
 // CHROMIUM_PATH (default /usr/bin/chromium). Screenshots go to SCREENSHOT_DIR.
 import { test } from 'node:test';
@@ -18,13 +19,114 @@ async function launch() {
   });
 }
 
+const VIEWPORTS = [['desktop', { width: 1280, height: 900 }], ['mobile', { width: 390, height: 844 }]];
+
+/** `#rrggbb` as the `rgb(r, g, b)` a computed style reports. */
+function rgb(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+/** Scroll through the page so lazy images load, then wait until every image has loaded. */
+async function loadAllImages(page) {
+  await page.evaluate(async () => {
+    for (let y = 0; y < document.body.scrollHeight; y += 600) {
+      window.scrollTo(0, y);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    window.scrollTo(0, 0);
+  });
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 15000 });
+  const broken = await page.evaluate(() => [...document.images].filter((i) => i.naturalWidth === 0).map((i) => i.src));
+  assert.deepEqual(broken, [], 'every image loads');
+}
+
+/** Record the status of every generated picture the page asks for. */
+function artStatuses(page) {
+  const seen = new Map();
+  page.on('response', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/art/')) seen.set(path, r.status());
+  });
+  return seen;
+}
+
+test('the portal shows every cluster as a card with its own art', async () => {
+  const { clusters } = await (await fetch(`${base}/api/v1/clusters`)).json();
+  const worlds = clusters.filter((c) => c.slug !== 'fanzlab');
+  assert.ok(worlds.length >= 20, `${worlds.length} clusters`);
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      const art = artStatuses(page);
+      await page.goto(`${base}/`);
+      assert.equal(await page.locator('h1').first().textContent(), 'FanzLab');
+      await page.getByRole('heading', { name: 'Choose your world' }).waitFor();
+      for (const c of worlds) {
+        const card = page.locator(`li.world.theme-${c.slug}`);
+        assert.equal(await card.locator('.world-name').textContent(), c.name);
+        assert.equal(await card.locator('.world-tagline').textContent(), c.tagline);
+        assert.equal(await card.locator('a').getAttribute('href'), `/c/${c.slug}`);
+        // The card wears its cluster's colours, not the portal's.
+        assert.equal(await card.locator('.world-name').evaluate((e) => getComputedStyle(e).color), rgb(c.theme.primary));
+      }
+      await loadAllImages(page);
+      for (const c of clusters) {
+        assert.equal(art.get(`/art/cluster/${c.slug}.svg`), 200, `${c.slug} art`);
+      }
+      await page.screenshot({ path: `${shots}/portal-${name}.png`, fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('cluster landings each show their own brand', async () => {
+  const { clusters } = await (await fetch(`${base}/api/v1/clusters`)).json();
+  const bySlug = Object.fromEntries(clusters.map((c) => [c.slug, c]));
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const looks = new Set();
+      for (const slug of ['boyfanz', 'fanzcock', 'milffanz', 'pupfanz']) {
+        const c = bySlug[slug];
+        const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+        const art = artStatuses(page);
+        await page.goto(`${base}/c/${slug}`);
+        const h1 = page.locator('h1').first();
+        assert.equal(await h1.textContent(), c.name);
+        await loadAllImages(page);
+        assert.equal(art.get(`/art/cluster/${slug}.svg`), 200);
+        assert.ok(await page.locator('img.hero-art').evaluate((i) => i.naturalWidth > 0), 'hero art shows');
+        const look = await h1.evaluate((e) => {
+          const s = getComputedStyle(e);
+          return { color: s.color, font: s.fontFamily, bg: getComputedStyle(document.body).backgroundColor };
+        });
+        assert.equal(look.color, rgb(c.theme.primary));
+        assert.equal(look.bg, rgb(c.theme.background));
+        looks.add(`${look.color} ${look.font} ${look.bg}`);
+        // The main tabs: in the header on a wide screen, a bar at the bottom on a phone.
+        const tabs = await page.getByRole('navigation', { name: 'Main' }).boundingBox();
+        if (name === 'mobile') assert.ok(tabs.y > viewport.height - 120, `tab bar at ${tabs.y}`);
+        else assert.ok(tabs.y < 80, `tabs at ${tabs.y}`);
+        await page.screenshot({ path: `${shots}/${slug}-${name}.png`, fullPage: true });
+        await page.close();
+      }
+      assert.equal(looks.size, 4, 'each brand looks different');
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test('a fan signs up on the BoyFanz page and reaches settings', async () => {
   const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(`${base}/c/boyfanz/`);
     assert.equal(await page.locator('h1').first().textContent(), 'BoyFanz');
-    await page.screenshot({ path: `${shots}/boyfanz-landing.png`, fullPage: true });
 
     await page.getByRole('link', { name: 'Join BoyFanz' }).click();
     await page.waitForURL('**/c/boyfanz/signup');

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod art;
+
 /// The clusters file shipped with Fanz; used when no other is configured.
 pub const BUILTIN: &str = include_str!("../../../clusters.toml");
 
@@ -27,7 +29,8 @@ pub struct Cluster {
     pub policy: Policy,
 }
 
-/// Colour tokens, as `#rrggbb`.
+/// A brand's look: colour tokens (`#rrggbb`), type, backdrop, hero motif and corner radius.
+/// Everything but the colours has a default, so older clusters files still load.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Theme {
@@ -38,6 +41,186 @@ pub struct Theme {
     pub text: String,
     pub muted: String,
     pub on_primary: String,
+    /// Headings, the brand name and the hero.
+    #[serde(default = "default_display_font")]
+    pub display_font: FontStack,
+    /// Running text. `condensed` and `script` are refused here: they are for display only.
+    #[serde(default)]
+    pub body_font: FontStack,
+    /// What is painted behind the page.
+    #[serde(default)]
+    pub backdrop: Backdrop,
+    /// The shapes of the brand's generated art (hero, portal card).
+    #[serde(default)]
+    pub motif: Motif,
+    /// Corner radius of cards, fields and panels, in CSS pixels (0 to 32).
+    #[serde(default = "default_radius")]
+    pub radius: u8,
+}
+
+fn default_display_font() -> FontStack {
+    FontStack::Geometric
+}
+
+fn default_radius() -> u8 {
+    12
+}
+
+/// A font stack by name. Only `condensed` (Bebas Neue) and `script` (Pacifico) ship a font
+/// with Fanz; the others use what the reader's system has, so pages stay light.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FontStack {
+    #[default]
+    System,
+    Geometric,
+    Humanist,
+    Rounded,
+    Serif,
+    Didone,
+    Mono,
+    Condensed,
+    Script,
+}
+
+impl FontStack {
+    /// The CSS `font-family` value.
+    pub fn css(self) -> &'static str {
+        match self {
+            FontStack::System => {
+                "system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,sans-serif"
+            }
+            FontStack::Geometric => {
+                "\"Avenir Next\",Avenir,Montserrat,\"Century Gothic\",Futura,system-ui,sans-serif"
+            }
+            FontStack::Humanist => {
+                "Seravek,\"Gill Sans Nova\",Ubuntu,Calibri,\"Source Sans 3\",\"DejaVu Sans\",sans-serif"
+            }
+            FontStack::Rounded => {
+                "ui-rounded,\"SF Pro Rounded\",Nunito,\"Varela Round\",Quicksand,\"Arial Rounded MT Bold\",system-ui,sans-serif"
+            }
+            FontStack::Serif => {
+                "\"Iowan Old Style\",\"Palatino Linotype\",Palatino,Charter,Georgia,\"DejaVu Serif\",serif"
+            }
+            FontStack::Didone => {
+                "Didot,\"Bodoni 72\",\"Bodoni MT\",\"Playfair Display\",Georgia,\"DejaVu Serif\",serif"
+            }
+            FontStack::Mono => {
+                "ui-monospace,\"SF Mono\",\"Cascadia Code\",\"JetBrains Mono\",Menlo,Consolas,\"DejaVu Sans Mono\",monospace"
+            }
+            FontStack::Condensed => {
+                "\"Bebas Neue\",Oswald,Impact,\"Arial Narrow\",sans-serif"
+            }
+            FontStack::Script => "Pacifico,\"Brush Script MT\",\"Segoe Script\",cursive",
+        }
+    }
+
+    /// How much larger than the page's other fonts this stack is set for the same visual
+    /// weight (Bebas Neue is narrow capitals; monospace runs wide).
+    pub fn scale(self) -> f32 {
+        match self {
+            FontStack::Condensed => 1.3,
+            FontStack::Mono => 0.9,
+            _ => 1.0,
+        }
+    }
+
+    /// Whether the stack is readable as running text.
+    pub fn fit_for_body(self) -> bool {
+        !matches!(self, FontStack::Condensed | FontStack::Script)
+    }
+}
+
+/// What is painted behind a brand's pages, drawn in its own colours.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Backdrop {
+    Solid,
+    #[default]
+    Glow,
+    Gradient,
+    Grain,
+    Dots,
+    Lines,
+    Grid,
+}
+
+/// The shapes a brand's generated art is made of.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Motif {
+    #[default]
+    Waves,
+    Grid,
+    Stars,
+    Bubbles,
+    Stripes,
+    Paws,
+    Hearts,
+    Bolts,
+    Rings,
+    Hex,
+    Play,
+    Moons,
+    Pixels,
+    Peaks,
+    Sunburst,
+    Diamonds,
+    Glitch,
+    Orbits,
+}
+
+impl Motif {
+    pub const ALL: [Motif; 18] = [
+        Motif::Waves,
+        Motif::Grid,
+        Motif::Stars,
+        Motif::Bubbles,
+        Motif::Stripes,
+        Motif::Paws,
+        Motif::Hearts,
+        Motif::Bolts,
+        Motif::Rings,
+        Motif::Hex,
+        Motif::Play,
+        Motif::Moons,
+        Motif::Pixels,
+        Motif::Peaks,
+        Motif::Sunburst,
+        Motif::Diamonds,
+        Motif::Glitch,
+        Motif::Orbits,
+    ];
+
+    /// The lower-case name used in the clusters file and in CSS class names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Motif::Waves => "waves",
+            Motif::Grid => "grid",
+            Motif::Stars => "stars",
+            Motif::Bubbles => "bubbles",
+            Motif::Stripes => "stripes",
+            Motif::Paws => "paws",
+            Motif::Hearts => "hearts",
+            Motif::Bolts => "bolts",
+            Motif::Rings => "rings",
+            Motif::Hex => "hex",
+            Motif::Play => "play",
+            Motif::Moons => "moons",
+            Motif::Pixels => "pixels",
+            Motif::Peaks => "peaks",
+            Motif::Sunburst => "sunburst",
+            Motif::Diamonds => "diamonds",
+            Motif::Glitch => "glitch",
+            Motif::Orbits => "orbits",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -145,6 +328,18 @@ impl Clusters {
                     ClusterError::Invalid(format!("{}: colour {colour:?} is not #rrggbb", c.slug))
                 })?;
             }
+            if !c.theme.body_font.fit_for_body() {
+                return Err(ClusterError::Invalid(format!(
+                    "{}: body_font {:?} is for display only",
+                    c.slug, c.theme.body_font
+                )));
+            }
+            if c.theme.radius > 32 {
+                return Err(ClusterError::Invalid(format!(
+                    "{}: radius {} is over 32",
+                    c.slug, c.theme.radius
+                )));
+            }
             for h in &c.hosts {
                 if by_host.insert(h.to_ascii_lowercase(), i).is_some() {
                     return Err(ClusterError::Invalid(format!("host {h} is used twice")));
@@ -207,14 +402,74 @@ impl Theme {
         ]
     }
 
-    /// The CSS custom properties the page style sheet reads.
+    /// The CSS custom properties the page style sheet reads, for the whole page.
     pub fn css_variables(&self) -> String {
+        self.css_rule(":root")
+    }
+
+    /// The same custom properties scoped to `selector` (the portal's cards wear every
+    /// cluster's theme on one page). The one place the properties are written.
+    pub fn css_rule(&self, selector: &str) -> String {
         format!(
-            ":root{{--primary:{};--accent:{};--bg:{};--surface:{};--text:{};--muted:{};--on-primary:{};}}\n",
-            self.primary, self.accent, self.background, self.surface, self.text, self.muted, self.on_primary
+            "{selector}{{--primary:{};--accent:{};--bg:{};--surface:{};--text:{};--muted:{};--on-primary:{};\
+             --font-display:{};--display-scale:{};--font-body:{};--radius:{}px;--backdrop:{};--backdrop-size:{};}}\n",
+            self.primary,
+            self.accent,
+            self.background,
+            self.surface,
+            self.text,
+            self.muted,
+            self.on_primary,
+            self.display_font.css(),
+            self.display_font.scale(),
+            self.body_font.css(),
+            self.radius,
+            self.backdrop_css(),
+            match self.backdrop {
+                Backdrop::Dots => "22px 22px,auto",
+                Backdrop::Grid => "44px 44px,44px 44px,auto",
+                Backdrop::Grain => "180px 180px,auto,auto",
+                _ => "auto",
+            },
         )
     }
+
+    /// The `background-image` layers of [`Backdrop`], in this theme's colours (literal values,
+    /// so a scoped rule never picks up the page's own colours).
+    fn backdrop_css(&self) -> String {
+        let (p, a) = (&self.primary, &self.accent);
+        let glow = format!(
+            "radial-gradient(60rem 36rem at 8% -8%,{p}33,transparent 70%),\
+             radial-gradient(50rem 32rem at 105% 0%,{a}26,transparent 70%)"
+        );
+        match self.backdrop {
+            Backdrop::Solid => "none".into(),
+            Backdrop::Glow => glow,
+            Backdrop::Gradient => format!(
+                "linear-gradient(165deg,{p}2e 0,{a}14 28rem,transparent 56rem)"
+            ),
+            Backdrop::Grain => format!("{GRAIN},{glow}"),
+            Backdrop::Dots => format!(
+                "radial-gradient({p}30 1.2px,transparent 1.8px),\
+                 radial-gradient(50rem 30rem at 50% -10%,{p}24,transparent 70%)"
+            ),
+            Backdrop::Lines => format!(
+                "repeating-linear-gradient(125deg,{p}14 0 2px,transparent 2px 18px),\
+                 radial-gradient(50rem 30rem at 0% -10%,{a}22,transparent 70%)"
+            ),
+            Backdrop::Grid => format!(
+                "linear-gradient({p}1c 1px,transparent 1px),linear-gradient(90deg,{p}1c 1px,transparent 1px),\
+                 radial-gradient(50rem 30rem at 50% -10%,{p}26,transparent 70%)"
+            ),
+        }
+    }
 }
+
+/// Film grain: fractal noise as a tiny SVG (CSP allows `data:` images).
+const GRAIN: &str = "url(\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='180' height='180'%3E\
+%3Cfilter id='n'%3E%3CfeTurbulence type='fractalNoise' baseFrequency='.85' numOctaves='3' stitchTiles='stitch'/%3E\
+%3CfeColorMatrix values='0 0 0 0 1 0 0 0 0 1 0 0 0 0 1 0 0 0 .09 0'/%3E%3C/filter%3E\
+%3Crect width='100%25' height='100%25' filter='url(%23n)'/%3E%3C/svg%3E\")";
 
 fn parse_hex(c: &str) -> Option<(u8, u8, u8)> {
     let h = c.strip_prefix('#')?;
@@ -223,6 +478,46 @@ fn parse_hex(c: &str) -> Option<(u8, u8, u8)> {
     }
     let v = u32::from_str_radix(h, 16).ok()?;
     Some(((v >> 16) as u8, (v >> 8) as u8, v as u8))
+}
+
+/// The smallest CIE76 distance allowed between two clusters' primary colours: below it two
+/// brands read as the same colour (the old BoyFanz and FanzCock reds were 9 apart).
+pub const MIN_PRIMARY_DISTANCE: f64 = 15.0;
+
+/// CIE76 colour difference (Euclidean distance in CIELAB, D65) between two `#rrggbb` colours:
+/// about 2.3 is just noticeable, 100 is black to white.
+pub fn delta_e(a: &str, b: &str) -> Option<f64> {
+    fn lab((r, g, b): (u8, u8, u8)) -> [f64; 3] {
+        let lin = |c: u8| {
+            let c = c as f64 / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let (r, g, b) = (lin(r), lin(g), lin(b));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| {
+            if t > 0.008856 {
+                t.cbrt()
+            } else {
+                7.787 * t + 16.0 / 116.0
+            }
+        };
+        let (fx, fy, fz) = (f(x), f(y), f(z));
+        [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+    }
+    let (p, q) = (lab(parse_hex(a)?), lab(parse_hex(b)?));
+    Some(
+        p.iter()
+            .zip(q)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt(),
+    )
 }
 
 /// WCAG 2 contrast ratio between two `#rrggbb` colours (1.0 to 21.0).
@@ -318,11 +613,105 @@ mod tests {
                 (&t.primary, &t.background, "primary on background"),
                 (&t.primary, &t.surface, "primary on surface"),
                 (&t.on_primary, &t.primary, "on_primary on primary"),
+                (&t.accent, &t.background, "accent on background"),
+                (&t.accent, &t.surface, "accent on surface"),
+                (
+                    &t.on_primary,
+                    &t.accent,
+                    "on_primary on accent (buttons on hover)",
+                ),
             ] {
                 let r = contrast_ratio(fg, bg).unwrap();
                 assert!(r >= 4.5, "{}: {what} contrast {r:.2} < 4.5", c.slug);
             }
         }
+    }
+
+    #[test]
+    fn primaries_are_distinct() {
+        let all = builtin();
+        let list = all.all();
+        for (i, a) in list.iter().enumerate() {
+            for b in &list[i + 1..] {
+                let d = delta_e(&a.theme.primary, &b.theme.primary).unwrap();
+                assert!(
+                    d >= MIN_PRIMARY_DISTANCE,
+                    "{} {} and {} {} are only {d:.1} apart",
+                    a.slug,
+                    a.theme.primary,
+                    b.slug,
+                    b.theme.primary
+                );
+            }
+        }
+        assert!(delta_e("#ff3355", "#ff1f5a").unwrap() < MIN_PRIMARY_DISTANCE);
+        assert!((delta_e("#000000", "#ffffff").unwrap() - 100.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn brands_differ_beyond_colour() {
+        let all = builtin();
+        let motifs: std::collections::HashSet<_> =
+            all.all().iter().map(|c| c.theme.motif).collect();
+        assert!(motifs.len() >= 15, "only {} motifs in use", motifs.len());
+        let looks: std::collections::HashSet<_> = all
+            .all()
+            .iter()
+            .map(|c| (c.theme.display_font, c.theme.backdrop, c.theme.motif))
+            .collect();
+        assert_eq!(
+            looks.len(),
+            all.all().len(),
+            "two clusters share font, backdrop and motif"
+        );
+        for c in all.all() {
+            assert!(c.theme.body_font.fit_for_body(), "{}", c.slug);
+        }
+    }
+
+    #[test]
+    fn css_variables_carry_every_token() {
+        let c = builtin();
+        let css = c.get("pupfanz").unwrap().theme.css_variables();
+        assert!(css.starts_with(":root{--primary:#39ff14;"));
+        for var in [
+            "--font-display:",
+            "--font-body:",
+            "--radius:20px",
+            "--backdrop:",
+            "--backdrop-size:",
+        ] {
+            assert!(css.contains(var), "{var} missing from {css}");
+        }
+        let scoped = c.get("boyfanz").unwrap().theme.css_rule(".theme-boyfanz");
+        assert!(scoped.starts_with(".theme-boyfanz{--primary:#ff3b4e;"));
+        assert!(scoped.contains("Bebas Neue"));
+    }
+
+    #[test]
+    fn older_files_get_theme_defaults() {
+        let old = "[[cluster]]\nslug=\"ok\"\nname=\"X\"\ntagline=\"t\"\nhosts=[]\nport=1\n\
+                   [cluster.theme]\nprimary=\"#ffffff\"\naccent=\"#000000\"\nbackground=\"#000000\"\n\
+                   surface=\"#000000\"\ntext=\"#ffffff\"\nmuted=\"#ffffff\"\non_primary=\"#000000\"\n\
+                   [cluster.policy]\nfeed=\"grid\"\n";
+        let c = Clusters::parse(old, "ok").unwrap();
+        let t = &c.get("ok").unwrap().theme;
+        assert_eq!(
+            (t.display_font, t.body_font, t.backdrop, t.motif, t.radius),
+            (
+                FontStack::Geometric,
+                FontStack::System,
+                Backdrop::Glow,
+                Motif::Waves,
+                12
+            )
+        );
+        let script_body = old.replace("[cluster.policy]", "body_font=\"script\"\n[cluster.policy]");
+        assert!(Clusters::parse(&script_body, "ok").is_err());
+        let round = old.replace("[cluster.policy]", "radius=40\n[cluster.policy]");
+        assert!(Clusters::parse(&round, "ok").is_err());
+        let unknown = old.replace("[cluster.policy]", "motif=\"unicorns\"\n[cluster.policy]");
+        assert!(Clusters::parse(&unknown, "ok").is_err());
     }
 
     #[test]

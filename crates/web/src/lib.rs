@@ -156,6 +156,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
         .route("/assets/app.css", get(app_css))
+        .merge(pages::art::router())
         .merge(pages.clone())
         .nest("/c/{slug}", pages)
         .fallback(not_found)

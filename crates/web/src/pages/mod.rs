@@ -2,6 +2,7 @@
 //! (cluster chosen by Host header) and under `/c/{slug}`. Forms are protected by a
 //! double-submit CSRF token; sessions use an HttpOnly, SameSite=Lax cookie.
 
+pub(crate) mod art;
 pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
@@ -17,6 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 pub use csrf::{CsrfForm, CsrfToken};
+use fanz_core::Role;
 use fanz_identity::{IdentityError, LoginOutcome, Principal};
 use fanz_profiles::{Link, ProfileUpdate};
 use serde::Deserialize;
@@ -75,6 +77,8 @@ fn layout(pc: &PageCluster, viewer: Option<&Principal>, csrf: &CsrfToken) -> Lay
         base: pc.base.clone(),
         viewer: viewer.map(|v| v.handle.clone()),
         csrf: csrf.0.clone(),
+        creator: viewer.is_some_and(|v| v.has_role(Role::Creator)),
+        admin: viewer.is_some_and(|v| v.has_role(Role::Admin)),
     }
 }
 
@@ -127,13 +131,19 @@ fn page_error(e: ApiError) -> (StatusCode, String) {
     }
 }
 
-async fn theme_css(pc: PageCluster) -> Response {
+/// This cluster's theme for the page, then every cluster's scoped to `.theme-{slug}` (the
+/// portal's cards and the cluster chips wear their own brand).
+async fn theme_css(State(state): State<AppState>, pc: PageCluster) -> Response {
+    let mut css = pc.cluster.theme.css_variables();
+    for c in state.clusters.all() {
+        css.push_str(&c.theme.css_rule(&format!(".theme-{}", c.slug)));
+    }
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        pc.cluster.theme.css_variables(),
+        css,
     )
         .into_response()
 }
@@ -163,7 +173,26 @@ async fn landing(
         .into_iter()
         .map(CreatorCard::from)
         .collect();
-    Ok(render(StatusCode::OK, LandingPage { layout, creators }))
+    let portal = state.clusters.default_cluster();
+    let clusters = if pc.cluster.slug == portal.slug {
+        state
+            .clusters
+            .all()
+            .iter()
+            .filter(|c| c.slug != portal.slug)
+            .map(ClusterCard::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(render(
+        StatusCode::OK,
+        LandingPage {
+            layout,
+            creators,
+            clusters,
+        },
+    ))
 }
 
 async fn age_gate(
@@ -928,6 +957,8 @@ async fn profile(
         ProfilePage {
             layout: layout(&pc, viewer.as_ref(), &csrf),
             initial: initial(&p.display_name),
+            avatar: art::or_generated(&p.avatar_url, "avatar", &p.handle),
+            banner: art::or_generated(&p.banner_url, "banner", &p.handle),
             follows,
             can_follow,
             cluster_names,

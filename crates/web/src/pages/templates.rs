@@ -12,12 +12,19 @@ pub struct Layout {
     pub viewer: Option<String>,
     pub csrf: String,
     pub feed: &'static str,
+    /// The signed-in viewer may open the creator studio.
+    pub creator: bool,
+    /// The signed-in viewer may open the operator pages.
+    pub admin: bool,
 }
 
 pub struct CreatorCard {
     pub handle: String,
     pub display_name: String,
+    /// Shown while the avatar loads, and if it cannot.
     pub initial: String,
+    pub avatar: String,
+    pub banner: String,
     pub followers: i64,
 }
 
@@ -25,9 +32,34 @@ impl From<Profile> for CreatorCard {
     fn from(p: Profile) -> Self {
         Self {
             initial: super::initial(&p.display_name),
+            avatar: super::art::or_generated(&p.avatar_url, "avatar", &p.handle),
+            banner: super::art::or_generated(&p.banner_url, "banner", &p.handle),
             handle: p.handle,
             display_name: p.display_name,
             followers: p.followers,
+        }
+    }
+}
+
+/// A cluster as the portal shows it: a card in its own colours with its hero art.
+pub struct ClusterCard {
+    pub slug: String,
+    pub name: String,
+    pub tagline: String,
+    /// Asks for an explicit 18+ confirmation first.
+    pub gated: bool,
+    /// Its feed is the vertical short-video one.
+    pub vertical: bool,
+}
+
+impl From<&Cluster> for ClusterCard {
+    fn from(c: &Cluster) -> Self {
+        Self {
+            slug: c.slug.clone(),
+            name: c.name.clone(),
+            tagline: c.tagline.clone(),
+            gated: c.policy.extra_gating,
+            vertical: c.policy.feed == fanz_clusters::Feed::Vertical,
         }
     }
 }
@@ -37,6 +69,8 @@ impl From<Profile> for CreatorCard {
 pub struct LandingPage {
     pub layout: Layout,
     pub creators: Vec<CreatorCard>,
+    /// On the portal (the default cluster): every other cluster, to choose from.
+    pub clusters: Vec<ClusterCard>,
 }
 
 #[derive(Template)]
@@ -111,6 +145,9 @@ pub struct ProfilePage {
     pub layout: Layout,
     pub p: Profile,
     pub initial: String,
+    /// The profile's pictures, or generated ones when it has none.
+    pub avatar: String,
+    pub banner: String,
     pub follows: bool,
     pub can_follow: bool,
     pub cluster_names: Vec<(String, String)>,

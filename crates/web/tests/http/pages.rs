@@ -4,7 +4,9 @@ use reqwest::{Client, StatusCode};
 
 on_both_backends!(
     browser_signup_settings_two_factor,
-    clusters_by_host_and_path
+    clusters_by_host_and_path,
+    portal_shows_every_cluster,
+    generated_art
 );
 
 fn browser() -> Client {
@@ -166,6 +168,11 @@ async fn browser_signup_settings_two_factor(app: TestApp) {
         html.contains("<h1>Page Fan</h1>")
             && html.contains("Here for the neon.")
             && html.contains("https://blog.example.com")
+    );
+    assert!(
+        html.contains("src=\"/art/avatar/page_fan.svg\"")
+            && html.contains("src=\"/art/banner/page_fan.svg\""),
+        "a profile without pictures shows generated ones"
     );
     let (status, _) = page(&b, &app, "/c/boyfanz/@nobody_here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -350,4 +357,131 @@ async fn clusters_by_host_and_path(app: TestApp) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&b, &app, "/c/taboofanz").await;
     assert!(html.contains("Creators on TabooFanz"));
+}
+
+async fn portal_shows_every_cluster(app: TestApp) {
+    let b = browser();
+    let clusters = fanz_clusters::Clusters::builtin("fanzlab").unwrap();
+    let (status, html) = page(&b, &app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>FanzLab</h1>") && html.contains("src=\"/art/cluster/fanzlab.svg\""));
+    assert!(
+        !html.contains("No creators here yet"),
+        "the portal shows its worlds, not an empty creator list"
+    );
+    for c in clusters.all().iter().filter(|c| c.slug != "fanzlab") {
+        for needle in [
+            format!("class=\"world theme-{}\"", c.slug),
+            format!("href=\"/c/{}\"", c.slug),
+            format!("src=\"/art/cluster/{}.svg\"", c.slug),
+            format!("<span class=\"world-name\">{}</span>", c.name),
+        ] {
+            assert!(html.contains(&needle), "portal lacks {needle}");
+        }
+    }
+    // Every card wears its own cluster's theme.
+    let css = b
+        .get(app.url("/theme.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(css.starts_with(":root{--primary:#00e5ff;"));
+    for c in clusters.all() {
+        assert!(css.contains(&format!(
+            ".theme-{}{{--primary:{};",
+            c.slug, c.theme.primary
+        )));
+    }
+
+    // A cluster's own landing: its hero art and brand, no portal list.
+    let (_, html) = page(&b, &app, "/c/boyfanz").await;
+    assert!(html.contains("<h1>BoyFanz</h1>") && html.contains("src=\"/art/cluster/boyfanz.svg\""));
+    assert!(!html.contains("Choose your world"));
+    // Navigation to the content pages, under the cluster's prefix.
+    for path in ["/feed", "/discover", "/search"] {
+        assert!(
+            html.contains(&format!("href=\"/c/boyfanz{path}\"")),
+            "{path}"
+        );
+    }
+    assert!(
+        !html.contains("/c/boyfanz/studio") && !html.contains("/c/boyfanz/admin/jobs"),
+        "studio and admin links are for creators and operators"
+    );
+}
+
+async fn generated_art(app: TestApp) {
+    let b = browser();
+    let get = |path: &'static str| {
+        let b = b.clone();
+        let url = app.url(path);
+        async move {
+            let res = b.get(url).send().await.unwrap();
+            let status = res.status();
+            let headers = res.headers().clone();
+            (status, headers, res.text().await.unwrap())
+        }
+    };
+    for path in [
+        "/art/cluster/boyfanz.svg",
+        "/art/avatar/neon_nate.svg",
+        "/art/banner/neon_nate.svg",
+    ] {
+        let (status, headers, body) = get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers["content-type"], "image/svg+xml", "{path}");
+        let cache = headers["cache-control"].to_str().unwrap();
+        assert!(cache.starts_with("public, max-age=") && !cache.contains("max-age=0"));
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"));
+        assert!(
+            body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+                && body.ends_with("</svg>")
+        );
+        let (_, _, again) = get(path).await;
+        assert_eq!(body, again, "{path} is deterministic");
+    }
+    let (_, _, boy) = get("/art/cluster/boyfanz.svg").await;
+    let (_, _, girl) = get("/art/cluster/girlfanz.svg").await;
+    assert_ne!(boy, girl);
+    assert!(boy.contains("#ff3b4e"), "drawn in the cluster's colours");
+
+    // A hostile handle only seeds the picture; its initials are letters, escaped.
+    let (status, _, svg) =
+        get("/art/avatar/%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cx%20a=%22.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!svg.contains("<script") && !svg.contains("alert") && !svg.contains("<x"));
+    assert!(svg.contains(">SA</text>"));
+    let (status, _, svg) = get("/art/avatar/%3C%26%3E.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svg.contains(">?</text>"));
+
+    for path in [
+        "/art/cluster/nowherefanz.svg",
+        "/art/cluster/boyfanz",
+        "/art/cluster/boyfanz.png",
+        "/art/avatar/.svg",
+        "/art/unknown/x.svg",
+        "/assets/fonts/nothing.woff2",
+    ] {
+        let (status, _, _) = get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let long = format!("/art/avatar/{}.svg", "a".repeat(65));
+    let res = b.get(app.url(&long)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let res = b
+        .get(app.url("/assets/fonts/bebas-neue-latin-400-normal.woff2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "font/woff2");
+    assert!(res.bytes().await.unwrap().starts_with(b"wOF2"));
 }
