@@ -1051,3 +1051,103 @@ mod tests {
         );
     }
 }
+
+/// A tier as a card on the creator's page.
+pub struct TierCard {
+    pub id: i64,
+    pub name: String,
+    pub price: String,
+    pub period_days: i64,
+    pub benefits: String,
+    pub free: bool,
+    /// The viewer holds this tier now.
+    pub current: bool,
+}
+
+/// What a creator's page adds to a profile: tiers, pinned posts, the post list, stories.
+pub struct CreatorSection {
+    pub tiers: Vec<TierCard>,
+    pub pinned: Vec<Card>,
+    pub cards: Vec<Card>,
+    pub more: Option<String>,
+    pub has_stories: bool,
+    pub posts: i64,
+}
+
+/// The creator part of `/@handle` for `viewer`; `None` when the viewer is blocked (the page
+/// then answers as if the profile did not exist).
+pub async fn creator_section(
+    state: &AppState,
+    pc: &PageCluster,
+    viewer: Option<&Principal>,
+    actor: &fanz_audit::Actor,
+    creator: &fanz_profiles::Profile,
+    cursor: Option<&str>,
+) -> Result<Option<CreatorSection>, ApiError> {
+    let v = viewer_of(viewer);
+    let now = now_micros();
+    let mut db = state.store.conn().await?;
+    let facts =
+        fanz_content::Facts::load_for_creators(&mut db, v, std::slice::from_ref(&creator.user_id))
+            .await?;
+    if facts.is_blocked_by(creator.user_id) {
+        return Ok(None);
+    }
+    let sub = facts.subscription(creator.user_id);
+    let tiers = tiers::list(&mut db, creator.user_id, false)
+        .await?
+        .iter()
+        .map(|t| TierCard {
+            id: t.id,
+            name: t.name.clone(),
+            price: if t.is_free() {
+                "Free".into()
+            } else {
+                money(&t.price)
+            },
+            period_days: t.period_days,
+            benefits: t.benefits.clone(),
+            free: t.is_free(),
+            current: sub.is_some_and(|s| s.tier_id == Some(t.id)),
+        })
+        .collect();
+    let page = feeds::creator(&mut db, creator.user_id, cursor, 12, now)
+        .await
+        .unwrap_or_default();
+    let pinned_ids = if cursor.is_none() {
+        feeds::pinned(&mut db, creator.user_id, now).await?
+    } else {
+        vec![]
+    };
+    let ids: Vec<i64> = page
+        .ids
+        .iter()
+        .filter(|id| !pinned_ids.contains(id))
+        .copied()
+        .collect();
+    let items = fanz_content::views::render_ids(&mut db, v, actor, &ids).await?;
+    let pinned = fanz_content::views::render_ids(&mut db, v, actor, &pinned_ids).await?;
+    let has_stories = !feeds::stories(&mut db, &[creator.user_id], now)
+        .await?
+        .is_empty();
+    let posts = fanz_content::posts::by_author_all(
+        &mut db,
+        creator.user_id,
+        Some(PostState::Published),
+        1000,
+    )
+    .await?
+    .iter()
+    .filter(|p| p.kind == PostKind::Post && p.is_live(now))
+    .count() as i64;
+    Ok(Some(CreatorSection {
+        tiers,
+        pinned: cards(&pinned, &pc.base),
+        cards: cards(&items, &pc.base),
+        more: page
+            .next
+            .map(|c| format!("{}/@{}?cursor={c}", pc.base, creator.handle)),
+        has_stories,
+        posts,
+    }))
+}

@@ -919,24 +919,50 @@ async fn profile(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     csrf: CsrfToken,
+    RequestActor(actor): RequestActor,
     Path(params): Path<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let handle = params.get("handle").cloned().unwrap_or_default();
+    let no_such = |viewer: Option<&Principal>| {
+        render(
+            StatusCode::NOT_FOUND,
+            MessagePage {
+                layout: layout(&pc, viewer, &csrf),
+                heading: "No such profile".into(),
+                text: format!("Nobody is called @{handle} here."),
+            },
+        )
+    };
     let mut db = state.store.conn().await?;
     let p = match fanz_profiles::get_by_handle(&mut db, &handle).await {
         Ok(p) => p,
-        Err(fanz_profiles::ProfileError::NotFound) => {
-            return Ok(render(
-                StatusCode::NOT_FOUND,
-                MessagePage {
-                    layout: layout(&pc, viewer.as_ref(), &csrf),
-                    heading: "No such profile".into(),
-                    text: format!("Nobody is called @{handle} here."),
-                },
-            ))
-        }
+        Err(fanz_profiles::ProfileError::NotFound) => return Ok(no_such(viewer.as_ref())),
         Err(e) => return Err(e.into()),
     };
+    drop(db);
+    let creator = if p.is_creator {
+        let actor = match &viewer {
+            Some(v) => actor.with_user(v.user_id),
+            None => actor,
+        };
+        match content::creator_section(
+            &state,
+            &pc,
+            viewer.as_ref(),
+            &actor,
+            &p,
+            q.get("cursor").map(String::as_str),
+        )
+        .await?
+        {
+            Some(section) => Some(section),
+            None => return Ok(no_such(viewer.as_ref())),
+        }
+    } else {
+        None
+    };
+    let mut db = state.store.conn().await?;
     let follows = match &viewer {
         Some(v) => fanz_profiles::is_following(&mut db, v.user_id, p.user_id).await?,
         None => false,
@@ -962,6 +988,7 @@ async fn profile(
             follows,
             can_follow,
             cluster_names,
+            creator,
             p,
         },
     ))

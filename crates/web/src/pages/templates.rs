@@ -151,6 +151,8 @@ pub struct ProfilePage {
     pub follows: bool,
     pub can_follow: bool,
     pub cluster_names: Vec<(String, String)>,
+    /// Tiers and posts, for a creator's page.
+    pub creator: Option<super::content::CreatorSection>,
 }
 
 #[derive(Template)]

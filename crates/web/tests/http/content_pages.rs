@@ -230,6 +230,12 @@ async fn creator_publishes_through_the_pages(app: TestApp) {
     let (_, html) = page(&anon, &app, "/c/girlfanz/tags/latex").await;
     assert!(html.contains("#latex") && html.contains("open words"));
     let _ = open_id;
+    // The creator's page: tiers with prices, the posts (locked ones as previews).
+    let (status, html) = page(&anon, &app, "/c/girlfanz/@studio_sia").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("VIP") && html.contains("$9.99"), "tier cards");
+    assert!(html.contains("open words") && html.contains("Unlock for $4.99"));
+    assert!(!html.contains("members only words"));
 
     // The home feed needs a session; stories show in a viewer.
     let res = anon.get(app.url("/c/girlfanz/feed")).send().await.unwrap();
@@ -312,6 +318,18 @@ async fn other_accounts_in_the_pages(app: TestApp) {
     // The rival's studio lists only the rival's posts.
     let (_, html) = page(&rb, &app, "/c/girlfanz/studio").await;
     assert!(!html.contains("owner's draft") && !html.contains("owner's words"));
+    // A blocked account sees no trace of the creator's page.
+    let res = app
+        .client
+        .post(app.url("/api/v1/creators/me/blocks/page_rival"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, html) = page(&rb, &app, "/c/girlfanz/@page_owner").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains("owner's words"));
     // A form without its CSRF token is refused.
     let res = form(&rb, &app, &format!("/c/girlfanz/p/{id}/like"), &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
