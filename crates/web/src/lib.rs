@@ -44,6 +44,8 @@ pub struct Inner {
     pub background: OnceLock<background::Background>,
     /// The API gateway and service registry (`/api/gateway/*`, `/admin/gateway`).
     pub gateway: fanz_gateway::Gateway,
+    /// Media storage, limits and delivery URL keys (`[media]`).
+    pub media: Arc<fanz_media::Media>,
 }
 
 impl Deref for AppState {
@@ -81,6 +83,7 @@ impl AppState {
         .expect("clusters serialize");
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
+        let media = Arc::new(fanz_media::Media::from_config(&config)?);
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -90,6 +93,7 @@ impl AppState {
             node,
             background: OnceLock::new(),
             gateway,
+            media,
         })))
     }
 }
@@ -101,6 +105,8 @@ pub enum StartError {
     Gateway(#[from] fanz_gateway::GatewayError),
     #[error(transparent)]
     Secrets(#[from] fanz_secrets::SecretsError),
+    #[error(transparent)]
+    Media(#[from] fanz_media::MediaError),
 }
 
 /// The `[auth]` and `[secrets]` parts of the identity settings: limits, the hashing pool, the
@@ -152,6 +158,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
         .route("/assets/app.css", get(app_css))
+        .route("/media/{token}", get(api::media::deliver))
         .merge(pages.clone())
         .nest("/c/{slug}", pages)
         .fallback(not_found)

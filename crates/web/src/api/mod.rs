@@ -8,6 +8,7 @@ pub mod doc;
 pub mod jobs;
 pub mod ledger;
 pub mod me;
+pub mod media;
 pub mod profiles;
 pub mod wire;
 
@@ -28,7 +29,8 @@ use utoipa_axum::routes;
         (name = "profiles", description = "Public profiles and follows"),
         (name = "clusters", description = "The branded sites this server runs"),
         (name = "admin", description = "Operator tools"),
-        (name = "ledger", description = "The double-entry ledger (finance and admin)")
+        (name = "ledger", description = "The double-entry ledger (finance and admin)"),
+        (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state")
     )
 )]
 struct ApiDoc;
@@ -103,4 +105,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::export))
         .routes(routes!(ledger::import_settlement))
         .routes(routes!(ledger::reconciliation))
+        .merge(media::router())
 }

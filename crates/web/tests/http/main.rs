@@ -12,4 +12,5 @@ mod edge;
 mod gateway;
 mod harness;
 mod jobs;
+mod media;
 mod pages;
