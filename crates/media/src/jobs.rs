@@ -139,7 +139,7 @@ async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), Job
             .rows_affected();
             if updated == 1 {
                 fanz_audit::record(
-                    &mut *tx,
+                    &mut tx,
                     &Actor::system(),
                     "media.ready",
                     Some(&format!("media:{}", item.id)),
@@ -166,7 +166,7 @@ async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), Job
             .rows_affected();
             if updated == 1 {
                 fanz_audit::record(
-                    &mut *tx,
+                    &mut tx,
                     &Actor::system(),
                     "media.failed",
                     Some(&format!("media:{}", item.id)),

@@ -379,7 +379,9 @@ pub async fn tus_create(
 /// and `Fanz-Media-Id` once complete.
 #[utoipa::path(head, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
-    responses((status = 200, description = "see Upload-Offset"), (status = 404, description = "unknown, expired or another account's")))]
+    responses((status = 200, description = "see Upload-Offset"), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown, expired or another account's", body = ErrorBody),
+        (status = 412, description = "another tus version", body = ErrorBody)))]
 pub async fn tus_head(
     State(state): State<AppState>,
     me: Auth,
@@ -405,7 +407,8 @@ pub async fn tus_head(
 #[utoipa::path(patch, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header)),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
-    responses((status = 204, description = "appended; see Upload-Offset"), (status = 404, body = ErrorBody),
+    responses((status = 204, description = "appended; see Upload-Offset"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, description = "another tus version", body = ErrorBody),
         (status = 409, description = "wrong offset", body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, description = "wrong content type, or the completed file's type is not accepted", body = ErrorBody)))]
 pub async fn tus_patch(
@@ -453,7 +456,8 @@ pub async fn tus_patch(
 /// Abandon an upload (tus termination); its bytes are deleted.
 #[utoipa::path(delete, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 412, description = "another tus version", body = ErrorBody)))]
 pub async fn tus_terminate(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
