@@ -75,6 +75,18 @@ pub fn register(registry: &mut Registry, media: Arc<Media>) {
 }
 
 async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
+    let media_id = job.media_id;
+    match process_once(media, ctx.clone(), job).await {
+        // Storage kept failing: say so on the item instead of leaving it processing.
+        Err(e) if ctx.attempt >= Process::MAX_ATTEMPTS => {
+            tracing::warn!(media_id, error = %e, "media processing gave up");
+            fail(ctx, media_id, &format!("processing failed: {e}")).await
+        }
+        other => other,
+    }
+}
+
+async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
     let item = {
         let mut db = ctx.store().conn().await?;
         match crate::get(&mut db, job.media_id).await {
@@ -105,79 +117,92 @@ async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), Job
         );
         return complete(ctx).await;
     }
-    let bytes = media
+    // An image is decoded from memory: one larger than a small upload may be (it came by
+    // tus) is refused rather than read.
+    let bytes = match media
         .objects
-        .read_all(&original, media.limits.max_resumable_bytes)
-        .await?;
-    match images::render(media, bytes).await {
-        Ok(out) => {
-            let mut derived = 0u64;
-            let mut renditions = Vec::with_capacity(out.files.len());
-            for (r, data) in out.files {
-                media
-                    .objects
-                    .put(&item.rendition_key(&r), data.into())
-                    .await?;
-                derived += r.bytes;
-                renditions.push(r);
-            }
-            let mut tx = ctx.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
-                 renditions = $4, derived_bytes = $5, error = NULL, updated_at = $6 \
-                 WHERE id = $7 AND state = 'processing'",
-            )
-            .bind(i64::from(out.width))
-            .bind(i64::from(out.height))
-            .bind(out.blurhash.as_deref())
-            .bind(serde_json::to_string(&renditions).expect("renditions serialize"))
-            .bind(derived as i64)
-            .bind(now_micros())
-            .bind(item.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                fanz_audit::record(
-                    &mut tx,
-                    &Actor::system(),
-                    "media.ready",
-                    Some(&format!("media:{}", item.id)),
-                    serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len()}),
-                )
-                .await?;
-            }
-            tx.complete().await?;
-            Ok(())
+        .read_all(&original, media.limits.max_upload_bytes)
+        .await
+    {
+        Ok(b) => b,
+        Err(MediaError::TooLarge { limit }) => {
+            let message = format!("an image may have at most {limit} bytes");
+            return fail(ctx, item.id, &message).await;
         }
+        Err(e) => return Err(e.into()),
+    };
+    let out = match images::render(media, bytes).await {
+        Ok(out) => out,
         Err(failure) => {
             tracing::info!(media_id = item.id, error = %failure, "image processing failed");
-            let message = failure.to_string();
-            let mut tx = ctx.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE media SET state = 'failed', error = $1, updated_at = $2 \
-                 WHERE id = $3 AND state = 'processing'",
-            )
-            .bind(&message)
-            .bind(now_micros())
-            .bind(item.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                fanz_audit::record(
-                    &mut tx,
-                    &Actor::system(),
-                    "media.failed",
-                    Some(&format!("media:{}", item.id)),
-                    serde_json::json!({"error": message}),
-                )
-                .await?;
-            }
-            tx.complete().await?;
-            Ok(())
+            return fail(ctx, item.id, &failure.to_string()).await;
         }
+    };
+    let mut derived = 0u64;
+    let mut renditions = Vec::with_capacity(out.files.len());
+    for (r, data) in out.files {
+        media
+            .objects
+            .put(&item.rendition_key(&r), data.into())
+            .await?;
+        derived += r.bytes;
+        renditions.push(r);
     }
+    let mut tx = ctx.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
+         renditions = $4, derived_bytes = $5, error = NULL, updated_at = $6 \
+         WHERE id = $7 AND state = 'processing'",
+    )
+    .bind(i64::from(out.width))
+    .bind(i64::from(out.height))
+    .bind(out.blurhash.as_deref())
+    .bind(serde_json::to_string(&renditions).expect("renditions serialize"))
+    .bind(derived as i64)
+    .bind(now_micros())
+    .bind(item.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        fanz_audit::record(
+            &mut tx,
+            &Actor::system(),
+            "media.ready",
+            Some(&format!("media:{}", item.id)),
+            serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len()}),
+        )
+        .await?;
+    }
+    tx.complete().await?;
+    Ok(())
+}
+
+/// End an item `failed` with `message`, and the job done, in one transaction.
+async fn fail(ctx: JobContext, media_id: i64, message: &str) -> Result<(), JobError> {
+    let mut tx = ctx.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE media SET state = 'failed', error = $1, updated_at = $2 \
+         WHERE id = $3 AND state = 'processing'",
+    )
+    .bind(message)
+    .bind(now_micros())
+    .bind(media_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        fanz_audit::record(
+            &mut tx,
+            &Actor::system(),
+            "media.failed",
+            Some(&format!("media:{media_id}")),
+            serde_json::json!({"error": message}),
+        )
+        .await?;
+    }
+    tx.complete().await?;
+    Ok(())
 }
 
 async fn complete(ctx: JobContext) -> Result<(), JobError> {
