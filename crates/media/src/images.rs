@@ -320,6 +320,40 @@ mod tests {
     }
 
     #[test]
+    fn the_deadline_is_kept() {
+        let past = Instant::now() - Duration::from_millis(1);
+        assert!(matches!(
+            render_blocking(&png(64, 64), &limits(), past),
+            Err(ImageFailure::Timeout(_))
+        ));
+    }
+
+    #[test]
+    fn orientation_is_applied_and_metadata_dropped() {
+        // A JPEG with an EXIF block saying "turn 90° clockwise" (orientation 6).
+        let mut plain = Vec::new();
+        DynamicImage::ImageRgb8(image::RgbImage::new(40, 20))
+            .write_to(&mut Cursor::new(&mut plain), ImageFormat::Jpeg)
+            .unwrap();
+        let tiff: &[u8] = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0";
+        let mut jpeg = plain[..2].to_vec();
+        jpeg.extend_from_slice(&[0xFF, 0xE1]);
+        jpeg.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+        jpeg.extend_from_slice(b"Exif\0\0");
+        jpeg.extend_from_slice(tiff);
+        jpeg.extend_from_slice(&plain[2..]);
+        let r = render_blocking(&jpeg, &limits(), later()).unwrap();
+        assert_eq!((r.width, r.height), (20, 40));
+        for (rendition, bytes) in &r.files {
+            assert!(
+                !bytes.windows(4).any(|w| w == b"Exif"),
+                "{}",
+                rendition.name
+            );
+        }
+    }
+
+    #[test]
     fn bombs_and_garbage_fail() {
         // A PNG header claiming 100000×100000 pixels, with no image data behind it.
         let bomb = png_claiming(100_000, 100_000);

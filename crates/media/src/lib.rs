@@ -384,6 +384,7 @@ async fn record_small(
     actor: &Actor,
 ) -> Result<MediaSummary> {
     let mut tx = store.begin().await?;
+    lock_owner(&mut tx, owner_id).await?;
     let used = usage(&mut tx, owner_id).await?;
     if used + bytes > quota {
         return Err(MediaError::QuotaExceeded { used, quota });
@@ -573,6 +574,18 @@ pub async fn list(
         None
     };
     Ok((items, next))
+}
+
+/// Serialize quota checks of one owner until the transaction ends. SQLite's single writer
+/// does so already; on PostgreSQL two uploads could otherwise both see the same usage.
+pub(crate) async fn lock_owner(db: &mut Db, owner_id: i64) -> Result<()> {
+    if fanz_store::backend_of(db) == fanz_store::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7305035, CAST($1 AS INTEGER))")
+            .bind(owner_id)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Bytes an owner uses: originals, renditions, and what unfinished uploads announced.

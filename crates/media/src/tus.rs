@@ -137,6 +137,7 @@ impl Media {
         let now = now_micros();
         let expires_at = now + self.limits.upload_expiry.as_micros() as i64;
         let mut tx = store.begin().await?;
+        crate::lock_owner(&mut tx, owner_id).await?;
         let used = usage(&mut tx, owner_id).await?;
         let quota = self.limits.quota_bytes;
         if used.saturating_add(length) > quota {
