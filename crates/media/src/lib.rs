@@ -49,6 +49,8 @@ pub enum MediaError {
     Interrupted(String),
     #[error("the upload is at offset {expected}, not at the offset given")]
     OffsetMismatch { expected: i64 },
+    #[error("the bytes sent do not match Upload-Checksum; they were discarded")]
+    ChecksumMismatch,
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

@@ -21,7 +21,9 @@ use sqlx::Row;
 /// The protocol version spoken.
 pub const TUS_VERSION: &str = "1.0.0";
 /// The extensions supported.
-pub const TUS_EXTENSIONS: &str = "creation,termination,expiration";
+pub const TUS_EXTENSIONS: &str = "creation,termination,expiration,checksum";
+/// The checksum algorithms `Upload-Checksum` may name.
+pub const TUS_CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 /// The longest `Upload-Metadata` kept.
 const MAX_METADATA: usize = 4096;
 
@@ -66,6 +68,76 @@ pub fn check_metadata(raw: &str) -> Result<()> {
         keys.push(key);
     }
     Ok(())
+}
+
+/// An `Upload-Checksum` header: the digest a PATCH's bytes must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    Sha1(Vec<u8>),
+    Sha256(Vec<u8>),
+}
+
+impl Checksum {
+    /// `sha1 <base64>` or `sha256 <base64>`.
+    pub fn parse(header: &str) -> Result<Self> {
+        use base64::Engine;
+        let bad = || {
+            MediaError::Invalid(format!(
+                "Upload-Checksum names {TUS_CHECKSUM_ALGORITHMS} and a base64 digest"
+            ))
+        };
+        let (algorithm, b64) = header.trim().split_once(' ').ok_or_else(bad)?;
+        let digest = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| bad())?;
+        match (algorithm, digest.len()) {
+            ("sha1", 20) => Ok(Checksum::Sha1(digest)),
+            ("sha256", 32) => Ok(Checksum::Sha256(digest)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A running digest of a PATCH's bytes.
+enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    fn new(c: &Checksum) -> Self {
+        use sha2::Digest;
+        match c {
+            Checksum::Sha1(_) => Hasher::Sha1(sha1::Sha1::new()),
+            Checksum::Sha256(_) => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        match self {
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    fn matches(self, c: &Checksum) -> bool {
+        use sha2::Digest;
+        match (self, c) {
+            (Hasher::Sha1(h), Checksum::Sha1(want)) => h.finalize().as_slice() == want.as_slice(),
+            (Hasher::Sha256(h), Checksum::Sha256(want)) => {
+                h.finalize().as_slice() == want.as_slice()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where a PATCH appends, and the digest its bytes must have.
+#[derive(Debug, Clone, Default)]
+pub struct Append {
+    pub offset: u64,
+    pub checksum: Option<Checksum>,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -174,14 +246,16 @@ impl Media {
         })
     }
 
-    /// Append `body` at `offset` (which must be the upload's offset). Returns the upload as
-    /// it stands; with `media_id` set once the last byte arrived.
+    /// Append `body` at `at.offset` (which must be the upload's offset). With a checksum,
+    /// bytes that do not match it, or that were cut off before it could be checked, are
+    /// discarded. Returns the upload as it stands; with `media_id` set once the last byte
+    /// arrived.
     pub async fn append<S, B, E>(
         &self,
         store: &Store,
         owner_id: i64,
         id: &str,
-        offset: u64,
+        at: Append,
         body: S,
         actor: &Actor,
     ) -> Result<Upload>
@@ -190,6 +264,7 @@ impl Media {
         B: Into<Bytes>,
         E: std::fmt::Display,
     {
+        let offset = at.offset;
         let upload = {
             let mut db = store.conn().await?;
             status(&mut db, owner_id, id).await?
@@ -206,6 +281,7 @@ impl Media {
         let mut w = self.objects.writer(&key, upload.length - offset).await?;
         let mut head = BytesMut::new();
         let mut failure = None;
+        let mut hasher = at.checksum.as_ref().map(Hasher::new);
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
             let chunk: Bytes = match chunk {
@@ -219,13 +295,30 @@ impl Media {
                 let take = chunk.len().min(sniff::SNIFF_BYTES - head.len());
                 head.extend_from_slice(&chunk[..take]);
             }
+            if let Some(h) = &mut hasher {
+                h.update(&chunk);
+            }
             if let Err(e) = w.write(&chunk).await {
                 failure = Some(e);
                 break;
             }
         }
+        if let (Some(h), Some(want)) = (hasher, &at.checksum) {
+            if failure.is_none() && !h.matches(want) {
+                failure = Some(MediaError::ChecksumMismatch);
+            } else if failure.is_some() {
+                // A cut-off PATCH cannot be checked: none of it is kept.
+                w.abort().await;
+                return Err(failure.expect("checked above"));
+            }
+        }
         let n = w.written();
-        if n == 0 || matches!(failure, Some(MediaError::TooLarge { .. })) {
+        if n == 0
+            || matches!(
+                failure,
+                Some(MediaError::TooLarge { .. } | MediaError::ChecksumMismatch)
+            )
+        {
             w.abort().await;
             return match failure {
                 Some(e) => Err(e),
@@ -445,6 +538,17 @@ pub async fn expire(media: &Media, store: &Store, now: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums_parse() {
+        assert!(matches!(
+            Checksum::parse("sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0="),
+            Ok(Checksum::Sha1(_))
+        ));
+        assert!(Checksum::parse("md5 1B2M2Y8AsgTpgAmY7PhCfg==").is_err());
+        assert!(Checksum::parse("sha256 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").is_err());
+        assert!(Checksum::parse("sha1").is_err());
+    }
 
     #[test]
     fn metadata_is_checked() {

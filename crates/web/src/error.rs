@@ -224,6 +224,11 @@ impl From<fanz_media::MediaError> for ApiError {
             E::Empty => (StatusCode::BAD_REQUEST, "empty_upload"),
             E::Interrupted(_) => (StatusCode::BAD_REQUEST, "upload_interrupted"),
             E::OffsetMismatch { .. } => (StatusCode::CONFLICT, "upload_offset_mismatch"),
+            // tus's own status for a checksum mismatch.
+            E::ChecksumMismatch => (
+                StatusCode::from_u16(460).expect("a valid status"),
+                "checksum_mismatch",
+            ),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_upload"),
             E::Url(UrlError::Invalid) => (StatusCode::FORBIDDEN, "media_url_invalid"),
             E::Url(UrlError::Expired) => (StatusCode::FORBIDDEN, "media_url_expired"),

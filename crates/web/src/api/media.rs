@@ -10,7 +10,9 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fanz_core::Role;
-use fanz_media::tus::{Upload, TUS_EXTENSIONS, TUS_VERSION};
+use fanz_media::tus::{
+    Append, Checksum, Upload, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
+};
 use fanz_media::{MediaItem, MediaKind, MediaState, Rendition};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -317,6 +319,10 @@ pub async fn tus_options(State(state): State<AppState>) -> Response {
     h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
     h.insert("tus-extension", HeaderValue::from_static(TUS_EXTENSIONS));
     h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(TUS_CHECKSUM_ALGORITHMS),
+    );
+    h.insert(
         "tus-max-size",
         HeaderValue::from(state.media.limits.max_resumable_bytes),
     );
@@ -403,14 +409,18 @@ pub async fn tus_head(
 
 /// Append bytes (tus PATCH): `Content-Type: application/offset+octet-stream` and
 /// `Upload-Offset` equal to the upload's offset (409 otherwise). The body is streamed to
-/// storage; bytes that arrived before a dropped connection are kept.
+/// storage; bytes that arrived before a dropped connection are kept. With
+/// `Upload-Checksum: sha1|sha256 <base64>` (tus checksum) bytes that do not match are
+/// discarded with 460.
 #[utoipa::path(patch, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header)),
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
+        ("Upload-Checksum" = Option<String>, Header)),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "appended; see Upload-Offset"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, description = "another tus version", body = ErrorBody),
         (status = 409, description = "wrong offset", body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, description = "wrong content type, or the completed file's type is not accepted", body = ErrorBody)))]
+        (status = 415, description = "wrong content type, or the completed file's type is not accepted", body = ErrorBody),
+        (status = 460, description = "the bytes do not match Upload-Checksum", body = ErrorBody)))]
 pub async fn tus_patch(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
@@ -434,13 +444,17 @@ pub async fn tus_patch(
                 ));
             }
             let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+            let checksum = match headers.get("upload-checksum") {
+                Some(v) => Some(Checksum::parse(v.to_str().unwrap_or(""))?),
+                None => None,
+            };
             let u = state
                 .media
                 .append(
                     &state.store,
                     me.0.user_id,
                     &id,
-                    offset,
+                    Append { offset, checksum },
                     body.into_data_stream(),
                     &actor.with_user(me.0.user_id),
                 )

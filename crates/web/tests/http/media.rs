@@ -879,8 +879,9 @@ async fn tus_resumes_after_an_interruption(app: TestApp) {
     assert_eq!(opts.headers()["tus-version"], "1.0.0");
     assert_eq!(
         opts.headers()["tus-extension"],
-        "creation,termination,expiration"
+        "creation,termination,expiration,checksum"
     );
+    assert_eq!(opts.headers()["tus-checksum-algorithm"], "sha1,sha256");
     assert!(
         opts.headers()["tus-max-size"]
             .to_str()
@@ -960,9 +961,36 @@ async fn tus_resumes_after_an_interruption(app: TestApp) {
     )
     .await;
 
-    // The rest in two PATCHes.
+    // The rest in two PATCHes, the first with a checksum: a wrong one discards the bytes
+    // (460), the right one keeps them.
     let mid = offset + (file.len() - offset) / 2;
-    let res = patch(&app, &loc, &token, offset, &file[offset..mid]).await;
+    let checked = |digest: &[u8]| {
+        use base64::Engine;
+        tus_req(&app, reqwest::Method::PATCH, &loc, &token)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .header(
+                "upload-checksum",
+                format!(
+                    "sha256 {}",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                ),
+            )
+            .body(file[offset..mid].to_vec())
+    };
+    let wrong = checked(&[0u8; 32]).send().await.unwrap();
+    assert_error(
+        wrong,
+        StatusCode::from_u16(460).unwrap(),
+        "checksum_mismatch",
+    )
+    .await;
+    assert_eq!(head_offset(&app, &loc, &token).await, offset);
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&file[offset..mid]).to_vec()
+    };
+    let res = checked(&digest).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["upload-offset"], mid.to_string().as_str());
     assert!(!res.headers().contains_key("fanz-media-id"));
