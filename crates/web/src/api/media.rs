@@ -411,11 +411,11 @@ pub async fn tus_head(
 /// `Upload-Offset` equal to the upload's offset (409 otherwise). The body is streamed to
 /// storage; bytes that arrived before a dropped connection are kept. With
 /// `Upload-Checksum: sha1|sha256 <base64>` (tus checksum) bytes that do not match are
-/// discarded with 460.
+/// discarded with 460. The body is the raw bytes to append (not described as a request body
+/// here: OpenAPI tools cannot produce `application/offset+octet-stream`).
 #[utoipa::path(patch, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
         ("Upload-Checksum" = Option<String>, Header)),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "appended; see Upload-Offset"), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, description = "another tus version", body = ErrorBody),
         (status = 409, description = "wrong offset", body = ErrorBody), (status = 413, body = ErrorBody),
