@@ -6,6 +6,7 @@ pub mod auth;
 pub mod gateway;
 pub mod http;
 pub mod jobs;
+pub mod media;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -69,6 +70,9 @@ pub struct Config {
     /// Connection timeouts and limits (`[http]` in the file).
     #[serde(default)]
     pub http: http::HttpConfig,
+    /// Media storage, upload and processing limits, delivery URL keys (`[media]`).
+    #[serde(default)]
+    pub media: media::MediaConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +108,7 @@ impl Default for Config {
             auth: auth::AuthConfig::default(),
             secrets: auth::SecretsConfig::default(),
             http: http::HttpConfig::default(),
+            media: media::MediaConfig::default(),
         }
     }
 }
@@ -172,6 +177,7 @@ impl Config {
         "auth",
         "secrets",
         "http",
+        "media",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -246,6 +252,9 @@ impl Config {
         self.http
             .validate()
             .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
+        self.media
+            .validate()
+            .map_err(|(key, message)| ConfigError::BadValue { key, message })?;
         Ok(self)
     }
 
@@ -266,6 +275,17 @@ impl Config {
             shown.secrets.key = "***".into();
         }
         for k in &mut shown.secrets.old_keys {
+            *k = "***".into();
+        }
+        for k in [
+            &mut shown.media.url_key,
+            &mut shown.media.s3_secret_access_key,
+        ] {
+            if !k.is_empty() {
+                *k = "***".into();
+            }
+        }
+        for k in &mut shown.media.url_old_keys {
             *k = "***".into();
         }
         toml::to_string(&shown).expect("config serializes as TOML")
@@ -377,6 +397,25 @@ mod tests {
             jail.set_env("FANZ_DATABASE_URL", "mysql://x");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("database_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn media_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.media, media::MediaConfig::default());
+            jail.set_env("FANZ_MEDIA__STORE", "s3://fanz-media");
+            jail.set_env("FANZ_MEDIA__S3_SECRET_ACCESS_KEY", "very-secret-value");
+            jail.set_env("FANZ_MEDIA__MAX_UPLOAD_BYTES", "1000");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.media.store, "s3://fanz-media");
+            assert_eq!(c.media.max_upload_bytes, 1000);
+            assert!(!c.redacted_toml().contains("very-secret-value"));
+            jail.set_env("FANZ_MEDIA__STORE", "ftp://elsewhere");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("media.store"), "{err}");
             Ok(())
         });
     }

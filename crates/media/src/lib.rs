@@ -1,21 +1,79 @@
 //! MediaCore: the photos, videos and audio creators upload, from upload through processing to
 //! delivery.
 //!
-//! Owns `media`. Content attaches media to posts by id and asks this crate whether each item
-//! has finished processing ([`summaries`]); who may *see* an item is content's entitlement
-//! decision, never this crate's.
+//! Owns `media`, `media_uploads` and `media_upload_parts`, and the objects of the media store
+//! (a directory or an S3 bucket, [`objects`]). Uploads are streamed to the store under a cap
+//! and typed by their bytes ([`sniff`]); processing runs as durable jobs ([`jobs`]) that decode
+//! untrusted images only within limits ([`images`]); resumable uploads speak tus 1.0 ([`tus`]);
+//! delivery is by short-lived signed URLs ([`delivery`]).
+//!
+//! Content attaches media to posts by id and asks this crate whether each item has finished
+//! processing ([`summaries`]); who may *see* an item is content's entitlement decision, never
+//! this crate's: it signs a URL for whoever its callers name, and itself only for an owner's
+//! own vault. It must never deliver an original (they keep the uploader's metadata), nor take
+//! an object key from user input.
 
-use fanz_core::clock::now_micros;
-use fanz_store::{sqlx, Db};
+pub mod delivery;
+pub mod images;
+pub mod jobs;
+pub mod objects;
+pub mod sniff;
+pub mod tus;
+
+pub use delivery::{delivery_url, Grant, UrlError, UrlKeys};
+pub use objects::Objects;
+
+use bytes::{Bytes, BytesMut};
+use fanz_audit::Actor;
+use fanz_core::clock::{now_micros, SECOND};
+use fanz_store::{sqlx, Db, Store};
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("no such media")]
     NotFound,
+    #[error("this type of file is not accepted (JPEG, PNG, WebP and GIF images; MP4, MOV and WebM video; MP3, M4A, Ogg and WAV audio)")]
+    Unsupported,
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the upload would exceed your storage quota ({used} of {quota} bytes used)")]
+    QuotaExceeded { used: u64, quota: u64 },
+    #[error("the upload is empty")]
+    Empty,
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+    #[error("the upload is at offset {expected}, not at the offset given")]
+    OffsetMismatch { expected: i64 },
+    #[error("the bytes sent do not match Upload-Checksum; they were discarded")]
+    ChecksumMismatch,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error("media configuration: {0}")]
+    Config(String),
+    #[error("media storage: {0}")]
+    Storage(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] fanz_audit::AuditError),
+    #[error("jobs: {0}")]
+    Jobs(#[from] fanz_jobs::JobsError),
+}
+
+impl From<fanz_store::StoreError> for MediaError {
+    fn from(e: fanz_store::StoreError) -> Self {
+        match e {
+            fanz_store::StoreError::Database(e) => MediaError::Database(e),
+            other => MediaError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
 }
 
 pub type Result<T, E = MediaError> = std::result::Result<T, E>;
@@ -84,6 +142,261 @@ pub struct MediaSummary {
     pub state: MediaState,
 }
 
+/// One derived file of an item (`w640.jpg`, `w640.webp`, `teaser.jpg`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rendition {
+    /// The name delivery URLs are signed for.
+    pub name: String,
+    /// `jpeg` or `webp`.
+    pub format: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    /// The blurred stand-in shown for locked posts.
+    #[serde(default)]
+    pub teaser: bool,
+}
+
+impl Rendition {
+    pub fn content_type(&self) -> &'static str {
+        match self.format.as_str() {
+            "webp" => "image/webp",
+            _ => "image/jpeg",
+        }
+    }
+}
+
+/// An item as its owner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaItem {
+    pub id: i64,
+    pub owner_id: i64,
+    pub kind: MediaKind,
+    pub state: MediaState,
+    /// The sniffed type of the original.
+    pub mime: String,
+    pub bytes: u64,
+    pub derived_bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub blurhash: Option<String>,
+    pub renditions: Vec<Rendition>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    object_prefix: String,
+}
+
+impl MediaItem {
+    pub fn summary(&self) -> MediaSummary {
+        MediaSummary {
+            id: self.id,
+            owner_id: self.owner_id,
+            kind: self.kind,
+            state: self.state,
+        }
+    }
+
+    pub fn rendition(&self, name: &str) -> Option<&Rendition> {
+        self.renditions.iter().find(|r| r.name == name)
+    }
+
+    /// The object key of a rendition (generated names only, see [`MediaItem::rendition`]).
+    pub fn rendition_key(&self, r: &Rendition) -> String {
+        format!("{}/{}", self.object_prefix, r.name)
+    }
+
+    fn original_key(&self) -> String {
+        original_key(&self.object_prefix)
+    }
+}
+
+fn original_key(prefix: &str) -> String {
+    format!("{prefix}/original")
+}
+
+/// The limits of `[media]`, as the crate uses them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    pub max_resumable_bytes: u64,
+    pub quota_bytes: u64,
+    pub upload_expiry: Duration,
+    pub max_pixels: u64,
+    pub decode_timeout: Duration,
+    pub rendition_widths: Vec<u32>,
+    pub url_ttl: Duration,
+}
+
+impl Limits {
+    pub fn from_config(c: &fanz_config::media::MediaConfig) -> Self {
+        let mut widths = c.rendition_widths.clone();
+        widths.sort_unstable();
+        widths.dedup();
+        Limits {
+            max_upload_bytes: c.max_upload_bytes,
+            max_resumable_bytes: c.max_resumable_bytes,
+            quota_bytes: c.quota_bytes,
+            upload_expiry: Duration::from_secs(c.upload_expiry_hours * 3600),
+            max_pixels: c.max_pixels,
+            decode_timeout: Duration::from_secs(c.decode_timeout_secs),
+            rendition_widths: widths,
+            url_ttl: Duration::from_secs(c.url_ttl_secs),
+        }
+    }
+}
+
+/// The media module of a running node: its store, URL keys and limits. Share it in an `Arc`.
+pub struct Media {
+    pub objects: Objects,
+    pub keys: UrlKeys,
+    pub limits: Limits,
+    /// Images decoded at once on this node.
+    decode_slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("objects", &self.objects)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Media {
+    pub fn new(objects: Objects, keys: UrlKeys, limits: Limits, concurrency: usize) -> Self {
+        Media {
+            objects,
+            keys,
+            limits,
+            decode_slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    /// The module as `[media]` configures it (the store is opened, nothing is fetched).
+    pub fn from_config(config: &fanz_config::Config) -> Result<Self> {
+        let c = &config.media;
+        Ok(Self::new(
+            Objects::from_config(c, &config.data_dir)?,
+            UrlKeys::load(&c.url_key, &c.url_old_keys, &config.data_dir)?,
+            Limits::from_config(c),
+            c.process_concurrency as usize,
+        ))
+    }
+
+    /// An item's original as uploaded, metadata and all: for tools and tests, never to be
+    /// served.
+    pub async fn read_original(&self, item: &MediaItem, cap: u64) -> Result<Bytes> {
+        self.objects.read_all(&item.original_key(), cap).await
+    }
+
+    /// A delivery URL for the owner's own vault (signed for them, default lifetime).
+    pub fn owner_url(&self, item: &MediaItem, rendition: &str) -> String {
+        delivery_url(
+            &self.keys,
+            item.id,
+            rendition,
+            Some(item.owner_id),
+            self.limits.url_ttl,
+        )
+    }
+
+    /// A small upload, streamed to the store: typed from its first bytes (refused before
+    /// anything is stored when unknown), capped at `max_upload_bytes` and the owner's quota,
+    /// then recorded in `processing` with its processing job, in one transaction.
+    pub async fn upload<S, B, E>(
+        &self,
+        store: &Store,
+        owner_id: i64,
+        body: S,
+        actor: &Actor,
+    ) -> Result<MediaSummary>
+    where
+        S: Stream<Item = std::result::Result<B, E>> + Send,
+        B: Into<Bytes>,
+        E: std::fmt::Display,
+    {
+        let used = {
+            let mut db = store.conn().await?;
+            usage(&mut db, owner_id).await?
+        };
+        let quota = self.limits.quota_bytes;
+        if used >= quota {
+            return Err(MediaError::QuotaExceeded { used, quota });
+        }
+        let cap = self.limits.max_upload_bytes.min(quota - used);
+        let mut body = std::pin::pin!(body);
+        // The first bytes decide the type; nothing is stored for a refused file.
+        let mut head = BytesMut::new();
+        let mut ended = false;
+        while head.len() < sniff::SNIFF_BYTES {
+            match body.next().await {
+                Some(Ok(chunk)) => head.extend_from_slice(&Into::<Bytes>::into(chunk)),
+                Some(Err(e)) => return Err(MediaError::Interrupted(e.to_string())),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if head.is_empty() {
+            return Err(MediaError::Empty);
+        }
+        let sniffed = sniff::sniff(&head).ok_or(MediaError::Unsupported)?;
+        let prefix = objects::new_prefix("m");
+        let key = original_key(&prefix);
+        let mut w = self.objects.writer(&key, cap).await?;
+        let mut result = w.write(&head).await;
+        if !ended {
+            while result.is_ok() {
+                match body.next().await {
+                    Some(Ok(chunk)) => result = w.write(&Into::<Bytes>::into(chunk)).await,
+                    Some(Err(e)) => result = Err(MediaError::Interrupted(e.to_string())),
+                    None => break,
+                }
+            }
+        }
+        if let Err(e) = result {
+            w.abort().await;
+            return Err(match e {
+                MediaError::TooLarge { .. } if cap < self.limits.max_upload_bytes => {
+                    MediaError::QuotaExceeded { used, quota }
+                }
+                e => e,
+            });
+        }
+        let bytes = w.finish().await?;
+        let recorded = record_small(store, owner_id, sniffed, &prefix, bytes, quota, actor).await;
+        if recorded.is_err() {
+            let _ = self.objects.delete(&key).await;
+        }
+        recorded
+    }
+}
+
+/// Record a streamed upload, if it still fits the quota.
+async fn record_small(
+    store: &Store,
+    owner_id: i64,
+    sniffed: sniff::Sniffed,
+    prefix: &str,
+    bytes: u64,
+    quota: u64,
+    actor: &Actor,
+) -> Result<MediaSummary> {
+    let mut tx = store.begin().await?;
+    lock_owner(&mut tx, owner_id).await?;
+    let used = usage(&mut tx, owner_id).await?;
+    if used + bytes > quota {
+        return Err(MediaError::QuotaExceeded { used, quota });
+    }
+    let summary =
+        record_upload(&mut tx, owner_id, sniffed, prefix, bytes, Vec::new(), actor).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
 /// Record a new item, processing until its job marks it ready or failed.
 pub async fn create(db: &mut Db, owner_id: i64, kind: MediaKind) -> Result<i64> {
     let now = now_micros();
@@ -97,6 +410,54 @@ pub async fn create(db: &mut Db, owner_id: i64, kind: MediaKind) -> Result<i64> 
     .fetch_one(&mut *db)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+/// Insert an uploaded item and enqueue its processing, in the caller's transaction.
+async fn record_upload(
+    db: &mut Db,
+    owner_id: i64,
+    sniffed: sniff::Sniffed,
+    prefix: &str,
+    bytes: u64,
+    parts: Vec<String>,
+    actor: &Actor,
+) -> Result<MediaSummary> {
+    let now = now_micros();
+    let id: i64 = sqlx::query(
+        "INSERT INTO media (owner_id, kind, state, mime, object_prefix, bytes, created_at, updated_at) \
+         VALUES ($1, $2, 'processing', $3, $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(owner_id)
+    .bind(sniffed.kind.as_str())
+    .bind(sniffed.mime)
+    .bind(prefix)
+    .bind(bytes as i64)
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?;
+    fanz_jobs::enqueue(
+        db,
+        &jobs::Process {
+            media_id: id,
+            parts,
+        },
+    )
+    .await?;
+    fanz_audit::record(
+        db,
+        actor,
+        "media.uploaded",
+        Some(&format!("media:{id}")),
+        serde_json::json!({"kind": sniffed.kind.as_str(), "mime": sniffed.mime, "bytes": bytes}),
+    )
+    .await?;
+    Ok(MediaSummary {
+        id,
+        owner_id,
+        kind: sniffed.kind,
+        state: MediaState::Processing,
+    })
 }
 
 /// Move an item to `state` (processing jobs call this).
@@ -138,4 +499,144 @@ pub async fn summaries(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaSummary>> {
         }
     }
     Ok(out)
+}
+
+const ITEM_COLUMNS: &str = "id, owner_id, kind, state, mime, object_prefix, bytes, derived_bytes, \
+     width, height, blurhash, renditions, error, created_at, updated_at";
+
+fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    let renditions: String = row.try_get("renditions")?;
+    let dim = |c: &str| -> Result<Option<u32>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(c)?
+            .and_then(|v| u32::try_from(v).ok()))
+    };
+    Ok(MediaItem {
+        id: row.try_get("id")?,
+        owner_id: row.try_get("owner_id")?,
+        kind: MediaKind::parse(&kind).unwrap_or(MediaKind::Image),
+        state: MediaState::parse(&state).unwrap_or(MediaState::Failed),
+        mime: row.try_get("mime")?,
+        bytes: row.try_get::<i64, _>("bytes")?.max(0) as u64,
+        derived_bytes: row.try_get::<i64, _>("derived_bytes")?.max(0) as u64,
+        width: dim("width")?,
+        height: dim("height")?,
+        blurhash: row.try_get("blurhash")?,
+        renditions: serde_json::from_str(&renditions).unwrap_or_default(),
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        object_prefix: row.try_get("object_prefix")?,
+    })
+}
+
+/// Any item by id (delivery and jobs; not for answering a user directly).
+pub async fn get(db: &mut Db, id: i64) -> Result<MediaItem> {
+    let row = sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM media WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(MediaError::NotFound)?;
+    item_from_row(&row)
+}
+
+/// An item of `owner_id`'s; another account's item is [`MediaError::NotFound`], exactly as a
+/// missing one, so ids reveal nothing.
+pub async fn get_owned(db: &mut Db, owner_id: i64, id: i64) -> Result<MediaItem> {
+    let item = get(db, id).await?;
+    if item.owner_id != owner_id {
+        return Err(MediaError::NotFound);
+    }
+    Ok(item)
+}
+
+/// One page of an owner's items, newest first, and the cursor of the next page.
+pub async fn list(
+    db: &mut Db,
+    owner_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<MediaItem>, Option<i64>)> {
+    let limit = limit.clamp(1, 100) as i64;
+    let rows = sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM media WHERE owner_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(owner_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit + 1)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
+    let next = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|i| i.id)
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// Serialize quota checks of one owner until the transaction ends. SQLite's single writer
+/// does so already; on PostgreSQL two uploads could otherwise both see the same usage.
+pub(crate) async fn lock_owner(db: &mut Db, owner_id: i64) -> Result<()> {
+    if fanz_store::backend_of(db) == fanz_store::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7305035, CAST($1 AS INTEGER))")
+            .bind(owner_id)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Bytes an owner uses: originals, renditions, and what unfinished uploads announced.
+pub async fn usage(db: &mut Db, owner_id: i64) -> Result<u64> {
+    let stored: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(bytes + derived_bytes), 0) AS BIGINT) FROM media WHERE owner_id = $1",
+    )
+    .bind(owner_id)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?;
+    let pending: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(length), 0) AS BIGINT) FROM media_uploads \
+         WHERE owner_id = $1 AND media_id IS NULL",
+    )
+    .bind(owner_id)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?;
+    Ok((stored.max(0) + pending.max(0)) as u64)
+}
+
+/// Delete an owner's item: the row now, its objects by a job enqueued in the same
+/// transaction.
+pub async fn delete(db: &mut Db, owner_id: i64, id: i64, actor: &Actor) -> Result<()> {
+    let item = get_owned(db, owner_id, id).await?;
+    sqlx::query("DELETE FROM media WHERE id = $1")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    fanz_jobs::enqueue(
+        db,
+        &jobs::Purge {
+            prefix: item.object_prefix.clone(),
+        },
+    )
+    .await?;
+    fanz_audit::record(
+        db,
+        actor,
+        "media.deleted",
+        Some(&format!("media:{id}")),
+        serde_json::json!({"kind": item.kind.as_str(), "state": item.state.as_str()}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Seconds since the epoch, as delivery tokens count time.
+pub fn now_secs() -> i64 {
+    now_micros() / SECOND
 }

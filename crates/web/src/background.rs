@@ -40,7 +40,11 @@ pub fn node_name(config: &Config) -> String {
 }
 
 /// Every module's job handlers and recurring jobs.
-pub fn registry(config: &Config, content: &fanz_content::Content) -> Registry {
+pub fn registry(
+    config: &Config,
+    content: &fanz_content::Content,
+    media: &Arc<fanz_media::Media>,
+) -> Registry {
     let mut registry = Registry::new();
     let transport: Option<Arc<dyn fanz_identity::mail::MailTransport>> =
         if config.smtp_url.is_empty() {
@@ -57,6 +61,7 @@ pub fn registry(config: &Config, content: &fanz_content::Content) -> Registry {
     fanz_identity::mail::register_jobs(&mut registry, transport);
     fanz_ledger::register_jobs(&mut registry);
     fanz_content::jobs::register_jobs(&mut registry, content.clone());
+    fanz_media::jobs::register(&mut registry, media.clone());
     registry
 }
 
@@ -115,7 +120,7 @@ pub async fn start(state: &AppState) -> Result<Background, fanz_events::EventsEr
     let jobs = config.jobs.enabled.then(|| {
         Runner::new(
             state.store.clone(),
-            registry(config, &state.content),
+            registry(config, &state.content, &state.media),
             runner_config(config, &state.node),
         )
         .start()

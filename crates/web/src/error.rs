@@ -249,3 +249,39 @@ impl From<fanz_events::EventsError> for ApiError {
         }
     }
 }
+
+impl From<fanz_media::MediaError> for ApiError {
+    fn from(e: fanz_media::MediaError) -> Self {
+        use fanz_media::{MediaError as E, UrlError};
+        let (status, code) = match &e {
+            E::NotFound => (StatusCode::NOT_FOUND, "media_not_found"),
+            E::Unsupported => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "file_type_not_accepted"),
+            E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "media_too_large"),
+            E::QuotaExceeded { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded"),
+            E::Empty => (StatusCode::BAD_REQUEST, "empty_upload"),
+            E::Interrupted(_) => (StatusCode::BAD_REQUEST, "upload_interrupted"),
+            E::OffsetMismatch { .. } => (StatusCode::CONFLICT, "upload_offset_mismatch"),
+            // tus's own status for a checksum mismatch.
+            E::ChecksumMismatch => (
+                StatusCode::from_u16(460).expect("a valid status"),
+                "checksum_mismatch",
+            ),
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_upload"),
+            E::Url(UrlError::Invalid) => (StatusCode::FORBIDDEN, "media_url_invalid"),
+            E::Url(UrlError::Expired) => (StatusCode::FORBIDDEN, "media_url_expired"),
+            E::Url(UrlError::WrongViewer) => (StatusCode::FORBIDDEN, "media_url_wrong_viewer"),
+            E::Storage(_) => {
+                tracing::error!(error = %e, "media storage failed");
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "media storage is not available; try again",
+                );
+            }
+            E::Config(_) | E::Database(_) | E::Audit(_) | E::Jobs(_) => {
+                return ApiError::internal(e)
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}

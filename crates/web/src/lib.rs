@@ -46,6 +46,8 @@ pub struct Inner {
     pub gateway: fanz_gateway::Gateway,
     /// Content's clusters and publish gate.
     pub content: fanz_content::Content,
+    /// Media storage, limits and delivery URL keys (`[media]`).
+    pub media: Arc<fanz_media::Media>,
 }
 
 impl Deref for AppState {
@@ -84,6 +86,7 @@ impl AppState {
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
         let content = fanz_content::Content::new(Arc::new(clusters.clone()));
+        let media = Arc::new(fanz_media::Media::from_config(&config)?);
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -94,6 +97,7 @@ impl AppState {
             background: OnceLock::new(),
             gateway,
             content,
+            media,
         })))
     }
 }
@@ -105,6 +109,8 @@ pub enum StartError {
     Gateway(#[from] fanz_gateway::GatewayError),
     #[error(transparent)]
     Secrets(#[from] fanz_secrets::SecretsError),
+    #[error(transparent)]
+    Media(#[from] fanz_media::MediaError),
 }
 
 /// The `[auth]` and `[secrets]` parts of the identity settings: limits, the hashing pool, the
@@ -157,6 +163,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/docs", get(docs_page))
         .route("/assets/app.css", get(app_css))
         .merge(pages::art::router())
+        .route("/media/{token}", get(api::media::deliver))
         .merge(pages.clone())
         .nest("/c/{slug}", pages)
         .fallback(not_found)

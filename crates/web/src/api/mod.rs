@@ -9,6 +9,7 @@ pub mod doc;
 pub mod jobs;
 pub mod ledger;
 pub mod me;
+pub mod media;
 pub mod profiles;
 pub mod wire;
 
@@ -30,7 +31,8 @@ use utoipa_axum::routes;
         (name = "clusters", description = "The branded sites this server runs"),
         (name = "content", description = "Posts, stories, tiers, feeds, likes, comments, bookmarks, blocks"),
         (name = "admin", description = "Operator tools"),
-        (name = "ledger", description = "The double-entry ledger (finance and admin)")
+        (name = "ledger", description = "The double-entry ledger (finance and admin)"),
+        (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state")
     )
 )]
 struct ApiDoc;
@@ -106,4 +108,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::import_settlement))
         .routes(routes!(ledger::reconciliation))
         .merge(content::router())
+        .merge(media::router())
 }

@@ -14,4 +14,5 @@ mod edge;
 mod gateway;
 mod harness;
 mod jobs;
+mod media;
 mod pages;

@@ -1,0 +1,108 @@
+//! The `[media]` section: where uploaded media is stored, the limits on uploads and on image
+//! processing, and the keys that sign delivery URLs. Every field has a default.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// `file:///absolute/dir` or `s3://bucket[/prefix]`; empty: `file://<data_dir>/media`.
+    pub store: String,
+    /// The S3 endpoint (`http://127.0.0.1:9000` for MinIO); empty: AWS for `s3_region`.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    /// Allow an `http://` endpoint (a store on the same host or network).
+    pub s3_allow_http: bool,
+    /// The largest file `POST /api/v1/media` (multipart) accepts.
+    pub max_upload_bytes: u64,
+    /// The largest file a resumable (tus) upload may announce.
+    pub max_resumable_bytes: u64,
+    /// Storage one creator may use (originals, renditions and unfinished uploads).
+    pub quota_bytes: u64,
+    /// An unfinished resumable upload is deleted this long after its creation.
+    pub upload_expiry_hours: u64,
+    /// Images with more pixels are refused before they are decoded (decompression bombs).
+    pub max_pixels: u64,
+    /// An image that takes longer to decode and render fails.
+    pub decode_timeout_secs: u64,
+    /// Images processed at once on this node.
+    pub process_concurrency: u32,
+    /// Widths of the image renditions (narrower sources get one at their own width).
+    pub rendition_widths: Vec<u32>,
+    /// Lifetime of the delivery URLs the vault hands out.
+    pub url_ttl_secs: u64,
+    /// The key that signs delivery URLs, `id:base64` of 32 random bytes; empty: generated
+    /// into `<data_dir>/media-url.key`. Nodes that share a store must share the key.
+    pub url_key: String,
+    /// Earlier keys, still accepted for URLs signed before a rotation.
+    pub url_old_keys: Vec<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            store: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+            s3_allow_http: false,
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_resumable_bytes: 20 * 1024 * 1024 * 1024,
+            quota_bytes: 50 * 1024 * 1024 * 1024,
+            upload_expiry_hours: 24,
+            max_pixels: 60_000_000,
+            decode_timeout_secs: 30,
+            process_concurrency: 2,
+            rendition_widths: vec![320, 640, 1280],
+            url_ttl_secs: 15 * 60,
+            url_key: String::new(),
+            url_old_keys: Vec::new(),
+        }
+    }
+}
+
+impl MediaConfig {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let s = self.store.trim();
+        if !(s.is_empty() || s.starts_with("file:///") || s.starts_with("s3://")) {
+            return Err((
+                "media.store",
+                "must be file:///absolute/dir or s3://bucket (or empty for <data_dir>/media)"
+                    .into(),
+            ));
+        }
+        if s.starts_with("s3://") && s.trim_start_matches("s3://").is_empty() {
+            return Err(("media.store", "s3:// needs a bucket name".into()));
+        }
+        for (key, v) in [
+            ("media.max_upload_bytes", self.max_upload_bytes),
+            ("media.max_resumable_bytes", self.max_resumable_bytes),
+            ("media.upload_expiry_hours", self.upload_expiry_hours),
+            ("media.max_pixels", self.max_pixels),
+            ("media.decode_timeout_secs", self.decode_timeout_secs),
+            ("media.url_ttl_secs", self.url_ttl_secs),
+        ] {
+            if v == 0 {
+                return Err((key, "must be at least 1".into()));
+            }
+        }
+        if self.process_concurrency == 0 {
+            return Err(("media.process_concurrency", "must be at least 1".into()));
+        }
+        if self.rendition_widths.is_empty()
+            || self
+                .rendition_widths
+                .iter()
+                .any(|&w| !(16..=8192).contains(&w))
+        {
+            return Err((
+                "media.rendition_widths",
+                "list one or more widths from 16 to 8192".into(),
+            ));
+        }
+        Ok(())
+    }
+}

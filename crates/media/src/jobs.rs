@@ -1,0 +1,211 @@
+//! The media module's durable jobs: processing an upload, deleting an item's objects, and
+//! removing resumable uploads that were never finished.
+
+use crate::{images, tus, Media, MediaError, MediaKind, MediaState};
+use fanz_audit::Actor;
+use fanz_core::clock::now_micros;
+use fanz_jobs::{Job, JobContext, JobError, Registry};
+use fanz_store::sqlx;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Process one uploaded item: join a resumable upload's parts into the original, then render
+/// an image's renditions (video and audio wait in `processing` for their pipelines).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Process {
+    pub media_id: i64,
+    /// Part objects of a resumable upload, in order, still to be joined.
+    #[serde(default)]
+    pub parts: Vec<String>,
+}
+
+impl Job for Process {
+    const KIND: &'static str = "media.process";
+    const MAX_ATTEMPTS: i64 = 5;
+}
+
+/// Delete every object under an item's prefix (after the item was deleted).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Purge {
+    pub prefix: String,
+}
+
+impl Job for Purge {
+    const KIND: &'static str = "media.purge";
+}
+
+/// Remove resumable uploads past their expiry, with their parts.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExpireUploads {}
+
+impl Job for ExpireUploads {
+    const KIND: &'static str = "media.expire_uploads";
+    const QUEUE: &'static str = "maintenance";
+}
+
+/// Register the media jobs (and the recurring expiry of unfinished uploads).
+pub fn register(registry: &mut Registry, media: Arc<Media>) {
+    let m = media.clone();
+    registry.register(move |ctx: JobContext, job: Process| {
+        let media = m.clone();
+        async move { process(&media, ctx, job).await }
+    });
+    let m = media.clone();
+    registry.register(move |_ctx: JobContext, job: Purge| {
+        let media = m.clone();
+        async move {
+            let n = media.objects.delete_prefix(&job.prefix).await?;
+            tracing::debug!(prefix = %job.prefix, objects = n, "media objects deleted");
+            Ok(())
+        }
+    });
+    let m = media;
+    registry.register(move |ctx: JobContext, _: ExpireUploads| {
+        let media = m.clone();
+        async move {
+            let n = tus::expire(&media, ctx.store(), now_micros()).await?;
+            if n > 0 {
+                tracing::info!(uploads = n, "expired resumable uploads removed");
+            }
+            Ok(())
+        }
+    });
+    registry.every(Duration::from_secs(600), ExpireUploads {});
+}
+
+async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
+    let media_id = job.media_id;
+    match process_once(media, ctx.clone(), job).await {
+        // Storage kept failing: say so on the item instead of leaving it processing.
+        Err(e) if ctx.attempt >= Process::MAX_ATTEMPTS => {
+            tracing::warn!(media_id, error = %e, "media processing gave up");
+            fail(ctx, media_id, &format!("processing failed: {e}")).await
+        }
+        other => other,
+    }
+}
+
+async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
+    let item = {
+        let mut db = ctx.store().conn().await?;
+        match crate::get(&mut db, job.media_id).await {
+            Ok(item) => item,
+            // Deleted before it was processed: nothing to do.
+            Err(MediaError::NotFound) => return complete(ctx).await,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if item.state != MediaState::Processing {
+        return complete(ctx).await;
+    }
+    let original = item.original_key();
+    if !job.parts.is_empty() {
+        // A retry after the parts were joined and deleted finds the original in place.
+        if media.objects.size(&original).await.is_err() {
+            media.objects.concat(&job.parts, &original).await?;
+        }
+        for part in &job.parts {
+            media.objects.delete(part).await?;
+        }
+    }
+    if item.kind != MediaKind::Image {
+        tracing::info!(
+            media_id = item.id,
+            kind = item.kind.as_str(),
+            "stored; video and audio processing is not available yet"
+        );
+        return complete(ctx).await;
+    }
+    // An image is decoded from memory: one larger than a small upload may be (it came by
+    // tus) is refused rather than read.
+    let bytes = match media
+        .objects
+        .read_all(&original, media.limits.max_upload_bytes)
+        .await
+    {
+        Ok(b) => b,
+        Err(MediaError::TooLarge { limit }) => {
+            let message = format!("an image may have at most {limit} bytes");
+            return fail(ctx, item.id, &message).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let out = match images::render(media, bytes).await {
+        Ok(out) => out,
+        Err(failure) => {
+            tracing::info!(media_id = item.id, error = %failure, "image processing failed");
+            return fail(ctx, item.id, &failure.to_string()).await;
+        }
+    };
+    let mut derived = 0u64;
+    let mut renditions = Vec::with_capacity(out.files.len());
+    for (r, data) in out.files {
+        media
+            .objects
+            .put(&item.rendition_key(&r), data.into())
+            .await?;
+        derived += r.bytes;
+        renditions.push(r);
+    }
+    let mut tx = ctx.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
+         renditions = $4, derived_bytes = $5, error = NULL, updated_at = $6 \
+         WHERE id = $7 AND state = 'processing'",
+    )
+    .bind(i64::from(out.width))
+    .bind(i64::from(out.height))
+    .bind(out.blurhash.as_deref())
+    .bind(serde_json::to_string(&renditions).expect("renditions serialize"))
+    .bind(derived as i64)
+    .bind(now_micros())
+    .bind(item.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        fanz_audit::record(
+            &mut tx,
+            &Actor::system(),
+            "media.ready",
+            Some(&format!("media:{}", item.id)),
+            serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len()}),
+        )
+        .await?;
+    }
+    tx.complete().await?;
+    Ok(())
+}
+
+/// End an item `failed` with `message`, and the job done, in one transaction.
+async fn fail(ctx: JobContext, media_id: i64, message: &str) -> Result<(), JobError> {
+    let mut tx = ctx.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE media SET state = 'failed', error = $1, updated_at = $2 \
+         WHERE id = $3 AND state = 'processing'",
+    )
+    .bind(message)
+    .bind(now_micros())
+    .bind(media_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        fanz_audit::record(
+            &mut tx,
+            &Actor::system(),
+            "media.failed",
+            Some(&format!("media:{media_id}")),
+            serde_json::json!({"error": message}),
+        )
+        .await?;
+    }
+    tx.complete().await?;
+    Ok(())
+}
+
+async fn complete(ctx: JobContext) -> Result<(), JobError> {
+    ctx.begin().await?.complete().await?;
+    Ok(())
+}

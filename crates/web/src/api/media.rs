@@ -1,0 +1,659 @@
+//! /api/v1/media: uploads (a small multipart POST, and tus 1.0 resumable uploads under
+//! /api/v1/media/uploads), the creator's vault, and `GET /media/{token}`, which serves a
+//! rendition to whoever holds a valid signed URL.
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Auth, Path, Query, RequestActor};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fanz_core::Role;
+use fanz_media::tus::{
+    Append, Checksum, Upload, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
+};
+use fanz_media::{MediaItem, MediaKind, MediaState, Rendition};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The media routes. Bodies here are capped by `[media]` limits while they stream, not by the
+/// JSON body limit.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload, vault))
+        .routes(routes!(show, remove))
+        .routes(routes!(tus_options, tus_create))
+        .routes(routes!(tus_head, tus_patch, tus_terminate))
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// A rendition with a URL signed for the caller.
+#[derive(Serialize, ToSchema)]
+pub struct RenditionView {
+    #[serde(flatten)]
+    pub rendition: Rendition,
+    /// A short-lived delivery URL for you (`/media/<token>`).
+    pub url: String,
+}
+
+/// An item of your vault.
+#[derive(Serialize, ToSchema)]
+pub struct MediaView {
+    pub id: i64,
+    pub kind: MediaKind,
+    pub state: MediaState,
+    /// The type sniffed from the uploaded bytes.
+    pub mime: String,
+    /// Size of the original.
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    pub renditions: Vec<RenditionView>,
+    /// Why processing failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+fn view(state: &AppState, item: MediaItem) -> MediaView {
+    let renditions = item
+        .renditions
+        .iter()
+        .map(|r| RenditionView {
+            url: state.media.owner_url(&item, &r.name),
+            rendition: r.clone(),
+        })
+        .collect();
+    MediaView {
+        id: item.id,
+        kind: item.kind,
+        state: item.state,
+        mime: item.mime,
+        bytes: item.bytes,
+        width: item.width,
+        height: item.height,
+        blurhash: item.blurhash,
+        renditions,
+        error: item.error,
+        created_at: fanz_core::clock::rfc3339(item.created_at),
+    }
+}
+
+/// What an upload answers.
+#[derive(Serialize, ToSchema)]
+pub struct MediaCreated {
+    pub id: i64,
+    pub kind: MediaKind,
+    pub state: MediaState,
+}
+
+/// The multipart form of an upload (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file; its type is taken from its bytes, never from its name or part header.
+    #[schema(format = Binary)]
+    file: String,
+}
+
+fn creator(me: &Auth) -> ApiResult<()> {
+    me.require_any(&[Role::Creator])
+}
+
+/// Upload a photo, video or audio file (creators). The first file part of a
+/// `multipart/form-data` body is stored, streamed, up to `[media] max_upload_bytes` and your
+/// quota; its type is sniffed from its bytes. Images are then processed by a job; video and
+/// audio stay `processing` until their pipelines exist.
+#[utoipa::path(post, path = "/api/v1/media", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = MediaCreated), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "not a creator", body = ErrorBody),
+        (status = 413, description = "too large, or over quota", body = ErrorBody),
+        (status = 415, description = "not an accepted type", body = ErrorBody)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Response> {
+    creator(&me)?;
+    let mut multipart = multipart.map_err(|rej| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send a multipart/form-data body: {}", rej.body_text()),
+        )
+    })?;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        if field.file_name().is_none() && field.name() != Some("file") {
+            continue;
+        }
+        let actor = actor.with_user(me.0.user_id);
+        let summary = state
+            .media
+            .upload(&state.store, me.0.user_id, field, &actor)
+            .await?;
+        let body = MediaCreated {
+            id: summary.id,
+            kind: summary.kind,
+            state: summary.state,
+        };
+        return Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/api/v1/media/{}", summary.id))],
+            axum::Json(body),
+        )
+            .into_response());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "no_file",
+        "the form has no file part",
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct VaultQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    /// 1 to 100 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// One page of your vault.
+#[derive(Serialize, ToSchema)]
+pub struct VaultPage {
+    pub items: Vec<MediaView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<i64>,
+    /// Bytes you use (originals, renditions, unfinished uploads) and may use.
+    pub usage_bytes: u64,
+    pub quota_bytes: u64,
+}
+
+/// Your media, newest first, with processing state and signed URLs of the renditions.
+#[utoipa::path(get, path = "/api/v1/media", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(VaultQuery),
+    responses((status = 200, body = VaultPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn vault(
+    State(state): State<AppState>,
+    me: Auth,
+    Query(q): Query<VaultQuery>,
+) -> ApiResult<Response> {
+    creator(&me)?;
+    let mut db = state.store.conn().await?;
+    let (items, next) =
+        fanz_media::list(&mut db, me.0.user_id, q.cursor, q.limit.unwrap_or(50)).await?;
+    let usage = fanz_media::usage(&mut db, me.0.user_id).await?;
+    let page = VaultPage {
+        items: items.into_iter().map(|i| view(&state, i)).collect(),
+        next_cursor: next,
+        usage_bytes: usage,
+        quota_bytes: state.media.limits.quota_bytes,
+    };
+    Ok(crate::extract::no_store(axum::Json(page).into_response()))
+}
+
+/// One item of yours: state (`processing`, `ready`, `failed` with `error`) and renditions.
+/// Another account's item is 404, as a missing one.
+#[utoipa::path(get, path = "/api/v1/media/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = MediaView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    me: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let mut db = state.store.conn().await?;
+    let item = fanz_media::get_owned(&mut db, me.0.user_id, id).await?;
+    Ok(crate::extract::no_store(
+        axum::Json(view(&state, item)).into_response(),
+    ))
+}
+
+/// Delete one item of yours with all its files.
+#[utoipa::path(delete, path = "/api/v1/media/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.store.begin().await?;
+    fanz_media::delete(&mut tx, me.0.user_id, id, &actor.with_user(me.0.user_id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- tus 1.0 ----
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+/// Set once an upload is complete: the item it became.
+const MEDIA_ID: HeaderName = HeaderName::from_static("fanz-media-id");
+
+fn tus(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    res
+}
+
+/// Every tus answer, errors included, carries `Tus-Resumable`.
+fn tus_result(r: ApiResult<Response>) -> Response {
+    tus(match r {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    })
+}
+
+/// Requests other than OPTIONS must speak our version (412 otherwise).
+fn tus_version(headers: &HeaderMap) -> ApiResult<()> {
+    match headers.get(&TUS_RESUMABLE).and_then(|v| v.to_str().ok()) {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version_unsupported",
+            format!("send Tus-Resumable: {TUS_VERSION}"),
+        )),
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> ApiResult<u64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_upload",
+                format!("send {name} as a non-negative integer"),
+            )
+        })
+}
+
+fn http_date(micros: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(micros / 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+fn upload_headers(res: &mut Response, u: &Upload) {
+    let h = res.headers_mut();
+    h.insert(UPLOAD_OFFSET, HeaderValue::from(u.offset));
+    h.insert(UPLOAD_LENGTH, HeaderValue::from(u.length));
+    if let Ok(v) = HeaderValue::from_str(&http_date(u.expires_at)) {
+        h.insert(UPLOAD_EXPIRES, v);
+    }
+    if let Some(id) = u.media_id {
+        h.insert(MEDIA_ID, HeaderValue::from(id));
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// What this server's tus endpoint supports.
+#[utoipa::path(options, path = "/api/v1/media/uploads", tag = "media",
+    responses((status = 204, description = "Tus-Version, Tus-Extension and Tus-Max-Size")))]
+pub async fn tus_options(State(state): State<AppState>) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    h.insert("tus-extension", HeaderValue::from_static(TUS_EXTENSIONS));
+    h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(TUS_CHECKSUM_ALGORITHMS),
+    );
+    h.insert(
+        "tus-max-size",
+        HeaderValue::from(state.media.limits.max_resumable_bytes),
+    );
+    tus(res)
+}
+
+/// Start a resumable upload (tus creation; creators): `Upload-Length` bytes, with optional
+/// `Upload-Metadata`. The answer's `Location` is where to PATCH.
+#[utoipa::path(post, path = "/api/v1/media/uploads", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("Tus-Resumable" = String, Header), ("Upload-Length" = u64, Header), ("Upload-Metadata" = Option<String>, Header)),
+    responses((status = 201, description = "created; see Location"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 412, body = ErrorBody),
+        (status = 413, description = "over Tus-Max-Size or the quota", body = ErrorBody)))]
+pub async fn tus_create(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    headers: HeaderMap,
+) -> Response {
+    tus_result(
+        async {
+            creator(&me)?;
+            tus_version(&headers)?;
+            if headers.contains_key("upload-defer-length") {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_upload",
+                    "Upload-Defer-Length is not supported; send Upload-Length",
+                ));
+            }
+            let length = header_u64(&headers, &UPLOAD_LENGTH)?;
+            let metadata = headers
+                .get("upload-metadata")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let u = state
+                .media
+                .create_upload(
+                    &state.store,
+                    me.0.user_id,
+                    length,
+                    metadata,
+                    &actor.with_user(me.0.user_id),
+                )
+                .await?;
+            let mut res = StatusCode::CREATED.into_response();
+            upload_headers(&mut res, &u);
+            res.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("/api/v1/media/uploads/{}", u.id))
+                    .expect("hex ids are valid header values"),
+            );
+            Ok(res)
+        }
+        .await,
+    )
+}
+
+/// Where an upload stands (tus HEAD): `Upload-Offset`, `Upload-Length`, `Upload-Expires`,
+/// and `Fanz-Media-Id` once complete.
+#[utoipa::path(head, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
+    responses((status = 200, description = "see Upload-Offset"), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown, expired or another account's", body = ErrorBody),
+        (status = 412, description = "another tus version", body = ErrorBody)))]
+pub async fn tus_head(
+    State(state): State<AppState>,
+    me: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    tus_result(
+        async {
+            tus_version(&headers)?;
+            let mut db = state.store.conn().await?;
+            let u = fanz_media::tus::status(&mut db, me.0.user_id, &id).await?;
+            let mut res = StatusCode::OK.into_response();
+            upload_headers(&mut res, &u);
+            Ok(res)
+        }
+        .await,
+    )
+}
+
+/// Append bytes (tus PATCH): `Content-Type: application/offset+octet-stream` and
+/// `Upload-Offset` equal to the upload's offset (409 otherwise). The body is streamed to
+/// storage; bytes that arrived before a dropped connection are kept. With
+/// `Upload-Checksum: sha1|sha256 <base64>` (tus checksum) bytes that do not match are
+/// discarded with 460. The body is the raw bytes to append (not described as a request body
+/// here: OpenAPI tools cannot produce `application/offset+octet-stream`).
+#[utoipa::path(patch, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
+        ("Upload-Checksum" = Option<String>, Header)),
+    responses((status = 204, description = "appended; see Upload-Offset"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, description = "another tus version", body = ErrorBody),
+        (status = 409, description = "wrong offset", body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, description = "wrong content type, or the completed file's type is not accepted", body = ErrorBody),
+        (status = 460, description = "the bytes do not match Upload-Checksum", body = ErrorBody)))]
+pub async fn tus_patch(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    tus_result(
+        async {
+            tus_version(&headers)?;
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !ct.eq_ignore_ascii_case("application/offset+octet-stream") {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send Content-Type: application/offset+octet-stream",
+                ));
+            }
+            let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+            let checksum = match headers.get("upload-checksum") {
+                Some(v) => Some(Checksum::parse(v.to_str().unwrap_or(""))?),
+                None => None,
+            };
+            let u = state
+                .media
+                .append(
+                    &state.store,
+                    me.0.user_id,
+                    &id,
+                    Append { offset, checksum },
+                    body.into_data_stream(),
+                    &actor.with_user(me.0.user_id),
+                )
+                .await?;
+            let mut res = StatusCode::NO_CONTENT.into_response();
+            upload_headers(&mut res, &u);
+            Ok(res)
+        }
+        .await,
+    )
+}
+
+/// Abandon an upload (tus termination); its bytes are deleted.
+#[utoipa::path(delete, path = "/api/v1/media/uploads/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 412, description = "another tus version", body = ErrorBody)))]
+pub async fn tus_terminate(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    tus_result(
+        async {
+            tus_version(&headers)?;
+            state
+                .media
+                .terminate(
+                    &state.store,
+                    me.0.user_id,
+                    &id,
+                    &actor.with_user(me.0.user_id),
+                )
+                .await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
+
+// ---- delivery ----
+
+/// `GET /media/{token}`: one rendition for the holder of a valid signed URL. A URL signed
+/// for a viewer needs that viewer signed in (session cookie or bearer token) and is never
+/// cached (`private, no-store`); one signed for nobody is a public rendition, cacheable until
+/// it expires. Ranges (`Range: bytes=…`) are answered with 206.
+pub async fn deliver(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match deliver_inner(&state, &token, &headers).await {
+        Ok(res) => res,
+        Err(e) => crate::extract::no_store(e.into_response()),
+    }
+}
+
+async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let credential = crate::extract::bearer(headers)
+        .or_else(|| crate::extract::cookie(headers, crate::extract::SESSION_COOKIE));
+    let mut db = state.store.conn().await?;
+    let caller = match credential {
+        Some(t) => fanz_identity::authenticate(&mut db, &t)
+            .await?
+            .map(|p| p.user_id),
+        None => None,
+    };
+    let grant =
+        fanz_media::delivery::verify(&state.media.keys, token, fanz_media::now_secs(), caller)
+            .map_err(fanz_media::MediaError::from)?;
+    let item = fanz_media::get(&mut db, grant.media_id).await?;
+    drop(db);
+    let rendition = match item.rendition(&grant.rendition) {
+        Some(r) if item.state == MediaState::Ready => r.clone(),
+        _ => return Err(fanz_media::MediaError::NotFound.into()),
+    };
+    let total = rendition.bytes;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) => match parse_range(r, total) {
+            RangeAsk::Whole => None,
+            RangeAsk::Part(a, b) => Some((a, b)),
+            RangeAsk::Unsatisfiable => {
+                let mut res = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    "the range is outside the file",
+                )
+                .into_response();
+                res.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{total}")).expect("valid"),
+                );
+                return Ok(res);
+            }
+        },
+        None => None,
+    };
+    let key = item.rendition_key(&rendition);
+    let got = state
+        .media
+        .objects
+        .get(&key, range.map(|(a, b)| a..b + 1))
+        .await?;
+    let body = Body::from_stream(got.into_stream());
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rendition.content_type()),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    match range {
+        Some((a, b)) => {
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(b - a + 1));
+            h.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {a}-{b}/{total}")).expect("valid"),
+            );
+        }
+        None => {
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+        }
+    }
+    let cache = match grant.viewer_id {
+        Some(_) => "private, no-store".to_owned(),
+        None => {
+            let left = (grant.expires_at - fanz_media::now_secs()).max(0);
+            format!("public, max-age={left}, immutable")
+        }
+    };
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&cache).expect("valid"),
+    );
+    Ok(res)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    Whole,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range; several ranges, or a header we do not understand, get the whole file.
+fn parse_range(v: &str, total: u64) -> RangeAsk {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, false) => match b.parse::<u64>() {
+            Ok(0) => return RangeAsk::Unsatisfiable,
+            Ok(n) => Some((total.saturating_sub(n), total.saturating_sub(1))),
+            Err(_) => None,
+        },
+        (false, true) => a.parse::<u64>().ok().map(|a| (a, total.saturating_sub(1))),
+        (false, false) => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(a), Ok(b)) if a <= b => Some((a, b.min(total.saturating_sub(1)))),
+            _ => None,
+        },
+        (true, true) => None,
+    };
+    match parsed {
+        None => RangeAsk::Whole,
+        Some((a, _)) if a >= total => RangeAsk::Unsatisfiable,
+        Some((a, b)) => RangeAsk::Part(a, b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), RangeAsk::Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("items=0-1", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=9-1", 100), RangeAsk::Whole);
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}

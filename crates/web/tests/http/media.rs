@@ -1,0 +1,1082 @@
+//! Media: uploads (multipart and tus), processing, the vault, signed delivery. Every file is
+//! generated here.
+
+use crate::harness::{assert_error, spawn_with, TestApp};
+use fanz_config::Config;
+use fanz_store::Backend;
+use image::{DynamicImage, ImageFormat, RgbImage};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::Cursor;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Each test on SQLite and, with FANZ_TEST_POSTGRES_URL, PostgreSQL; the media store is a
+/// directory, or an S3-compatible server when FANZ_TEST_S3_ENDPOINT is set (see
+/// [`spawn_media`]).
+macro_rules! media_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = super::spawn_media(fanz_store::Backend::Sqlite, |c| super::settings(stringify!($name), c)).await.expect("sqlite app");
+                    super::$name(app).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match super::spawn_media(fanz_store::Backend::Postgres, |c| super::settings(stringify!($name), c)).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+media_tests!(
+    images_are_processed_and_stripped,
+    bad_files_fail_or_are_refused,
+    other_accounts_are_refused,
+    signed_urls,
+    tus_resumes_after_an_interruption,
+    quota_and_size_limits,
+);
+
+/// Settings a test needs besides the defaults.
+fn settings(test: &str, c: &mut Config) {
+    if test == "quota_and_size_limits" {
+        c.media.quota_bytes = 20_000;
+        c.media.max_upload_bytes = 15_000;
+    }
+}
+
+/// The test server, its media in a directory, or with FANZ_TEST_S3_ENDPOINT (an S3-compatible
+/// server that accepts any credentials and unsigned bucket creation, such as moto's server
+/// mode) in the bucket `fanz-test` under a prefix of its own.
+async fn spawn_media(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let s3 = match std::env::var("FANZ_TEST_S3_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            let endpoint = endpoint.trim_end_matches('/').to_owned();
+            let made = reqwest::Client::new()
+                .put(format!("{endpoint}/fanz-test"))
+                .send()
+                .await
+                .expect("the S3 server answers");
+            assert!(
+                made.status().is_success() || made.status() == StatusCode::CONFLICT,
+                "creating the test bucket: {}",
+                made.status()
+            );
+            Some(endpoint)
+        }
+        _ => None,
+    };
+    spawn_with(backend, move |c| {
+        if let Some(endpoint) = s3 {
+            let prefix = format!("t{}", fanz_core::clock::now_micros());
+            c.media.store = format!("s3://fanz-test/{prefix}");
+            c.media.s3_endpoint = endpoint;
+            c.media.s3_allow_http = true;
+            c.media.s3_access_key_id = "test".into();
+            c.media.s3_secret_access_key = "test".into();
+        }
+        tweak(c);
+    })
+    .await
+}
+
+/// A creator's token and user id.
+async fn creator(app: &TestApp, handle: &str) -> (String, i64) {
+    let (token, _) = app.user(handle).await;
+    let res = app
+        .post(
+            "/api/v1/me/creator",
+            json!({"clusters": ["boyfanz"]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: Value = app
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (token, me["id"].as_i64().unwrap())
+}
+
+/// Pixels that are all noise: a PNG of them is about 3 bytes a pixel.
+fn noise(w: u32, h: u32) -> RgbImage {
+    let mut s: u32 = 987_654_321;
+    RgbImage::from_fn(w, h, |_, _| {
+        let mut px = [0u8; 3];
+        for c in &mut px {
+            s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *c = (s >> 23) as u8;
+        }
+        image::Rgb(px)
+    })
+}
+
+/// Pixels that do not compress away (so sizes are predictable), from a small LCG.
+fn noisy(w: u32, h: u32) -> RgbImage {
+    let mut s: u32 = 12345;
+    RgbImage::from_fn(w, h, |x, y| {
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, (s >> 24) as u8])
+    })
+}
+
+fn encode(img: RgbImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), format)
+        .unwrap();
+    out
+}
+
+/// An EXIF block (big-endian TIFF) with orientation 6 (turn 90° clockwise to view) and a GPS
+/// latitude, as a JPEG APP1 segment.
+fn exif_app1() -> Vec<u8> {
+    let mut t: Vec<u8> = b"MM\0\x2a\0\0\0\x08".to_vec();
+    // IFD0 at 8: orientation, GPS IFD pointer (at 38).
+    t.extend_from_slice(&2u16.to_be_bytes());
+    t.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]);
+    t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
+    t.extend_from_slice(&0u32.to_be_bytes());
+    assert_eq!(t.len(), 38);
+    // GPS IFD: latitude ref "N", latitude as three rationals at 68.
+    t.extend_from_slice(&2u16.to_be_bytes());
+    t.extend_from_slice(&[0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    t.extend_from_slice(&[0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 68]);
+    t.extend_from_slice(&0u32.to_be_bytes());
+    assert_eq!(t.len(), 68);
+    for (n, d) in [(52u32, 1u32), (31, 1), (4_242, 100)] {
+        t.extend_from_slice(&n.to_be_bytes());
+        t.extend_from_slice(&d.to_be_bytes());
+    }
+    let mut seg = vec![0xFF, 0xE1];
+    seg.extend_from_slice(&((t.len() + 8) as u16).to_be_bytes());
+    seg.extend_from_slice(b"Exif\0\0");
+    seg.extend_from_slice(&t);
+    seg
+}
+
+/// A 400×200 JPEG whose EXIF says to turn it upright (to 200×400) and where it was taken.
+fn jpeg_with_gps() -> Vec<u8> {
+    let plain = encode(noisy(400, 200), ImageFormat::Jpeg);
+    let mut out = plain[..2].to_vec(); // SOI
+    out.extend_from_slice(&exif_app1());
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// Whether a JPEG has an APP1 segment (EXIF or XMP), walking its markers up to the scan.
+fn jpeg_has_app1(bytes: &[u8]) -> bool {
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "not a JPEG");
+    let mut i = 2;
+    while i + 4 <= bytes.len() {
+        assert_eq!(bytes[i], 0xFF, "marker expected at {i}");
+        let marker = bytes[i + 1];
+        if marker == 0xDA {
+            return false;
+        }
+        if marker == 0xE1 {
+            return true;
+        }
+        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    false
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG signature and a valid IHDR claiming `w`×`h` pixels, then the end: a pixel bomb.
+fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&w.to_be_bytes());
+    chunk.extend_from_slice(&h.to_be_bytes());
+    chunk.extend_from_slice(&[8, 2, 0, 0, 0]);
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    // The start of the pixel data (an empty zlib stream), as a real bomb has.
+    let mut idat = b"IDAT".to_vec();
+    idat.extend_from_slice(&[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    out.extend_from_slice(&8u32.to_be_bytes());
+    out.extend_from_slice(&idat);
+    out.extend_from_slice(&crc32(&idat).to_be_bytes());
+    let iend = b"IEND";
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(iend);
+    out.extend_from_slice(&crc32(iend).to_be_bytes());
+    out
+}
+
+const BOUNDARY: &str = "fanz-test-boundary-7f3a";
+
+/// POST /api/v1/media with one file part (name and part type chosen by the caller, and
+/// ignored by the server).
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    bytes: &[u8],
+    filename: &str,
+    ct: &str,
+) -> reqwest::Response {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    app.client
+        .post(app.url("/api/v1/media"))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8], filename: &str) -> i64 {
+    let res = upload(app, token, bytes, filename, "application/octet-stream").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "processing", "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// GET /api/v1/media/{id} until it leaves `processing`.
+async fn settled(app: &TestApp, token: &str, id: i64) -> Value {
+    for _ in 0..600 {
+        let res = app.get(&format!("/api/v1/media/{id}"), Some(token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        if v["state"] != "processing" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("media {id} still processing after 30 s");
+}
+
+async fn fetch(app: &TestApp, url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(app.url(url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+fn rendition<'a>(item: &'a Value, name: &str) -> &'a Value {
+    item["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no rendition {name} in {item}"))
+}
+
+async fn images_are_processed_and_stripped(app: TestApp) {
+    let (token, _) = creator(&app, "photo_pat").await;
+    let original = jpeg_with_gps();
+    assert!(jpeg_has_app1(&original));
+    let id = upload_ok(&app, &token, &original, "beach.jpg").await;
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "ready", "{item}");
+    assert_eq!(item["kind"], "image");
+    assert_eq!(item["mime"], "image/jpeg");
+    // Orientation applied: 400×200 stored sideways is 200×400 upright.
+    assert_eq!(
+        (item["width"].as_u64(), item["height"].as_u64()),
+        (Some(200), Some(400))
+    );
+    assert!(
+        item["blurhash"].as_str().is_some_and(|b| b.len() >= 6),
+        "{item}"
+    );
+    // A source 200 wide gets one slot (w320) at its own width, as JPEG and WebP, and a teaser.
+    let names: Vec<&str> = item["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["w320.jpg", "w320.webp", "teaser.jpg"], "{item}");
+    for (name, format) in [
+        ("w320.jpg", ImageFormat::Jpeg),
+        ("w320.webp", ImageFormat::WebP),
+        ("teaser.jpg", ImageFormat::Jpeg),
+    ] {
+        let r = rendition(&item, name);
+        let res = fetch(&app, r["url"].as_str().unwrap(), Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}");
+        let bytes = res.bytes().await.unwrap();
+        assert_eq!(bytes.len() as u64, r["bytes"].as_u64().unwrap());
+        assert_eq!(image::guess_format(&bytes).unwrap(), format, "{name}");
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (200, 400), "{name}");
+        // No metadata survives: no APP1 segment, no EXIF or GPS bytes anywhere.
+        if format == ImageFormat::Jpeg {
+            assert!(!jpeg_has_app1(&bytes), "{name} kept an APP1 segment");
+        }
+        assert!(
+            !bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"exif")),
+            "{name} mentions EXIF"
+        );
+        let gps: Vec<u8> = [4_242u32.to_be_bytes(), 100u32.to_be_bytes()].concat();
+        assert!(
+            !bytes.windows(8).any(|w| w == gps.as_slice()),
+            "{name} kept the GPS"
+        );
+    }
+
+    // A wide PNG gets every configured slot, the largest capped at its width.
+    let wide = encode(noisy(1500, 600), ImageFormat::Png);
+    let id = upload_ok(&app, &token, &wide, "wide.png").await;
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "ready", "{item}");
+    for (name, w, h) in [
+        ("w320.jpg", 320, 128),
+        ("w640.webp", 640, 256),
+        ("w1280.jpg", 1280, 512),
+        ("w1280.webp", 1280, 512),
+        ("teaser.jpg", 320, 128),
+    ] {
+        let r = rendition(&item, name);
+        assert_eq!(
+            (r["width"].as_u64(), r["height"].as_u64()),
+            (Some(w), Some(h)),
+            "{name}"
+        );
+        let bytes = fetch(&app, r["url"].as_str().unwrap(), Some(&token))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width() as u64, img.height() as u64), (w, h), "{name}");
+    }
+    assert_eq!(rendition(&item, "teaser.jpg")["teaser"], true);
+
+    // The vault lists both, newest first, with usage; pages follow the cursor.
+    let vault: Value = app
+        .get("/api/v1/media?limit=1", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["items"][0]["id"], id);
+    assert!(vault["usage_bytes"].as_u64().unwrap() > (original.len() + wide.len()) as u64);
+    let next = vault["next_cursor"].as_i64().unwrap();
+    let page2: Value = app
+        .get(
+            &format!("/api/v1/media?limit=1&cursor={next}"),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert!(page2["items"][0]["id"].as_i64().unwrap() < id);
+    assert!(page2.get("next_cursor").is_none(), "{page2}");
+
+    // Deleting removes the item and, through its job, its files.
+    let url = rendition(&item, "w320.jpg")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let del = app
+        .client
+        .delete(app.url(&format!("/api/v1/media/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    assert_error(
+        app.get(&format!("/api/v1/media/{id}"), Some(&token)).await,
+        StatusCode::NOT_FOUND,
+        "media_not_found",
+    )
+    .await;
+    assert_error(
+        fetch(&app, &url, Some(&token)).await,
+        StatusCode::NOT_FOUND,
+        "media_not_found",
+    )
+    .await;
+
+    // Every state change is in the audit log.
+    let admin = app.admin().await;
+    let audit: Value = app
+        .get("/api/v1/admin/audit?limit=200", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = audit.to_string();
+    for action in ["media.uploaded", "media.ready", "media.deleted"] {
+        assert!(text.contains(action), "{action} not audited");
+    }
+}
+
+async fn bad_files_fail_or_are_refused(app: TestApp) {
+    let (token, _) = creator(&app, "edge_eve").await;
+    // A text file called .jpg, sent as image/jpeg: refused from its bytes, nothing stored.
+    let res = upload(
+        &app,
+        &token,
+        b"just some words, not a photo at all",
+        "photo.jpg",
+        "image/jpeg",
+    )
+    .await;
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "file_type_not_accepted",
+    )
+    .await;
+    let res = upload(&app, &token, b"", "empty.jpg", "image/jpeg").await;
+    assert_error(res, StatusCode::BAD_REQUEST, "empty_upload").await;
+    let vault: Value = app
+        .get("/api/v1/media", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["items"].as_array().unwrap().len(), 0);
+    assert_eq!(vault["usage_bytes"], 0);
+
+    // A PNG header claiming 100000×100000 pixels fails without being decoded.
+    let id = upload_ok(&app, &token, &png_bomb(100_000, 100_000), "bomb.png").await;
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "failed", "{item}");
+    assert!(item["error"].as_str().unwrap().contains("pixels"), "{item}");
+    assert_eq!(item["renditions"].as_array().unwrap().len(), 0);
+
+    // A truncated file fails with a clear error.
+    let full = encode(noisy(300, 300), ImageFormat::Png);
+    let id = upload_ok(&app, &token, &full[..full.len() / 2], "cut.png").await;
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "failed", "{item}");
+    assert!(
+        item["error"].as_str().unwrap().contains("decoded"),
+        "{item}"
+    );
+
+    // The server is unharmed: a good image still processes.
+    let id = upload_ok(
+        &app,
+        &token,
+        &encode(noisy(50, 40), ImageFormat::Gif),
+        "ok.gif",
+    )
+    .await;
+    assert_eq!(settled(&app, &token, id).await["state"], "ready");
+
+    // Video and audio are recognised by their bytes and wait for their pipelines.
+    let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41\0\0\0\x08free";
+    let res = upload(&app, &token, mp4, "clip.txt", "text/plain").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["kind"].as_str(), body["state"].as_str()),
+        (Some("video"), Some("processing"))
+    );
+
+    // A fan may not upload.
+    let (fan, _) = app.user("fan_frank").await;
+    let res = upload(
+        &app,
+        &fan,
+        &encode(noisy(8, 8), ImageFormat::Png),
+        "a.png",
+        "image/png",
+    )
+    .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.get("/api/v1/media", Some(&fan)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
+
+async fn quota_and_size_limits(app: TestApp) {
+    let (token, _) = creator(&app, "full_fay").await;
+    let big = encode(noisy(200, 200), ImageFormat::Png);
+    assert!(big.len() > 20_000);
+    assert_error(
+        upload(&app, &token, &big, "big.png", "image/png").await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "media_too_large",
+    )
+    .await;
+    // A resumable upload may be larger than a small one, but not an image to decode.
+    let mid = encode(noise(75, 75), ImageFormat::Png);
+    assert!(mid.len() > 15_000 && mid.len() < 20_000, "{}", mid.len());
+    let loc = tus_create(&app, &token, mid.len()).await;
+    let res = patch(&app, &loc, &token, 0, &mid).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let id: i64 = res.headers()["fanz-media-id"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "failed", "{item}");
+    assert!(
+        item["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 15000 bytes"),
+        "{item}"
+    );
+    let del = app
+        .client
+        .delete(app.url(&format!("/api/v1/media/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    // Half the quota and a bit: the second cannot fit, processed or not.
+    let small = encode(noise(64, 64), ImageFormat::Png);
+    assert!(
+        small.len() < 15_000 && small.len() > 10_000,
+        "{}",
+        small.len()
+    );
+    upload_ok(&app, &token, &small, "a.png").await;
+    assert_error(
+        upload(&app, &token, &small, "c.png", "image/png").await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+    )
+    .await;
+    // tus announces its length: refused at creation.
+    let res = app
+        .client
+        .post(app.url("/api/v1/media/uploads"))
+        .bearer_auth(&token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "19000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded").await;
+}
+
+async fn other_accounts_are_refused(app: TestApp) {
+    let (alice, _) = creator(&app, "alice_a").await;
+    let (bob, _) = creator(&app, "bob_b").await;
+    let id = upload_ok(
+        &app,
+        &alice,
+        &encode(noisy(64, 48), ImageFormat::Png),
+        "a.png",
+    )
+    .await;
+    settled(&app, &alice, id).await;
+    // Bob cannot see, list or delete Alice's item: 404, as if it did not exist.
+    assert_error(
+        app.get(&format!("/api/v1/media/{id}"), Some(&bob)).await,
+        StatusCode::NOT_FOUND,
+        "media_not_found",
+    )
+    .await;
+    let del = app
+        .client
+        .delete(app.url(&format!("/api/v1/media/{id}")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_error(del, StatusCode::NOT_FOUND, "media_not_found").await;
+    let vault: Value = app
+        .get("/api/v1/media", Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["items"].as_array().unwrap().len(), 0);
+    assert_eq!(settled(&app, &alice, id).await["state"], "ready");
+    // Nor her resumable upload.
+    let loc = tus_create(&app, &alice, 100).await;
+    let head = tus_req(&app, reqwest::Method::HEAD, &loc, &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    let patch = tus_req(&app, reqwest::Method::PATCH, &loc, &bob)
+        .header("upload-offset", "0")
+        .header("content-type", "application/offset+octet-stream")
+        .body(vec![0xFF; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_error(patch, StatusCode::NOT_FOUND, "media_not_found").await;
+    let term = tus_req(&app, reqwest::Method::DELETE, &loc, &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_error(term, StatusCode::NOT_FOUND, "media_not_found").await;
+    let head = tus_req(&app, reqwest::Method::HEAD, &loc, &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["upload-offset"], "0");
+    // No credentials at all.
+    assert_error(
+        app.get("/api/v1/media", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+async fn signed_urls(app: TestApp) {
+    let (alice, alice_id) = creator(&app, "alice_s").await;
+    let (bob, _) = creator(&app, "bob_s").await;
+    let id = upload_ok(
+        &app,
+        &alice,
+        &encode(noisy(700, 350), ImageFormat::Png),
+        "p.png",
+    )
+    .await;
+    let item = settled(&app, &alice, id).await;
+    let r = rendition(&item, "w640.jpg");
+    let url = r["url"].as_str().unwrap();
+    assert!(url.starts_with("/media/"), "{url}");
+
+    // The owner's URL, for the owner: not cacheable by anyone.
+    let ok = fetch(&app, url, Some(&alice)).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.headers()["content-type"], "image/jpeg");
+    assert_eq!(ok.headers()["cache-control"], "private, no-store");
+    assert_eq!(ok.headers()["accept-ranges"], "bytes");
+    let full = ok.bytes().await.unwrap();
+    assert_eq!(full.len() as u64, r["bytes"].as_u64().unwrap());
+
+    // A range.
+    let part = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(&alice)
+        .header("range", "bytes=10-109")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 10-109/{}", full.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap(), full.slice(10..110));
+    let tail = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(&alice)
+        .header("range", "bytes=-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.bytes().await.unwrap(), full.slice(full.len() - 7..));
+    let past = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(&alice)
+        .header("range", format!("bytes={}-", full.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    // Another viewer, or nobody signed in: refused.
+    assert_error(
+        fetch(&app, url, Some(&bob)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_wrong_viewer",
+    )
+    .await;
+    assert_error(
+        fetch(&app, url, None).await,
+        StatusCode::FORBIDDEN,
+        "media_url_wrong_viewer",
+    )
+    .await;
+
+    // Tampered: another rendition's name, another item, or a changed signature.
+    let token = url.trim_start_matches("/media/");
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let sig = parts[2].clone();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    parts[2] = format!("{flipped}{}", &sig[1..]);
+    let forged = format!("/media/{}", parts.join("."));
+    assert_error(
+        fetch(&app, &forged, Some(&alice)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_invalid",
+    )
+    .await;
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = String::from_utf8(b64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let other = claims.replace("w640.jpg", "w1280.jpg");
+    assert_ne!(claims, other);
+    let swapped = format!(
+        "/media/{}.{}.{}",
+        token.split('.').next().unwrap(),
+        b64.encode(other),
+        sig
+    );
+    assert_error(
+        fetch(&app, &swapped, Some(&alice)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_invalid",
+    )
+    .await;
+    assert_error(
+        fetch(&app, "/media/garbage", Some(&alice)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_invalid",
+    )
+    .await;
+
+    // Expired.
+    let keys = &app.state.media.keys;
+    let old = fanz_media::delivery::sign(
+        keys,
+        id,
+        "w640.jpg",
+        Some(alice_id),
+        fanz_media::now_secs() - 1,
+    );
+    assert_error(
+        fetch(&app, &format!("/media/{old}"), Some(&alice)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_expired",
+    )
+    .await;
+
+    // A URL signed for nobody (a public teaser) is served to anyone and may be cached.
+    let public = fanz_media::delivery_url(keys, id, "teaser.jpg", None, Duration::from_secs(120));
+    let res = fetch(&app, &public, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cc = res.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cc.starts_with("public, max-age="), "{cc}");
+    // A rendition that does not exist.
+    let none = fanz_media::delivery_url(keys, id, "original", None, Duration::from_secs(60));
+    assert_error(
+        fetch(&app, &none, None).await,
+        StatusCode::NOT_FOUND,
+        "media_not_found",
+    )
+    .await;
+}
+
+fn tus_req(
+    app: &TestApp,
+    method: reqwest::Method,
+    loc: &str,
+    token: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(loc))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+}
+
+async fn tus_create(app: &TestApp, token: &str, length: usize) -> String {
+    let res = app
+        .client
+        .post(app.url("/api/v1/media/uploads"))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", length.to_string())
+        .header(
+            "upload-metadata",
+            "filename cGhvdG8uanBn,filetype aW1hZ2UvanBlZw==",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert!(res.headers().contains_key("upload-expires"));
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn patch(
+    app: &TestApp,
+    loc: &str,
+    token: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> reqwest::Response {
+    tus_req(app, reqwest::Method::PATCH, loc, token)
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn head_offset(app: &TestApp, loc: &str, token: &str) -> usize {
+    let res = tus_req(app, reqwest::Method::HEAD, loc, token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    res.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn tus_resumes_after_an_interruption(app: TestApp) {
+    let (token, _) = creator(&app, "tus_tina").await;
+    let opts = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/media/uploads"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opts.status(), StatusCode::NO_CONTENT);
+    assert_eq!(opts.headers()["tus-version"], "1.0.0");
+    assert_eq!(
+        opts.headers()["tus-extension"],
+        "creation,termination,expiration,checksum"
+    );
+    assert_eq!(opts.headers()["tus-checksum-algorithm"], "sha1,sha256");
+    assert!(
+        opts.headers()["tus-max-size"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+
+    let file = jpeg_with_gps();
+    let loc = tus_create(&app, &token, file.len()).await;
+    assert!(loc.starts_with("/api/v1/media/uploads/"), "{loc}");
+    assert_eq!(head_offset(&app, &loc, &token).await, 0);
+
+    // The first PATCH is cut off: the connection closes after `sent` of its bytes.
+    let sent = 3000;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\n\
+         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        file.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&file[..sent]).await.unwrap();
+    sock.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sock.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut rest)).await;
+    drop(sock);
+    // What arrived is kept.
+    let mut offset = 0;
+    for _ in 0..100 {
+        offset = head_offset(&app, &loc, &token).await;
+        if offset > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(offset, sent, "the bytes before the cut are kept");
+
+    // A PATCH at the wrong offset, without the version, or with another type is refused.
+    assert_error(
+        patch(&app, &loc, &token, 0, &file[..10]).await,
+        StatusCode::CONFLICT,
+        "upload_offset_mismatch",
+    )
+    .await;
+    let res = app
+        .client
+        .patch(app.url(&loc))
+        .bearer_auth(&token)
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .body(vec![1u8])
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        res,
+        StatusCode::PRECONDITION_FAILED,
+        "tus_version_unsupported",
+    )
+    .await;
+    let res = tus_req(&app, reqwest::Method::PATCH, &loc, &token)
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/octet-stream")
+        .body(vec![1u8])
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+
+    // The rest in two PATCHes, the first with a checksum: a wrong one discards the bytes
+    // (460), the right one keeps them.
+    let mid = offset + (file.len() - offset) / 2;
+    let checked = |digest: &[u8]| {
+        use base64::Engine;
+        tus_req(&app, reqwest::Method::PATCH, &loc, &token)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .header(
+                "upload-checksum",
+                format!(
+                    "sha256 {}",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                ),
+            )
+            .body(file[offset..mid].to_vec())
+    };
+    let wrong = checked(&[0u8; 32]).send().await.unwrap();
+    assert_error(
+        wrong,
+        StatusCode::from_u16(460).unwrap(),
+        "checksum_mismatch",
+    )
+    .await;
+    assert_eq!(head_offset(&app, &loc, &token).await, offset);
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&file[offset..mid]).to_vec()
+    };
+    let res = checked(&digest).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["upload-offset"], mid.to_string().as_str());
+    assert!(!res.headers().contains_key("fanz-media-id"));
+    let res = patch(&app, &loc, &token, mid, &file[mid..]).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        res.headers()["upload-offset"],
+        file.len().to_string().as_str()
+    );
+    let id: i64 = res.headers()["fanz-media-id"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // More bytes than announced are refused.
+    assert_error(
+        patch(&app, &loc, &token, file.len(), b"x").await,
+        StatusCode::CONFLICT,
+        "upload_offset_mismatch",
+    )
+    .await;
+
+    let item = settled(&app, &token, id).await;
+    assert_eq!(item["state"], "ready", "{item}");
+    assert_eq!(
+        (item["width"].as_u64(), item["height"].as_u64()),
+        (Some(200), Some(400))
+    );
+    // The original, joined from its parts, is the file byte for byte.
+    let mut db = app.store.conn().await.unwrap();
+    let stored = fanz_media::get(&mut db, id).await.unwrap();
+    let bytes = app
+        .state
+        .media
+        .read_original(&stored, 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), file.as_slice());
+
+    // A text file uploaded by tus is refused when complete; a terminated upload is gone.
+    let text = b"hello there, this is plainly not a picture of anything".repeat(3);
+    let loc = tus_create(&app, &token, text.len()).await;
+    assert_error(
+        patch(&app, &loc, &token, 0, &text).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "file_type_not_accepted",
+    )
+    .await;
+    let res = tus_req(&app, reqwest::Method::HEAD, &loc, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let loc = tus_create(&app, &token, 10).await;
+    let res = tus_req(&app, reqwest::Method::DELETE, &loc, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = tus_req(&app, reqwest::Method::HEAD, &loc, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Unfinished uploads past their expiry are removed by the recurring job's function.
+    let loc = tus_create(&app, &token, 10).await;
+    assert_eq!(
+        patch(&app, &loc, &token, 0, b"\xFF\xD8\xFF").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let later = fanz_core::clock::now_micros() + 2 * 24 * fanz_core::clock::HOUR;
+    let n = fanz_media::tus::expire(&app.state.media, &app.store, later)
+        .await
+        .unwrap();
+    assert!(n >= 1);
+    let res = tus_req(&app, reqwest::Method::HEAD, &loc, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let vault: Value = app
+        .get("/api/v1/media", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["items"].as_array().unwrap().len(), 1);
+}
