@@ -62,8 +62,7 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST,
-    STRING,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -314,7 +313,9 @@ impl SearchIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<Self> {
         // Tokenizers are not stored in the index: register ours on every open.
-        index.tokenizers().register(WORDS_ANALYZER, words_analyzer());
+        index
+            .tokenizers()
+            .register(WORDS_ANALYZER, words_analyzer());
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -610,7 +611,10 @@ impl SearchIndex {
                     .iter()
                     .flat_map(|&(field, w)| term_clauses(field, t, w, prefix, query.exact))
                     .collect();
-                (Occur::Must, Box::new(BooleanQuery::new(per_field)) as Box<dyn Query>)
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(per_field)) as Box<dyn Query>,
+                )
             })
             .collect();
         // The whole query as one handle, always as a prefix: people type the start of a handle.
@@ -723,8 +727,9 @@ fn post_boost(segment: &SegmentReader, now: i64) -> impl Fn(DocId, Score) -> Sco
             factor *= 1.0 + RECENCY_BONUS * (-age / RECENCY_HALF_LIFE_MICROS).exp2();
         }
         if let Some(e) = engagement.as_ref().and_then(|c| c.first(doc)) {
-            let level = ((e.max(0) as f64).ln_1p() / std::f64::consts::LN_10 / ENGAGEMENT_FULL_LOG10)
-                .min(1.0);
+            let level =
+                ((e.max(0) as f64).ln_1p() / std::f64::consts::LN_10 / ENGAGEMENT_FULL_LOG10)
+                    .min(1.0);
             factor *= 1.0 + ENGAGEMENT_BONUS * level;
         }
         score * factor as Score
