@@ -205,11 +205,13 @@ pub struct SearchResults {
     pub total_creators: usize,
 }
 
-/// How many documents of each kind the last commit holds.
+/// How many documents of each kind the last commit holds, in how many segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IndexCounts {
     pub posts: usize,
     pub creators: usize,
+    /// Each search visits every segment; background merges keep their number low.
+    pub segments: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -407,6 +409,15 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Waits for background merges to finish and releases the directory. Uncommitted writes
+    /// are dropped. Dropping the index instead abandons merges in progress (the index stays
+    /// correct, only less merged): a reindex should end with `commit` and `close`.
+    pub fn close(self) -> Result<()> {
+        let writer = self.writer.into_inner().unwrap_or_else(|e| e.into_inner());
+        writer.wait_merging_threads()?;
+        Ok(())
+    }
+
     /// Drops every write since the last commit.
     pub fn rollback(&self) -> Result<()> {
         self.writer().rollback()?;
@@ -428,6 +439,7 @@ impl SearchIndex {
         Ok(IndexCounts {
             posts: count(KIND_POST)?,
             creators: count(KIND_CREATOR)?,
+            segments: searcher.segment_readers().len(),
         })
     }
 

@@ -356,9 +356,18 @@ fn reopen_from_disk_keeps_documents() {
     }
     let index = SearchIndex::open(&path).unwrap();
     assert_eq!(posts(&index, "latx"), vec![1]);
+    index
+        .upsert_post(&post(3, "ruby_rae", "Candlelit dinner", &[]))
+        .unwrap();
+    index.commit().unwrap();
+    index.close().unwrap();
+
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(posts(&index, "candlelit"), vec![3]);
+    assert_eq!(posts(&index, "latx"), vec![1]);
     let r = index.search(&q("neon_n")).unwrap();
     assert_eq!(creator_ids(&r), vec![100]);
-    assert_eq!(index.counts().unwrap().posts, 1);
+    assert_eq!(index.counts().unwrap().posts, 2);
 }
 
 #[test]
