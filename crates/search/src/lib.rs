@@ -224,11 +224,22 @@ struct Fields {
     sensitive: Field,
     published_at: Field,
     engagement: Field,
+    posts: Words,
+    creators: Words,
+}
+
+/// The searchable fields of one kind of document. Posts and creators have fields of their own
+/// although they share the index: a fuzzy term walks its field's whole dictionary and marks
+/// every document of every matching term, so a search for creators would otherwise pay for the
+/// million posts that share the words.
+#[derive(Clone, Copy)]
+struct Words {
     /// The handle's words run together (`neon_nate` → `neonnate`), one raw term.
     handle: Field,
-    /// Handle words and display name.
+    /// Handle words, and a creator's display name.
     name: Field,
-    tags: Field,
+    /// Post tags (creators have none).
+    tags: Option<Field>,
     /// Post text or creator bio.
     text: Field,
 }
@@ -250,10 +261,18 @@ fn schema() -> (Schema, Fields) {
         sensitive: b.add_bool_field("sensitive", NumericOptions::default().set_indexed()),
         published_at: b.add_i64_field("published_at", FAST),
         engagement: b.add_i64_field("engagement", FAST),
-        handle: b.add_text_field("handle", STRING),
-        name: b.add_text_field("name", words.clone()),
-        tags: b.add_text_field("tags", words.clone()),
-        text: b.add_text_field("text", words),
+        posts: Words {
+            handle: b.add_text_field("post_handle", STRING),
+            name: b.add_text_field("post_name", words.clone()),
+            tags: Some(b.add_text_field("post_tags", words.clone())),
+            text: b.add_text_field("post_text", words.clone()),
+        },
+        creators: Words {
+            handle: b.add_text_field("creator_handle", STRING),
+            name: b.add_text_field("creator_name", words.clone()),
+            tags: None,
+            text: b.add_text_field("creator_bio", words),
+        },
     };
     (b.build(), fields)
 }
@@ -459,11 +478,14 @@ impl SearchIndex {
         doc.add_bool(f.sensitive, post.sensitive);
         doc.add_i64(f.published_at, post.published_at);
         doc.add_i64(f.engagement, post.engagement);
-        self.add_handle(&mut doc, &post.creator_handle);
-        for tag in &post.tags {
-            doc.add_text(f.tags, tag);
+        let w = &f.posts;
+        self.add_handle(&mut doc, w, &post.creator_handle);
+        if let Some(tags) = w.tags {
+            for tag in &post.tags {
+                doc.add_text(tags, tag);
+            }
         }
-        doc.add_text(f.text, &post.text);
+        doc.add_text(w.text, &post.text);
         writer.delete_term(self.key_term(KIND_POST, post.id));
         writer.add_document(doc)?;
         Ok(())
@@ -478,20 +500,21 @@ impl SearchIndex {
         for cluster in &creator.clusters {
             doc.add_text(f.clusters, cluster);
         }
-        self.add_handle(&mut doc, &creator.handle);
-        doc.add_text(f.name, &creator.display_name);
-        doc.add_text(f.text, &creator.bio);
+        let w = &f.creators;
+        self.add_handle(&mut doc, w, &creator.handle);
+        doc.add_text(w.name, &creator.display_name);
+        doc.add_text(w.text, &creator.bio);
         writer.delete_term(self.key_term(KIND_CREATOR, creator.id));
         writer.add_document(doc)?;
         Ok(())
     }
 
-    fn add_handle(&self, doc: &mut TantivyDocument, handle: &str) {
+    fn add_handle(&self, doc: &mut TantivyDocument, w: &Words, handle: &str) {
         let compact = self.tokens(handle, usize::MAX).concat();
         if !compact.is_empty() {
-            doc.add_text(self.fields.handle, compact);
+            doc.add_text(w.handle, compact);
         }
-        doc.add_text(self.fields.name, handle);
+        doc.add_text(w.name, handle);
     }
 
     /// `text` analysed as the index analyses it.
@@ -603,15 +626,17 @@ impl SearchIndex {
 
     fn kind_query(&self, kind: &str, plan: &Plan, query: &SearchQuery) -> BooleanQuery {
         let f = &self.fields;
-        let word_fields: &[(Field, Score)] = if kind == KIND_POST {
-            &[
-                (f.tags, WEIGHT_TAGS),
-                (f.name, WEIGHT_NAME),
-                (f.text, WEIGHT_TEXT),
-            ]
+        let w = if kind == KIND_POST {
+            &f.posts
         } else {
-            &[(f.name, WEIGHT_NAME), (f.text, WEIGHT_TEXT)]
+            &f.creators
         };
+        let word_fields: Vec<(Field, Score)> = w
+            .tags
+            .map(|tags| (tags, WEIGHT_TAGS))
+            .into_iter()
+            .chain([(w.name, WEIGHT_NAME), (w.text, WEIGHT_TEXT)])
+            .collect();
         let n = plan.terms.len();
         let all_terms: Vec<(Occur, Box<dyn Query>)> = plan
             .terms
@@ -630,7 +655,7 @@ impl SearchIndex {
             })
             .collect();
         // The whole query as one handle, always as a prefix: people type the start of a handle.
-        let handle = term_clauses(f.handle, &plan.handle, WEIGHT_HANDLE, true, query.exact);
+        let handle = term_clauses(w.handle, &plan.handle, WEIGHT_HANDLE, true, query.exact);
         let text_match = BooleanQuery::new(vec![
             (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
             (Occur::Should, Box::new(BooleanQuery::new(handle))),
