@@ -5,8 +5,10 @@
 //! The index is **derived data**. The store is the truth; this crate keeps a copy of what search
 //! needs and can be thrown away at any time: `fanz search reindex` calls [`SearchIndex::clear`],
 //! feeds every post and creator through [`SearchIndex::upsert_posts`] /
-//! [`SearchIndex::upsert_creators`] and commits once. Nothing here reads the database or knows the
-//! content crate: callers hand in plain [`PostDoc`]s and [`CreatorDoc`]s and get ids back.
+//! [`SearchIndex::upsert_creators`], commits once and [`closes`](SearchIndex::close) (which
+//! lets background merges finish). Nothing here reads the database or knows the content crate:
+//! callers hand in plain [`PostDoc`]s and [`CreatorDoc`]s and get ids back. An index written
+//! with another schema is refused ([`SearchError::Incompatible`]): delete it and reindex.
 //!
 //! - **One index per node**, in a directory of its own ([`SearchIndex::open`]); tantivy takes a
 //!   lock file, so one process writes it. Each node keeps its index current from the events it
@@ -24,20 +26,22 @@
 //!
 //! The query is analysed like the documents (split on anything not a letter or digit,
 //! lower-cased, accents folded to ASCII), so `#Latex`, `latex` and `LATEX` are the same term.
-//! Every term must match (AND), each in any of the fields:
+//! Every term must match (AND), each in any of the fields of its kind (posts and creators are
+//! searched separately, each in fields of their own), or the whole query must match the handle:
 //!
 //! | field | weight |
 //! | --- | --- |
 //! | post tags | 3 |
-//! | handle, whole (`neon_nate` is also found as `neonnate` and `@neon_na`) | 3 |
-//! | handle words and a creator's display name | 2 |
+//! | handle, whole, always as a prefix (`neon_nate` is found by `neonnate` and `@neon_na`) | 3 |
+//! | handle words (`neon`, `nate`) and a creator's display name | 2 |
 //! | post text, creator bio | 1 |
 //!
 //! Typo tolerance: a term of 4 to 7 characters also matches terms one edit away (insertion,
 //! deletion, substitution, or swapping two neighbours), a term of 8 or more characters two edits
 //! away; shorter terms match exactly. The last term is also matched as a prefix (from two
 //! characters, so search-as-you-type works), unless the query ends in a space. An exact match
-//! always scores above a fuzzy one in the same field. Posts get a small bonus for being recent
+//! always scores above a fuzzy one in the same field (a fuzzy match scores a constant half of
+//! its field's weight; an exact one adds BM25 on top). Posts get a small bonus for being recent
 //! (up to +20 %, halving every 30 days) and for engagement (up to +10 %).
 //!
 //! Queries are bounded: at most [`MAX_QUERY_CHARS`] characters are read, at most
