@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Options: `--posts N` (1,000,000), `--creators N` (20,000), `--queries N` (3,000),
-//! `--dir PATH` (a temporary directory, removed at the end), `--seed N`.
+//! `--dir PATH` (a temporary directory, removed at the end), `--seed N`, `--upsert` (build
+//! with `upsert_posts` instead of a `rebuild`: a delete by id per document).
 //!
 //! The text is made of pseudo-words (syllables put together) drawn with a Zipf distribution,
 //! so a few words are very common and most are rare, as in real posts. Each query is taken from
@@ -42,6 +43,7 @@ struct Args {
     queries: usize,
     dir: Option<PathBuf>,
     seed: u64,
+    upsert: bool,
 }
 
 fn args() -> Args {
@@ -51,6 +53,7 @@ fn args() -> Args {
         queries: 3_000,
         dir: None,
         seed: 42,
+        upsert: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +64,7 @@ fn args() -> Args {
             "--queries" => a.queries = value().parse().expect("--queries N"),
             "--dir" => a.dir = Some(PathBuf::from(value())),
             "--seed" => a.seed = value().parse().expect("--seed N"),
+            "--upsert" => a.upsert = true,
             other => panic!("unknown option {other}"),
         }
     }
@@ -375,10 +379,15 @@ fn main() {
     };
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "indexing {} posts and {} creators into {}",
+        "indexing {} posts and {} creators into {} with {}",
         args.posts,
         args.creators,
-        dir.display()
+        dir.display(),
+        if args.upsert {
+            "upsert_posts"
+        } else {
+            "rebuild"
+        }
     );
 
     let index = SearchIndex::open(&dir).expect("open");
@@ -406,12 +415,21 @@ fn main() {
         }
         post
     });
-    index.upsert_posts(posts).expect("upsert posts");
-    index
-        .upsert_creators((0..args.creators).map(|i| corpus.creator(&mut rng, i)))
-        .expect("upsert creators");
-    let before_commit = start.elapsed();
-    index.commit().expect("commit");
+    let mut creator_rng = Rng(args.seed ^ 0x00c0_ffee);
+    let creators = (0..args.creators).map(|i| corpus.creator(&mut creator_rng, i));
+    let before_commit;
+    if args.upsert {
+        index.upsert_posts(posts).expect("upsert posts");
+        index.upsert_creators(creators).expect("upsert creators");
+        before_commit = start.elapsed();
+        index.commit().expect("commit");
+    } else {
+        let mut rebuild = index.rebuild().expect("rebuild");
+        rebuild.add_posts(posts).expect("add posts");
+        rebuild.add_creators(creators).expect("add creators");
+        before_commit = start.elapsed();
+        rebuild.commit().expect("commit");
+    }
     let built = start.elapsed();
     let counts = index.counts().expect("counts");
     println!(

@@ -3,10 +3,9 @@
 //! # What this crate owns, and what it must never do
 //!
 //! The index is **derived data**. The store is the truth; this crate keeps a copy of what search
-//! needs and can be thrown away at any time: `fanz search reindex` calls [`SearchIndex::clear`],
-//! feeds every post and creator through [`SearchIndex::upsert_posts`] /
-//! [`SearchIndex::upsert_creators`], commits once and [`closes`](SearchIndex::close) (which
-//! lets background merges finish). Nothing here reads the database or knows the content crate:
+//! needs and can be thrown away at any time: `fanz search reindex` starts a
+//! [`SearchIndex::rebuild`], feeds it every post and creator, commits once and
+//! [`closes`](SearchIndex::close) the index (which lets background merges finish). Nothing here reads the database or knows the content crate:
 //! callers hand in plain [`PostDoc`]s and [`CreatorDoc`]s and get ids back. An index written
 //! with another schema is refused ([`SearchError::Incompatible`]): delete it and reindex.
 //!
@@ -56,6 +55,7 @@
 //! wait for it and see the state of the last [`SearchIndex::commit`].
 
 use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -372,8 +372,8 @@ impl SearchIndex {
         self.put_post(&writer, post)
     }
 
-    /// Adds or replaces many posts under one lock, without committing: the path of a reindex.
-    /// Returns how many were written.
+    /// Adds or replaces many posts under one lock, without committing. Returns how many were
+    /// written. (A full reindex goes through [`rebuild`](Self::rebuild).)
     pub fn upsert_posts<I>(&self, posts: I) -> Result<usize>
     where
         I: IntoIterator,
@@ -419,10 +419,37 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Removes every document (visible after the next commit): the start of a full rebuild.
+    /// Removes every document, and drops every write not committed yet (visible after the next
+    /// commit). For a full rebuild, [`rebuild`](Self::rebuild) does this and saves memory.
     pub fn clear(&self) -> Result<()> {
-        self.writer().delete_all_documents()?;
+        let mut writer = self.writer();
+        // tantivy's delete-all drops the flushed segments but not documents still in the
+        // indexing queue; rolling back first drops those too.
+        writer.rollback()?;
+        writer.delete_all_documents()?;
         Ok(())
+    }
+
+    /// Starts replacing the whole index: the way `fanz search reindex` fills it. Searches keep
+    /// seeing the old index until [`Rebuild::commit`]; dropping the [`Rebuild`] without
+    /// committing leaves the index as it was. Writes made before it and not committed are
+    /// dropped (the rebuild reads the store after it starts, so it has their effect), and other
+    /// writes wait until it ends: it holds the writer.
+    ///
+    /// Documents are added without the delete-by-id an upsert does: tantivy keeps every
+    /// pending delete until the commit, which for a million posts cost about 700 MiB of memory
+    /// (BENCHMARKS.md). An id given twice is still replaced, not doubled.
+    pub fn rebuild(&self) -> Result<Rebuild<'_>> {
+        let mut writer = self.writer();
+        writer.rollback()?;
+        writer.delete_all_documents()?;
+        Ok(Rebuild {
+            index: self,
+            writer,
+            posts: HashSet::new(),
+            creators: HashSet::new(),
+            committed: false,
+        })
     }
 
     /// Makes every write since the last commit durable and visible to searches.
@@ -471,6 +498,11 @@ impl SearchIndex {
     }
 
     fn put_post(&self, writer: &IndexWriter, post: &PostDoc) -> Result<()> {
+        writer.delete_term(self.key_term(KIND_POST, post.id));
+        self.add_post(writer, post)
+    }
+
+    fn add_post(&self, writer: &IndexWriter, post: &PostDoc) -> Result<()> {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.key, key(KIND_POST, post.id));
@@ -490,12 +522,16 @@ impl SearchIndex {
             }
         }
         doc.add_text(w.text, &post.text);
-        writer.delete_term(self.key_term(KIND_POST, post.id));
         writer.add_document(doc)?;
         Ok(())
     }
 
     fn put_creator(&self, writer: &IndexWriter, creator: &CreatorDoc) -> Result<()> {
+        writer.delete_term(self.key_term(KIND_CREATOR, creator.id));
+        self.add_creator(writer, creator)
+    }
+
+    fn add_creator(&self, writer: &IndexWriter, creator: &CreatorDoc) -> Result<()> {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.key, key(KIND_CREATOR, creator.id));
@@ -508,7 +544,6 @@ impl SearchIndex {
         self.add_handle(&mut doc, w, &creator.handle);
         doc.add_text(w.name, &creator.display_name);
         doc.add_text(w.text, &creator.bio);
-        writer.delete_term(self.key_term(KIND_CREATOR, creator.id));
         writer.add_document(doc)?;
         Ok(())
     }
@@ -685,6 +720,82 @@ impl SearchIndex {
             ));
         }
         BooleanQuery::new(clauses)
+    }
+}
+
+/// A full rebuild in progress; see [`SearchIndex::rebuild`].
+pub struct Rebuild<'a> {
+    index: &'a SearchIndex,
+    writer: MutexGuard<'a, IndexWriter>,
+    /// Ids added so far: only a repeated id pays for a delete.
+    posts: HashSet<i64>,
+    creators: HashSet<i64>,
+    committed: bool,
+}
+
+impl std::fmt::Debug for Rebuild<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rebuild")
+            .field("posts", &self.posts.len())
+            .field("creators", &self.creators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rebuild<'_> {
+    /// Adds posts; call as often as needed (e.g. a page of the store at a time).
+    pub fn add_posts<I>(&mut self, posts: I) -> Result<usize>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<PostDoc>,
+    {
+        let mut n = 0;
+        for post in posts {
+            let post = post.borrow();
+            if self.posts.insert(post.id) {
+                self.index.add_post(&self.writer, post)?;
+            } else {
+                self.index.put_post(&self.writer, post)?;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn add_creators<I>(&mut self, creators: I) -> Result<usize>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<CreatorDoc>,
+    {
+        let mut n = 0;
+        for creator in creators {
+            let creator = creator.borrow();
+            if self.creators.insert(creator.id) {
+                self.index.add_creator(&self.writer, creator)?;
+            } else {
+                self.index.put_creator(&self.writer, creator)?;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Replaces the index with what was added, durably, and shows it to searches.
+    pub fn commit(mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.committed = true;
+        self.index.reader.reload()?;
+        Ok(())
+    }
+}
+
+impl Drop for Rebuild<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Nothing to report to: the index stays at its last commit either way, and a
+            // failed rollback leaves tantivy's writer to be re-created on the next open.
+            let _ = self.writer.rollback();
+        }
     }
 }
 

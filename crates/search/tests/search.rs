@@ -592,3 +592,56 @@ fn index_is_shared_across_threads() {
         .unwrap();
     assert_eq!(r.total_posts, 200);
 }
+
+#[test]
+fn rebuild_replaces_everything_at_commit() {
+    let index = fixture();
+    // An upsert not committed yet when the rebuild starts is dropped.
+    index
+        .upsert_post(&post(50, "z_z", "pending latex", &[]))
+        .unwrap();
+    let mut rebuild = index.rebuild().unwrap();
+    rebuild
+        .add_posts([
+            post(1, "neon_nate", "Shiny outfit", &["latex"]),
+            post(8, "ruby_rae", "first take", &["latex"]),
+            post(8, "ruby_rae", "second take", &["vinyl"]),
+        ])
+        .unwrap();
+    rebuild
+        .add_creators([creator(101, "velvet_vee", "Vee", "Yoga")])
+        .unwrap();
+    rebuild.commit().unwrap();
+
+    let mut latex = posts(&index, "latex");
+    latex.sort();
+    assert_eq!(latex, vec![1]);
+    assert_eq!(posts(&index, "vinyl"), vec![8]);
+    assert_eq!(posts(&index, "yoga"), Vec::<i64>::new());
+    let counts = index.counts().unwrap();
+    assert_eq!((counts.posts, counts.creators), (2, 1));
+    // Upserts work as before after a rebuild.
+    index
+        .upsert_post(&post(8, "ruby_rae", "third", &[]))
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "vinyl"), Vec::<i64>::new());
+    assert_eq!(index.counts().unwrap().posts, 2);
+}
+
+#[test]
+fn rebuild_not_committed_changes_nothing() {
+    let index = fixture();
+    {
+        let mut rebuild = index.rebuild().unwrap();
+        rebuild
+            .add_posts([post(30, "q_q", "replacement", &["latex"])])
+            .unwrap();
+        // Searches see the old index meanwhile.
+        assert_eq!(posts(&index, "latex"), vec![1]);
+    }
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "latex"), vec![1]);
+    assert_eq!(posts(&index, "replacement"), Vec::<i64>::new());
+    assert_eq!(index.counts().unwrap().posts, 4);
+}
