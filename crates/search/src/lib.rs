@@ -700,10 +700,9 @@ impl SearchIndex {
             (Occur::Should, Box::new(BooleanQuery::new(handle))),
         ]);
 
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, filter(Term::from_field_text(f.kind, kind))),
-            (Occur::Must, Box::new(text_match)),
-        ];
+        // No filter on `kind`: the fields searched hold only documents of this kind, and
+        // intersecting with every post of the index cost time on every match.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(text_match))];
         if let Some(cluster) = &query.cluster {
             clauses.push((
                 Occur::Must,
