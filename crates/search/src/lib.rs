@@ -361,8 +361,9 @@ impl SearchIndex {
     }
 
     fn writer(&self) -> MutexGuard<'_, IndexWriter> {
-        // A panic while holding the lock left no half-applied state of ours behind: tantivy's
-        // operations are queued and only a commit makes them visible.
+        // A panic while holding the lock leaves nothing inconsistent: every write is a
+        // self-contained upsert or delete queued until the next commit (a rebuild rolls back
+        // when its guard is dropped during the unwind).
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -409,11 +410,13 @@ impl SearchIndex {
         Ok(n)
     }
 
+    /// Removes a post (a no-op for an unknown id). Visible after the next commit.
     pub fn delete_post(&self, id: i64) -> Result<()> {
         self.writer().delete_term(self.key_term(KIND_POST, id));
         Ok(())
     }
 
+    /// Removes a creator (not their posts: the caller deletes or re-indexes those).
     pub fn delete_creator(&self, id: i64) -> Result<()> {
         self.writer().delete_term(self.key_term(KIND_CREATOR, id));
         Ok(())
