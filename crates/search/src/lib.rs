@@ -134,6 +134,7 @@ pub type Result<T, E = SearchError> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PostDoc {
     pub id: i64,
+    /// Not indexed yet: no query filters by creator (the handle is what is searched).
     pub creator_id: i64,
     pub creator_handle: String,
     /// The teaser only, for a locked post.
