@@ -1,0 +1,647 @@
+use fanz_search::{
+    CreatorDoc, Kinds, PostDoc, SearchError, SearchIndex, SearchQuery, SearchResults, MAX_LIMIT,
+};
+
+const DAY: i64 = 86_400 * 1_000_000;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+fn post(id: i64, handle: &str, text: &str, tags: &[&str]) -> PostDoc {
+    PostDoc {
+        id,
+        creator_id: id * 10,
+        creator_handle: handle.into(),
+        text: text.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        clusters: vec!["fanzlab".into()],
+        sensitive: false,
+        published_at: now() - 10 * DAY,
+        engagement: 0,
+    }
+}
+
+fn creator(id: i64, handle: &str, name: &str, bio: &str) -> CreatorDoc {
+    CreatorDoc {
+        id,
+        handle: handle.into(),
+        display_name: name.into(),
+        bio: bio.into(),
+        clusters: vec!["fanzlab".into()],
+    }
+}
+
+/// A small index: a few posts whose words do not overlap, and two creators.
+fn fixture() -> SearchIndex {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert_posts([
+            post(
+                1,
+                "neon_nate",
+                "Shiny outfit shoot in the studio",
+                &["Latex"],
+            ),
+            post(
+                2,
+                "velvet_vee",
+                "Morning yoga stretching routine",
+                &["fitness"],
+            ),
+            post(
+                3,
+                "neon_nate",
+                "Behind the scenes of the photoshoot",
+                &["bts"],
+            ),
+            post(4, "ruby_rae", "Candlelit dinner conversation", &["romance"]),
+        ])
+        .unwrap();
+    index
+        .upsert_creators([
+            creator(
+                100,
+                "neon_nate",
+                "Nate Neon",
+                "Glow-in-the-dark photography",
+            ),
+            creator(101, "velvet_vee", "Vee", "Yoga and wellness"),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    index
+}
+
+fn q(text: &str) -> SearchQuery {
+    SearchQuery {
+        q: text.into(),
+        limit: 20,
+        include_sensitive: true,
+        ..SearchQuery::default()
+    }
+}
+
+fn post_ids(r: &SearchResults) -> Vec<i64> {
+    r.posts.iter().map(|h| h.id).collect()
+}
+
+fn creator_ids(r: &SearchResults) -> Vec<i64> {
+    r.creators.iter().map(|h| h.id).collect()
+}
+
+fn posts(index: &SearchIndex, text: &str) -> Vec<i64> {
+    let r = index
+        .search(&SearchQuery {
+            kinds: Kinds::Posts,
+            ..q(text)
+        })
+        .unwrap();
+    assert_eq!(r.total_posts, r.posts.len(), "{text}: fewer than a page");
+    post_ids(&r)
+}
+
+#[test]
+fn exact_tag_and_tag_case() {
+    let index = fixture();
+    assert_eq!(posts(&index, "latex"), vec![1]);
+    assert_eq!(posts(&index, "LATEX"), vec![1]);
+    assert_eq!(posts(&index, "#latex"), vec![1]);
+    assert_eq!(posts(&index, "#Latex "), vec![1]);
+}
+
+#[test]
+fn misspelled_tag_within_one_edit() {
+    let index = fixture();
+    // deletion, substitution, insertion, transposition
+    for typo in ["latx", "latez", "latexx", "ltaex", "#Latx"] {
+        assert_eq!(posts(&index, typo), vec![1], "{typo}");
+    }
+    // Not as a prefix either (the query ends in a space).
+    assert_eq!(posts(&index, "latx "), vec![1]);
+}
+
+#[test]
+fn two_edits_only_for_long_terms() {
+    let index = fixture();
+    // "lateks" is two edits from "latex" (k→x, s deleted); a 6-letter term gets one.
+    assert_eq!(posts(&index, "lateks "), Vec::<i64>::new());
+    assert_eq!(posts(&index, "dimmer "), Vec::<i64>::new()); // "dinner", two edits
+                                                             // An 8+ letter term gets two.
+    assert_eq!(posts(&index, "strechng "), vec![2]); // t and i missing
+    assert_eq!(posts(&index, "strechhing "), vec![2]); // two substitutions
+    assert_eq!(posts(&index, "conversatoin "), vec![4]); // one transposition
+    assert_eq!(posts(&index, "kanversatoin "), Vec::<i64>::new()); // three edits
+}
+
+#[test]
+fn short_terms_are_exact() {
+    let index = fixture();
+    // "bts" is a tag; "btz" is one edit away but three letters get no typo.
+    assert_eq!(posts(&index, "bts "), vec![3]);
+    assert_eq!(posts(&index, "btz "), Vec::<i64>::new());
+}
+
+#[test]
+fn misspelled_word_in_text() {
+    let index = fixture();
+    assert_eq!(posts(&index, "candlelti"), vec![4]);
+    assert_eq!(posts(&index, "mornign yoga"), vec![2]);
+    assert_eq!(posts(&index, "photshoot"), vec![3]);
+}
+
+#[test]
+fn every_term_must_match() {
+    let index = fixture();
+    assert_eq!(posts(&index, "yoga"), vec![2]);
+    assert_eq!(posts(&index, "yoga latex"), Vec::<i64>::new());
+    assert_eq!(posts(&index, "shiny latex studio"), vec![1]);
+}
+
+#[test]
+fn search_as_you_type_prefix_on_last_term() {
+    let index = fixture();
+    assert_eq!(posts(&index, "candlel"), vec![4]);
+    assert_eq!(posts(&index, "morning yog"), vec![2]);
+    // A finished word (space after it) is not a prefix.
+    assert_eq!(posts(&index, "candlel "), Vec::<i64>::new());
+    // Prefix with a typo in it.
+    assert_eq!(posts(&index, "cnadlel"), vec![4]);
+}
+
+#[test]
+fn creator_by_handle_prefix() {
+    let index = fixture();
+    for typed in ["neon_n", "@neon_na", "neonnat", "@neon", "NEON_NATE"] {
+        let r = index
+            .search(&SearchQuery {
+                kinds: Kinds::Creators,
+                ..q(typed)
+            })
+            .unwrap();
+        assert_eq!(creator_ids(&r), vec![100], "{typed}");
+        assert!(r.posts.is_empty() && r.total_posts == 0);
+    }
+    // A misspelled handle.
+    let r = index
+        .search(&SearchQuery {
+            kinds: Kinds::Creators,
+            ..q("velvte_vee")
+        })
+        .unwrap();
+    assert_eq!(creator_ids(&r), vec![101]);
+    // Posts are found by their creator's handle too.
+    let mut by_handle = posts(&index, "@neon_nat");
+    by_handle.sort();
+    assert_eq!(by_handle, vec![1, 3]);
+}
+
+#[test]
+fn both_kinds_at_once() {
+    let index = fixture();
+    let r = index.search(&q("yoga")).unwrap();
+    assert_eq!(post_ids(&r), vec![2]);
+    assert_eq!(creator_ids(&r), vec![101]);
+    assert_eq!((r.total_posts, r.total_creators), (1, 1));
+}
+
+#[test]
+fn cluster_filter_is_exact() {
+    let index = fixture();
+    let mut other = post(5, "ruby_rae", "Latex gloves tutorial", &["latex"]);
+    other.clusters = vec!["boyfanz".into()];
+    let mut both = post(6, "ruby_rae", "Latex boots", &["latex"]);
+    both.clusters = vec!["boyfanz".into(), "fanzlab".into()];
+    index.upsert_posts([other, both]).unwrap();
+    index.commit().unwrap();
+
+    let in_cluster = |c: &str| {
+        let mut ids = post_ids(
+            &index
+                .search(&SearchQuery {
+                    cluster: Some(c.into()),
+                    kinds: Kinds::Posts,
+                    ..q("latex")
+                })
+                .unwrap(),
+        );
+        ids.sort();
+        ids
+    };
+    assert_eq!(in_cluster("fanzlab"), vec![1, 6]);
+    assert_eq!(in_cluster("boyfanz"), vec![5, 6]);
+    assert_eq!(in_cluster("boyfan"), Vec::<i64>::new());
+    assert_eq!(in_cluster("BoyFanz"), Vec::<i64>::new());
+    let mut all = posts(&index, "latex");
+    all.sort();
+    assert_eq!(all, vec![1, 5, 6]);
+}
+
+#[test]
+fn sensitive_posts_only_when_asked() {
+    let index = fixture();
+    let mut hot = post(7, "ruby_rae", "Latex catsuit", &["latex"]);
+    hot.sensitive = true;
+    index.upsert_post(&hot).unwrap();
+    index.commit().unwrap();
+
+    let safe = index
+        .search(&SearchQuery {
+            include_sensitive: false,
+            ..q("latex")
+        })
+        .unwrap();
+    assert_eq!(post_ids(&safe), vec![1]);
+    assert_eq!(safe.total_posts, 1);
+    let mut all = posts(&index, "latex");
+    all.sort();
+    assert_eq!(all, vec![1, 7]);
+}
+
+#[test]
+fn delete_removes() {
+    let index = fixture();
+    index.delete_post(1).unwrap();
+    // Not visible before the commit.
+    assert_eq!(posts(&index, "latex"), vec![1]);
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "latex"), Vec::<i64>::new());
+
+    index.delete_creator(100).unwrap();
+    index.commit().unwrap();
+    let r = index.search(&q("neon_nate")).unwrap();
+    assert_eq!(creator_ids(&r), Vec::<i64>::new());
+    assert_eq!(post_ids(&r).len(), 1, "post 3 of neon_nate is still there");
+    assert_eq!(index.counts().unwrap().posts, 3);
+    assert_eq!(index.counts().unwrap().creators, 1);
+}
+
+#[test]
+fn upsert_replaces() {
+    let index = fixture();
+    index
+        .upsert_post(&post(1, "neon_nate", "Rainy window reading", &["books"]))
+        .unwrap();
+    index
+        .upsert_creator(&creator(100, "nova_nate", "Nova", "Astronomy"))
+        .unwrap();
+    index.commit().unwrap();
+
+    assert_eq!(posts(&index, "latex"), Vec::<i64>::new());
+    assert_eq!(posts(&index, "shiny"), Vec::<i64>::new());
+    assert_eq!(posts(&index, "books"), vec![1]);
+    assert_eq!(index.counts().unwrap().posts, 4);
+
+    let creators = |s: &str| creator_ids(&index.search(&q(s)).unwrap());
+    assert_eq!(creators("glow"), Vec::<i64>::new());
+    assert_eq!(creators("astronomy"), vec![100]);
+    assert_eq!(creators("nova_n"), vec![100]);
+}
+
+#[test]
+fn upserting_the_same_id_twice_in_one_batch_keeps_the_last() {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert_posts([
+            post(9, "a_b", "first version", &[]),
+            post(9, "a_b", "second version", &[]),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "first"), Vec::<i64>::new());
+    assert_eq!(posts(&index, "second"), vec![9]);
+    assert_eq!(index.counts().unwrap().posts, 1);
+}
+
+#[test]
+fn clear_and_rollback() {
+    let index = fixture();
+    index.clear().unwrap();
+    index.rollback().unwrap();
+    assert_eq!(index.counts().unwrap().posts, 4);
+    index.clear().unwrap();
+    index
+        .upsert_posts([post(20, "x_y", "Fresh start", &["latex"])])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "latex"), vec![20]);
+    assert_eq!(index.counts().unwrap().posts, 1);
+    assert_eq!(index.counts().unwrap().creators, 0);
+}
+
+#[test]
+fn reopen_from_disk_keeps_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    {
+        let index = SearchIndex::open(&path).unwrap();
+        index
+            .upsert_post(&post(1, "neon_nate", "Shiny outfit", &["Latex"]))
+            .unwrap();
+        index
+            .upsert_creator(&creator(100, "neon_nate", "Nate", ""))
+            .unwrap();
+        index.commit().unwrap();
+        index
+            .upsert_post(&post(2, "neon_nate", "never committed", &["latex"]))
+            .unwrap();
+        // A second writer on the same directory is refused.
+        assert!(matches!(
+            SearchIndex::open(&path),
+            Err(SearchError::Locked { .. })
+        ));
+    }
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(posts(&index, "latx"), vec![1]);
+    index
+        .upsert_post(&post(3, "ruby_rae", "Candlelit dinner", &[]))
+        .unwrap();
+    index.commit().unwrap();
+    index.close().unwrap();
+
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(posts(&index, "candlelit"), vec![3]);
+    assert_eq!(posts(&index, "latx"), vec![1]);
+    let r = index.search(&q("neon_n")).unwrap();
+    assert_eq!(creator_ids(&r), vec![100]);
+    assert_eq!(index.counts().unwrap().posts, 2);
+}
+
+#[test]
+fn exact_ranks_above_fuzzy_and_tags_above_text() {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert_posts([
+            post(1, "a_a", "walk in the park", &["lates"]), // fuzzy tag
+            post(2, "b_b", "walk in the park", &["latex"]), // exact tag
+            post(3, "c_c", "latex walk in the park", &[]),  // exact text
+            post(4, "d_d", "lates walk in the park", &[]),  // fuzzy text
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    let ids = posts(&index, "latex ");
+    assert_eq!(ids[0], 2, "{ids:?}");
+    assert_eq!(ids.len(), 4);
+    let pos = |id| ids.iter().position(|&x| x == id).unwrap();
+    assert!(pos(3) < pos(4), "exact text above fuzzy text: {ids:?}");
+    assert!(pos(1) < pos(4), "fuzzy tag above fuzzy text: {ids:?}");
+}
+
+#[test]
+fn recent_posts_slightly_favoured() {
+    let index = SearchIndex::in_memory().unwrap();
+    let mut old = post(1, "a_a", "sunset beach", &[]);
+    old.published_at = now() - 400 * DAY;
+    let mut new = post(2, "a_a", "sunset beach", &[]);
+    new.published_at = now() - DAY;
+    index.upsert_posts([old, new]).unwrap();
+    index.commit().unwrap();
+    let r = index
+        .search(&SearchQuery {
+            kinds: Kinds::Posts,
+            ..q("sunset")
+        })
+        .unwrap();
+    assert_eq!(post_ids(&r), vec![2, 1]);
+    let (a, b) = (r.posts[0].score, r.posts[1].score);
+    assert!(a > b && a < b * 1.25, "{a} vs {b}");
+}
+
+#[test]
+fn limit_offset_and_totals() {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert_posts((1..=150).map(|i| post(i, "a_a", "latex", &[])))
+        .unwrap();
+    index.commit().unwrap();
+    let page = |limit, offset| {
+        index
+            .search(&SearchQuery {
+                limit,
+                offset,
+                kinds: Kinds::Posts,
+                ..q("latex")
+            })
+            .unwrap()
+    };
+    let r = page(1000, 0);
+    assert_eq!(r.posts.len(), MAX_LIMIT);
+    assert_eq!(r.total_posts, 150);
+    let r = page(100, 120);
+    assert_eq!(r.posts.len(), 30);
+    let r = page(0, 0);
+    assert!(r.posts.is_empty());
+    assert_eq!(r.total_posts, 150);
+    let r = page(10, usize::MAX);
+    assert!(r.posts.is_empty());
+    assert_eq!(r.total_posts, 150);
+    // Pages do not overlap.
+    let mut seen: Vec<i64> = (0..15).flat_map(|p| post_ids(&page(10, p * 10))).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 150);
+}
+
+#[test]
+fn empty_and_punctuation_only_queries_find_nothing() {
+    let index = fixture();
+    for text in ["", "   ", "#", "@", "***", "\"\"", "\0", "-:"] {
+        let r = index.search(&q(text)).unwrap();
+        assert_eq!(r, SearchResults::default(), "{text:?}");
+    }
+}
+
+#[test]
+fn unicode_is_folded() {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert_posts([
+            post(1, "zoe_x", "Café crème au lait", &["Élégance"]),
+            post(2, "yuki", "東京の夜", &["ナイト"]),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "cafe"), vec![1]);
+    assert_eq!(posts(&index, "CAFÉ CRÈME"), vec![1]);
+    assert_eq!(posts(&index, "elegance"), vec![1]);
+    assert_eq!(posts(&index, "ナイト"), vec![2]);
+    assert_eq!(posts(&index, "東京の夜"), vec![2]);
+}
+
+#[test]
+fn hostile_queries_do_not_error() {
+    let index = fixture();
+    let long_word = "a".repeat(10_000);
+    let long_words = "latex ".repeat(2_000);
+    let many_terms = (0..500)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hostile = [
+        "\"latex",
+        "\"latex\"",
+        "latex AND yoga",
+        "latex OR yoga",
+        "NOT latex",
+        "-latex",
+        "+latex",
+        "tags:latex",
+        "text:",
+        ":",
+        "*",
+        "lat*",
+        "?",
+        "latex~2",
+        "latex^10",
+        "(latex",
+        "[a TO z]",
+        "{ } [ ] ( ) \\ / ^ ~ ! &&",
+        "\0",
+        "latex\0yoga",
+        "\u{202e}latex",
+        "🍆🍑",
+        "ẞ ǅ ﬁ",
+        "\u{fffd}\u{feff}",
+        long_word.as_str(),
+        long_words.as_str(),
+        many_terms.as_str(),
+    ];
+    for text in hostile {
+        let r = index.search(&q(text));
+        assert!(r.is_ok(), "{:?}: {r:?}", &text[..text.len().min(40)]);
+    }
+    // Syntax is not syntax: the words still count.
+    assert_eq!(posts(&index, "latex:"), vec![1]);
+    assert_eq!(posts(&index, "*latex*"), vec![1]);
+    assert_eq!(posts(&index, "shiny AND latex"), Vec::<i64>::new()); // "and" is a word
+    assert_eq!(posts(&index, "\"latex\""), vec![1]);
+    assert_eq!(posts(&index, "latex\0"), vec![1]);
+    assert_eq!(posts(&index, long_words.as_str()), vec![1]);
+    // Ten thousand letters: the query is cut to 256 characters, a token longer than any
+    // indexed one, so nothing.
+    assert_eq!(posts(&index, long_word.as_str()), Vec::<i64>::new());
+}
+
+#[test]
+fn only_the_first_terms_and_characters_count() {
+    let index = fixture();
+    // Eight terms are used: a ninth that matches nothing is ignored.
+    let eight = "shiny outfit shoot in the studio latex neon";
+    assert_eq!(posts(&index, eight), vec![1]);
+    assert_eq!(posts(&index, &format!("{eight} zzzzzz")), vec![1]);
+    // Repeated terms count once.
+    assert_eq!(
+        posts(
+            &index,
+            "latex latex latex latex latex latex latex latex yoga"
+        ),
+        Vec::<i64>::new()
+    );
+    // Past 256 characters nothing is read.
+    let padded = format!("latex {}", " ".repeat(300));
+    assert_eq!(posts(&index, &format!("{padded} yoga")), vec![1]);
+}
+
+#[test]
+fn exact_mode_turns_typos_off() {
+    let index = fixture();
+    let exact = |text: &str| {
+        post_ids(
+            &index
+                .search(&SearchQuery {
+                    exact: true,
+                    kinds: Kinds::Posts,
+                    ..q(text)
+                })
+                .unwrap(),
+        )
+    };
+    assert_eq!(exact("latx "), Vec::<i64>::new());
+    assert_eq!(exact("latex "), vec![1]);
+    assert_eq!(exact("late"), vec![1], "prefix stays");
+}
+
+#[test]
+fn index_is_shared_across_threads() {
+    let index = std::sync::Arc::new(fixture());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let index = index.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    index
+                        .upsert_post(&post(1000 + t * 100 + i, "t_t", "threaded", &[]))
+                        .unwrap();
+                    index.search(&q("latex")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    index.commit().unwrap();
+    let r = index
+        .search(&SearchQuery {
+            kinds: Kinds::Posts,
+            ..q("threaded")
+        })
+        .unwrap();
+    assert_eq!(r.total_posts, 200);
+}
+
+#[test]
+fn rebuild_replaces_everything_at_commit() {
+    let index = fixture();
+    // An upsert not committed yet when the rebuild starts is dropped.
+    index
+        .upsert_post(&post(50, "z_z", "pending latex", &[]))
+        .unwrap();
+    let mut rebuild = index.rebuild().unwrap();
+    rebuild
+        .add_posts([
+            post(1, "neon_nate", "Shiny outfit", &["latex"]),
+            post(8, "ruby_rae", "first take", &["latex"]),
+            post(8, "ruby_rae", "second take", &["vinyl"]),
+        ])
+        .unwrap();
+    rebuild
+        .add_creators([creator(101, "velvet_vee", "Vee", "Yoga")])
+        .unwrap();
+    rebuild.commit().unwrap();
+
+    let mut latex = posts(&index, "latex");
+    latex.sort();
+    assert_eq!(latex, vec![1]);
+    assert_eq!(posts(&index, "vinyl"), vec![8]);
+    assert_eq!(posts(&index, "yoga"), Vec::<i64>::new());
+    let counts = index.counts().unwrap();
+    assert_eq!((counts.posts, counts.creators), (2, 1));
+    // Upserts work as before after a rebuild.
+    index
+        .upsert_post(&post(8, "ruby_rae", "third", &[]))
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "vinyl"), Vec::<i64>::new());
+    assert_eq!(index.counts().unwrap().posts, 2);
+}
+
+#[test]
+fn rebuild_not_committed_changes_nothing() {
+    let index = fixture();
+    {
+        let mut rebuild = index.rebuild().unwrap();
+        rebuild
+            .add_posts([post(30, "q_q", "replacement", &["latex"])])
+            .unwrap();
+        // Searches see the old index meanwhile.
+        assert_eq!(posts(&index, "latex"), vec![1]);
+    }
+    index.commit().unwrap();
+    assert_eq!(posts(&index, "latex"), vec![1]);
+    assert_eq!(posts(&index, "replacement"), Vec::<i64>::new());
+    assert_eq!(index.counts().unwrap().posts, 4);
+}
