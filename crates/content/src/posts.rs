@@ -146,6 +146,16 @@ pub struct Post {
 }
 
 impl Post {
+    /// The words anyone may read and search: the text of a public post, the teaser of any
+    /// other (a locked post's text must never reach an index or a page before `may_view`).
+    pub fn public_text(&self) -> &str {
+        if self.visibility == Visibility::Public {
+            &self.text
+        } else {
+            &self.teaser
+        }
+    }
+
     /// Published and not past its expiry at `now`.
     pub fn is_live(&self, now: i64) -> bool {
         self.state == PostState::Published && self.expires_at.is_none_or(|e| e > now)
@@ -1062,6 +1072,35 @@ fn post_from_row(r: &sqlx::any::AnyRow) -> Result<Post> {
         tags: vec![],
         media: vec![],
     })
+}
+
+/// How many posts are live now.
+pub async fn count_live(db: &mut Db, now: i64) -> Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM posts WHERE state = 'published' AND kind = 'post' \
+         AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?)
+}
+
+/// Live posts with ids above `after`, oldest first, `limit` at a time (search rebuilds).
+pub async fn live_after(db: &mut Db, after: i64, limit: i64, now: i64) -> Result<Vec<Post>> {
+    let ids: Vec<i64> = sqlx::query(
+        "SELECT id FROM posts WHERE id > $1 AND state = 'published' AND kind = 'post' \
+         AND (expires_at IS NULL OR expires_at > $2) ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
+    get_many(db, &ids).await
 }
 
 /// Remove posts deleted longer ago than the retention period, with everything attached.

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: ops::EventsCommand,
     },
+    /// The search index of this node.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
         #[command(subcommand)]
@@ -314,6 +319,12 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config).await?;
             ops::jobs(&config, &store, command).await
         }
+        Command::Search {
+            command: SearchCommand::Reindex,
+        } => {
+            let store = open_store(&config).await?;
+            reindex(&config, &store).await
+        }
         Command::Events { command } => {
             let store = open_store(&config).await?;
             ops::events(&config, &store, command).await
@@ -508,4 +519,40 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild this node's index from the store (stop the server first: one process holds it).
+    Reindex,
+}
+
+async fn reindex(config: &Config, store: &Store) -> Result<()> {
+    let dir = config.data_dir.join("search");
+    let search = fanz_web::search::Search::open(&dir).with_context(|| {
+        format!(
+            "cannot open the search index in {} (is a server on this data directory running?)",
+            dir.display()
+        )
+    })?;
+    let total = {
+        let mut db = store.conn().await?;
+        fanz_content::posts::count_live(&mut db, fanz_core::clock::now_micros()).await?
+    };
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} posts indexed, {per_sec}, {eta} left",
+        )?,
+    );
+    let started = std::time::Instant::now();
+    let (posts, creators) = search
+        .reindex(store, |done| bar.set_position(done))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish();
+    println!(
+        "indexed {posts} posts and {creators} creators in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

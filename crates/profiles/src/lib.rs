@@ -508,6 +508,16 @@ pub async fn followees(db: &mut Db, follower: i64) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// Every creator's user id, in order.
+pub async fn creator_ids(db: &mut Db) -> Result<Vec<i64>> {
+    sqlx::query("SELECT user_id FROM profiles WHERE is_creator = 1 ORDER BY user_id")
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0).map_err(ProfileError::from))
+        .collect()
+}
+
 /// Profiles by user id, in no particular order (missing ids skipped).
 pub async fn get_many(db: &mut Db, ids: &[i64]) -> Result<Vec<Profile>> {
     let mut out = Vec::with_capacity(ids.len());

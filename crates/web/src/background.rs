@@ -66,8 +66,12 @@ pub fn registry(
 }
 
 /// Every module's event subscribers (the bus adds its own `probe@<node>`).
-pub fn subscribers(_config: &Config) -> Subscribers {
-    Subscribers::new()
+pub fn subscribers(state: &AppState) -> Subscribers {
+    let mut subs = Subscribers::new();
+    if let Some(search) = &state.search {
+        crate::search::subscribe(&mut subs, &state.node, search.clone(), state.store.clone());
+    }
+    subs
 }
 
 pub fn runner_config(config: &Config, node: &str) -> RunnerConfig {
@@ -112,7 +116,7 @@ pub async fn start(state: &AppState) -> Result<Background, fanz_events::EventsEr
     let config = &state.config;
     let events = Bus::new(
         state.store.clone(),
-        subscribers(config),
+        subscribers(state),
         bus_config(config, &state.node),
     )
     .start()

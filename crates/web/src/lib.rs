@@ -14,6 +14,7 @@ pub mod flows;
 pub mod gateway;
 mod middleware;
 pub mod pages;
+pub mod search;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
@@ -46,6 +47,8 @@ pub struct Inner {
     pub gateway: fanz_gateway::Gateway,
     /// Content's clusters and publish gate.
     pub content: fanz_content::Content,
+    /// This node's search index; `None` when it could not be opened (held by another process).
+    pub search: Option<Arc<search::Search>>,
     /// Media storage, limits and delivery URL keys (`[media]`).
     pub media: Arc<fanz_media::Media>,
 }
@@ -86,6 +89,7 @@ impl AppState {
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
         let content = fanz_content::Content::new(Arc::new(clusters.clone()));
+        let search = search::Search::open(&config.data_dir.join("search"));
         let media = Arc::new(fanz_media::Media::from_config(&config)?);
         Ok(AppState(Arc::new(Inner {
             store,
@@ -97,6 +101,7 @@ impl AppState {
             background: OnceLock::new(),
             gateway,
             content,
+            search,
             media,
         })))
     }

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod me;
 pub mod media;
 pub mod profiles;
+pub mod search;
 pub mod wire;
 
 use crate::AppState;
@@ -107,6 +108,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::export))
         .routes(routes!(ledger::import_settlement))
         .routes(routes!(ledger::reconciliation))
+        .routes(routes!(search::search))
         .merge(content::router())
         .merge(media::router())
 }

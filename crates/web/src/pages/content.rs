@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/studio/posts/{id}/{action}", post(studio_action))
         .route("/studio/tiers", post(studio_tier))
         .route("/tiers/{id}/join", post(join_tier))
+        .route("/search", get(search_page))
 }
 
 /// A money amount for people: `$4.99`, `€12.00`.
@@ -1150,4 +1151,72 @@ pub async fn creator_section(
         has_stories,
         posts,
     }))
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub layout: Layout,
+    pub q: String,
+    pub creators: Vec<crate::api::search::CreatorHit>,
+    pub cards: Vec<Card>,
+    pub total: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchQ {
+    q: Option<String>,
+    safe: Option<String>,
+}
+
+async fn search_page(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    RequestActor(actor): RequestActor,
+    csrf: CsrfToken,
+    Query(sq): Query<SearchQ>,
+) -> Result<Response, ApiError> {
+    let q: String = sq.q.unwrap_or_default().chars().take(256).collect();
+    // A cluster that takes every category (the portal) searches every cluster.
+    let cluster = (!pc.cluster.policy.categories.is_empty()).then(|| pc.cluster.slug.clone());
+    let (creators, cards, total, error) = if q.trim().is_empty() {
+        (vec![], vec![], 0, None)
+    } else {
+        match crate::api::search::run(
+            &state,
+            &actor,
+            viewer.as_ref(),
+            &q,
+            cluster.as_deref(),
+            fanz_search::Kinds::Both,
+            sq.safe.as_deref(),
+            24,
+            0,
+        )
+        .await
+        {
+            Ok(r) => (r.creators, cards(&r.posts, &pc.base), r.total_posts, None),
+            Err(e)
+                if !e.status.is_server_error()
+                    || e.code == "search_unavailable"
+                    || e.code == "server_busy" =>
+            {
+                (vec![], vec![], 0, Some(e.message))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(render(
+        StatusCode::OK,
+        SearchPage {
+            layout: layout(&pc, viewer.as_ref(), &csrf),
+            q,
+            creators,
+            cards,
+            total,
+            error,
+        },
+    ))
 }

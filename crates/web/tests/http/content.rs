@@ -13,7 +13,8 @@ on_both_backends!(
     interactions,
     feeds_and_pagination,
     other_accounts_are_refused,
-    bad_input
+    bad_input,
+    search_finds_posts_and_creators
 );
 
 fn now_micros() -> i64 {
@@ -1205,4 +1206,131 @@ async fn bad_input(app: TestApp) {
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     let res = app.get("/api/v1/posts/abc", None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn search_until(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    found: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let res = app.get(path, token).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        last = res.json().await.unwrap();
+        if found(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path}: never found; last answer {last}");
+}
+
+async fn search_finds_posts_and_creators(app: TestApp) {
+    let tok = creator(&app, "lola_latex", &["girlfanz"]).await;
+    let open = post_json(&app, &tok, json!({"text": "shiny outfit night", "visibility": "public", "tags": ["latex"], "publish": true})).await["id"].as_i64().unwrap();
+    let locked = post_json(&app, &tok, json!({"text": "hidden zebra words", "teaser": "a teaser about latex", "visibility": "subscribers", "tags": ["latex"], "publish": true})).await["id"].as_i64().unwrap();
+    let spicy = post_json(&app, &tok, json!({"text": "spicy latex extra", "visibility": "public", "sensitive": true, "publish": true})).await["id"].as_i64().unwrap();
+
+    // A misspelled tag finds both posts; the locked one is a preview.
+    let v = search_until(&app, "/api/v1/search?q=latx&cluster=girlfanz", None, |v| {
+        v["posts"].as_array().is_some_and(|p| p.len() >= 2)
+    })
+    .await;
+    let ids: Vec<i64> = v["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&open) && ids.contains(&locked), "{v}");
+    assert!(
+        !ids.contains(&spicy),
+        "sensitive posts stay out under safe search"
+    );
+    assert!(
+        !v.to_string().contains("hidden zebra"),
+        "a locked post's text leaks: {v}"
+    );
+    let l = v["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == locked)
+        .unwrap();
+    assert_eq!(l["locked"], true);
+    // Words only in a locked post's text are not searchable.
+    let v: Value = app
+        .get("/api/v1/search?q=zebra", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["posts"], json!([]), "{v}");
+    // Creators by a handle prefix.
+    let v = search_until(&app, "/api/v1/search?q=lola&kind=creators", None, |v| {
+        v["creators"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
+    assert_eq!(v["creators"][0]["handle"], "lola_latex");
+    // Signed in, safe search off: the sensitive post shows.
+    let (fan, _) = app.user("searcher").await;
+    let v = search_until(
+        &app,
+        "/api/v1/search?q=spicy&cluster=girlfanz&safe=off",
+        Some(&fan),
+        |v| v["posts"].as_array().is_some_and(|p| !p.is_empty()),
+    )
+    .await;
+    assert_eq!(v["posts"][0]["id"], spicy);
+    // A deleted post leaves the index.
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/posts/{open}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    search_until(&app, "/api/v1/search?q=shiny", None, |v| {
+        v["posts"] == json!([])
+    })
+    .await;
+    // A blocked fan finds neither the creator nor the posts.
+    let res = app
+        .client
+        .post(app.url("/api/v1/creators/me/blocks/searcher"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let v: Value = app
+        .get("/api/v1/search?q=lola", Some(&fan))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["creators"], json!([]));
+    assert_eq!(v["posts"], json!([]));
+    // Bad input.
+    let res = app.get("/api/v1/search?q=x&kind=everything", None).await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_kind").await;
+    let res = app.get("/api/v1/search?q=x&cluster=atlantis", None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let long = "a%22b%20".repeat(300);
+    let res = app.get(&format!("/api/v1/search?q={long}"), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The page.
+    let html = app
+        .client
+        .get(app.url("/c/girlfanz/search?q=latx"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("a teaser about latex") && !html.contains("hidden zebra"));
 }

@@ -1,0 +1,286 @@
+//! This node's search index: opened at start in `<data_dir>/search`, kept current by the
+//! `search@<node>` event subscriber (posts published, edited or removed; creators made), and
+//! rebuilt whole by `fanz search reindex`. It is derived data: what goes in is
+//! `Post::public_text` (a locked post's teaser, never its text), and every hit is checked
+//! again by the entitlement function before anyone sees it.
+//!
+//! Index work is blocking (tantivy), so it runs on the blocking pool under a concurrency
+//! limit and a deadline.
+
+use fanz_content::{posts, ContentEvent, Post};
+use fanz_profiles::ProfileEvent;
+use fanz_search::{CreatorDoc, PostDoc, SearchIndex, SearchQuery, SearchResults};
+use fanz_store::Store;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// At most this many searches run at once; others wait up to the deadline.
+const CONCURRENT_SEARCHES: usize = 4;
+const SEARCH_DEADLINE: Duration = Duration::from_secs(3);
+
+pub struct Search {
+    index: Arc<SearchIndex>,
+    permits: Semaphore,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchFailure {
+    #[error("search is busy; try again")]
+    Busy,
+    #[error("search index error: {0}")]
+    Index(String),
+    #[error("store error: {0}")]
+    Store(String),
+}
+
+impl From<fanz_search::SearchError> for SearchFailure {
+    fn from(e: fanz_search::SearchError) -> Self {
+        SearchFailure::Index(e.to_string())
+    }
+}
+
+impl From<fanz_content::ContentError> for SearchFailure {
+    fn from(e: fanz_content::ContentError) -> Self {
+        SearchFailure::Store(e.to_string())
+    }
+}
+
+impl From<fanz_store::StoreError> for SearchFailure {
+    fn from(e: fanz_store::StoreError) -> Self {
+        SearchFailure::Store(e.to_string())
+    }
+}
+
+impl From<fanz_profiles::ProfileError> for SearchFailure {
+    fn from(e: fanz_profiles::ProfileError) -> Self {
+        SearchFailure::Store(e.to_string())
+    }
+}
+
+impl Search {
+    /// The index in `dir`; `None` (search unavailable, logged) when another process holds it.
+    pub fn open(dir: &Path) -> Option<Arc<Search>> {
+        match SearchIndex::open(dir) {
+            Ok(index) => Some(Arc::new(Search {
+                index: Arc::new(index),
+                permits: Semaphore::new(CONCURRENT_SEARCHES),
+            })),
+            Err(e) => {
+                tracing::error!(error = %e, dir = %dir.display(), "search index unavailable");
+                None
+            }
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SearchIndex) -> fanz_search::Result<T> + Send + 'static,
+    ) -> Result<T, SearchFailure> {
+        let _permit = tokio::time::timeout(SEARCH_DEADLINE, self.permits.acquire())
+            .await
+            .map_err(|_| SearchFailure::Busy)?
+            .map_err(|_| SearchFailure::Busy)?;
+        let index = self.index.clone();
+        let job = tokio::task::spawn_blocking(move || f(&index));
+        match tokio::time::timeout(SEARCH_DEADLINE, job).await {
+            Ok(Ok(r)) => Ok(r?),
+            Ok(Err(e)) => Err(SearchFailure::Index(e.to_string())),
+            Err(_) => Err(SearchFailure::Busy),
+        }
+    }
+
+    pub async fn search(&self, q: SearchQuery) -> Result<SearchResults, SearchFailure> {
+        self.blocking(move |i| i.search(&q)).await
+    }
+
+    /// Bring one post up to date: indexed while live, removed otherwise.
+    pub async fn refresh_post(&self, store: &Store, post_id: i64) -> Result<(), SearchFailure> {
+        let mut db = store.conn().await?;
+        let post = match posts::get(&mut db, post_id).await {
+            Ok(p) => Some(p),
+            Err(fanz_content::ContentError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let doc = match post {
+            Some(p)
+                if p.is_live(fanz_core::clock::now_micros())
+                    && p.kind == fanz_content::PostKind::Post =>
+            {
+                let author = fanz_profiles::get_by_user(&mut db, p.author_id).await?;
+                Some(post_doc(&p, &author.handle))
+            }
+            _ => None,
+        };
+        drop(db);
+        self.blocking(move |i| {
+            match doc {
+                Some(d) => i.upsert_post(&d)?,
+                None => i.delete_post(post_id)?,
+            }
+            i.commit()
+        })
+        .await
+    }
+
+    /// Bring one creator up to date.
+    pub async fn refresh_creator(&self, store: &Store, user_id: i64) -> Result<(), SearchFailure> {
+        let mut db = store.conn().await?;
+        let p = fanz_profiles::get_by_user(&mut db, user_id).await?;
+        drop(db);
+        self.blocking(move |i| {
+            if p.is_creator {
+                i.upsert_creator(&creator_doc(&p))?;
+            } else {
+                i.delete_creator(p.user_id)?;
+            }
+            i.commit()
+        })
+        .await
+    }
+
+    /// Rebuild the whole index from the store, reporting progress as (posts done, total).
+    pub async fn reindex(
+        &self,
+        store: &Store,
+        progress: impl Fn(u64) + Send + Sync,
+    ) -> Result<(u64, u64), SearchFailure> {
+        let index = self.index.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+        let writer = tokio::task::spawn_blocking(move || -> fanz_search::Result<(u64, u64)> {
+            let mut rebuild = index.rebuild()?;
+            let (mut posts, mut creators) = (0u64, 0u64);
+            while let Some(batch) = rx.blocking_recv() {
+                match batch {
+                    Batch::Posts(docs) => posts += rebuild.add_posts(docs.iter())? as u64,
+                    Batch::Creators(docs) => creators += rebuild.add_creators(docs.iter())? as u64,
+                }
+            }
+            rebuild.commit()?;
+            Ok((posts, creators))
+        });
+        let now = fanz_core::clock::now_micros();
+        let mut after = 0i64;
+        let mut done = 0u64;
+        let mut handles: std::collections::HashMap<i64, String> = Default::default();
+        loop {
+            let mut db = store.conn().await?;
+            let batch = posts::live_after(&mut db, after, 2000, now).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            let mut missing: Vec<i64> = batch
+                .iter()
+                .map(|p| p.author_id)
+                .filter(|a| !handles.contains_key(a))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            for p in fanz_profiles::get_many(&mut db, &missing).await? {
+                handles.insert(p.user_id, p.handle);
+            }
+            drop(db);
+            let docs: Vec<PostDoc> = batch
+                .iter()
+                .map(|p| {
+                    post_doc(
+                        p,
+                        handles.get(&p.author_id).map(String::as_str).unwrap_or(""),
+                    )
+                })
+                .collect();
+            done += docs.len() as u64;
+            if tx.send(Batch::Posts(docs)).await.is_err() {
+                break;
+            }
+            progress(done);
+        }
+        let mut db = store.conn().await?;
+        let creators = creators_all(&mut db).await?;
+        drop(db);
+        let _ = tx.send(Batch::Creators(creators)).await;
+        drop(tx);
+        Ok(writer
+            .await
+            .map_err(|e| SearchFailure::Index(e.to_string()))??)
+    }
+}
+
+enum Batch {
+    Posts(Vec<PostDoc>),
+    Creators(Vec<CreatorDoc>),
+}
+
+async fn creators_all(db: &mut fanz_store::Db) -> Result<Vec<CreatorDoc>, SearchFailure> {
+    let ids = fanz_profiles::creator_ids(db).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for p in fanz_profiles::get_many(db, chunk).await? {
+            out.push(creator_doc(&p));
+        }
+    }
+    Ok(out)
+}
+
+fn post_doc(p: &Post, handle: &str) -> PostDoc {
+    PostDoc {
+        id: p.id,
+        creator_id: p.author_id,
+        creator_handle: handle.to_owned(),
+        text: p.public_text().to_owned(),
+        tags: p.tags.clone(),
+        clusters: p.clusters.clone(),
+        sensitive: p.sensitive,
+        published_at: p.published_at.unwrap_or(0),
+        engagement: p.likes + 3 * p.comments,
+    }
+}
+
+fn creator_doc(p: &fanz_profiles::Profile) -> CreatorDoc {
+    CreatorDoc {
+        id: p.user_id,
+        handle: p.handle.clone(),
+        display_name: p.display_name.clone(),
+        bio: p.bio.clone(),
+        clusters: p.clusters.clone(),
+    }
+}
+
+/// The `search@<node>` subscriber: every node keeps its own index current.
+pub fn subscribe(
+    subs: &mut fanz_events::Subscribers,
+    node: &str,
+    search: Arc<Search>,
+    store: Store,
+) {
+    subs.subscribe(
+        &format!("search@{node}"),
+        &["content.post_", "profiles.became_creator"],
+        move |env| {
+            let search = search.clone();
+            let store = store.clone();
+            async move {
+                let r = if env.event_type.starts_with("content.") {
+                    match serde_json::from_value::<ContentEvent>(env.payload) {
+                        Ok(ContentEvent::PostPublished { post_id, .. })
+                        | Ok(ContentEvent::PostUpdated { post_id })
+                        | Ok(ContentEvent::PostRemoved { post_id }) => {
+                            search.refresh_post(&store, post_id).await
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => return Err(format!("unreadable event: {e}")),
+                    }
+                } else {
+                    match serde_json::from_value::<ProfileEvent>(env.payload) {
+                        Ok(ProfileEvent::BecameCreator { user_id, .. }) => {
+                            search.refresh_creator(&store, user_id).await
+                        }
+                        Ok(_) => Ok(()),
+                        Err(e) => return Err(format!("unreadable event: {e}")),
+                    }
+                };
+                r.map_err(|e| e.to_string())
+            }
+        },
+    );
+}
