@@ -186,3 +186,104 @@ test('an operator sees the job queues and the event subscribers', async (t) => {
     await browser.close();
   }
 });
+
+test('a fan browses discover, a post, a creator page, search and stories', async () => {
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await page.goto(`${base}/c/girlfanz/discover`);
+      assert.equal(await page.locator('h1').first().textContent(), 'Discover GirlFanz');
+      assert.ok((await page.locator('.post-card').count()) >= 5, 'the demo fills the feed');
+      // Locked posts show a preview and the way in, never their text.
+      const locked = page.locator('.post-card.is-locked').first();
+      await locked.waitFor();
+      assert.ok(await locked.locator('.unlock').count() === 1);
+      await page.screenshot({ path: `${shots}/discover-${name}.png`, fullPage: true });
+      await page.goto(`${base}/c/girlfanz/discover?sort=trending`);
+      assert.equal(await page.locator('.tabs a.current').textContent(), 'Trending');
+      await page.screenshot({ path: `${shots}/trending-${name}.png` });
+
+      await page.goto(`${base}/c/girlfanz/discover`);
+      await page.locator('.post-card:not(.is-locked) a.open').first().click();
+      await page.waitForURL('**/c/girlfanz/p/*');
+      await page.locator('#comments-h').waitFor();
+      await page.screenshot({ path: `${shots}/post-${name}.png`, fullPage: true });
+
+      await page.locator('.post-card .post-author').first().click();
+      await page.waitForURL('**/c/girlfanz/@*');
+      assert.ok((await page.locator('.tier-offer').count()) >= 2, 'tier cards');
+      assert.ok((await page.locator('.creator-posts .post-card').count()) >= 3, 'post grid');
+      await page.screenshot({ path: `${shots}/creator-${name}.png`, fullPage: true });
+
+      // The index fills from events after start: ask until it answers.
+      let hits = 0;
+      for (let i = 0; i < 40 && hits === 0; i++) {
+        await page.goto(`${base}/c/girlfanz/search?q=sunst`);
+        hits = await page.locator('.post-card').count();
+        if (hits === 0) await page.waitForTimeout(250);
+      }
+      assert.ok(hits > 0, 'a misspelled word finds posts');
+      await page.screenshot({ path: `${shots}/search-${name}.png`, fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a creator publishes from the studio; a follower sees the feed and stories', async () => {
+  const handle = `sia_${Date.now().toString(36)}`;
+  const password = 'correct horse battery';
+  const api = async (path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${path}: ${res.status}`);
+    return res.status === 204 ? null : res.json();
+  };
+  await api('/api/v1/auth/signup', { email: `${handle}@example.com`, handle, password });
+  const { token } = await api('/api/v1/auth/login', { email: `${handle}@example.com`, password });
+  await api('/api/v1/me/creator', { clusters: ['girlfanz'] }, token);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/c/girlfanz/login`);
+    await page.getByLabel('Email').fill(`${handle}@example.com`);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/c/girlfanz/settings');
+    await page.goto(`${base}/c/girlfanz/studio`);
+    await page.getByLabel('Name').fill('VIP');
+    await page.getByLabel('Price (0 for free)').fill('9.99');
+    await page.getByRole('button', { name: 'Add tier' }).click();
+    await page.waitForURL('**/studio?done=tier');
+    await page.getByLabel("What's new?").fill('Members-only gallery from the neon shoot.');
+    await page.getByLabel('Who sees it').selectOption('subscribers');
+    await page.getByLabel('Tags').fill('neon, latex');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL('**/studio?done=published');
+    assert.match(await page.getByRole('status').textContent(), /Published/);
+    await page.screenshot({ path: `${shots}/studio-desktop.png`, fullPage: true });
+
+    // A follower's home feed and the story ring of a demo creator.
+    await page.goto(`${base}/c/girlfanz/@pink_pixel`);
+    await page.getByRole('button', { name: 'Follow', exact: true }).click();
+    await page.getByRole('button', { name: 'Unfollow', exact: true }).waitFor();
+    await page.goto(`${base}/c/girlfanz/feed`);
+    assert.ok((await page.locator('.post-card').count()) >= 1, 'the followed creator posts in the feed');
+    await page.screenshot({ path: `${shots}/feed-desktop.png`, fullPage: true });
+    await page.locator('.rings a').first().click();
+    await page.waitForURL('**/c/girlfanz/stories/*');
+    await page.locator('.story').first().waitFor();
+    await page.screenshot({ path: `${shots}/story-desktop.png`, fullPage: true });
+    const mobile = await browser.newPage({ viewport: { width: 390, height: 844 }, reducedMotion: 'reduce' });
+    await mobile.context().addCookies(await page.context().cookies());
+    await mobile.goto(`${base}/c/girlfanz/studio`);
+    await mobile.screenshot({ path: `${shots}/studio-mobile.png`, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+});
