@@ -233,7 +233,7 @@ async fn cluster_creators(state: &AppState, actor: &Actor) -> Result<usize> {
                 .await
                 .map_err(|e| anyhow::anyhow!("demo creator {handle}: {}", e.message))?;
             let actor = actor.with_user(user.id);
-            fanz_web::flows::become_creator(state, user.id, &[c.slug.clone()], &actor)
+            fanz_web::flows::become_creator(state, user.id, std::slice::from_ref(&c.slug), &actor)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo creator {handle}: {}", e.message))?;
             let update = ProfileUpdate {

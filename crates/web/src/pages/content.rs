@@ -484,10 +484,6 @@ async fn post_page(
     ))
 }
 
-fn signed_in(pc: &PageCluster, viewer: Option<Principal>) -> Result<Principal, Response> {
-    viewer.ok_or_else(|| go(pc, "/login"))
-}
-
 async fn like(
     State(state): State<AppState>,
     pc: PageCluster,
@@ -496,14 +492,13 @@ async fn like(
     Path(params): Path<HashMap<String, String>>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let id = id_param(&params)?;
     let mut tx = state.store.begin().await?;
     let actor = actor.with_user(me.user_id);
-    if form.get("undo").is_some() {
+    if form.contains_key("undo") {
         fanz_content::interactions::unlike(&mut tx, viewer_of(Some(&me)), &actor, id).await?;
     } else {
         fanz_content::interactions::like(&mut tx, viewer_of(Some(&me)), &actor, id).await?;
@@ -520,13 +515,12 @@ async fn bookmark(
     Path(params): Path<HashMap<String, String>>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let id = id_param(&params)?;
     let mut tx = state.store.begin().await?;
-    let on = form.get("undo").is_none();
+    let on = !form.contains_key("undo");
     fanz_content::interactions::bookmark(
         &mut tx,
         viewer_of(Some(&me)),
@@ -553,9 +547,8 @@ async fn comment(
     Path(params): Path<HashMap<String, String>>,
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let id = id_param(&params)?;
     let mut tx = state.store.begin().await?;
@@ -582,9 +575,8 @@ async fn join_tier(
     Path(params): Path<HashMap<String, String>>,
     CsrfForm(_form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let id = params
         .get("id")
@@ -687,9 +679,8 @@ async fn studio(
     csrf: CsrfToken,
     Query(q): Query<StudioQ>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     studio_render(
         &state,
@@ -820,9 +811,8 @@ async fn studio_create(
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let one = |k: &str| {
         form.iter()
@@ -928,9 +918,8 @@ async fn studio_action(
     Path(params): Path<HashMap<String, String>>,
     CsrfForm(_form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let id = id_param(&params)?;
     let action = params.get("action").cloned().unwrap_or_default();
@@ -985,9 +974,8 @@ async fn studio_tier(
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let me = match signed_in(&pc, viewer) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
     };
     let actor = actor.with_user(me.user_id);
     if !me.has_role(fanz_core::Role::Creator) {
