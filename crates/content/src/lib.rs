@@ -163,28 +163,8 @@ impl Content {
     }
 }
 
-/// Reject control characters other than line breaks and tabs, and text longer than `max`.
 pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<()> {
-    if value.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        )
-        .into());
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(ValidationError::new(
-            field,
-            "invalid_characters",
-            format!("{field} contains control characters"),
-        )
-        .into());
-    }
-    Ok(())
+    Ok(fanz_core::check_text(field, value, max)?)
 }
 
 /// `$1, $2, …` for `n` values starting at `$start`.

@@ -932,30 +932,18 @@ pub async fn by_author_all(
     state: Option<PostState>,
     limit: i64,
 ) -> Result<Vec<Post>> {
-    let ids: Vec<i64> = match state {
-        Some(s) => sqlx::query(
-            "SELECT id FROM posts WHERE author_id = $1 AND state = $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(author_id)
-        .bind(s.as_str())
-        .bind(limit)
-        .fetch_all(&mut *db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?,
-        None => sqlx::query(
-            "SELECT id FROM posts WHERE author_id = $1 AND state <> 'deleted' \
-             ORDER BY id DESC LIMIT $2",
-        )
-        .bind(author_id)
-        .bind(limit)
-        .fetch_all(&mut *db)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?,
-    };
+    let ids: Vec<i64> = sqlx::query(
+        "SELECT id FROM posts WHERE author_id = $1 AND state <> 'deleted' \
+         AND ($2 = '' OR state = $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(author_id)
+    .bind(state.map(PostState::as_str).unwrap_or(""))
+    .bind(limit)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
     get_many(db, &ids).await
 }
 

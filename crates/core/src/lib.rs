@@ -7,4 +7,4 @@ pub mod clock;
 pub mod token;
 pub mod types;
 
-pub use types::{Email, Handle, Password, Role, ValidationError};
+pub use types::{check_text, Email, Handle, Password, Role, ValidationError};

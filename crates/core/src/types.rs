@@ -13,6 +13,29 @@ pub struct ValidationError {
     pub message: String,
 }
 
+/// Refuse text longer than `max` characters, or holding control characters other than line
+/// breaks and tabs: what every free-text field (bios, posts, comments) accepts.
+pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(ValidationError::new(
+            field,
+            "invalid_characters",
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl ValidationError {
     pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         Self {

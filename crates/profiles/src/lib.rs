@@ -101,26 +101,7 @@ pub async fn create_profile(db: &mut Db, user_id: i64, handle: &str) -> Result<(
 }
 
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<()> {
-    if value.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        )
-        .into());
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(ValidationError::new(
-            field,
-            "invalid_characters",
-            format!("{field} contains control characters"),
-        )
-        .into());
-    }
-    Ok(())
+    Ok(fanz_core::check_text(field, value, max)?)
 }
 
 /// Only absolute http(s) URLs (or nothing) may be shown as images or links.

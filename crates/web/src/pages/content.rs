@@ -778,6 +778,50 @@ async fn studio_render(
     ))
 }
 
+/// What a studio form answer needs.
+struct StudioCtx<'a> {
+    state: &'a AppState,
+    pc: &'a PageCluster,
+    me: &'a Principal,
+    actor: &'a fanz_audit::Actor,
+    csrf: &'a CsrfToken,
+}
+
+impl StudioCtx<'_> {
+    /// After a studio change: done, commit and back to the studio with a notice; refused,
+    /// nothing saved and the studio again with the reason; a failure of ours is an error.
+    async fn outcome(
+        &self,
+        tx: fanz_store::Tx,
+        result: fanz_content::Result<&'static str>,
+    ) -> Result<Response, ApiError> {
+        match result {
+            Ok(done) => {
+                tx.commit().await?;
+                Ok(go(self.pc, &format!("/studio?done={done}")))
+            }
+            Err(e) => {
+                drop(tx);
+                let err = ApiError::from(e);
+                if err.status.is_server_error() {
+                    return Err(err);
+                }
+                studio_render(
+                    self.state,
+                    self.pc,
+                    self.me,
+                    self.actor,
+                    self.csrf,
+                    None,
+                    Some(err.message),
+                    err.status,
+                )
+                .await
+            }
+        }
+    }
+}
+
 /// Parse a price typed by a person (`4.99`, `5`) into minor units.
 fn parse_price(s: &str) -> Option<i64> {
     let s = s.trim().trim_start_matches('$');
@@ -878,35 +922,21 @@ async fn studio_create(
     };
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
-    match posts::create(&mut tx, &state.content, me.user_id, new, &actor).await {
-        Ok(p) => {
-            tx.commit().await?;
-            let done = match p.state {
-                PostState::Published => "published",
-                PostState::Scheduled => "scheduled",
-                _ => "draft",
-            };
-            Ok(go(&pc, &format!("/studio?done={done}")))
-        }
-        Err(e) => {
-            drop(tx);
-            let err = ApiError::from(e);
-            if err.status.is_server_error() {
-                return Err(err);
-            }
-            studio_render(
-                &state,
-                &pc,
-                &me,
-                &actor,
-                &csrf,
-                None,
-                Some(err.message),
-                err.status,
-            )
-            .await
-        }
-    }
+    let result = posts::create(&mut tx, &state.content, me.user_id, new, &actor)
+        .await
+        .map(|p| match p.state {
+            PostState::Published => "published",
+            PostState::Scheduled => "scheduled",
+            _ => "draft",
+        });
+    let page = StudioCtx {
+        state: &state,
+        pc: &pc,
+        me: &me,
+        actor: &actor,
+        csrf: &csrf,
+    };
+    page.outcome(tx, result).await
 }
 
 async fn studio_action(
@@ -940,30 +970,14 @@ async fn studio_action(
             .map(|_| "pinned"),
         _ => return Err(ApiError::not_found("action")),
     };
-    match result {
-        Ok(done) => {
-            tx.commit().await?;
-            Ok(go(&pc, &format!("/studio?done={done}")))
-        }
-        Err(e) => {
-            drop(tx);
-            let err = ApiError::from(e);
-            if err.status.is_server_error() {
-                return Err(err);
-            }
-            studio_render(
-                &state,
-                &pc,
-                &me,
-                &actor,
-                &csrf,
-                None,
-                Some(err.message),
-                err.status,
-            )
-            .await
-        }
-    }
+    let page = StudioCtx {
+        state: &state,
+        pc: &pc,
+        me: &me,
+        actor: &actor,
+        csrf: &csrf,
+    };
+    page.outcome(tx, result).await
 }
 
 async fn studio_tier(
@@ -992,30 +1006,17 @@ async fn studio_tier(
         benefits: get("benefits"),
     };
     let mut tx = state.store.begin().await?;
-    match tiers::create(&mut tx, me.user_id, t, &actor).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(go(&pc, "/studio?done=tier"))
-        }
-        Err(e) => {
-            drop(tx);
-            let err = ApiError::from(e);
-            if err.status.is_server_error() {
-                return Err(err);
-            }
-            studio_render(
-                &state,
-                &pc,
-                &me,
-                &actor,
-                &csrf,
-                None,
-                Some(err.message),
-                err.status,
-            )
-            .await
-        }
-    }
+    let result = tiers::create(&mut tx, me.user_id, t, &actor)
+        .await
+        .map(|_| "tier");
+    let page = StudioCtx {
+        state: &state,
+        pc: &pc,
+        me: &me,
+        actor: &actor,
+        csrf: &csrf,
+    };
+    page.outcome(tx, result).await
 }
 
 #[cfg(test)]
