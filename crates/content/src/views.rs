@@ -26,6 +26,13 @@ pub struct MediaView {
     pub id: i64,
     pub kind: fanz_media::MediaKind,
     pub state: fanz_media::MediaState,
+    /// A short-lived URL signed for this viewer (added by the web layer for ready images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 /// How a locked post is opened.
@@ -84,6 +91,12 @@ pub struct PostView {
     pub media_count: usize,
     /// Kind of the first item (the blurred preview of a locked post).
     pub preview_kind: Option<fanz_media::MediaKind>,
+    /// The blurred teaser of the first item of a locked post, signed for nobody (cacheable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
+    /// The first item of a locked post, whose blurred teaser may be shown; never serialized.
+    #[serde(skip)]
+    pub preview_media: Option<i64>,
     pub price: Option<Money>,
     /// How to open a locked post.
     pub unlock: Option<Unlock>,
@@ -207,6 +220,9 @@ pub async fn render(
                         id: m.id,
                         kind: m.kind,
                         state: m.state,
+                        url: None,
+                        width: None,
+                        height: None,
                     })
                     .collect()
             } else {
@@ -214,6 +230,8 @@ pub async fn render(
             },
             media_count: p.media.len(),
             preview_kind: p.media.first().and_then(|id| media.get(id)).map(|m| m.kind),
+            preview_url: None,
+            preview_media: if full { None } else { p.media.first().copied() },
             price: p.price.clone(),
             unlock,
             published_at: p.published_at,

@@ -15,6 +15,7 @@ pub mod gateway;
 mod middleware;
 pub mod pages;
 pub mod search;
+pub mod views;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};

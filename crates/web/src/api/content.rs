@@ -4,13 +4,14 @@
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Auth, Json, MaybeAuth, Path, Query, RequestActor};
+use crate::views;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use fanz_audit::Actor;
 use fanz_content::entitlements::{self, Relation, Side};
 use fanz_content::interactions::{self, Comment, Moderation, NewComment};
-use fanz_content::views::{self, PostView};
+use fanz_content::views::PostView;
 use fanz_content::{feeds, posts, tiers, NewPost, NewTier, PostEdit, PostState, Tier, Viewer};
 use fanz_core::clock::now_micros;
 use fanz_core::Role;
@@ -74,12 +75,13 @@ fn acting(actor: &Actor, p: Option<&Principal>) -> Actor {
 
 /// One post rendered for its viewer; hidden → 404.
 async fn render_one(
+    state: &AppState,
     db: &mut fanz_store::Db,
     viewer: Viewer,
     actor: &Actor,
     post: fanz_content::Post,
 ) -> ApiResult<PostView> {
-    views::render(db, viewer, actor, vec![post])
+    views::render(&state, db, viewer, actor, vec![post])
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("post"))
@@ -112,7 +114,7 @@ async fn feed_page(
     page: feeds::FeedPage,
 ) -> ApiResult<FeedResponse> {
     let mut db = state.store.conn().await?;
-    let items = views::render_ids(&mut db, viewer, actor, &page.ids).await?;
+    let items = views::render_ids(&state, &mut db, viewer, actor, &page.ids).await?;
     Ok(FeedResponse {
         items,
         next_cursor: page.next,
@@ -137,7 +139,7 @@ pub async fn create_post(
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let post = posts::create(&mut tx, &state.content, me.user_id, req, &actor).await?;
-    let view = render_one(&mut tx, viewer_of(Some(me)), &actor, post).await?;
+    let view = render_one(&state, &mut tx, viewer_of(Some(me)), &actor, post).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
@@ -157,7 +159,9 @@ pub async fn get_post(
     let actor = acting(&actor, me.as_ref());
     let mut db = state.store.conn().await?;
     let post = posts::get(&mut db, id).await?;
-    Ok(axum::Json(render_one(&mut db, viewer, &actor, post).await?))
+    Ok(axum::Json(
+        render_one(&state, &mut db, viewer, &actor, post).await?,
+    ))
 }
 
 /// Edit your post; the old version is kept. Editing a published post passes the gate again.
@@ -175,7 +179,7 @@ pub async fn edit_post(
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let post = posts::edit(&mut tx, &state.content, me.user_id, id, req, &actor).await?;
-    let view = render_one(&mut tx, viewer_of(Some(&me)), &actor, post).await?;
+    let view = render_one(&state, &mut tx, viewer_of(Some(&me)), &actor, post).await?;
     tx.commit().await?;
     Ok(axum::Json(view))
 }
@@ -213,7 +217,7 @@ where
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let post = f(&mut tx, &actor).await?;
-    let view = render_one(&mut tx, viewer_of(Some(me)), &actor, post).await?;
+    let view = render_one(&state, &mut tx, viewer_of(Some(me)), &actor, post).await?;
     tx.commit().await?;
     Ok(axum::Json(view))
 }
@@ -578,6 +582,7 @@ pub async fn my_posts(
     let mut db = state.store.conn().await?;
     let list = posts::by_author_all(&mut db, me.user_id, q.state, 200).await?;
     let items = views::render(
+        &state,
         &mut db,
         viewer_of(Some(&me)),
         &actor.with_user(me.user_id),
@@ -846,11 +851,11 @@ pub async fn creator_posts(
     .await?;
     let pinned = if q.cursor.is_none() {
         let ids = feeds::pinned(&mut db, creator.user_id, now).await?;
-        views::render_ids(&mut db, viewer, &actor, &ids).await?
+        views::render_ids(&state, &mut db, viewer, &actor, &ids).await?
     } else {
         vec![]
     };
-    let items = views::render_ids(&mut db, viewer, &actor, &page.ids).await?;
+    let items = views::render_ids(&state, &mut db, viewer, &actor, &page.ids).await?;
     Ok(axum::Json(FeedResponse {
         items,
         next_cursor: page.next,
@@ -952,6 +957,7 @@ pub async fn home_stories(
     let authors = feeds::home_authors(&mut db, me.user_id, now).await?;
     let ids = feeds::stories(&mut db, &authors, now).await?;
     let items = views::render_ids(
+        &state,
         &mut db,
         viewer_of(Some(&me)),
         &actor.with_user(me.user_id),
@@ -977,6 +983,7 @@ pub async fn creator_stories(
     let creator = visible_creator(&mut db, me.as_ref(), &handle).await?;
     let ids = feeds::stories(&mut db, &[creator.user_id], now_micros()).await?;
     let items = views::render_ids(
+        &state,
         &mut db,
         viewer_of(me.as_ref()),
         &acting(&actor, me.as_ref()),

@@ -71,6 +71,8 @@ pub fn ago(at: Option<i64>, now: i64) -> String {
 pub struct Tile {
     pub kind: &'static str,
     pub label: &'static str,
+    /// The signed picture, when the item is a ready image.
+    pub url: String,
 }
 
 /// A post as the card templates show it.
@@ -86,6 +88,8 @@ pub struct Card {
     pub teaser: String,
     pub tiles: Vec<Tile>,
     pub media_count: usize,
+    /// The blurred teaser of a locked post's first item.
+    pub preview: String,
     pub video: bool,
     pub badge: &'static str,
     /// The locked post's call to action: label, and where it goes (empty: a note only).
@@ -147,7 +151,11 @@ pub fn card(v: &PostView, base: &str, now: i64) -> Card {
             .iter()
             .map(|m| {
                 let (kind, label) = kind_of(m.kind);
-                Tile { kind, label }
+                Tile {
+                    kind,
+                    label,
+                    url: m.url.clone().unwrap_or_default(),
+                }
             })
             .collect()
     };
@@ -168,6 +176,7 @@ pub fn card(v: &PostView, base: &str, now: i64) -> Card {
         video: v.preview_kind == Some(fanz_media::MediaKind::Video),
         tiles,
         media_count: v.media_count,
+        preview: v.preview_url.clone().unwrap_or_default(),
         badge: match v.visibility {
             Visibility::Public => "",
             Visibility::Followers => "Followers",
@@ -238,9 +247,9 @@ async fn home(
     let mut db = state.store.conn().await?;
     let authors = feeds::home_authors(&mut db, me.user_id, now).await?;
     let page = feeds::home(&mut db, &authors, q.cursor.as_deref(), 20, now).await?;
-    let items = fanz_content::views::render_ids(&mut db, v, &actor, &page.ids).await?;
+    let items = crate::views::render_ids(&state, &mut db, v, &actor, &page.ids).await?;
     let story_ids = feeds::stories(&mut db, &authors, now).await?;
-    let stories = fanz_content::views::render_ids(&mut db, v, &actor, &story_ids).await?;
+    let stories = crate::views::render_ids(&state, &mut db, v, &actor, &story_ids).await?;
     drop(db);
     let mut rings: Vec<Ring> = Vec::new();
     for s in &stories {
@@ -307,9 +316,14 @@ async fn discover(
         Some(v) => actor.with_user(v.user_id),
         None => actor,
     };
-    let items =
-        fanz_content::views::render_ids(&mut db, viewer_of(viewer.as_ref()), &actor, &page.ids)
-            .await?;
+    let items = crate::views::render_ids(
+        &state,
+        &mut db,
+        viewer_of(viewer.as_ref()),
+        &actor,
+        &page.ids,
+    )
+    .await?;
     drop(db);
     let base = pc.base.clone();
     let mut tabs = vec![
@@ -384,9 +398,14 @@ async fn tag_page(
         Some(v) => actor.with_user(v.user_id),
         None => actor,
     };
-    let items =
-        fanz_content::views::render_ids(&mut db, viewer_of(viewer.as_ref()), &actor, &page.ids)
-            .await?;
+    let items = crate::views::render_ids(
+        &state,
+        &mut db,
+        viewer_of(viewer.as_ref()),
+        &actor,
+        &page.ids,
+    )
+    .await?;
     drop(db);
     Ok(render(
         StatusCode::OK,
@@ -447,7 +466,7 @@ async fn post_page(
         None => actor,
     };
     let mut db = state.store.conn().await?;
-    let Some(view) = fanz_content::views::render_ids(&mut db, v, &actor, &[id])
+    let Some(view) = crate::views::render_ids(&state, &mut db, v, &actor, &[id])
         .await?
         .pop()
     else {
@@ -625,7 +644,7 @@ async fn story_viewer(
         None => actor,
     };
     let ids = feeds::stories(&mut db, &[creator.user_id], now_micros()).await?;
-    let items = fanz_content::views::render_ids(&mut db, v, &actor, &ids).await?;
+    let items = crate::views::render_ids(&state, &mut db, v, &actor, &ids).await?;
     drop(db);
     if items.is_empty() {
         return Err(ApiError::not_found("story"));
@@ -710,7 +729,8 @@ async fn studio_render(
     let profile = fanz_profiles::get_by_user(&mut db, me.user_id).await?;
     let tiers = tiers::list(&mut db, me.user_id, true).await?;
     let mine = posts::by_author_all(&mut db, me.user_id, None, 100).await?;
-    let views = fanz_content::views::render(
+    let views = crate::views::render(
+        &state,
         &mut db,
         viewer_of(Some(me)),
         &actor.with_user(me.user_id),
@@ -1115,8 +1135,8 @@ pub async fn creator_section(
         .filter(|id| !pinned_ids.contains(id))
         .copied()
         .collect();
-    let items = fanz_content::views::render_ids(&mut db, v, actor, &ids).await?;
-    let pinned = fanz_content::views::render_ids(&mut db, v, actor, &pinned_ids).await?;
+    let items = crate::views::render_ids(&state, &mut db, v, actor, &ids).await?;
+    let pinned = crate::views::render_ids(&state, &mut db, v, actor, &pinned_ids).await?;
     let has_stories = !feeds::stories(&mut db, &[creator.user_id], now)
         .await?
         .is_empty();

@@ -14,7 +14,8 @@ on_both_backends!(
     feeds_and_pagination,
     other_accounts_are_refused,
     bad_input,
-    search_finds_posts_and_creators
+    search_finds_posts_and_creators,
+    posts_carry_signed_media
 );
 
 fn now_micros() -> i64 {
@@ -1333,4 +1334,70 @@ async fn search_finds_posts_and_creators(app: TestApp) {
         .await
         .unwrap();
     assert!(html.contains("a teaser about latex") && !html.contains("hidden zebra"));
+}
+
+async fn posts_carry_signed_media(app: TestApp) {
+    use crate::media::{fetch, jpeg_with_gps, settled, upload_ok};
+    let tok = creator(&app, "mia_media", &["girlfanz"]).await;
+    let id = upload_ok(&app, &tok, &jpeg_with_gps(), "shoot.jpg").await;
+    assert_eq!(settled(&app, &tok, id).await["state"], "ready");
+    let open = post_json(
+        &app,
+        &tok,
+        json!({"text": "open shoot", "visibility": "public", "media": [id], "publish": true}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let locked = post_json(&app, &tok, json!({"text": "members shoot", "visibility": "subscribers", "media": [id], "publish": true})).await["id"].as_i64().unwrap();
+    let (fan, _) = app.user("media_fan").await;
+
+    // Seen in full: a URL signed for this viewer, which serves the picture to them only.
+    let v: Value = app
+        .get(&format!("/api/v1/posts/{open}"), Some(&fan))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = v["media"][0]["url"]
+        .as_str()
+        .expect("a signed url")
+        .to_owned();
+    assert!(v["media"][0]["width"].as_u64().unwrap() > 0);
+    let res = fetch(&app, &url, Some(&fan)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    let res = fetch(&app, &url, None).await;
+    assert_ne!(
+        res.status(),
+        StatusCode::OK,
+        "another viewer's URL is refused"
+    );
+
+    // Locked: no media, no ids, only the blurred teaser, which anyone may load.
+    let v: Value = app
+        .get(&format!("/api/v1/posts/{locked}"), Some(&fan))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["locked"], true);
+    assert_eq!(v["media"], json!([]));
+    let teaser = v["preview_url"].as_str().expect("a teaser url").to_owned();
+    let res = fetch(&app, &teaser, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The pages show the picture and the teaser.
+    let html = app
+        .client
+        .get(app.url(&format!("/c/girlfanz/@mia_media")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("class=\"lock-img\""),
+        "teaser on the locked card"
+    );
 }

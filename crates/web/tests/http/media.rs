@@ -165,7 +165,7 @@ fn exif_app1() -> Vec<u8> {
 }
 
 /// A 400×200 JPEG whose EXIF says to turn it upright (to 200×400) and where it was taken.
-fn jpeg_with_gps() -> Vec<u8> {
+pub(crate) fn jpeg_with_gps() -> Vec<u8> {
     let plain = encode(noisy(400, 200), ImageFormat::Jpeg);
     let mut out = plain[..2].to_vec(); // SOI
     out.extend_from_slice(&exif_app1());
@@ -260,7 +260,7 @@ async fn upload(
         .unwrap()
 }
 
-async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8], filename: &str) -> i64 {
+pub(crate) async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8], filename: &str) -> i64 {
     let res = upload(app, token, bytes, filename, "application/octet-stream").await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
@@ -269,7 +269,7 @@ async fn upload_ok(app: &TestApp, token: &str, bytes: &[u8], filename: &str) -> 
 }
 
 /// GET /api/v1/media/{id} until it leaves `processing`.
-async fn settled(app: &TestApp, token: &str, id: i64) -> Value {
+pub(crate) async fn settled(app: &TestApp, token: &str, id: i64) -> Value {
     for _ in 0..600 {
         let res = app.get(&format!("/api/v1/media/{id}"), Some(token)).await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -282,7 +282,7 @@ async fn settled(app: &TestApp, token: &str, id: i64) -> Value {
     panic!("media {id} still processing after 30 s");
 }
 
-async fn fetch(app: &TestApp, url: &str, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn fetch(app: &TestApp, url: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(app.url(url));
     if let Some(t) = token {
         req = req.bearer_auth(t);

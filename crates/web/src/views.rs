@@ -1,0 +1,81 @@
+//! Posts as a viewer sees them, with their media URLs. Content decides what the viewer sees
+//! (`fanz_content::views`, through `may_view`); this adds the one thing content cannot:
+//! delivery URLs signed with this server's media keys — for each ready item of a post seen in
+//! full, signed for that viewer; for a locked post, its first item's blurred teaser, signed
+//! for nobody so a CDN may cache it.
+
+use crate::error::ApiError;
+use crate::AppState;
+use fanz_audit::Actor;
+use fanz_content::views::PostView;
+use fanz_content::{Post, Viewer};
+use fanz_store::Db;
+
+/// The rendition a post shows in full: the largest JPEG up to 1280 wide.
+fn display_rendition(item: &fanz_media::MediaItem) -> Option<&fanz_media::Rendition> {
+    item.renditions
+        .iter()
+        .filter(|r| !r.teaser && r.format == "jpeg" && r.width <= 1280)
+        .max_by_key(|r| r.width)
+}
+
+/// Render `posts` for `viewer` and sign their media.
+pub async fn render(
+    state: &AppState,
+    db: &mut Db,
+    viewer: Viewer,
+    actor: &Actor,
+    posts: Vec<Post>,
+) -> Result<Vec<PostView>, ApiError> {
+    let mut views = fanz_content::views::render(db, viewer, actor, posts).await?;
+    sign(state, db, viewer, &mut views).await?;
+    Ok(views)
+}
+
+/// Load posts by id, render them for `viewer` and sign their media.
+pub async fn render_ids(
+    state: &AppState,
+    db: &mut Db,
+    viewer: Viewer,
+    actor: &Actor,
+    ids: &[i64],
+) -> Result<Vec<PostView>, ApiError> {
+    let posts = fanz_content::posts::get_many(db, ids).await?;
+    render(state, db, viewer, actor, posts).await
+}
+
+async fn sign(
+    state: &AppState,
+    db: &mut Db,
+    viewer: Viewer,
+    views: &mut [PostView],
+) -> Result<(), ApiError> {
+    let ttl = state.media.limits.url_ttl;
+    let keys = &state.media.keys;
+    for v in views.iter_mut() {
+        for m in v.media.iter_mut() {
+            if m.state != fanz_media::MediaState::Ready || m.kind != fanz_media::MediaKind::Image {
+                continue;
+            }
+            let item = fanz_media::get(db, m.id).await?;
+            if let Some(r) = display_rendition(&item) {
+                m.url = Some(fanz_media::delivery_url(
+                    keys,
+                    m.id,
+                    &r.name,
+                    viewer.user_id,
+                    ttl,
+                ));
+                m.width = Some(r.width);
+                m.height = Some(r.height);
+            }
+        }
+        if let Some(id) = v.preview_media {
+            let item = fanz_media::get(db, id).await?;
+            if let Some(t) = item.renditions.iter().find(|r| r.teaser) {
+                v.preview_url = Some(fanz_media::delivery_url(keys, id, &t.name, None, ttl));
+            }
+        }
+    }
+    Ok(())
+}
