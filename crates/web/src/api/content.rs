@@ -81,7 +81,7 @@ async fn render_one(
     actor: &Actor,
     post: fanz_content::Post,
 ) -> ApiResult<PostView> {
-    views::render(&state, db, viewer, actor, vec![post])
+    views::render(state, db, viewer, actor, vec![post])
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("post"))
@@ -114,7 +114,7 @@ async fn feed_page(
     page: feeds::FeedPage,
 ) -> ApiResult<FeedResponse> {
     let mut db = state.store.conn().await?;
-    let items = views::render_ids(&state, &mut db, viewer, actor, &page.ids).await?;
+    let items = views::render_ids(state, &mut db, viewer, actor, &page.ids).await?;
     Ok(FeedResponse {
         items,
         next_cursor: page.next,
@@ -217,7 +217,7 @@ where
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let post = f(&mut tx, &actor).await?;
-    let view = render_one(&state, &mut tx, viewer_of(Some(me)), &actor, post).await?;
+    let view = render_one(state, &mut tx, viewer_of(Some(me)), &actor, post).await?;
     tx.commit().await?;
     Ok(axum::Json(view))
 }

@@ -146,7 +146,7 @@ pub async fn run(
     };
     let mut db = state.store.conn().await?;
     let ids: Vec<i64> = found.posts.iter().map(|h| h.id).collect();
-    let posts = crate::views::render_ids(&state, &mut db, viewer, &actor, &ids).await?;
+    let posts = crate::views::render_ids(state, &mut db, viewer, &actor, &ids).await?;
     let creator_ids: Vec<i64> = found.creators.iter().map(|h| h.id).collect();
     let facts = fanz_content::Facts::load_for_creators(&mut db, viewer, &creator_ids).await?;
     let mut profiles = fanz_profiles::get_many(&mut db, &creator_ids).await?;

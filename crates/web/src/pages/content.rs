@@ -730,7 +730,7 @@ async fn studio_render(
     let tiers = tiers::list(&mut db, me.user_id, true).await?;
     let mine = posts::by_author_all(&mut db, me.user_id, None, 100).await?;
     let views = crate::views::render(
-        &state,
+        state,
         &mut db,
         viewer_of(Some(me)),
         &actor.with_user(me.user_id),
@@ -1135,8 +1135,8 @@ pub async fn creator_section(
         .filter(|id| !pinned_ids.contains(id))
         .copied()
         .collect();
-    let items = crate::views::render_ids(&state, &mut db, v, actor, &ids).await?;
-    let pinned = crate::views::render_ids(&state, &mut db, v, actor, &pinned_ids).await?;
+    let items = crate::views::render_ids(state, &mut db, v, actor, &ids).await?;
+    let pinned = crate::views::render_ids(state, &mut db, v, actor, &pinned_ids).await?;
     let has_stories = !feeds::stories(&mut db, &[creator.user_id], now)
         .await?
         .is_empty();
