@@ -1389,7 +1389,7 @@ async fn posts_carry_signed_media(app: TestApp) {
     // The pages show the picture and the teaser.
     let html = app
         .client
-        .get(app.url(&"/c/girlfanz/@mia_media".to_string()))
+        .get(app.url("/c/girlfanz/@mia_media"))
         .send()
         .await
         .unwrap()
