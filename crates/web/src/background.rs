@@ -69,7 +69,7 @@ pub fn registry(
 pub fn subscribers(state: &AppState) -> Subscribers {
     let mut subs = Subscribers::new();
     if let Some(search) = &state.search {
-        crate::search::subscribe(&mut subs, &state.node, search.clone(), state.store.clone());
+        crate::search::subscribe(&mut subs, search.clone(), state.store.clone());
     }
     subs
 }
@@ -121,6 +121,9 @@ pub async fn start(state: &AppState) -> Result<Background, fanz_events::EventsEr
     )
     .start()
     .await?;
+    if let Some(search) = &state.search {
+        crate::search::fill_if_empty(search.clone(), state.store.clone());
+    }
     let jobs = config.jobs.enabled.then(|| {
         Runner::new(
             state.store.clone(),

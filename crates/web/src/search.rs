@@ -1,5 +1,5 @@
 //! This node's search index: opened at start in `<data_dir>/search`, kept current by the
-//! `search@<node>` event subscriber (posts published, edited or removed; creators made), and
+//! `search@<index id>` event subscriber (posts published, edited or removed; creators made), and
 //! rebuilt whole by `fanz search reindex`. It is derived data: what goes in is
 //! `Post::public_text` (a locked post's teaser, never its text), and every hit is checked
 //! again by the entitlement function before anyone sees it.
@@ -23,6 +23,9 @@ const SEARCH_DEADLINE: Duration = Duration::from_secs(3);
 pub struct Search {
     index: Arc<SearchIndex>,
     permits: Semaphore,
+    /// Names this index's event subscriber (`search@<id>`), kept in the index directory: a
+    /// restart resumes where the index left off; a new (or deleted) index starts afresh.
+    pub id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,7 @@ impl Search {
             Ok(index) => Some(Arc::new(Search {
                 index: Arc::new(index),
                 permits: Semaphore::new(CONCURRENT_SEARCHES),
+                id: index_id(dir),
             })),
             Err(e) => {
                 tracing::error!(error = %e, dir = %dir.display(), "search index unavailable");
@@ -206,6 +210,54 @@ impl Search {
     }
 }
 
+/// The id kept in `dir/index-id`, made on first use.
+fn index_id(dir: &Path) -> String {
+    let path = dir.join("index-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return id.to_owned();
+        }
+    }
+    let id = fanz_core::token::random_token("", 12)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>();
+    if let Err(e) = std::fs::write(&path, &id) {
+        tracing::warn!(error = %e, "cannot keep the search index id; events will be replayed at the next start");
+    }
+    id
+}
+
+/// Rebuild in the background when the index is empty but posts exist (a new node, a deleted
+/// index directory).
+pub fn fill_if_empty(search: Arc<Search>, store: Store) {
+    tokio::spawn(async move {
+        let empty = search
+            .blocking(|i| i.counts())
+            .await
+            .map(|c| c.posts == 0)
+            .unwrap_or(false);
+        if !empty {
+            return;
+        }
+        let live = match store.conn().await {
+            Ok(mut db) => posts::count_live(&mut db, fanz_core::clock::now_micros())
+                .await
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        if live == 0 {
+            return;
+        }
+        tracing::info!(posts = live, "search index is empty: rebuilding it");
+        match search.reindex(&store, |_| {}).await {
+            Ok((posts, creators)) => tracing::info!(posts, creators, "search index rebuilt"),
+            Err(e) => tracing::error!(error = %e, "search index rebuild failed"),
+        }
+    });
+}
+
 enum Batch {
     Posts(Vec<PostDoc>),
     Creators(Vec<CreatorDoc>),
@@ -246,15 +298,10 @@ fn creator_doc(p: &fanz_profiles::Profile) -> CreatorDoc {
     }
 }
 
-/// The `search@<node>` subscriber: every node keeps its own index current.
-pub fn subscribe(
-    subs: &mut fanz_events::Subscribers,
-    node: &str,
-    search: Arc<Search>,
-    store: Store,
-) {
+/// The `search@<index id>` subscriber: every node keeps its own index current.
+pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store: Store) {
     subs.subscribe(
-        &format!("search@{node}"),
+        &format!("search@{}", search.id),
         &["content.post_", "profiles.became_creator"],
         move |env| {
             let search = search.clone();
