@@ -435,6 +435,13 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
 fn init_logging(config: &Config) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    // The search engine reports every segment it saves and merges at info: keep that to
+    // warnings unless the operator's filter names it.
+    let filter = if config.log.contains("tantivy") {
+        filter
+    } else {
+        filter.add_directive("tantivy=warn".parse().expect("a valid directive"))
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
