@@ -251,6 +251,12 @@ fn default_true() -> bool {
 }
 
 impl Policy {
+    /// Whether posts marked sensitive are shown: always without safe search; with it, only
+    /// when a signed-in viewer turned it off.
+    pub fn shows_sensitive(&self, safe_search_off_by_viewer: bool) -> bool {
+        !self.safe_search || safe_search_off_by_viewer
+    }
+
     /// Whether a post of `category` may appear on this cluster.
     pub fn allows_category(&self, category: &str) -> bool {
         self.categories.is_empty() || self.categories.iter().any(|c| c == category)

@@ -528,7 +528,7 @@ pub async fn join_free_tier(
     actor: &Actor,
 ) -> Result<()> {
     let tier = crate::tiers::get(db, tier_id).await?;
-    if tier.archived {
+    if tier.archived || crate::interactions::is_blocked(db, tier.creator_id, viewer_id).await? {
         return Err(ContentError::NotFound);
     }
     if tier.price.amount != 0 {

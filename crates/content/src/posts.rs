@@ -1062,13 +1062,14 @@ fn post_from_row(r: &sqlx::any::AnyRow) -> Result<Post> {
     })
 }
 
-/// How many posts are live now.
-pub async fn count_live(db: &mut Db, now: i64) -> Result<i64> {
+/// How many posts are live now, of one author or of everyone.
+pub async fn count_live(db: &mut Db, author_id: Option<i64>, now: i64) -> Result<i64> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM posts WHERE state = 'published' AND kind = 'post' \
-         AND (expires_at IS NULL OR expires_at > $1)",
+         AND (expires_at IS NULL OR expires_at > $1) AND ($2 = 0 OR author_id = $2)",
     )
     .bind(now)
+    .bind(author_id.unwrap_or(0))
     .fetch_one(&mut *db)
     .await?
     .try_get(0)?)

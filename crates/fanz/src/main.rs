@@ -544,7 +544,7 @@ async fn reindex(config: &Config, store: &Store) -> Result<()> {
     })?;
     let total = {
         let mut db = store.conn().await?;
-        fanz_content::posts::count_live(&mut db, fanz_core::clock::now_micros()).await?
+        fanz_content::posts::count_live(&mut db, None, fanz_core::clock::now_micros()).await?
     };
     let bar = indicatif::ProgressBar::new(total as u64).with_style(
         indicatif::ProgressStyle::with_template(

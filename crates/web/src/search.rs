@@ -242,7 +242,7 @@ pub fn fill_if_empty(search: Arc<Search>, store: Store) {
             return;
         }
         let live = match store.conn().await {
-            Ok(mut db) => posts::count_live(&mut db, fanz_core::clock::now_micros())
+            Ok(mut db) => posts::count_live(&mut db, None, fanz_core::clock::now_micros())
                 .await
                 .unwrap_or(0),
             Err(_) => 0,

@@ -66,7 +66,8 @@ pub fn viewer_of(p: Option<&Principal>) -> Viewer {
     }
 }
 
-fn acting(actor: &Actor, p: Option<&Principal>) -> Actor {
+/// The request's actor, naming the signed-in account if there is one.
+pub(crate) fn acting(actor: &Actor, p: Option<&Principal>) -> Actor {
     match p {
         Some(p) => actor.with_user(p.user_id),
         None => actor.clone(),
@@ -712,10 +713,6 @@ pub async fn join_tier(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    let tier = tiers::get(&mut tx, id).await?;
-    if interactions::is_blocked(&mut tx, tier.creator_id, me.user_id).await? {
-        return Err(ApiError::not_found("tier"));
-    }
     entitlements::join_free_tier(&mut tx, me.user_id, id, &actor.with_user(me.user_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -765,14 +762,15 @@ pub struct ClusterFeedQuery {
     pub safe: Option<String>,
 }
 
-/// Whether sensitive posts are shown: clusters without safe search always; otherwise only to
-/// a signed-in viewer who turned it off.
-fn include_sensitive(
+/// Whether sensitive posts are shown on `cluster` (see `Policy::shows_sensitive`).
+pub(crate) fn include_sensitive(
     cluster: &fanz_clusters::Cluster,
     me: Option<&Principal>,
     safe: Option<&str>,
 ) -> bool {
-    !cluster.policy.safe_search || (me.is_some() && safe == Some("off"))
+    cluster
+        .policy
+        .shows_sensitive(me.is_some() && safe == Some("off"))
 }
 
 /// A cluster's posts: latest, trending (engagement with time decay) or shorts.

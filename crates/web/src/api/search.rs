@@ -112,7 +112,7 @@ pub async fn run(
                 .clusters
                 .get(slug)
                 .ok_or_else(|| ApiError::not_found("cluster"))?;
-            !c.policy.safe_search || signed_off
+            c.policy.shows_sensitive(signed_off)
         }
         None => signed_off,
     };
@@ -140,10 +140,7 @@ pub async fn run(
             other => ApiError::internal(other),
         })?;
     let viewer = viewer_of(me);
-    let actor = match me {
-        Some(m) => actor.with_user(m.user_id),
-        None => actor.clone(),
-    };
+    let actor = crate::api::content::acting(actor, me);
     let mut db = state.store.conn().await?;
     let ids: Vec<i64> = found.posts.iter().map(|h| h.id).collect();
     let posts = crate::views::render_ids(state, &mut db, viewer, &actor, &ids).await?;

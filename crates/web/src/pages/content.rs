@@ -297,7 +297,7 @@ async fn discover(
         _ => "latest",
     };
     let sensitive =
-        !pc.cluster.policy.safe_search || (viewer.is_some() && q.safe.as_deref() == Some("off"));
+        crate::api::content::include_sensitive(&pc.cluster, viewer.as_ref(), q.safe.as_deref());
     let now = now_micros();
     let slug = pc.cluster.slug.clone();
     let mut db = state.store.conn().await?;
@@ -312,10 +312,7 @@ async fn discover(
         Err(fanz_content::ContentError::Invalid(_)) => feeds::FeedPage::default(),
         Err(e) => return Err(e.into()),
     };
-    let actor = match &viewer {
-        Some(v) => actor.with_user(v.user_id),
-        None => actor,
-    };
+    let actor = crate::api::content::acting(&actor, viewer.as_ref());
     let items = crate::views::render_ids(
         &state,
         &mut db,
@@ -380,7 +377,7 @@ async fn tag_page(
         return Err(ApiError::not_found("tag"));
     };
     let sensitive =
-        !pc.cluster.policy.safe_search || (viewer.is_some() && q.safe.as_deref() == Some("off"));
+        crate::api::content::include_sensitive(&pc.cluster, viewer.as_ref(), q.safe.as_deref());
     let slug = pc.cluster.slug.clone();
     let mut db = state.store.conn().await?;
     let page = feeds::tag(
@@ -394,10 +391,7 @@ async fn tag_page(
     )
     .await
     .unwrap_or_default();
-    let actor = match &viewer {
-        Some(v) => actor.with_user(v.user_id),
-        None => actor,
-    };
+    let actor = crate::api::content::acting(&actor, viewer.as_ref());
     let items = crate::views::render_ids(
         &state,
         &mut db,
@@ -461,10 +455,7 @@ async fn post_page(
 ) -> Result<Response, ApiError> {
     let id = id_param(&params)?;
     let v = viewer_of(viewer.as_ref());
-    let actor = match &viewer {
-        Some(p) => actor.with_user(p.user_id),
-        None => actor,
-    };
+    let actor = crate::api::content::acting(&actor, viewer.as_ref());
     let mut db = state.store.conn().await?;
     let Some(view) = crate::views::render_ids(&state, &mut db, v, &actor, &[id])
         .await?
@@ -603,9 +594,6 @@ async fn join_tier(
         .ok_or_else(|| ApiError::not_found("tier"))?;
     let mut tx = state.store.begin().await?;
     let tier = tiers::get(&mut tx, id).await?;
-    if fanz_content::interactions::is_blocked(&mut tx, tier.creator_id, me.user_id).await? {
-        return Err(ApiError::not_found("tier"));
-    }
     fanz_content::entitlements::join_free_tier(
         &mut tx,
         me.user_id,
@@ -639,10 +627,7 @@ async fn story_viewer(
     let mut db = state.store.conn().await?;
     let creator = fanz_profiles::get_by_handle(&mut db, &handle).await?;
     let v = viewer_of(viewer.as_ref());
-    let actor = match &viewer {
-        Some(p) => actor.with_user(p.user_id),
-        None => actor,
-    };
+    let actor = crate::api::content::acting(&actor, viewer.as_ref());
     let ids = feeds::stories(&mut db, &[creator.user_id], now_micros()).await?;
     let items = crate::views::render_ids(&state, &mut db, v, &actor, &ids).await?;
     drop(db);
@@ -1140,16 +1125,7 @@ pub async fn creator_section(
     let has_stories = !feeds::stories(&mut db, &[creator.user_id], now)
         .await?
         .is_empty();
-    let posts = fanz_content::posts::by_author_all(
-        &mut db,
-        creator.user_id,
-        Some(PostState::Published),
-        1000,
-    )
-    .await?
-    .iter()
-    .filter(|p| p.kind == PostKind::Post && p.is_live(now))
-    .count() as i64;
+    let posts = fanz_content::posts::count_live(&mut db, Some(creator.user_id), now).await?;
     Ok(Some(CreatorSection {
         tiers,
         pinned: cards(&pinned, &pc.base),

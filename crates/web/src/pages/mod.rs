@@ -942,10 +942,7 @@ async fn profile(
     };
     drop(db);
     let creator = if p.is_creator {
-        let actor = match &viewer {
-            Some(v) => actor.with_user(v.user_id),
-            None => actor,
-        };
+        let actor = crate::api::content::acting(&actor, viewer.as_ref());
         match content::creator_section(
             &state,
             &pc,
