@@ -1,0 +1,578 @@
+//! Payment processors, each behind one trait ([`Processor`]): how a checkout starts, how an
+//! inbound notification proves it is the processor's own, and what it means as canonical
+//! [`Event`]s. Everything here is pure: no database, no network, no clock. The payments crate
+//! stores the raw notification, calls [`Processor::verify`] and [`Processor::parse`], applies
+//! the events, and answers with [`Processor::reply`].
+//!
+//! Money is integer minor units ([`Money`]); decimal strings from processors are parsed exactly
+//! ([`parse_amount`]), never through floating point.
+
+use std::net::IpAddr;
+
+pub mod sandbox;
+
+pub use sandbox::Sandbox;
+
+/// Currencies the platform sells in, all with two decimal places.
+pub const CURRENCIES: [&str; 5] = ["USD", "EUR", "GBP", "CAD", "AUD"];
+
+/// An amount in minor units of a currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: &str) -> Self {
+        Self {
+            amount,
+            currency: currency.to_owned(),
+        }
+    }
+
+    /// `12.34` style, exact.
+    pub fn decimal(&self) -> String {
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let a = self.amount.unsigned_abs();
+        format!("{sign}{}.{:02}", a / 100, a % 100)
+    }
+}
+
+/// Parse a decimal amount (`"9.99"`, `"10"`, `"10.5"`, `"-3.00"`) of a two-decimal currency into
+/// minor units, exactly. More than two decimals, exponents, signs other than a leading `-`,
+/// and amounts beyond ±10¹⁵ minor units are refused.
+pub fn parse_amount(s: &str) -> Result<i64, ParseError> {
+    let bad = || ParseError::Field("amount", format!("{s:?} is not a decimal amount"));
+    let t = s.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = match t.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (t, ""),
+    };
+    if whole.is_empty() && frac.is_empty()
+        || whole.len() > 13
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let w: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let f: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().map_err(|_| bad())? * 10,
+        _ => frac.parse().map_err(|_| bad())?,
+    };
+    let v = w * 100 + f;
+    Ok(if neg { -v } else { v })
+}
+
+/// The ISO 4217 letter code for a numeric one (`840` → `USD`), for the currencies we sell in.
+pub fn currency_from_numeric(code: &str) -> Option<&'static str> {
+    match code.trim().trim_start_matches('0') {
+        "840" => Some("USD"),
+        "978" => Some("EUR"),
+        "826" => Some("GBP"),
+        "124" => Some("CAD"),
+        "36" => Some("AUD"),
+        _ => None,
+    }
+}
+
+/// The numeric ISO 4217 code for a letter one (`USD` → `840`).
+pub fn currency_numeric(code: &str) -> Option<&'static str> {
+    match code {
+        "USD" => Some("840"),
+        "EUR" => Some("978"),
+        "GBP" => Some("826"),
+        "CAD" => Some("124"),
+        "AUD" => Some("036"),
+        _ => None,
+    }
+}
+
+/// What a processor's settings hold for one cluster (from `fanz.toml`). Each driver documents
+/// which fields it uses (docs/payments.md).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Offered at checkout.
+    pub enabled: bool,
+    /// The merchant account: CCBill `clientAccnum`, Segpay merchant id, Epoch company code,
+    /// Verotel `shopID`, BTCPay store id.
+    pub account: Option<String>,
+    /// CCBill `clientSubacc`; Segpay package (eticket) id.
+    pub sub_account: Option<String>,
+    /// The shared secret: Verotel signature key, BTCPay webhook secret, CCBill FlexForms salt,
+    /// Epoch salt string, the sandbox's signing key.
+    pub secret: Option<String>,
+    /// API key for server-side calls (BTCPay `token`, CCBill DataLink password, Segpay SRS).
+    pub api_key: Option<String>,
+    /// CCBill FlexForms id; Verotel brand host; BTCPay server URL.
+    pub form_id: Option<String>,
+    /// The hosted checkout's base URL where the processor has several (BTCPay instance URL,
+    /// Verotel brand host). Defaults per driver.
+    pub checkout_url: Option<String>,
+    /// Source addresses notifications may come from (CIDR or single addresses). Processors
+    /// without signatures (CCBill, Segpay, Epoch) refuse every notification while this is
+    /// empty.
+    pub allow_ips: Vec<String>,
+    /// The billing descriptor shown to the fan before paying (what their statement says).
+    pub descriptor: Option<String>,
+}
+
+impl Settings {
+    /// Whether `ip` falls in [`Settings::allow_ips`].
+    pub fn ip_allowed(&self, ip: Option<IpAddr>) -> bool {
+        let Some(ip) = ip else { return false };
+        self.allow_ips.iter().any(|range| {
+            let range = range.trim();
+            if let Ok(net) = range.parse::<ipnet::IpNet>() {
+                net.contains(&ip)
+            } else if let Ok(single) = range.parse::<IpAddr>() {
+                single == ip
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Refuse ranges that do not parse, at start-up rather than at the first notification.
+    pub fn check(&self) -> Result<(), String> {
+        for r in &self.allow_ips {
+            let r = r.trim();
+            if r.parse::<ipnet::IpNet>().is_err() && r.parse::<IpAddr>().is_err() {
+                return Err(format!("allow_ips: {r:?} is not an address or CIDR range"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A notification as it arrived: what the intake stores before anything else.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    /// `POST` or `GET`.
+    pub method: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The peer address (or the forwarded client address behind a trusted proxy).
+    pub source_ip: Option<IpAddr>,
+}
+
+impl Inbound {
+    /// The first header with this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Query-string parameters, decoded.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(&self.query).unwrap_or_default()
+    }
+
+    /// Form-encoded body parameters, decoded (empty when the body is not a form).
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        serde_urlencoded::from_bytes(&self.body).unwrap_or_default()
+    }
+}
+
+/// The first value of `key` in decoded pairs.
+pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// What happened, in the platform's words (research §2.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A first payment went through: post the sale, grant access.
+    SaleApproved,
+    /// A first payment was refused: nothing posted.
+    SaleDeclined,
+    /// A recurring charge went through: post it, extend the paid period.
+    RenewalApproved,
+    /// A recurring charge failed: grace period and dunning.
+    RenewalFailed,
+    /// The fan or merchant cancelled: no more renewals, access until the period ends.
+    Cancelled,
+    /// A cancelled subscription resumes renewing.
+    Reactivated,
+    /// The subscription ended: access stops.
+    Expired,
+    /// Price, tier or billing date changed.
+    Changed,
+    /// Money returned to the fan: reverse the split, revoke.
+    Refund,
+    /// A charge was cancelled before settlement: reverse, revoke.
+    Void,
+    /// The fan's bank took the money back: reverse, fee, flag the fan, draw on the reserve.
+    Chargeback,
+    /// Billing details changed; nothing to post.
+    CustomerUpdated,
+    /// Payment seen but not final yet (crypto awaiting confirmations); nothing to post.
+    Pending,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SaleApproved => "sale.approved",
+            EventKind::SaleDeclined => "sale.declined",
+            EventKind::RenewalApproved => "renewal.approved",
+            EventKind::RenewalFailed => "renewal.failed",
+            EventKind::Cancelled => "subscription.cancelled",
+            EventKind::Reactivated => "subscription.reactivated",
+            EventKind::Expired => "subscription.expired",
+            EventKind::Changed => "subscription.changed",
+            EventKind::Refund => "refund",
+            EventKind::Void => "void",
+            EventKind::Chargeback => "chargeback",
+            EventKind::CustomerUpdated => "customer.updated",
+            EventKind::Pending => "pending",
+        }
+    }
+}
+
+/// One canonical event parsed from a notification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    /// The processor's id for this event: with the processor and [`EventKind`] it is the
+    /// idempotency key, so the same event arriving twice is applied once. Usually the
+    /// transaction id; for events without one (cancellation, expiry) the subscription id and
+    /// the event's own time.
+    pub external_id: String,
+    /// Our checkout reference, echoed back through the processor's passthrough field. Present
+    /// on sales; renewals and later events may only carry the subscription.
+    pub reference: Option<String>,
+    /// The processor's subscription id, which later events use.
+    pub subscription: Option<String>,
+    /// The processor's transaction id of this charge (sales, renewals) or of the charge it
+    /// undoes (refund, void, chargeback) when the processor names it.
+    pub transaction: Option<String>,
+    /// The amount charged or returned, when the notification states one.
+    pub amount: Option<Money>,
+    /// The processor's fee, when stated.
+    pub fee: Option<i64>,
+    /// When it happened, microseconds since the epoch, when stated.
+    pub occurred_at: Option<i64>,
+    /// The next renewal, microseconds since the epoch, when stated.
+    pub next_renewal_at: Option<i64>,
+    /// A decline, failure, cancellation or chargeback reason, when stated.
+    pub reason: Option<String>,
+}
+
+impl Event {
+    /// A bare event of `kind` with `external_id`; the rest empty.
+    pub fn new(kind: EventKind, external_id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            external_id: external_id.into(),
+            reference: None,
+            subscription: None,
+            transaction: None,
+            amount: None,
+            fee: None,
+            occurred_at: None,
+            next_renewal_at: None,
+            reason: None,
+        }
+    }
+}
+
+/// Why a notification is not the processor's own. Nothing is posted for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the processor is not configured for this site")]
+    NotConfigured,
+    #[error("the signature is missing")]
+    MissingSignature,
+    #[error("the signature does not match")]
+    BadSignature,
+    #[error("the source address {0} is not in the processor's allowlist")]
+    AddressNotAllowed(String),
+    #[error("the notification is for account {0}, not ours")]
+    WrongAccount(String),
+}
+
+impl VerifyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::NotConfigured => "processor_not_configured",
+            VerifyError::MissingSignature => "signature_missing",
+            VerifyError::BadSignature => "signature_mismatch",
+            VerifyError::AddressNotAllowed(_) => "address_not_allowed",
+            VerifyError::WrongAccount(_) => "wrong_account",
+        }
+    }
+}
+
+/// Why an authentic notification could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the notification is not valid {0}")]
+    Malformed(&'static str),
+    #[error("field {0} is missing")]
+    Missing(&'static str),
+    #[error("field {0}: {1}")]
+    Field(&'static str, String),
+    #[error("event type {0:?} is not one we know")]
+    UnknownEvent(String),
+    #[error("currency {0:?} is not one we sell in")]
+    Currency(String),
+}
+
+/// How the intake dealt with a notification; the driver turns it into the processor's
+/// expected answer ([`Processor::reply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored (and applied, or queued to be applied): the processor should stop sending it.
+    Accepted,
+    /// Failed verification: posted nothing.
+    Rejected,
+    /// Could not even be stored: the processor should retry.
+    Failed,
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+}
+
+/// The default reply: 200 `OK` when accepted, 403 when rejected, 503 when the processor should
+/// retry.
+pub fn default_reply(outcome: Outcome) -> Reply {
+    match outcome {
+        Outcome::Accepted => Reply::text(200, "OK"),
+        Outcome::Rejected => Reply::text(403, "rejected"),
+        Outcome::Failed => Reply::text(503, "retry later"),
+    }
+}
+
+/// What a checkout sells, for the hosted page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutStart {
+    /// Our checkout id, passed through the processor and echoed back in the sale notification.
+    pub reference: String,
+    /// Charged now (after the trial, if any).
+    pub price: Money,
+    /// For subscriptions: the renewal.
+    pub recurring: Option<Recurring>,
+    /// What the fan buys, in a line.
+    pub description: String,
+    /// Where the processor sends the fan afterwards.
+    pub return_url: String,
+    /// Where the processor sends the fan who gives up.
+    pub cancel_url: String,
+    /// The fan's e-mail, to prefill.
+    pub email: Option<String>,
+}
+
+/// A subscription's renewal terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurring {
+    /// Renewal price per period.
+    pub price: Money,
+    pub period_days: i64,
+    /// A free or discounted first period, in days (0: none); the first charge is then
+    /// [`CheckoutStart::price`] for this many days.
+    pub trial_days: i64,
+}
+
+/// How a checkout continues at the processor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Send the fan to this hosted page.
+    Redirect(String),
+    /// Make this server-side call first (BTCPay creates an invoice), then read the hosted
+    /// page's address from its answer with [`Processor::checkout_url_from`].
+    Call(OutboundCall),
+}
+
+/// A server-side HTTP call a driver needs made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundCall {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    #[error("the processor is not configured: {0}")]
+    NotConfigured(&'static str),
+    #[error("the processor cannot sell this: {0}")]
+    Unsupported(String),
+}
+
+/// A payment processor.
+pub trait Processor: Send + Sync {
+    /// The name in URLs and settings: `ccbill`, `segpay`, `epoch`, `verotel`, `btcpay`, `sandbox`.
+    fn name(&self) -> &'static str;
+
+    /// The name fans see.
+    fn label(&self) -> &'static str;
+
+    /// Whether `settings` can take payments (the fields this driver needs are there).
+    fn configured(&self, settings: &Settings) -> bool;
+
+    /// Prove the notification is the processor's own: signature, or source address and
+    /// account. Never trusts a header the processor does not document.
+    fn verify(&self, settings: &Settings, n: &Inbound) -> Result<(), VerifyError>;
+
+    /// What the notification means: zero or more canonical events (zero for types that need
+    /// nothing, such as an invoice being created).
+    fn parse(&self, n: &Inbound) -> Result<Vec<Event>, ParseError>;
+
+    /// The answer the processor expects.
+    fn reply(&self, outcome: Outcome) -> Reply {
+        default_reply(outcome)
+    }
+
+    /// How the fan pays for `c`.
+    fn start_checkout(&self, settings: &Settings, c: &CheckoutStart) -> Result<Start, StartError>;
+
+    /// For [`Start::Call`]: the hosted page's address in the call's answer.
+    fn checkout_url_from(&self, _response: &str) -> Result<String, ParseError> {
+        Err(ParseError::Malformed("checkout answer"))
+    }
+
+    /// Whether refunds can be asked of the processor by API; otherwise finance refunds in the
+    /// processor's console and the refund notification does the rest.
+    fn refunds_by_api(&self) -> bool {
+        false
+    }
+}
+
+/// Constant-time comparison of two ASCII strings (signatures).
+pub fn same(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Hex HMAC-SHA256 of `body` with `key`.
+pub fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Microseconds since the epoch for `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339.
+pub fn parse_time(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some((t.unix_timestamp_nanos() / 1000) as i64);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    if let Ok(t) = time::PrimitiveDateTime::parse(s, &fmt) {
+        return Some(t.assume_utc().unix_timestamp() * 1_000_000);
+    }
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &day)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
+}
+
+/// Every driver, by name.
+pub fn all() -> Vec<Box<dyn Processor>> {
+    vec![Box::new(Sandbox)]
+}
+
+/// The driver called `name`.
+pub fn by_name(name: &str) -> Option<Box<dyn Processor>> {
+    all().into_iter().find(|p| p.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_exactly() {
+        assert_eq!(parse_amount("9.99").unwrap(), 999);
+        assert_eq!(parse_amount("10").unwrap(), 1000);
+        assert_eq!(parse_amount("10.5").unwrap(), 1050);
+        assert_eq!(parse_amount(".5").unwrap(), 50);
+        assert_eq!(parse_amount("-3.00").unwrap(), -300);
+        assert_eq!(parse_amount("0.07").unwrap(), 7);
+        for bad in [
+            "",
+            ".",
+            "1.234",
+            "1e3",
+            "+1",
+            "1,00",
+            "abc",
+            "99999999999999",
+        ] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Money::new(1050, "USD").decimal(), "10.50");
+        assert_eq!(Money::new(7, "USD").decimal(), "0.07");
+    }
+
+    #[test]
+    fn allowlists_match_ranges_and_addresses() {
+        let s = Settings {
+            allow_ips: vec!["64.38.212.0/24".into(), "10.0.0.5".into()],
+            ..Default::default()
+        };
+        assert!(s.ip_allowed(Some("64.38.212.9".parse().unwrap())));
+        assert!(s.ip_allowed(Some("10.0.0.5".parse().unwrap())));
+        assert!(!s.ip_allowed(Some("64.38.213.9".parse().unwrap())));
+        assert!(!s.ip_allowed(None));
+        assert!(Settings {
+            allow_ips: vec!["nope".into()],
+            ..Default::default()
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn times_parse() {
+        assert_eq!(
+            parse_time("2026-01-02 03:04:05"),
+            Some(1_767_323_045_000_000)
+        );
+        assert_eq!(
+            parse_time("2026-01-02T03:04:05Z"),
+            Some(1_767_323_045_000_000)
+        );
+        assert_eq!(parse_time("garbage"), None);
+    }
+}
