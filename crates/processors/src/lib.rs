@@ -9,8 +9,10 @@
 
 use std::net::IpAddr;
 
+pub mod ccbill;
 pub mod sandbox;
 
+pub use ccbill::Ccbill;
 pub use sandbox::Sandbox;
 
 /// Currencies the platform sells in, all with two decimal places.
@@ -507,9 +509,67 @@ pub fn parse_time(s: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
 }
 
+/// The largest notification body, and the longest query string, a driver reads (64 KiB):
+/// processors send a few kilobytes at most, so anything larger is refused before parsing.
+pub const MAX_NOTIFICATION: usize = 64 * 1024;
+
+/// Refuse a notification whose body or query string is over [`MAX_NOTIFICATION`].
+pub fn bounded(n: &Inbound) -> Result<(), ParseError> {
+    if n.body.len() > MAX_NOTIFICATION {
+        return Err(ParseError::Field("body", "over 64 KiB".into()));
+    }
+    if n.query.len() > MAX_NOTIFICATION {
+        return Err(ParseError::Field("query", "over 64 KiB".into()));
+    }
+    Ok(())
+}
+
+/// An amount and its currency as processors state them: a decimal string ([`parse_amount`])
+/// and a letter (`USD`) or numeric (`840`) ISO 4217 code among [`CURRENCIES`]. The result is a
+/// magnitude: refunds and chargebacks stated as negative amounts come out positive, since the
+/// event's kind already says which way the money goes.
+pub fn money(amount: &str, currency: &str) -> Result<Money, ParseError> {
+    let minor = parse_amount(amount)?;
+    let c = currency.trim();
+    let code = if c.bytes().all(|b| b.is_ascii_digit()) && !c.is_empty() {
+        currency_from_numeric(c).ok_or_else(|| ParseError::Currency(c.to_owned()))?
+    } else {
+        let upper = c.to_ascii_uppercase();
+        CURRENCIES
+            .iter()
+            .copied()
+            .find(|k| *k == upper)
+            .ok_or_else(|| ParseError::Currency(c.chars().take(16).collect()))?
+    };
+    Ok(Money::new(minor.abs(), code))
+}
+
+/// A processor's identifier (transaction, subscription, reference): 1–128 printable
+/// characters, trimmed.
+pub fn ident(field: &'static str, value: &str) -> Result<String, ParseError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 128 || v.chars().any(char::is_control) {
+        return Err(ParseError::Field(
+            field,
+            "must be 1–128 printable characters".into(),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// `base` with `params` appended as a form-encoded query string.
+pub fn url_with(base: &str, params: &[(&str, String)]) -> String {
+    let q = serde_urlencoded::to_string(params).unwrap_or_default();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{q}")
+}
+
 /// Every driver, by name.
 pub fn all() -> Vec<Box<dyn Processor>> {
-    vec![Box::new(Sandbox)]
+    vec![
+        Box::new(Ccbill),
+        Box::new(Sandbox),
+    ]
 }
 
 /// The driver called `name`.
