@@ -11,9 +11,11 @@ use std::net::IpAddr;
 
 pub mod ccbill;
 pub mod sandbox;
+pub mod segpay;
 
 pub use ccbill::Ccbill;
 pub use sandbox::Sandbox;
+pub use segpay::Segpay;
 
 /// Currencies the platform sells in, all with two decimal places.
 pub const CURRENCIES: [&str; 5] = ["USD", "EUR", "GBP", "CAD", "AUD"];
@@ -568,6 +570,7 @@ pub fn url_with(base: &str, params: &[(&str, String)]) -> String {
 pub fn all() -> Vec<Box<dyn Processor>> {
     vec![
         Box::new(Ccbill),
+        Box::new(Segpay),
         Box::new(Sandbox),
     ]
 }

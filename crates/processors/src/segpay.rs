@@ -1,0 +1,381 @@
+//! Segpay: hosted payment page (dynamic pricing) and postbacks.
+//!
+//! **Postbacks** (gethelp.segpay.com …/07-PostbackParameters.htm, …/ManagePostbacks.htm):
+//! Segpay calls a URL the merchant configures per postback type, filling `<placeholder>`s
+//! with values; usually a GET with everything on the query string, a POST form also works
+//! here. Member-management postbacks carry `action` = `Probe` (inquiry), `Enable`, `Disable`,
+//! `Cancel`, `Reactivation`; transaction postbacks (TransPost) carry `action` = `Auth` or
+//! `Void`, with `stage` (`Initial`, `Conversion` = first rebill, `Rebill`,
+//! `Instantconversion`) and `approved` (`Yes`/`No`). Parameter names are matched
+//! case-insensitively (Segpay's docs write `<Action>` and `<action>`).
+//!
+//! The postback URL operators configure (docs/payments.md) is:
+//!
+//! ```text
+//! https://…/payments/segpay/notify?action=<action>&stage=<stage>&approved=<approved>
+//!   &trantype=<trantype>&purchaseid=<purchaseid>&tranid=<tranid>&transguid=<transguid>
+//!   &price=<price>&currencycode=<currencycode>&eticketid=<eticketid>&transtime=<transtime>
+//!   &relatedtranid=<relatedtranid>&merchantid=<merchantid>&x-fanz_ref=<extra x-fanz_ref>
+//! ```
+//!
+//! **Authenticity**: Segpay signs nothing. A postback counts as Segpay's when its source
+//! address is in [`Settings::allow_ips`] (Segpay's list comes from the SRS call
+//! `GetPostbackIPList`; an empty list refuses everything), and, when [`Settings::account`] is
+//! set, a `merchantid` parameter, if the postback carries one, equals it; when
+//! [`Settings::sub_account`] is set, an `eticketid` parameter, if present, must name the same
+//! package (the part before `:`).
+//!
+//! **Unverified**: the values of `<trantype>`. Segpay's public pages list the parameter but
+//! not its values; this driver treats a `trantype` containing `chargeback` as a chargeback and
+//! one containing `refund` or `credit` as a refund (of `relatedtranid`), and anything else
+//! (`sale`, `charge`, empty) as an ordinary charge decided by `action`/`stage`/`approved`.
+//!
+//! **Checkout**: the dynamic-pricing join link (gethelp.segpay.com …/DynamicPricing.htm,
+//! segpay.happyfox.com kb 34): `https://secure2.segpay.com/billing/poset.cgi?x-eticketid=
+//! PACKAGE:PRICEPOINT&amount=19.95&dynamicdesc=…` plus our `x-fanz_ref` passthrough
+//! (`x-` parameters come back in postbacks, kb 32). Segpay's docs add a `dynamictrans` (older
+//! page) or `dynamicpricingid` (newer page) value: a hash the merchant fetches from Segpay's
+//! SRS service per price. This driver is offline, so it cannot fetch it; [`with_pricing_hash`]
+//! appends it once the payments crate has it. Currency is the price point's own ("no need to
+//! specify currency", kb 34). Dynamic *recurring* billing needs another SRS call and is
+//! refused here.
+
+use crate::*;
+
+/// The Segpay driver.
+pub struct Segpay;
+
+/// The hosted payment page.
+pub const JOIN_URL: &str = "https://secure2.segpay.com/billing/poset.cgi";
+
+/// Our reference's passthrough parameter on the join link and in postbacks.
+pub const REFERENCE_FIELD: &str = "x-fanz_ref";
+
+/// `url` (a join link from [`Processor::start_checkout`]) with Segpay's dynamic-pricing hash
+/// for its amount, as returned by Segpay's SRS service. Segpay's current page names the
+/// parameter `dynamicpricingid`; its older knowledge base `dynamictrans`.
+pub fn with_pricing_hash(url: &str, param_name: &str, hash: &str) -> String {
+    url_with(url, &[(param_name, hash.to_owned())])
+}
+
+/// All parameters, query string first then a form body, keys lower-cased.
+fn pairs(n: &Inbound) -> Vec<(String, String)> {
+    let mut v = n.query_pairs();
+    v.extend(n.form_pairs());
+    for (k, _) in v.iter_mut() {
+        k.make_ascii_lowercase();
+    }
+    v
+}
+
+fn get<'a>(p: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    param(p, key).map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Processor for Segpay {
+    fn name(&self) -> &'static str {
+        "segpay"
+    }
+
+    fn label(&self) -> &'static str {
+        "Card (Segpay)"
+    }
+
+    fn configured(&self, s: &Settings) -> bool {
+        s.enabled
+            && s.sub_account
+                .as_deref()
+                .is_some_and(|x| !x.trim().is_empty())
+            && !s.allow_ips.is_empty()
+    }
+
+    fn verify(&self, s: &Settings, n: &Inbound) -> Result<(), VerifyError> {
+        if s.allow_ips.is_empty() {
+            return Err(VerifyError::NotConfigured);
+        }
+        if !s.ip_allowed(n.source_ip) {
+            return Err(VerifyError::AddressNotAllowed(
+                n.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            ));
+        }
+        let p = pairs(n);
+        if let Some(account) = s.account.as_deref().filter(|a| !a.trim().is_empty()) {
+            for (k, v) in &p {
+                if k == "merchantid" && v.trim() != account.trim() {
+                    return Err(VerifyError::WrongAccount(v.chars().take(32).collect()));
+                }
+            }
+        }
+        if let Some(sub) = s.sub_account.as_deref().filter(|a| !a.trim().is_empty()) {
+            let package = |x: &str| x.trim().split(':').next().unwrap_or("").trim().to_owned();
+            for (k, v) in &p {
+                if k == "eticketid" && package(v) != package(sub) {
+                    return Err(VerifyError::WrongAccount(v.chars().take(32).collect()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse(&self, n: &Inbound) -> Result<Vec<Event>, ParseError> {
+        use EventKind as K;
+        bounded(n)?;
+        let p = pairs(n);
+        let action = get(&p, "action")
+            .ok_or(ParseError::Missing("action"))?
+            .to_ascii_lowercase();
+        let trantype = get(&p, "trantype").unwrap_or("").to_ascii_lowercase();
+        let approved = get(&p, "approved").map(|a| a.eq_ignore_ascii_case("yes"));
+        let stage = get(&p, "stage").unwrap_or("").to_ascii_lowercase();
+
+        let kind = match action.as_str() {
+            "probe" | "inquiry" | "query" | "enable" => return Ok(Vec::new()),
+            "cancel" | "cancellation" => K::Cancelled,
+            "reactivation" | "reactivate" => K::Reactivated,
+            "disable" => K::Expired,
+            "void" => K::Void,
+            "auth" if trantype.contains("chargeback") => K::Chargeback,
+            "auth" if trantype.contains("refund") || trantype.contains("credit") => K::Refund,
+            "auth" => {
+                let approved = approved.ok_or(ParseError::Missing("approved"))?;
+                let first = match stage.as_str() {
+                    "initial" => true,
+                    "conversion" | "rebill" | "instantconversion" => false,
+                    "" => return Err(ParseError::Missing("stage")),
+                    other => {
+                        return Err(ParseError::Field(
+                            "stage",
+                            format!(
+                                "{:?} is not one we know",
+                                other.chars().take(32).collect::<String>()
+                            ),
+                        ))
+                    }
+                };
+                match (first, approved) {
+                    (true, true) => K::SaleApproved,
+                    (true, false) => K::SaleDeclined,
+                    (false, true) => K::RenewalApproved,
+                    (false, false) => K::RenewalFailed,
+                }
+            }
+            other => return Err(ParseError::UnknownEvent(other.chars().take(64).collect())),
+        };
+
+        let tranid = get(&p, "tranid").map(|t| ident("tranid", t)).transpose()?;
+        let transguid = get(&p, "transguid")
+            .map(|t| ident("transguid", t))
+            .transpose()?;
+        let purchase = get(&p, "purchaseid")
+            .map(|t| ident("purchaseid", t))
+            .transpose()?;
+        let related = get(&p, "relatedtranid")
+            .map(|t| ident("relatedtranid", t))
+            .transpose()?;
+        let transtime = get(&p, "transtime");
+
+        let external_id = match (&tranid, &transguid, &purchase) {
+            (Some(t), _, _) | (None, Some(t), _) => t.clone(),
+            (None, None, Some(pid)) => match transtime {
+                Some(t) => format!("{pid}:{}", ident("transtime", t)?),
+                None => pid.clone(),
+            },
+            (None, None, None) => return Err(ParseError::Missing("tranid")),
+        };
+        let mut e = Event::new(kind, external_id);
+        e.subscription = purchase;
+        e.transaction = match kind {
+            K::Void | K::Refund | K::Chargeback => related.or(tranid),
+            _ => tranid,
+        };
+        e.reference = get(&p, REFERENCE_FIELD)
+            .or_else(|| get(&p, "fanz_ref"))
+            .or_else(|| get(&p, "x_fanz_ref"))
+            .map(|r| ident(REFERENCE_FIELD, r))
+            .transpose()?;
+        if let (Some(a), Some(c)) = (get(&p, "price"), get(&p, "currencycode")) {
+            e.amount = Some(money(a, c)?);
+        }
+        e.occurred_at = transtime.and_then(parse_time);
+        if matches!(kind, K::Chargeback | K::Refund) && !trantype.is_empty() {
+            e.reason = Some(trantype.chars().take(64).collect());
+        }
+        Ok(vec![e])
+    }
+
+    fn start_checkout(&self, s: &Settings, c: &CheckoutStart) -> Result<Start, StartError> {
+        let eticket = s
+            .sub_account
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .ok_or(StartError::NotConfigured(
+                "Segpay needs sub_account (PACKAGE:PRICEPOINT of the dynamic price point)",
+            ))?;
+        if c.recurring.is_some() {
+            return Err(StartError::Unsupported(
+                "Segpay dynamic recurring billing needs an SRS call per offer".into(),
+            ));
+        }
+        if c.price.amount <= 0 {
+            return Err(StartError::Unsupported("a free charge".into()));
+        }
+        let base = s
+            .checkout_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+            .unwrap_or(JOIN_URL);
+        let desc: String = c.description.chars().take(100).collect();
+        let params: Vec<(&str, String)> = vec![
+            ("x-eticketid", eticket.to_owned()),
+            ("amount", c.price.decimal()),
+            ("dynamicdesc", desc),
+            (REFERENCE_FIELD, c.reference.clone()),
+        ];
+        let mut params = params;
+        if let Some(email) = &c.email {
+            // Prefills the payment form (kb 32: x-billemail).
+            params.push(("x-billemail", email.clone()));
+        }
+        Ok(Start::Redirect(url_with(base, &params)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            enabled: true,
+            account: Some("1234".into()),
+            sub_account: Some("110530:3773".into()),
+            allow_ips: vec!["192.0.2.0/24".into()],
+            ..Default::default()
+        }
+    }
+
+    fn get_req(query: &str, ip: &str) -> Inbound {
+        Inbound {
+            method: "GET".into(),
+            query: query.into(),
+            source_ip: ip.parse().ok(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn transpost_stages() {
+        let base =
+            "action=Auth&tranid=100&purchaseid=P1&price=19.95&currencycode=USD&x-fanz_ref=chk_9";
+        let kind = |extra: &str| {
+            Segpay
+                .parse(&get_req(&format!("{base}&{extra}"), ""))
+                .unwrap()[0]
+                .kind
+        };
+        assert_eq!(kind("stage=Initial&approved=Yes"), EventKind::SaleApproved);
+        assert_eq!(kind("stage=Initial&approved=No"), EventKind::SaleDeclined);
+        assert_eq!(
+            kind("stage=Conversion&approved=Yes"),
+            EventKind::RenewalApproved
+        );
+        assert_eq!(
+            kind("stage=Rebill&approved=Yes"),
+            EventKind::RenewalApproved
+        );
+        assert_eq!(kind("stage=Rebill&approved=No"), EventKind::RenewalFailed);
+        assert_eq!(
+            kind("stage=Initial&approved=Yes&trantype=Credit"),
+            EventKind::Refund
+        );
+        assert_eq!(
+            kind("stage=Initial&approved=Yes&trantype=Chargeback"),
+            EventKind::Chargeback
+        );
+        let e = &Segpay
+            .parse(&get_req(&format!("{base}&stage=Initial&approved=Yes"), ""))
+            .unwrap()[0];
+        assert_eq!(e.reference.as_deref(), Some("chk_9"));
+        assert_eq!(e.amount, Some(Money::new(1995, "USD")));
+        assert_eq!(e.external_id, "100");
+        assert_eq!(e.subscription.as_deref(), Some("P1"));
+    }
+
+    #[test]
+    fn member_postbacks() {
+        let p = |q: &str| Segpay.parse(&get_req(q, ""));
+        assert!(p("action=Enable&purchaseid=P1").unwrap().is_empty());
+        assert!(p("action=Probe&username=x").unwrap().is_empty());
+        let e = &p("action=Cancel&purchaseid=P1&transtime=2026-01-02+03:04:05").unwrap()[0];
+        assert_eq!(e.kind, EventKind::Cancelled);
+        assert_eq!(e.external_id, "P1:2026-01-02 03:04:05");
+        assert_eq!(
+            p("action=Disable&purchaseid=P1").unwrap()[0].kind,
+            EventKind::Expired
+        );
+        assert_eq!(
+            p("action=Reactivation&purchaseid=P1").unwrap()[0].kind,
+            EventKind::Reactivated
+        );
+        let v = &p("action=Void&tranid=200&relatedtranid=100&purchaseid=P1").unwrap()[0];
+        assert_eq!(
+            (v.kind, v.transaction.as_deref()),
+            (EventKind::Void, Some("100"))
+        );
+        assert!(matches!(
+            p("action=Nope&tranid=1"),
+            Err(ParseError::UnknownEvent(_))
+        ));
+    }
+
+    #[test]
+    fn verify_checks_address_merchant_and_package() {
+        let ok = get_req(
+            "action=Auth&merchantid=1234&eticketid=110530:3773",
+            "192.0.2.9",
+        );
+        Segpay.verify(&settings(), &ok).unwrap();
+        let outside = get_req("action=Auth", "198.51.100.1");
+        assert!(matches!(
+            Segpay.verify(&settings(), &outside),
+            Err(VerifyError::AddressNotAllowed(_))
+        ));
+        let wrong = get_req("action=Auth&merchantid=999", "192.0.2.9");
+        assert!(matches!(
+            Segpay.verify(&settings(), &wrong),
+            Err(VerifyError::WrongAccount(_))
+        ));
+        let wrong_pkg = get_req("action=Auth&eticketid=1:3773", "192.0.2.9");
+        assert!(matches!(
+            Segpay.verify(&settings(), &wrong_pkg),
+            Err(VerifyError::WrongAccount(_))
+        ));
+        let mut open = settings();
+        open.allow_ips.clear();
+        assert_eq!(Segpay.verify(&open, &ok), Err(VerifyError::NotConfigured));
+    }
+
+    #[test]
+    fn join_link() {
+        let c = CheckoutStart {
+            reference: "chk_1".into(),
+            price: Money::new(1995, "USD"),
+            recurring: None,
+            description: "A video".into(),
+            return_url: String::new(),
+            cancel_url: String::new(),
+            email: None,
+        };
+        let Start::Redirect(url) = Segpay.start_checkout(&settings(), &c).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            url,
+            "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=19.95&dynamicdesc=A+video&x-fanz_ref=chk_1"
+        );
+        assert!(with_pricing_hash(&url, "dynamicpricingid", "gX35=")
+            .ends_with("&dynamicpricingid=gX35%3D"));
+    }
+}
