@@ -10,10 +10,12 @@
 use std::net::IpAddr;
 
 pub mod ccbill;
+pub mod epoch;
 pub mod sandbox;
 pub mod segpay;
 
 pub use ccbill::Ccbill;
+pub use epoch::Epoch;
 pub use sandbox::Sandbox;
 pub use segpay::Segpay;
 
@@ -571,6 +573,7 @@ pub fn all() -> Vec<Box<dyn Processor>> {
     vec![
         Box::new(Ccbill),
         Box::new(Segpay),
+        Box::new(Epoch),
         Box::new(Sandbox),
     ]
 }
