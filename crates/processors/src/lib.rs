@@ -13,11 +13,13 @@ pub mod ccbill;
 pub mod epoch;
 pub mod sandbox;
 pub mod segpay;
+pub mod verotel;
 
 pub use ccbill::Ccbill;
 pub use epoch::Epoch;
 pub use sandbox::Sandbox;
 pub use segpay::Segpay;
+pub use verotel::Verotel;
 
 /// Currencies the platform sells in, all with two decimal places.
 pub const CURRENCIES: [&str; 5] = ["USD", "EUR", "GBP", "CAD", "AUD"];
@@ -574,6 +576,7 @@ pub fn all() -> Vec<Box<dyn Processor>> {
         Box::new(Ccbill),
         Box::new(Segpay),
         Box::new(Epoch),
+        Box::new(Verotel),
         Box::new(Sandbox),
     ]
 }
