@@ -9,12 +9,14 @@
 
 use std::net::IpAddr;
 
+pub mod btcpay;
 pub mod ccbill;
 pub mod epoch;
 pub mod sandbox;
 pub mod segpay;
 pub mod verotel;
 
+pub use btcpay::Btcpay;
 pub use ccbill::Ccbill;
 pub use epoch::Epoch;
 pub use sandbox::Sandbox;
@@ -577,6 +579,7 @@ pub fn all() -> Vec<Box<dyn Processor>> {
         Box::new(Segpay),
         Box::new(Epoch),
         Box::new(Verotel),
+        Box::new(Btcpay),
         Box::new(Sandbox),
     ]
 }
