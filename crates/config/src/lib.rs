@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod http;
 pub mod jobs;
 pub mod media;
+pub mod payments;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -73,6 +74,9 @@ pub struct Config {
     /// Media storage, upload and processing limits, delivery URL keys (`[media]`).
     #[serde(default)]
     pub media: media::MediaConfig,
+    /// Processors, the sandbox, billing rules and payouts (`[payments]`).
+    #[serde(default)]
+    pub payments: payments::PaymentsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +113,7 @@ impl Default for Config {
             secrets: auth::SecretsConfig::default(),
             http: http::HttpConfig::default(),
             media: media::MediaConfig::default(),
+            payments: payments::PaymentsConfig::default(),
         }
     }
 }
@@ -178,6 +183,7 @@ impl Config {
         "secrets",
         "http",
         "media",
+        "payments",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -192,6 +198,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "database_url",
                 message: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        if let Err(message) = self.payments.check() {
+            return Err(ConfigError::BadValue {
+                key: "payments",
+                message,
             });
         }
         if self.db_max_connections == 0 {

@@ -485,7 +485,11 @@ async fn state(config: Config) -> Result<AppState> {
     Ok(state)
 }
 
-async fn serve(config: Config, demo: bool) -> Result<()> {
+async fn serve(mut config: Config, demo: bool) -> Result<()> {
+    if demo {
+        // The demo takes payments through the sandbox processor (test cards, no money).
+        config.payments.sandbox = true;
+    }
     let listen = config.listen;
     let state = state(config).await?;
     if demo {

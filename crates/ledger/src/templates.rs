@@ -113,6 +113,10 @@ pub struct TemplateRequest {
     pub to_currency: Option<String>,
     #[serde(default)]
     pub to_amount: Option<i64>,
+    /// Refund and chargeback: the part of the creator's share their payable balance cannot
+    /// cover (already paid out); the platform absorbs it as a loss instead.
+    #[serde(default)]
+    pub uncovered: Option<i64>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Option<Value>,
@@ -425,7 +429,12 @@ pub async fn apply(
             let processor = need(req.processor.as_deref(), "processor", name)?;
             let share = creator_share_bps(db, creator, req.cluster.as_deref()).await?;
             let parts = split(amount, &[share, 10_000 - share]);
-            b.debit(chart::creator_payable(creator, cur), parts[0]);
+            let uncovered = nonneg(req.uncovered, "uncovered")?.min(parts[0]);
+            b.debit(chart::creator_payable(creator, cur), parts[0] - uncovered);
+            b.debit(chart::chargeback_losses(cur), uncovered);
+            if uncovered > 0 {
+                meta["uncovered"] = json!(uncovered);
+            }
             b.debit(chart::platform_revenue(cur), parts[1]);
             if processor == "wallet" {
                 let fan = need(req.fan_id, "fan_id", name)?;
@@ -571,6 +580,55 @@ pub async fn release_due_reserves(db: &mut Db, now: i64, actor: &Actor) -> Resul
             .await?;
     }
     Ok(due.len())
+}
+
+/// Release a creator's rolling reserves early, oldest first and each in full, until at least
+/// `at_least` has moved back to their payable (a refund or chargeback drawing on the reserve).
+/// Each release is one `reserve_release@1` entry keyed like the scheduled ones, so the
+/// scheduled release never runs twice. Returns the amount released.
+pub async fn release_reserves_early(
+    db: &mut Db,
+    creator_id: i64,
+    currency: &str,
+    at_least: i64,
+    actor: &Actor,
+) -> Result<i64> {
+    if at_least <= 0 {
+        return Ok(0);
+    }
+    let rows = sqlx::query(
+        "SELECT entry_id, amount FROM ledger_reserves WHERE released_by IS NULL \
+         AND creator_id = $1 AND currency = $2 ORDER BY release_at, entry_id",
+    )
+    .bind(creator_id)
+    .bind(currency)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut released = 0i64;
+    for r in &rows {
+        if released >= at_least {
+            break;
+        }
+        let entry_id: i64 = r.get(0);
+        let amount: i64 = r.get(1);
+        let req = TemplateRequest {
+            idempotency_key: format!("reserve_release:{entry_id}"),
+            currency: currency.to_owned(),
+            amount,
+            creator_id: Some(creator_id),
+            causation: Some(format!("ledger_entry:{entry_id}")),
+            metadata: Some(json!({"early": true})),
+            ..Default::default()
+        };
+        let out = apply(db, "reserve_release@1", &req, actor).await?;
+        sqlx::query("UPDATE ledger_reserves SET released_by = $1 WHERE entry_id = $2")
+            .bind(out.entry.id)
+            .bind(entry_id)
+            .execute(&mut *db)
+            .await?;
+        released += amount;
+    }
+    Ok(released)
 }
 
 #[cfg(test)]

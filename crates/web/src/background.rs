@@ -44,6 +44,7 @@ pub fn registry(
     config: &Config,
     content: &fanz_content::Content,
     media: &Arc<fanz_media::Media>,
+    payments: &fanz_payments::Payments,
 ) -> Registry {
     let mut registry = Registry::new();
     let transport: Option<Arc<dyn fanz_identity::mail::MailTransport>> =
@@ -62,6 +63,7 @@ pub fn registry(
     fanz_ledger::register_jobs(&mut registry);
     fanz_content::jobs::register_jobs(&mut registry, content.clone());
     fanz_media::jobs::register(&mut registry, media.clone());
+    fanz_payments::jobs::register_jobs(&mut registry, payments.clone());
     registry
 }
 
@@ -127,7 +129,7 @@ pub async fn start(state: &AppState) -> Result<Background, fanz_events::EventsEr
     let jobs = config.jobs.enabled.then(|| {
         Runner::new(
             state.store.clone(),
-            registry(config, &state.content, &state.media),
+            registry(config, &state.content, &state.media, &state.payments),
             runner_config(config, &state.node),
         )
         .start()

@@ -183,6 +183,36 @@ impl From<fanz_content::ContentError> for ApiError {
     }
 }
 
+impl From<fanz_payments::PaymentsError> for ApiError {
+    fn from(e: fanz_payments::PaymentsError) -> Self {
+        use fanz_payments::PaymentsError as E;
+        let e = match e {
+            E::Content(c) => return c.into(),
+            E::Ledger(l) => return l.into(),
+            other => other,
+        };
+        let (status, code) = match &e {
+            E::Invalid(v) => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message.clone())
+            }
+            E::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            E::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            E::ProcessorUnavailable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "processor_unavailable")
+            }
+            E::InsufficientFunds { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_funds"),
+            E::Flagged => (StatusCode::FORBIDDEN, "payments_on_hold"),
+            E::Conflict(code) => (StatusCode::CONFLICT, *code),
+            E::Processor(_) => (StatusCode::BAD_GATEWAY, "processor_error"),
+            E::NotYet(_) | E::Unappliable(_) => (StatusCode::CONFLICT, e.code()),
+            E::Content(_) | E::Ledger(_) | E::Database(_) | E::Audit(_) => {
+                return ApiError::internal(e)
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
 impl From<fanz_ledger::LedgerError> for ApiError {
     fn from(e: fanz_ledger::LedgerError) -> Self {
         let status =

@@ -52,6 +52,8 @@ pub struct Inner {
     pub search: Option<Arc<search::Search>>,
     /// Media storage, limits and delivery URL keys (`[media]`).
     pub media: Arc<fanz_media::Media>,
+    /// Processors, billing rules, the sandbox (`[payments]`).
+    pub payments: fanz_payments::Payments,
 }
 
 impl Deref for AppState {
@@ -92,6 +94,7 @@ impl AppState {
         let content = fanz_content::Content::new(Arc::new(clusters.clone()));
         let search = search::Search::open(&config.data_dir.join("search"));
         let media = Arc::new(fanz_media::Media::from_config(&config)?);
+        let payments = fanz_payments::Payments::new(&config.payments);
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -104,6 +107,7 @@ impl AppState {
             content,
             search,
             media,
+            payments,
         })))
     }
 }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod me;
 pub mod media;
+pub mod payments;
 pub mod profiles;
 pub mod search;
 pub mod wire;
@@ -33,7 +34,8 @@ use utoipa_axum::routes;
         (name = "content", description = "Posts, stories, tiers, feeds, likes, comments, bookmarks, blocks"),
         (name = "admin", description = "Operator tools"),
         (name = "ledger", description = "The double-entry ledger (finance and admin)"),
-        (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state")
+        (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state"),
+        (name = "payments", description = "Checkout, processor notifications, subscriptions, wallet, earnings, payouts, the finance console and the sandbox")
     )
 )]
 struct ApiDoc;
@@ -111,4 +113,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(search::search))
         .merge(content::router())
         .merge(media::router())
+        .merge(payments::router())
 }

@@ -1,0 +1,457 @@
+//! Notification intake. A notification is stored raw (body, headers, source address) before
+//! anything else; then verified against the processor's settings, parsed into canonical
+//! events and applied in one transaction. Each event is applied once, keyed by processor,
+//! the processor's id and the event type, however often and in whatever order it arrives.
+//! One that fails verification posts nothing. One that cannot be applied yet (its sale has
+//! not arrived) is retried by a job, and after its retries is a dead letter finance can
+//! re-drive.
+
+use crate::{apply, Payments, PaymentsError, Result};
+use fanz_audit::{record, Actor};
+use fanz_core::clock::{now_micros, SECOND};
+use fanz_processors::{Event, Inbound, Outcome};
+use fanz_store::{sqlx, Db, Store};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+/// The largest notification body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Headers never stored (credentials of whoever relays the notification).
+const SECRET_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// A stored notification, as finance sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub processor: String,
+    pub cluster: Option<String>,
+    pub received_at: i64,
+    pub source_ip: Option<String>,
+    pub method: String,
+    pub query: String,
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Value,
+    /// The raw body (base64 when it was not UTF-8, see `body_base64`).
+    pub body: String,
+    pub body_base64: bool,
+    /// `received`, `applied`, `rejected`, `retrying`, `dead`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The canonical events it carried.
+    #[schema(value_type = Object)]
+    pub events: Option<serde_json::Value>,
+    pub attempts: i64,
+    pub applied_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, processor, cluster, received_at, source_ip, method, query, headers, body, body_base64, \
+    status, error, events, attempts, applied_at";
+
+fn row(r: &sqlx::any::AnyRow) -> Notification {
+    Notification {
+        id: r.get(0),
+        processor: r.get(1),
+        cluster: r.get(2),
+        received_at: r.get(3),
+        source_ip: r.get(4),
+        method: r.get(5),
+        query: r.get(6),
+        headers: serde_json::from_str(&r.get::<String, _>(7)).unwrap_or(json!([])),
+        body: r.get(8),
+        body_base64: r.get::<i64, _>(9) != 0,
+        status: r.get(10),
+        error: r.get(11),
+        events: r
+            .get::<Option<String>, _>(12)
+            .and_then(|e| serde_json::from_str(&e).ok()),
+        attempts: r.get(13),
+        applied_at: r.get(14),
+    }
+}
+
+impl Notification {
+    fn inbound(&self) -> Inbound {
+        let body = if self.body_base64 {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &self.body)
+                .unwrap_or_default()
+        } else {
+            self.body.clone().into_bytes()
+        };
+        let headers = self
+            .headers
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.get(0)?.as_str()?.to_owned(),
+                            p.get(1)?.as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Inbound {
+            method: self.method.clone(),
+            query: self.query.clone(),
+            headers,
+            body,
+            source_ip: self.source_ip.as_deref().and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
+pub async fn get(db: &mut Db, id: i64) -> Result<Notification> {
+    let sql = format!("SELECT {COLUMNS} FROM payment_notifications WHERE id = $1");
+    let r = sqlx::query(&sql).bind(id).fetch_optional(&mut *db).await?;
+    r.map(|r| row(&r)).ok_or(PaymentsError::NotFound)
+}
+
+/// Notifications newest first, optionally of one status (`dead` for the dead letters).
+pub async fn list(
+    db: &mut Db,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Notification>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payment_notifications WHERE ($1 = '' OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(status.unwrap_or(""))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit.clamp(1, 200))
+        .fetch_all(&mut *db)
+        .await?;
+    Ok(rows.iter().map(row).collect())
+}
+
+/// Take in one notification for `processor`: store, verify, parse, apply. Returns the stored
+/// id (none when it could not be stored) and the outcome the processor's answer is built from.
+pub async fn receive(
+    store: &Store,
+    env: &Payments,
+    processor: &str,
+    n: Inbound,
+) -> Result<(Option<i64>, Outcome)> {
+    let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
+    let id = match store_raw(store, processor, &n).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(processor, error = %e, "a payment notification could not be stored");
+            return Ok((None, Outcome::Failed));
+        }
+    };
+    // Verify against each settings table of this processor; the one that accepts names the
+    // cluster.
+    let mut cluster = None;
+    let mut refusal = fanz_processors::VerifyError::NotConfigured;
+    let mut verified = false;
+    for (c, settings) in env.candidates(processor) {
+        match driver.verify(&settings, &n) {
+            Ok(()) => {
+                cluster = c;
+                verified = true;
+                break;
+            }
+            Err(e) => refusal = e,
+        }
+    }
+    if !verified {
+        tracing::warn!(processor, id, reason = %refusal, "payment notification rejected");
+        let mut tx = store.begin().await?;
+        sqlx::query(
+            "UPDATE payment_notifications SET status = 'rejected', error = $1 WHERE id = $2",
+        )
+        .bind(format!("{}: {refusal}", refusal.code()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        record(&mut tx, &Actor::system(), "payments.notification_rejected", Some(&format!("notification:{id}")), json!({"processor": processor, "reason": refusal.code(), "source_ip": n.source_ip.map(|i| i.to_string())})).await?;
+        tx.commit().await?;
+        return Ok((Some(id), Outcome::Rejected));
+    }
+    if let Some(c) = &cluster {
+        let mut tx = store.begin().await?;
+        sqlx::query("UPDATE payment_notifications SET cluster = $1 WHERE id = $2")
+            .bind(c)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    apply_stored(store, env, id, false).await?;
+    Ok((Some(id), Outcome::Accepted))
+}
+
+async fn store_raw(store: &Store, processor: &str, n: &Inbound) -> Result<i64> {
+    let headers: Vec<(&str, &str)> = n
+        .headers
+        .iter()
+        .filter(|(k, _)| !SECRET_HEADERS.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (body, b64) = match std::str::from_utf8(&n.body) {
+        Ok(s) if !s.contains('\0') => (s.to_owned(), false),
+        _ => (
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &n.body),
+            true,
+        ),
+    };
+    // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
+    let query = n.query.replace('\0', "%00");
+    let mut tx = store.begin().await?;
+    let r = sqlx::query(
+        "INSERT INTO payment_notifications (processor, received_at, source_ip, method, query, headers, body, body_base64, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING id",
+    )
+    .bind(processor)
+    .bind(now_micros())
+    .bind(n.source_ip.map(|i| i.to_string()))
+    .bind(n.method.chars().take(8).collect::<String>())
+    .bind(query)
+    .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()).replace('\0', ""))
+    .bind(body)
+    .bind(b64 as i64)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(r.get(0))
+}
+
+/// What applying a stored notification came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// Parse and apply a verified, stored notification in one transaction. `redrive`: finance
+/// asked for it again (a dead letter), so it is tried whatever its status, except rejected.
+pub async fn apply_stored(
+    store: &Store,
+    env: &Payments,
+    id: i64,
+    redrive: bool,
+) -> Result<Applied> {
+    let n = {
+        let mut conn = store.begin().await?;
+        let n = get(&mut conn, id).await?;
+        conn.commit().await?;
+        n
+    };
+    if n.status == "applied" || n.status == "rejected" || (!redrive && n.status == "dead") {
+        return Ok(Applied {
+            status: n.status,
+            error: n.error,
+        });
+    }
+    let driver = env.driver(&n.processor).ok_or(PaymentsError::NotFound)?;
+    let events = match driver.parse(&n.inbound()) {
+        Ok(e) => e,
+        Err(e) => {
+            // Authentic but unreadable: retrying will not help; finance sees it.
+            return finish_failed(store, env, &n, &format!("unreadable: {e}"), false).await;
+        }
+    };
+    let actor = Actor::system();
+    let mut tx = store.begin().await?;
+    let mut applied = 0;
+    let mut result = Ok(());
+    for ev in &events {
+        match apply_once(&mut tx, env, &n, ev, &actor).await {
+            Ok(true) => applied += 1,
+            Ok(false) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    match result {
+        Ok(()) => {
+            let status = "applied";
+            sqlx::query(
+                "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, applied_at = $3 WHERE id = $4",
+            )
+            .bind(status)
+            .bind(serde_json::to_string(&events).ok())
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if redrive {
+                record(
+                    &mut tx,
+                    &actor,
+                    "payments.notification_redriven",
+                    Some(&format!("notification:{id}")),
+                    json!({"events": applied}),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Applied {
+                status: status.into(),
+                error: None,
+            })
+        }
+        Err(e) => {
+            drop(tx);
+            let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
+            finish_failed(store, env, &n, &e.to_string(), retry).await
+        }
+    }
+}
+
+/// Apply `ev` unless it was applied before; `Ok(false)` for a duplicate.
+async fn apply_once(
+    db: &mut Db,
+    env: &Payments,
+    n: &Notification,
+    ev: &Event,
+    actor: &Actor,
+) -> Result<bool> {
+    let fresh = sqlx::query(
+        "INSERT INTO payment_events (processor, external_id, kind, notification_id, applied_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (processor, external_id, kind) DO NOTHING",
+    )
+    .bind(&n.processor)
+    .bind(&ev.external_id)
+    .bind(ev.kind.as_str())
+    .bind(n.id)
+    .bind(now_micros())
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    if fresh == 0 {
+        return Ok(false);
+    }
+    apply::apply_event(db, env, &n.processor, ev, actor).await?;
+    Ok(true)
+}
+
+async fn finish_failed(
+    store: &Store,
+    env: &Payments,
+    n: &Notification,
+    error: &str,
+    retry: bool,
+) -> Result<Applied> {
+    let attempts = n.attempts + 1;
+    let dead = !retry || attempts >= env.config.apply_attempts;
+    let status = if dead { "dead" } else { "retrying" };
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "UPDATE payment_notifications SET status = $1, error = $2, attempts = $3 WHERE id = $4",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(attempts)
+    .bind(n.id)
+    .execute(&mut *tx)
+    .await?;
+    if dead {
+        tracing::warn!(id = n.id, processor = %n.processor, error, "payment notification is a dead letter");
+        record(
+            &mut tx,
+            &Actor::system(),
+            "payments.notification_dead",
+            Some(&format!("notification:{}", n.id)),
+            json!({"error": error}),
+        )
+        .await?;
+    } else {
+        // 5 s, 10 s, 20 s, … up to 30 min.
+        let delay = (5 * SECOND)
+            .saturating_mul(1 << (attempts - 1).clamp(0, 10))
+            .min(1800 * SECOND);
+        fanz_jobs::enqueue_with(
+            &mut tx,
+            &crate::jobs::ApplyNotification { id: n.id },
+            fanz_jobs::Options::at(now_micros() + delay),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Applied {
+        status: status.into(),
+        error: Some(error.to_owned()),
+    })
+}
+
+/// Notifications stored but never applied (the server stopped between storing and applying):
+/// apply them now. Run by a recurring job.
+pub async fn sweep_received(store: &Store, env: &Payments, older_than: i64) -> Result<usize> {
+    let ids: Vec<i64> = {
+        let mut tx = store.begin().await?;
+        let rows = sqlx::query("SELECT id, processor, query, headers, body, body_base64, source_ip, method FROM payment_notifications WHERE status = 'received' AND received_at < $1 ORDER BY id LIMIT 200")
+            .bind(older_than)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(|r| r.get(0)).collect()
+    };
+    for &id in &ids {
+        // Verify again: the process may have stopped before it did.
+        let n = {
+            let mut tx = store.begin().await?;
+            let n = get(&mut tx, id).await?;
+            tx.commit().await?;
+            n
+        };
+        let Some(driver) = env.driver(&n.processor) else {
+            continue;
+        };
+        let inbound = n.inbound();
+        let ok = env
+            .candidates(&n.processor)
+            .iter()
+            .any(|(_, s)| driver.verify(s, &inbound).is_ok());
+        if ok {
+            apply_stored(store, env, id, false).await?;
+        } else {
+            let mut tx = store.begin().await?;
+            sqlx::query("UPDATE payment_notifications SET status = 'rejected', error = 'failed verification' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(ids.len())
+}
+
+/// Finance re-drives a dead letter (`fanz payments replay ID`, the console): audited.
+pub async fn redrive(store: &Store, env: &Payments, id: i64, actor: &Actor) -> Result<Applied> {
+    {
+        let mut tx = store.begin().await?;
+        let n = get(&mut tx, id).await?;
+        if n.status == "rejected" {
+            return Err(PaymentsError::Conflict("notification_rejected"));
+        }
+        record(
+            &mut tx,
+            actor,
+            "payments.redrive_requested",
+            Some(&format!("notification:{id}")),
+            json!({"status": n.status}),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    apply_stored(store, env, id, true).await
+}
+
+/// Counts by status, for the console.
+pub async fn counts(db: &mut Db) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) FROM payment_notifications GROUP BY status ORDER BY status",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
