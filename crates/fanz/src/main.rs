@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: SearchCommand,
     },
+    /// Payments: re-drive a stored processor notification.
+    Payments {
+        #[command(subcommand)]
+        command: PaymentsCommand,
+    },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
         #[command(subcommand)]
@@ -325,6 +330,21 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config).await?;
             reindex(&config, &store).await
         }
+        Command::Payments {
+            command: PaymentsCommand::Replay { id },
+        } => {
+            let store = open_store(&config).await?;
+            let env = fanz_payments::Payments::new(&config.payments);
+            let done = fanz_payments::intake::redrive(&store, &env, id, &fanz_audit::Actor::cli())
+                .await
+                .with_context(|| format!("cannot replay notification {id}"))?;
+            println!(
+                "notification {id}: {}{}",
+                done.status,
+                done.error.map(|e| format!(" ({e})")).unwrap_or_default()
+            );
+            Ok(())
+        }
         Command::Events { command } => {
             let store = open_store(&config).await?;
             ops::events(&config, &store, command).await
@@ -530,6 +550,15 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[derive(Subcommand)]
+enum PaymentsCommand {
+    /// Apply a stored notification again (a dead letter once its cause is fixed); audited.
+    Replay {
+        /// The notification's id (`GET /api/v1/payments/notifications`).
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
