@@ -2,6 +2,7 @@
 //! domain crates; it holds no business rules.
 
 mod bench_jobs;
+mod bench_payments;
 mod demo;
 mod ops;
 
@@ -156,6 +157,9 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Processor notifications through the whole intake (stored, verified, applied once)
+    /// beside the same sales posted straight through the ledger.
+    Payments(bench_payments::PaymentsArgs),
     /// Post entries through the full ledger path on a fresh set of accounts and report
     /// entries/s, postings/s and batch latency.
     Ledger {
@@ -305,6 +309,14 @@ async fn run(cli: Cli) -> Result<()> {
             bar.finish_and_clear();
             println!("{report}");
             Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Payments(args),
+        } => {
+            let mut config = config;
+            config.payments.sandbox = true;
+            let state = state(config).await?;
+            bench_payments::payments(state, args).await
         }
         Command::Bench {
             command: BenchCommand::Jobs(args),

@@ -210,6 +210,22 @@ pub async fn ensure_account(
         .fetch_optional(&mut *db)
         .await?;
     if exists.is_none() {
+        // Two transactions opening the same account at once: on PostgreSQL the second would
+        // fail on the unique code and abort its transaction. Serialise them on the code; the
+        // second then sees the first's account (read committed).
+        if fanz_store::backend_of(db) == fanz_store::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("ledger_account:{code}"))
+                .execute(&mut *db)
+                .await?;
+            let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *db)
+                .await?;
+            if exists.is_some() {
+                return Ok(());
+            }
+        }
         let new = NewAccount {
             code: code.to_owned(),
             kind,

@@ -521,6 +521,8 @@ pub async fn apply(
             ));
         }
     }
+    // Open missing accounts in code order, the order entries lock them in.
+    b.accounts.sort_by(|x, y| x.0.cmp(&y.0));
     for (code, kind, owner, flags) in &b.accounts {
         let account_currency = code.rsplit(':').next().unwrap_or(cur);
         ensure_account(db, code, *kind, account_currency, owner, flags, actor).await?;

@@ -1,0 +1,252 @@
+//! `fanz bench payments`: processor notifications through the whole intake — signed, stored
+//! raw, verified, parsed, applied once (ledger entry, charge, checkout) — side by side with
+//! the same sales posted straight through the ledger's template (the reference: the cost of
+//! the books alone), in the same run on the configured store.
+
+use anyhow::{Context, Result};
+use fanz_audit::Actor;
+use fanz_core::Role;
+use fanz_payments::checkout::{CheckoutRequest, Kind};
+use fanz_processors::{Event, EventKind, Money};
+use fanz_web::AppState;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct PaymentsArgs {
+    /// Sale notifications to take in (and as many reference postings).
+    #[arg(long, default_value_t = 10_000)]
+    pub notifications: usize,
+    /// Notifications in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Creators the sales are spread over.
+    #[arg(long, default_value_t = 100)]
+    pub creators: usize,
+}
+
+struct Run {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn summarize(mut lat: Vec<Duration>, wall: Duration) -> Run {
+    lat.sort();
+    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    Run {
+        rate: lat.len() as f64 / wall.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: *lat.last().unwrap(),
+    }
+}
+
+async fn timed<F, Fut>(n: usize, concurrency: usize, f: F) -> Result<Run>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let f = Arc::new(f);
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let bar = indicatif::ProgressBar::new(n as u64);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await?;
+        let f = f.clone();
+        let bar = bar.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = f(i).await;
+            drop(permit);
+            bar.inc(1);
+            r.map(|_| t.elapsed())
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.push(t.await??);
+    }
+    bar.finish_and_clear();
+    Ok(summarize(lat, started.elapsed()))
+}
+
+pub async fn payments(state: AppState, args: PaymentsArgs) -> Result<()> {
+    let n = args.notifications.max(1);
+    println!(
+        "payments bench on {}: {n} sale notifications, {} in flight, {} creators",
+        state.store.backend().name(),
+        args.concurrency,
+        args.creators
+    );
+    let actor = Actor::cli();
+    let tag: u32 = rand::random();
+    let mut creators = Vec::new();
+    for i in 0..args.creators.max(1) {
+        let u = fanz_web::flows::signup(
+            &state,
+            &format!("bench-c{tag:x}-{i}@bench.invalid"),
+            &format!("bc{tag:x}{i}"),
+            "bench password 123",
+            vec![Role::Creator],
+            &actor,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        creators.push(u.id);
+    }
+    let fan = fanz_web::flows::signup(
+        &state,
+        &format!("bench-f{tag:x}@bench.invalid"),
+        &format!("bf{tag:x}"),
+        "bench password 123",
+        vec![Role::Fan],
+        &actor,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?
+    .id;
+
+    // Checkouts to pay (tips of 5.00), made ahead.
+    println!("opening {n} checkouts…");
+    let mut refs = Vec::with_capacity(n);
+    let bar = indicatif::ProgressBar::new(n as u64);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut tx = state.store.begin().await?;
+        for &i in chunk {
+            let req = CheckoutRequest {
+                kind: Kind::Tip,
+                processor: "sandbox".into(),
+                tier_id: None,
+                period_days: None,
+                promo_code: None,
+                post_id: None,
+                creator_id: Some(creators[i % creators.len()]),
+                amount: Some(500),
+                currency: Some("USD".into()),
+                message: None,
+            };
+            let c = fanz_payments::checkout::create(
+                &mut tx,
+                &state.payments,
+                fan,
+                "boyfanz",
+                &req,
+                &actor,
+            )
+            .await
+            .context("open a checkout (is the sandbox on? `fanz bench payments` turns it on)")?;
+            refs.push(c.checkout.reference);
+        }
+        tx.commit().await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+
+    // Open every account first, one sale per creator, so neither run measures account
+    // creation.
+    for (i, c) in creators.iter().enumerate() {
+        let mut tx = state.store.begin().await?;
+        let req = fanz_ledger::templates::TemplateRequest {
+            idempotency_key: format!("bench-warm-{tag:x}-{i}"),
+            currency: "USD".into(),
+            amount: 500,
+            creator_id: Some(*c),
+            fan_id: Some(fan),
+            processor: Some("sandbox".into()),
+            processor_fee: Some(55),
+            reserve_bps: Some(500),
+            reserve_days: Some(30),
+            ..Default::default()
+        };
+        fanz_ledger::templates::apply(&mut tx, "tip", &req, &Actor::system()).await?;
+        tx.commit().await?;
+    }
+
+    // Reference: the same sales straight through the ledger's template.
+    let st = state.clone();
+    let cr = Arc::new(creators.clone());
+    let reference = timed(n, args.concurrency, move |i| {
+        let st = st.clone();
+        let cr = cr.clone();
+        async move {
+            let mut tx = st.store.begin().await?;
+            let req = fanz_ledger::templates::TemplateRequest {
+                idempotency_key: format!("bench-ref-{tag:x}-{i}"),
+                currency: "USD".into(),
+                amount: 500,
+                creator_id: Some(cr[i % cr.len()]),
+                fan_id: Some(fan),
+                processor: Some("sandbox".into()),
+                processor_fee: Some(55),
+                reserve_bps: Some(500),
+                reserve_days: Some(30),
+                ..Default::default()
+            };
+            fanz_ledger::templates::apply(&mut tx, "tip", &req, &Actor::system()).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // The intake: signed notification → stored → verified → parsed → applied once.
+    let st = state.clone();
+    let refs = Arc::new(refs);
+    let intake = timed(n, args.concurrency, move |i| {
+        let st = st.clone();
+        let refs = refs.clone();
+        async move {
+            let mut e = Event::new(EventKind::SaleApproved, format!("bench-{tag:x}-{i}"));
+            e.reference = Some(refs[i].clone());
+            e.transaction = Some(format!("bench-txn-{tag:x}-{i}"));
+            e.amount = Some(Money::new(500, "USD"));
+            e.fee = Some(55);
+            let outcome = fanz_payments::sandbox::send(&st.store, &st.payments, &e).await?;
+            anyhow::ensure!(
+                outcome == fanz_processors::Outcome::Accepted,
+                "notification {i}: {outcome:?}"
+            );
+            Ok(())
+        }
+    })
+    .await?;
+
+    // Every notification applied, once.
+    let mut conn = state.store.conn().await?;
+    let applied: i64 = fanz_store::sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payment_notifications WHERE status = 'applied' AND body LIKE $1",
+    )
+    .bind(format!("%bench-{tag:x}-%"))
+    .fetch_one(&mut *conn)
+    .await?;
+    anyhow::ensure!(
+        applied as usize == n,
+        "{applied} of {n} notifications applied"
+    );
+
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>10}",
+        "", "per s", "p50 ms", "p99 ms", "max ms"
+    );
+    for (name, r) in [
+        ("ledger template only (reference)", &reference),
+        ("notification intake (verify → ledger → access)", &intake),
+    ] {
+        println!(
+            "{:<44} {:>10.0} {:>10.2} {:>10.2} {:>10.2}",
+            name,
+            r.rate,
+            r.p50.as_secs_f64() * 1000.0,
+            r.p99.as_secs_f64() * 1000.0,
+            r.max.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "all {n} notifications applied once; intake costs {:.1}× the ledger posting alone",
+        reference.rate / intake.rate
+    );
+    Ok(())
+}
