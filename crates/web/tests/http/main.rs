@@ -16,3 +16,4 @@ mod harness;
 mod jobs;
 mod media;
 mod pages;
+mod payment_pages;
