@@ -442,8 +442,7 @@ async fn checkout_render(
                 Ok(t) if !t.archived && !t.is_free() => t,
                 _ => return Ok(not_found(pc, Some(me), csrf)),
             };
-            if fanz_content::interactions::is_blocked(&mut db, tier.creator_id, me.user_id).await?
-            {
+            if fanz_content::interactions::is_blocked(&mut db, tier.creator_id, me.user_id).await? {
                 return Ok(not_found(pc, Some(me), csrf));
             }
             page.creator = who(&mut db, tier.creator_id).await;
@@ -511,15 +510,13 @@ async fn checkout_render(
                 let at = now_micros();
                 match found {
                     Some(p)
-                        if !p.expires_at.is_some_and(|e| e <= at)
-                            && !p.max_uses.is_some_and(|m| p.uses >= m) =>
+                        if p.expires_at.is_none_or(|e| e > at)
+                            && p.max_uses.is_none_or(|m| p.uses < m) =>
                     {
                         if p.trial_days > 0 {
                             now_due = 0;
-                            page.promo_note = Some(format!(
-                                "{code}: the first {} days are free",
-                                p.trial_days
-                            ));
+                            page.promo_note =
+                                Some(format!("{code}: the first {} days are free", p.trial_days));
                             page.total_note = format!(
                                 "Then {} every {chosen} days, from day {}",
                                 money(full, &cur),
@@ -563,8 +560,7 @@ async fn checkout_render(
                 }
                 _ => return Ok(not_found(pc, Some(me), csrf)),
             };
-            if fanz_content::interactions::is_blocked(&mut db, post.author_id, me.user_id).await?
-            {
+            if fanz_content::interactions::is_blocked(&mut db, post.author_id, me.user_id).await? {
                 return Ok(not_found(pc, Some(me), csrf));
             }
             let price = post.price.clone().unwrap_or(fanz_content::Money {
@@ -858,7 +854,10 @@ async fn sandbox_render(
                     money(r, &c.currency)
                 )
             } else {
-                format!("Then {} every {days} days until cancelled", money(r, &c.currency))
+                format!(
+                    "Then {} every {days} days until cancelled",
+                    money(r, &c.currency)
+                )
             }
         }
         _ => String::new(),
@@ -920,7 +919,17 @@ async fn sandbox_get(
     let Some(c) = own_by_reference(&state, &me, &reference).await? else {
         return Ok(not_found(&pc, Some(&me), &csrf));
     };
-    sandbox_render(&state, &pc, &me, &csrf, &c, String::new(), None, StatusCode::OK).await
+    sandbox_render(
+        &state,
+        &pc,
+        &me,
+        &csrf,
+        &c,
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn sandbox_post(
@@ -1002,9 +1011,7 @@ async fn receipt(
     let mut db = state.store.conn().await?;
     let c = match checkout::get_own(&mut db, me.user_id, id).await {
         Ok(c) => c,
-        Err(fanz_payments::PaymentsError::NotFound) => {
-            return Ok(not_found(&pc, Some(&me), &csrf))
-        }
+        Err(fanz_payments::PaymentsError::NotFound) => return Ok(not_found(&pc, Some(&me), &csrf)),
         Err(e) => return Err(e.into()),
     };
     let description = describe(&mut db, &c).await;
@@ -1580,11 +1587,7 @@ async fn earnings_render(
     )))
 }
 
-fn creator_only(
-    pc: &PageCluster,
-    me: &Principal,
-    csrf: &CsrfToken,
-) -> Option<Response> {
+fn creator_only(pc: &PageCluster, me: &Principal, csrf: &CsrfToken) -> Option<Response> {
     (!me.has_role(Role::Creator)).then(|| {
         message(
             pc,
@@ -1678,8 +1681,7 @@ async fn earnings_post(
         },
         "payout" => match opt_amount("amount") {
             Ok(amount) => {
-                match payouts::request(&mut tx, &state.payments, me.user_id, amount, &actor).await
-                {
+                match payouts::request(&mut tx, &state.payments, me.user_id, amount, &actor).await {
                     Ok(_) => Ok(()),
                     Err(e) => Err(refusal(e)?.1),
                 }
@@ -1806,11 +1808,7 @@ fn note_line(n: intake::Notification) -> NoteLine {
     }
 }
 
-fn finance_only(
-    pc: &PageCluster,
-    me: &Principal,
-    csrf: &CsrfToken,
-) -> Option<Response> {
+fn finance_only(pc: &PageCluster, me: &Principal, csrf: &CsrfToken) -> Option<Response> {
     let ok = [Role::Finance, Role::Admin].iter().any(|r| me.has_role(*r));
     (!ok).then(|| {
         message(
@@ -2012,15 +2010,16 @@ async fn console_post(
     let action = params.get("action").cloned().unwrap_or_default();
     let fail = |text: String, status: StatusCode| {
         let (state, pc, me, csrf) = (&state, &pc, &me, &csrf);
-        async move {
-            console_render(state, pc, me, csrf, None, None, Some(text), vec![], status).await
-        }
+        async move { console_render(state, pc, me, csrf, None, None, Some(text), vec![], status).await }
     };
     match action.as_str() {
         "redrive" => {
             let Some(id) = id_of(&form, "id") else {
-                return fail("Which notification?".into(), StatusCode::UNPROCESSABLE_ENTITY)
-                    .await;
+                return fail(
+                    "Which notification?".into(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
             };
             match intake::redrive(&state.store, &state.payments, id, &actor).await {
                 Ok(_) => Ok(go(&pc, &format!("/admin/payments?done=redrive&id={id}"))),

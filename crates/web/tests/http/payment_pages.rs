@@ -38,7 +38,11 @@ fn csrf_of(html: &str) -> String {
 }
 
 async fn page(b: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
-    let res = b.get(app.url(&format!("{SITE}{path}"))).send().await.unwrap();
+    let res = b
+        .get(app.url(&format!("{SITE}{path}")))
+        .send()
+        .await
+        .unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
@@ -111,8 +115,16 @@ async fn checkout(b: &Client, app: &TestApp, fields: &[(&str, &str)]) -> String 
 }
 
 /// Pay on the sandbox's page with `card`; returns the receipt's path (under the site).
-async fn pay_at_sandbox(b: &Client, app: &TestApp, csrf: &str, sandbox: &str, card: &str) -> String {
-    let path = sandbox.strip_prefix(SITE).expect("a sandbox page on the site");
+async fn pay_at_sandbox(
+    b: &Client,
+    app: &TestApp,
+    csrf: &str,
+    sandbox: &str,
+    card: &str,
+) -> String {
+    let path = sandbox
+        .strip_prefix(SITE)
+        .expect("a sandbox page on the site");
     assert!(path.starts_with("/payments/sandbox/co_"), "{path}");
     let (status, html) = page(b, app, path).await;
     assert_eq!(status, StatusCode::OK);
@@ -120,7 +132,10 @@ async fn pay_at_sandbox(b: &Client, app: &TestApp, csrf: &str, sandbox: &str, ca
     let res = form(b, app, path, &[("csrf", csrf), ("test_card", card)]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let to = location(&res);
-    assert!(to.starts_with(&format!("{SITE}/payments/checkout/")), "{to}");
+    assert!(
+        to.starts_with(&format!("{SITE}/payments/checkout/")),
+        "{to}"
+    );
     to.strip_prefix(SITE).unwrap().to_owned()
 }
 
@@ -148,7 +163,12 @@ async fn settled(b: &Client, app: &TestApp, receipt: &str) -> (String, String) {
 async fn fan_pays_through_the_pages(app: TestApp) {
     let cara = creator(&app, "pay_cara", &["girlfanz"]).await;
     let vip = tier(&app, &cara, "VIP", 999).await;
-    let members = post_json(&app, &cara, json!({"text": "members only gallery words", "visibility": "subscribers", "publish": true})).await;
+    let members = post_json(
+        &app,
+        &cara,
+        json!({"text": "members only gallery words", "visibility": "subscribers", "publish": true}),
+    )
+    .await;
     let ppv = post_json(&app, &cara, json!({"text": "pay per view secret words", "teaser": "a teaser for the unlock", "visibility": "ppv", "price": {"amount": 499, "currency": "USD"}, "publish": true})).await;
     let (members, ppv) = (members["id"].as_i64().unwrap(), ppv["id"].as_i64().unwrap());
     let cara_id = user_id(&app, "pay_cara").await;
@@ -176,9 +196,17 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     assert!(html.contains("Sandbox (test cards)") && html.contains("FANZ*SANDBOX"));
     assert!(html.contains("support@") && html.contains("Cancel a subscription at any time"));
     // Nobody signed in is sent to log in; an unknown tier is not found.
-    let res = app.client.get(app.url(&format!("{SITE}/checkout?tier={vip}"))).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("{SITE}/checkout?tier={vip}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(page(&b, &app, "/checkout?tier=999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        page(&b, &app, "/checkout?tier=999999").await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let sub_form = |csrf: &str| -> Vec<(String, String)> {
         vec![
@@ -192,7 +220,12 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     // CSRF is required.
     let mut no_csrf = sub_form("");
     no_csrf.remove(0);
-    let res = b.post(app.url(&format!("{SITE}/checkout"))).form(&no_csrf).send().await.unwrap();
+    let res = b
+        .post(app.url(&format!("{SITE}/checkout")))
+        .form(&no_csrf)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = b
         .post(app.url(&format!("{SITE}/checkout")))
@@ -204,20 +237,42 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     // A promo code that does not exist is refused on the page.
     let mut bad_promo = sub_form(&csrf);
     bad_promo.push(("promo_code".into(), "NOPE99".into()));
-    let res = b.post(app.url(&format!("{SITE}/checkout"))).form(&bad_promo).send().await.unwrap();
+    let res = b
+        .post(app.url(&format!("{SITE}/checkout")))
+        .form(&bad_promo)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("No such promo code"));
 
-    let res = b.post(app.url(&format!("{SITE}/checkout"))).form(&sub_form(&csrf)).send().await.unwrap();
+    let res = b
+        .post(app.url(&format!("{SITE}/checkout")))
+        .form(&sub_form(&csrf))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let sandbox = location(&res);
     // Another account cannot see or pay this checkout.
     let path = sandbox.strip_prefix(SITE).unwrap();
     assert_eq!(page(&other, &app, path).await.0, StatusCode::NOT_FOUND);
-    let res = form(&other, &app, path, &[("csrf", &other_csrf), ("test_card", "4242424242424242")]).await;
+    let res = form(
+        &other,
+        &app,
+        path,
+        &[("csrf", &other_csrf), ("test_card", "4242424242424242")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // An unknown card is refused on the page; CSRF is required.
-    let res = form(&b, &app, path, &[("csrf", &csrf), ("card", "1111 2222 3333 4444")]).await;
+    let res = form(
+        &b,
+        &app,
+        path,
+        &[("csrf", &csrf), ("card", "1111 2222 3333 4444")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("test cards"));
     let res = form(&b, &app, path, &[("test_card", "4242424242424242")]).await;
@@ -230,8 +285,15 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     assert!(html.contains("Payment complete") && html.contains("$9.99"));
     // The same state through the API.
     let id = receipt.rsplit('/').next().unwrap();
-    let token = app.login("pay_fan@example.com", "correct horse battery").await;
-    let c: Value = app.get(&format!("/api/v1/checkout/{id}"), Some(&token)).await.json().await.unwrap();
+    let token = app
+        .login("pay_fan@example.com", "correct horse battery")
+        .await;
+    let c: Value = app
+        .get(&format!("/api/v1/checkout/{id}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(c["status"], "paid");
 
     // The subscribers' post is open now; the subscription is listed with its payment.
@@ -239,7 +301,9 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     assert!(html.contains("members only gallery words"));
     let (status, html) = page(&b, &app, "/me/subscriptions").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("@pay_cara") && html.contains("Active") && html.contains("$9.99 / 30 days"));
+    assert!(
+        html.contains("@pay_cara") && html.contains("Active") && html.contains("$9.99 / 30 days")
+    );
     assert!(html.contains("Payment history") && html.contains("Subscription"));
     let sub_id = html
         .split("/me/subscriptions/")
@@ -249,14 +313,34 @@ async fn fan_pays_through_the_pages(app: TestApp) {
         .to_owned();
     // Another account cannot cancel it; CSRF is required; the owner cancels and resumes.
     let cancel = format!("/me/subscriptions/{sub_id}/cancel");
-    assert_eq!(form(&other, &app, &cancel, &[("csrf", &other_csrf)]).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(form(&b, &app, &cancel, &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        form(&other, &app, &cancel, &[("csrf", &other_csrf)])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        form(&b, &app, &cancel, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let res = form(&b, &app, &cancel, &[("csrf", &csrf)]).await;
-    assert_eq!(location(&res), format!("{SITE}/me/subscriptions?done=cancel"));
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/me/subscriptions?done=cancel")
+    );
     let (_, html) = page(&b, &app, "/me/subscriptions?done=cancel").await;
     assert!(html.contains("Cancelled") && html.contains("Access until") && html.contains("Resume"));
-    let res = form(&b, &app, &format!("/me/subscriptions/{sub_id}/resume"), &[("csrf", &csrf)]).await;
-    assert_eq!(location(&res), format!("{SITE}/me/subscriptions?done=resume"));
+    let res = form(
+        &b,
+        &app,
+        &format!("/me/subscriptions/{sub_id}/resume"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/me/subscriptions?done=resume")
+    );
     let (_, html) = page(&b, &app, "/me/subscriptions").await;
     assert!(html.contains("Renews"));
     // The other account has nothing listed.
@@ -269,13 +353,25 @@ async fn fan_pays_through_the_pages(app: TestApp) {
 
     // A pay-per-view post: the card links to checkout, which shows the teaser, not the text.
     let (_, html) = page(&b, &app, &format!("/p/{ppv}")).await;
-    assert!(html.contains(&format!("{SITE}/checkout?post={ppv}")) && html.contains("Unlock for $4.99"));
+    assert!(
+        html.contains(&format!("{SITE}/checkout?post={ppv}")) && html.contains("Unlock for $4.99")
+    );
     let (status, html) = page(&b, &app, &format!("/checkout?post={ppv}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("a teaser for the unlock") && html.contains("$4.99"));
     assert!(!html.contains("pay per view secret words"));
     let ppv_s = ppv.to_string();
-    let to = checkout(&b, &app, &[("csrf", &csrf), ("kind", "ppv"), ("post_id", &ppv_s), ("processor", "sandbox")]).await;
+    let to = checkout(
+        &b,
+        &app,
+        &[
+            ("csrf", &csrf),
+            ("kind", "ppv"),
+            ("post_id", &ppv_s),
+            ("processor", "sandbox"),
+        ],
+    )
+    .await;
     let receipt = pay_at_sandbox(&b, &app, &csrf, &to, "4242424242424242").await;
     assert_eq!(settled(&b, &app, &receipt).await.0, "paid");
     let (_, html) = page(&b, &app, &format!("/p/{ppv}")).await;
@@ -286,19 +382,41 @@ async fn fan_pays_through_the_pages(app: TestApp) {
     let (status, html) = page(&b, &app, &format!("/checkout?tip={cara_id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("a tip") && html.contains("Message"));
-    let tip = [("csrf", csrf.as_str()), ("kind", "tip"), ("creator_id", cara_s.as_str()), ("amount", "5.00"), ("message", "thank you"), ("processor", "sandbox")];
+    let tip = [
+        ("csrf", csrf.as_str()),
+        ("kind", "tip"),
+        ("creator_id", cara_s.as_str()),
+        ("amount", "5.00"),
+        ("message", "thank you"),
+        ("processor", "sandbox"),
+    ];
     let to = checkout(&b, &app, &tip).await;
     let receipt = pay_at_sandbox(&b, &app, &csrf, &to, "4000000000000002").await;
     let (status, html) = settled(&b, &app, &receipt).await;
     assert_eq!(status, "declined");
-    assert!(html.contains("Payment declined") && html.contains(&format!("{SITE}/checkout?tip={cara_id}")));
+    assert!(
+        html.contains("Payment declined")
+            && html.contains(&format!("{SITE}/checkout?tip={cara_id}"))
+    );
     let to = checkout(&b, &app, &tip).await;
     let receipt = pay_at_sandbox(&b, &app, &csrf, &to, "4242424242424242").await;
     let (status, html) = settled(&b, &app, &receipt).await;
     assert_eq!(status, "paid");
     assert!(html.contains("$5.00"));
     // An amount that is not one is shown on the page.
-    let res = form(&b, &app, "/checkout", &[("csrf", &csrf), ("kind", "tip"), ("creator_id", &cara_s), ("amount", "lots"), ("processor", "sandbox")]).await;
+    let res = form(
+        &b,
+        &app,
+        "/checkout",
+        &[
+            ("csrf", &csrf),
+            ("kind", "tip"),
+            ("creator_id", &cara_s),
+            ("amount", "lots"),
+            ("processor", "sandbox"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("Enter an amount"));
 }
@@ -314,11 +432,25 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
     // The wallet: empty, then topped up through the sandbox.
     let (status, html) = page(&b, &app, "/me/wallet").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("$0.00") && html.contains("/checkout?topup=1") && html.contains("/checkout?gift=1"));
+    assert!(
+        html.contains("$0.00")
+            && html.contains("/checkout?topup=1")
+            && html.contains("/checkout?gift=1")
+    );
     let (status, html) = page(&b, &app, "/checkout?topup=1").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Top up your wallet") && !html.contains("Wallet (balance"));
-    let to = checkout(&b, &app, &[("csrf", &csrf), ("kind", "wallet_topup"), ("amount", "20"), ("processor", "sandbox")]).await;
+    let to = checkout(
+        &b,
+        &app,
+        &[
+            ("csrf", &csrf),
+            ("kind", "wallet_topup"),
+            ("amount", "20"),
+            ("processor", "sandbox"),
+        ],
+    )
+    .await;
     let receipt = pay_at_sandbox(&b, &app, &csrf, &to, "4242424242424242").await;
     assert_eq!(settled(&b, &app, &receipt).await.0, "paid");
     let (_, html) = page(&b, &app, "/me/wallet").await;
@@ -328,8 +460,22 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
     let (_, html) = page(&b, &app, &format!("/checkout?tier={gold}")).await;
     assert!(html.contains("Wallet (balance $20.00)"));
     let gold_s = gold.to_string();
-    let to = checkout(&b, &app, &[("csrf", &csrf), ("kind", "subscription"), ("tier_id", &gold_s), ("period_days", "30"), ("processor", "wallet")]).await;
-    assert!(to.starts_with(&format!("{SITE}/payments/checkout/")), "{to}");
+    let to = checkout(
+        &b,
+        &app,
+        &[
+            ("csrf", &csrf),
+            ("kind", "subscription"),
+            ("tier_id", &gold_s),
+            ("period_days", "30"),
+            ("processor", "wallet"),
+        ],
+    )
+    .await;
+    assert!(
+        to.starts_with(&format!("{SITE}/payments/checkout/")),
+        "{to}"
+    );
     let (status, html) = page(&b, &app, to.strip_prefix(SITE).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-status=\"paid\"") && html.contains("Wallet"));
@@ -337,7 +483,17 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
     assert!(html.contains("$5.00"), "balance after paying $15.00");
 
     // A gift card bought through the sandbox, its code shown to the buyer, redeemed by a friend.
-    let to = checkout(&b, &app, &[("csrf", &csrf), ("kind", "gift_card"), ("amount", "10.00"), ("processor", "sandbox")]).await;
+    let to = checkout(
+        &b,
+        &app,
+        &[
+            ("csrf", &csrf),
+            ("kind", "gift_card"),
+            ("amount", "10.00"),
+            ("processor", "sandbox"),
+        ],
+    )
+    .await;
     let receipt = pay_at_sandbox(&b, &app, &csrf, &to, "4242424242424242").await;
     assert_eq!(settled(&b, &app, &receipt).await.0, "paid");
     let (_, html) = page(&b, &app, "/me/wallet").await;
@@ -348,36 +504,126 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
         .expect("a gift card code")
         .to_owned();
     let (_, friend_html) = page(&friend, &app, "/me/wallet").await;
-    assert!(!friend_html.contains(&code), "codes are shown to their buyer only");
-    assert_eq!(form(&friend, &app, "/me/wallet/redeem", &[("code", &code)]).await.status(), StatusCode::FORBIDDEN);
-    let res = form(&friend, &app, "/me/wallet/redeem", &[("csrf", &friend_csrf), ("code", "NOT-A-REAL-CODE")]).await;
+    assert!(
+        !friend_html.contains(&code),
+        "codes are shown to their buyer only"
+    );
+    assert_eq!(
+        form(&friend, &app, "/me/wallet/redeem", &[("code", &code)])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = form(
+        &friend,
+        &app,
+        "/me/wallet/redeem",
+        &[("csrf", &friend_csrf), ("code", "NOT-A-REAL-CODE")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("No such gift card"));
-    let res = form(&friend, &app, "/me/wallet/redeem", &[("csrf", &friend_csrf), ("code", &code)]).await;
+    let res = form(
+        &friend,
+        &app,
+        "/me/wallet/redeem",
+        &[("csrf", &friend_csrf), ("code", &code)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (_, html) = page(&friend, &app, &location(&res).strip_prefix(SITE).unwrap().to_owned()).await;
+    let to = location(&res);
+    let (_, html) = page(&friend, &app, to.strip_prefix(SITE).unwrap()).await;
     assert!(html.contains("Redeemed: $10.00 added") && html.contains("$10.00"));
-    let res = form(&friend, &app, "/me/wallet/redeem", &[("csrf", &friend_csrf), ("code", &code)]).await;
+    let res = form(
+        &friend,
+        &app,
+        "/me/wallet/redeem",
+        &[("csrf", &friend_csrf), ("code", &code)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 
     // The creator's earnings: the sale, a payout method, a promo code; fans are refused.
     let (creator_b, creator_csrf) = signed_in(&app, "pay_dana@example.com").await;
     let (status, html) = page(&creator_b, &app, "/studio/earnings").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Available") && html.contains("Last 30 days") && html.contains("@pay_wal"));
-    assert_eq!(page(&b, &app, "/studio/earnings").await.0, StatusCode::FORBIDDEN);
-    assert!(page(&creator_b, &app, "/studio").await.1.contains("/studio/earnings"));
-    assert_eq!(form(&creator_b, &app, "/studio/earnings/promo", &[("code", "GOLD20")]).await.status(), StatusCode::FORBIDDEN);
-    let res = form(&creator_b, &app, "/studio/earnings/promo", &[("csrf", &creator_csrf), ("code", "gold20"), ("percent_off", "20"), ("trial_days", "0")]).await;
+    assert!(
+        html.contains("Available") && html.contains("Last 30 days") && html.contains("@pay_wal")
+    );
+    assert_eq!(
+        page(&b, &app, "/studio/earnings").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert!(page(&creator_b, &app, "/studio")
+        .await
+        .1
+        .contains("/studio/earnings"));
+    assert_eq!(
+        form(
+            &creator_b,
+            &app,
+            "/studio/earnings/promo",
+            &[("code", "GOLD20")]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = form(
+        &creator_b,
+        &app,
+        "/studio/earnings/promo",
+        &[
+            ("csrf", &creator_csrf),
+            ("code", "gold20"),
+            ("percent_off", "20"),
+            ("trial_days", "0"),
+        ],
+    )
+    .await;
     assert_eq!(location(&res), format!("{SITE}/studio/earnings?done=promo"));
-    let res = form(&creator_b, &app, "/studio/earnings/promo", &[("csrf", &creator_csrf), ("code", "x"), ("percent_off", "20")]).await;
+    let res = form(
+        &creator_b,
+        &app,
+        "/studio/earnings/promo",
+        &[
+            ("csrf", &creator_csrf),
+            ("code", "x"),
+            ("percent_off", "20"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = form(&creator_b, &app, "/studio/earnings/method", &[("csrf", &creator_csrf), ("method", "paxum"), ("destination", "dana@example.com"), ("schedule", "on_request"), ("minimum", "50.00")]).await;
-    assert_eq!(location(&res), format!("{SITE}/studio/earnings?done=method"));
+    let res = form(
+        &creator_b,
+        &app,
+        "/studio/earnings/method",
+        &[
+            ("csrf", &creator_csrf),
+            ("method", "paxum"),
+            ("destination", "dana@example.com"),
+            ("schedule", "on_request"),
+            ("minimum", "50.00"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/studio/earnings?done=method")
+    );
     let (_, html) = page(&creator_b, &app, "/studio/earnings").await;
-    assert!(html.contains("GOLD20") && html.contains("20% off the first period") && html.contains("dana@example.com"));
+    assert!(
+        html.contains("GOLD20")
+            && html.contains("20% off the first period")
+            && html.contains("dana@example.com")
+    );
     // A promo code shows its price at checkout for a fan who applies it.
-    let (_, html) = page(&friend, &app, &format!("/checkout?tier={gold}&promo=gold20")).await;
+    let (_, html) = page(
+        &friend,
+        &app,
+        &format!("/checkout?tier={gold}&promo=gold20"),
+    )
+    .await;
     assert!(html.contains("GOLD20: 20% off your first period") && html.contains("$12.00"));
 
     // The finance console: admins (and finance) only.
@@ -385,16 +631,40 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
     let (ops, ops_csrf) = signed_in(&app, "root@example.com").await;
     let (status, html) = page(&ops, &app, "/admin/payments").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Payments console") && html.contains("applied") && html.contains("sandbox"));
+    assert!(
+        html.contains("Payments console") && html.contains("applied") && html.contains("sandbox")
+    );
     assert!(html.contains("Raw headers and body"));
-    assert_eq!(page(&b, &app, "/admin/payments").await.0, StatusCode::FORBIDDEN);
-    assert_eq!(page(&creator_b, &app, "/admin/payments").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        page(&b, &app, "/admin/payments").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page(&creator_b, &app, "/admin/payments").await.0,
+        StatusCode::FORBIDDEN
+    );
     let (status, html) = page(&ops, &app, "/admin/payments?status=dead").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("No notifications with status dead"));
-    assert_eq!(form(&b, &app, "/admin/payments/batches", &[("csrf", &csrf)]).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(form(&ops, &app, "/admin/payments/batches", &[]).await.status(), StatusCode::FORBIDDEN);
-    let res = form(&ops, &app, "/admin/payments/batches", &[("csrf", &ops_csrf)]).await;
+    assert_eq!(
+        form(&b, &app, "/admin/payments/batches", &[("csrf", &csrf)])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        form(&ops, &app, "/admin/payments/batches", &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/batches",
+        &[("csrf", &ops_csrf)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("No pending payouts"));
     // Refund the top-up's charge: the sandbox's refund notification applies it.
@@ -405,14 +675,42 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
             .await
             .unwrap()
             .into_iter()
-            .find(|c| c.processor == "sandbox" && c.product == fanz_payments::checkout::Kind::WalletTopup)
+            .find(|c| {
+                c.processor == "sandbox" && c.product == fanz_payments::checkout::Kind::WalletTopup
+            })
             .expect("the top-up's charge")
     };
     let id = charge.id.to_string();
-    let res = form(&ops, &app, "/admin/payments/refund", &[("csrf", &ops_csrf), ("charge_id", &id), ("reason", "")]).await;
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/refund",
+        &[("csrf", &ops_csrf), ("charge_id", &id), ("reason", "")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = form(&ops, &app, "/admin/payments/refund", &[("csrf", &ops_csrf), ("charge_id", &id), ("amount", "5.00"), ("reason", "asked nicely")]).await;
-    assert_eq!(location(&res), format!("{SITE}/admin/payments?done=refund&id={id}&how=requested"));
-    let res = form(&b, &app, "/admin/payments/refund", &[("csrf", &csrf), ("charge_id", &id), ("reason", "mine")]).await;
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/refund",
+        &[
+            ("csrf", &ops_csrf),
+            ("charge_id", &id),
+            ("amount", "5.00"),
+            ("reason", "asked nicely"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/admin/payments?done=refund&id={id}&how=requested")
+    );
+    let res = form(
+        &b,
+        &app,
+        "/admin/payments/refund",
+        &[("csrf", &csrf), ("charge_id", &id), ("reason", "mine")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
