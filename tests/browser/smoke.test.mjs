@@ -287,3 +287,156 @@ test('a creator publishes from the studio; a follower sees the feed and stories'
     await browser.close();
   }
 });
+
+test('a fan subscribes, tips and unlocks through the sandbox checkout; the creator and finance see it', async () => {
+  const stamp = Date.now().toString(36);
+  const creator = `nova_${stamp}`;
+  const fan = `fan_pay_${stamp}`;
+  const password = 'correct horse battery';
+  const api = async (path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${path}: ${res.status} ${await res.clone().text()}`);
+    return res.status === 204 ? null : res.json();
+  };
+  // A creator with a paid tier, posts for subscribers and one pay-per-view post; a fan.
+  await api('/api/v1/auth/signup', { email: `${creator}@example.com`, handle: creator, password });
+  const { token } = await api('/api/v1/auth/login', { email: `${creator}@example.com`, password });
+  await api('/api/v1/me/creator', { clusters: ['girlfanz'] }, token);
+  await fetch(`${base}/api/v1/me/profile`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ display_name: 'Nova Lux', bio: 'Neon portraits and late-night sets.' }),
+  });
+  await api('/api/v1/creators/me/tiers', { name: 'Inner circle', price: { amount: 999, currency: 'USD' }, benefits: 'Every set in full, weekly live shows, DMs answered first.' }, token);
+  for (const text of ['Members-only: the full rooftop set, 24 photos.', 'Behind the scenes of the neon shoot.']) {
+    await api('/api/v1/posts', { text, visibility: 'subscribers', tags: ['neon'], publish: true }, token);
+  }
+  const ppv = await api('/api/v1/posts', { text: 'The private after-hours set, uncut.', teaser: 'After hours, just for you', visibility: 'ppv', price: { amount: 499, currency: 'USD' }, publish: true }, token);
+  await api('/api/v1/auth/signup', { email: `${fan}@example.com`, handle: fan, password });
+
+  const login = async (page, email, pw) => {
+    await page.goto(`${base}/c/girlfanz/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(pw);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/c/girlfanz/settings');
+  };
+  const paid = async (page) => {
+    await page.waitForURL('**/c/girlfanz/payments/checkout/*');
+    await page.locator('#receipt[data-status="paid"]').waitFor({ timeout: 25000 });
+  };
+  const payWith4242 = async (page, name) => {
+    await page.waitForURL('**/c/girlfanz/payments/sandbox/*');
+    assert.equal(await page.locator('.sbx-name').textContent(), 'Sandbox Payments');
+    await page.locator('label.sbx-test-card', { hasText: '4242 4242 4242 4242' }).click();
+    assert.equal(await page.locator('#card').inputValue(), '4242 4242 4242 4242');
+    if (name) await page.screenshot({ path: `${shots}/pay-sandbox-${name}.png`, fullPage: true });
+    await page.locator('button.sbx-pay').click();
+    await paid(page);
+  };
+
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await login(page, `${fan}@example.com`, password);
+    await page.goto(`${base}/c/girlfanz/@${creator}`);
+    assert.ok((await page.locator('.creator-posts .post-card.is-locked').count()) >= 3, 'locked before paying');
+    await page.getByRole('link', { name: 'Subscribe $9.99/month' }).click();
+    await page.waitForURL('**/c/girlfanz/checkout?tier=*');
+    assert.equal(await page.locator('h1').first().textContent(), 'Subscribe to Nova Lux');
+    assert.equal(await page.locator('#pay-total').textContent(), '$9.99');
+    assert.match(await page.locator('#pay-descriptor').textContent(), /FANZ\*SANDBOX/);
+    // A bundle changes the total at once; back to one month.
+    await page.locator('label.option', { hasText: '3 months' }).click();
+    assert.equal(await page.locator('#pay-total').textContent(), '$26.97');
+    await page.locator('label.option', { hasText: '1 month' }).click();
+    await page.screenshot({ path: `${shots}/pay-checkout-desktop.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Pay $9.99' }).click();
+    await payWith4242(page, 'desktop');
+    assert.match(await page.locator('h1').first().textContent(), /Payment complete/);
+    await page.screenshot({ path: `${shots}/pay-receipt-desktop.png`, fullPage: true });
+
+    // The creator's posts for subscribers are open now.
+    await page.goto(`${base}/c/girlfanz/@${creator}`);
+    await page.getByText('Members-only: the full rooftop set, 24 photos.').waitFor();
+    assert.equal(await page.locator('.creator-posts .post-card.is-locked').count(), 1, 'only the pay-per-view post stays locked');
+
+    // A tip with a message.
+    await page.getByRole('link', { name: 'Send a tip' }).click();
+    await page.waitForURL('**/c/girlfanz/checkout?tip=*');
+    await page.getByRole('button', { name: '$20', exact: true }).click();
+    assert.equal(await page.locator('#pay-total').textContent(), '$20.00');
+    await page.getByLabel('Message').fill('That rooftop set!');
+    await page.screenshot({ path: `${shots}/pay-tip-desktop.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Pay $20.00' }).click();
+    await payWith4242(page);
+
+    // The pay-per-view post: unlock it from its page.
+    await page.goto(`${base}/c/girlfanz/p/${ppv.id}`);
+    await page.locator('a.unlock').click();
+    await page.waitForURL('**/c/girlfanz/checkout?post=*');
+    await page.screenshot({ path: `${shots}/pay-unlock-desktop.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Pay $4.99' }).click();
+    await payWith4242(page);
+    await page.getByRole('link', { name: 'View the post' }).click();
+    await page.getByText('The private after-hours set, uncut.').waitFor();
+
+    await page.goto(`${base}/c/girlfanz/me/subscriptions`);
+    await page.getByText('Inner circle').waitFor();
+    assert.equal(await page.locator('.sub-card .status-badge').first().textContent(), 'Active');
+    assert.ok((await page.locator('#history tbody tr').count()) >= 3, 'three payments in the history');
+    await page.screenshot({ path: `${shots}/pay-subscriptions-desktop.png`, fullPage: true });
+    await page.goto(`${base}/c/girlfanz/me/wallet`);
+    await page.screenshot({ path: `${shots}/pay-wallet-desktop.png`, fullPage: true });
+
+    // The same pages on a phone.
+    const mobile = await browser.newPage({ viewport: { width: 390, height: 844 }, reducedMotion: 'reduce' });
+    await mobile.context().addCookies(await page.context().cookies());
+    await mobile.goto(`${base}/c/girlfanz/checkout?topup=1`);
+    await mobile.screenshot({ path: `${shots}/pay-checkout-mobile.png`, fullPage: true });
+    await mobile.getByRole('button', { name: 'Pay $25.00' }).click();
+    await payWith4242(mobile, 'mobile');
+    await mobile.screenshot({ path: `${shots}/pay-receipt-mobile.png`, fullPage: true });
+    for (const [path, name] of [['me/subscriptions', 'subscriptions'], ['me/wallet', 'wallet']]) {
+      await mobile.goto(`${base}/c/girlfanz/${path}`);
+      await mobile.screenshot({ path: `${shots}/pay-${name}-mobile.png`, fullPage: true });
+    }
+    await mobile.close();
+    await page.close();
+
+    // The creator sees the sales in the studio's earnings.
+    for (const [name, viewport] of VIEWPORTS) {
+      const studio = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await login(studio, `${creator}@example.com`, password);
+      await studio.goto(`${base}/c/girlfanz/studio`);
+      await studio.getByRole('link', { name: 'Earnings' }).click();
+      await studio.waitForURL('**/c/girlfanz/studio/earnings');
+      assert.ok((await studio.locator('#sales-h + .scroll tbody tr').count()) >= 3, 'the sales are listed');
+      await studio.screenshot({ path: `${shots}/pay-earnings-${name}.png`, fullPage: true });
+      await studio.close();
+    }
+
+    // Finance: the notifications the sandbox sent, as they arrived.
+    const email = process.env.ADMIN_EMAIL;
+    if (email) {
+      for (const [name, viewport] of VIEWPORTS) {
+        const ops = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+        await login(ops, email, process.env.ADMIN_PASSWORD);
+        await ops.goto(`${base}/c/girlfanz/admin/payments`);
+        assert.equal(await ops.locator('h1').first().textContent(), 'Payments console');
+        assert.ok((await ops.locator('.note').count()) >= 4, 'the sandbox notifications are logged');
+        await ops.locator('.note details').first().locator('summary').click();
+        await ops.evaluate(() => window.scrollTo(0, 0));
+        await ops.evaluate(() => window.scrollTo(0, 0));
+        await ops.screenshot({ path: `${shots}/pay-admin-${name}.png`, fullPage: true });
+        await ops.close();
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+});

@@ -172,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
         .route("/assets/app.css", get(app_css))
+        .route("/assets/payments.js", get(payments_js))
         .merge(pages::art::router())
         .route("/media/{token}", get(api::media::deliver))
         .merge(pages.clone())
@@ -276,8 +277,22 @@ async fn app_css() -> Response {
         ],
         concat!(
             include_str!("../assets/app.css"),
-            include_str!("../assets/content.css")
+            include_str!("../assets/content.css"),
+            include_str!("../assets/payments.css")
         ),
+    )
+        .into_response()
+}
+
+/// The checkout and sandbox pages' small script (filling a test card, live totals); the pages
+/// work without it.
+async fn payments_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/payments.js"),
     )
         .into_response()
 }

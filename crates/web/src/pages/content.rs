@@ -140,7 +140,7 @@ pub fn card(v: &PostView, base: &str, now: i64) -> Card {
         },
         Some(Unlock::Purchase { price }) => (
             format!("Unlock for {}", money(price)),
-            format!("{base}/p/{}#unlock", v.id),
+            format!("{base}/checkout?post={}", v.id),
             false,
         ),
     };

@@ -6,6 +6,7 @@ pub(crate) mod art;
 pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
+pub(crate) mod payments;
 mod templates;
 
 use crate::error::ApiError;
@@ -53,6 +54,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .route("/@{handle}/follow", post(follow))
         .route("/@{handle}/unfollow", post(unfollow))
         .merge(content::routes())
+        .merge(payments::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

@@ -19,6 +19,25 @@ pub struct TestApp {
 /// Run `$test(app)` once per backend.
 #[macro_export]
 macro_rules! on_both_backends {
+    // `config = f;` first: each app is made with `spawn_with(backend, f)`.
+    (config = $tweak:path; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::harness::spawn_with(fanz_store::Backend::Sqlite, $tweak).await.expect("sqlite app");
+                    super::$name(app).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::harness::spawn_with(fanz_store::Backend::Postgres, $tweak).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+                    }
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {

@@ -16,4 +16,5 @@ mod harness;
 mod jobs;
 mod media;
 mod pages;
+mod payment_pages;
 mod payments;
