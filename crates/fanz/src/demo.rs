@@ -129,6 +129,10 @@ pub async fn load(state: &AppState) -> Result<()> {
     }
     let generated = cluster_creators(state, &actor).await?;
     let posts = content(state, &actor).await?;
+    let sales = payments(state, &actor).await?;
+    if sales > 0 {
+        println!("demo payments: {sales} sandbox sales, creators verified with sandbox payouts");
+    }
     if generated > 0 || posts > 0 {
         println!("demo content: {generated} more creators across the clusters, {posts} posts");
     }
@@ -423,4 +427,137 @@ async fn content(state: &AppState, actor: &Actor) -> Result<usize> {
         tx.commit().await?;
     }
     Ok(posted)
+}
+
+/// Demo money, when the sandbox processor is on: every creator verified with a weekly sandbox
+/// payout method; two demo fans subscribe to each creator's paid tier and one tips, each
+/// through the sandbox's signed notifications and the real intake; then one payout round.
+/// Skips creators who already have sales.
+async fn payments(state: &AppState, actor: &Actor) -> Result<usize> {
+    use fanz_payments::checkout::{self, CheckoutRequest, Kind};
+    use fanz_processors::{Event, EventKind, Money};
+    if !state.payments.config.sandbox {
+        return Ok(0);
+    }
+    let mut db = state.store.conn().await?;
+    let mut creators = Vec::new();
+    for c in state.clusters.all() {
+        creators.extend(fanz_profiles::creators_on(&mut db, &c.slug, 1000).await?);
+    }
+    creators.sort_by_key(|p| p.user_id);
+    creators.dedup_by_key(|p| p.user_id);
+    drop(db);
+    let fans = demo_fans(state, actor).await?;
+    let mut sales = 0;
+    for (n, creator) in creators.iter().enumerate() {
+        let mut tx = state.store.begin().await?;
+        if !fanz_payments::apply::charges_of_creator(&mut tx, creator.user_id, 1)
+            .await?
+            .is_empty()
+        {
+            continue;
+        }
+        let cactor = actor.with_user(creator.user_id);
+        fanz_payments::payouts::configure(
+            &mut tx,
+            &state.payments,
+            creator.user_id,
+            &fanz_payments::payouts::PayoutSettings {
+                method: "sandbox".into(),
+                destination: format!("{} (sandbox)", creator.handle),
+                schedule: Some("weekly".into()),
+                minimum: Some(state.payments.config.payout_minimum),
+                currency: None,
+            },
+            &cactor,
+        )
+        .await?;
+        fanz_payments::payouts::set_verified(
+            &mut tx,
+            &state.payments,
+            creator.user_id,
+            true,
+            actor,
+        )
+        .await?;
+        let paid = fanz_content::tiers::list(&mut tx, creator.user_id, false)
+            .await?
+            .into_iter()
+            .find(|t| !t.is_free());
+        let mut orders = Vec::new();
+        for k in 0..3 {
+            let Some(&fan) = fans.get((n * 3 + k) % fans.len().max(1)) else {
+                break;
+            };
+            let req = match (k, &paid) {
+                (0 | 1, Some(t)) => CheckoutRequest {
+                    kind: Kind::Subscription,
+                    processor: "sandbox".into(),
+                    tier_id: Some(t.id),
+                    period_days: None,
+                    promo_code: None,
+                    post_id: None,
+                    creator_id: None,
+                    amount: None,
+                    currency: None,
+                    message: None,
+                },
+                _ => CheckoutRequest {
+                    kind: Kind::Tip,
+                    processor: "sandbox".into(),
+                    tier_id: None,
+                    period_days: None,
+                    promo_code: None,
+                    post_id: None,
+                    creator_id: Some(creator.user_id),
+                    amount: Some(1500),
+                    currency: Some("USD".into()),
+                    message: Some("Love your work!".into()),
+                },
+            };
+            match checkout::create(
+                &mut tx,
+                &state.payments,
+                fan,
+                "boyfanz",
+                &req,
+                &actor.with_user(fan),
+            )
+            .await
+            {
+                Ok(s) => orders.push(s.checkout),
+                Err(fanz_payments::PaymentsError::Conflict(_)) => {}
+                Err(e) => return Err(anyhow::anyhow!("demo checkout: {e}")),
+            }
+        }
+        tx.commit().await?;
+        for c in orders {
+            let mut e = Event::new(
+                EventKind::SaleApproved,
+                format!("demo_sale_{}", c.reference),
+            );
+            e.reference = Some(c.reference.clone());
+            e.transaction = Some(format!("demo_txn_{}", c.reference));
+            if c.kind == Kind::Subscription {
+                e.subscription = Some(format!("demo_sub_{}", c.reference));
+            }
+            e.amount = Some(Money::new(c.amount, &c.currency));
+            e.fee = Some(fanz_payments::sandbox::fee(c.amount));
+            fanz_payments::sandbox::send(&state.store, &state.payments, &e).await?;
+            sales += 1;
+        }
+    }
+    if sales > 0 {
+        let mut tx = state.store.begin().await?;
+        fanz_payments::payouts::schedule_due(
+            &mut tx,
+            &state.payments,
+            fanz_core::clock::now_micros(),
+            10_000,
+        )
+        .await?;
+        fanz_payments::payouts::make_batches(&mut tx, actor).await?;
+        tx.commit().await?;
+    }
+    Ok(sales)
 }
