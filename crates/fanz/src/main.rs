@@ -229,6 +229,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo => {
+            // Demo sales go through the sandbox processor.
+            let mut config = config;
+            config.payments.sandbox = true;
             let state = state(config).await?;
             demo::load(&state).await
         }
