@@ -777,3 +777,63 @@ pub async fn clear_flag(db: &mut Db, fan_id: i64, actor: &Actor) -> Result<bool>
     }
     Ok(n > 0)
 }
+
+/// Finance refunds a charge (audited with the reason): a wallet payment is refunded at once
+/// (`refunded`); a sandbox one through the sandbox's refund notification (`requested`);
+/// others are refunded in the processor's console, whose refund notification applies it here.
+pub async fn refund_by_finance(
+    db: &mut Db,
+    env: &Payments,
+    id: i64,
+    amount: Option<i64>,
+    reason: &str,
+    actor: &Actor,
+) -> Result<&'static str> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(crate::invalid(
+            "reason",
+            "reason_required",
+            "give a reason (up to 500 characters)",
+        ));
+    }
+    let charge = get_charge(db, id).await?;
+    let status = match charge.processor.as_str() {
+        "wallet" => {
+            reverse_charge(
+                db,
+                env,
+                &charge,
+                "refund",
+                amount,
+                None,
+                &format!("manual_refund:{id}"),
+                Some(reason),
+                actor,
+            )
+            .await?;
+            "refunded"
+        }
+        "sandbox" => {
+            let emit = crate::sandbox::Emit {
+                event: "refund".into(),
+                subscription_id: None,
+                charge_id: Some(id),
+                amount,
+                faults: Default::default(),
+            };
+            crate::sandbox::emit(db, env, &emit).await?;
+            "requested"
+        }
+        _ => return Err(PaymentsError::Conflict("refund_at_processor")),
+    };
+    record(
+        db,
+        actor,
+        "payments.refund_requested",
+        Some(&format!("charge:{id}")),
+        json!({"amount": amount, "reason": reason}),
+    )
+    .await?;
+    Ok(status)
+}

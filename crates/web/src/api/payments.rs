@@ -721,34 +721,14 @@ pub async fn refund_charge(
     Json(r): Json<RefundRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<RefundStarted>)> {
     finance(&me)?;
-    let reason = r.reason.trim();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "reason_required",
-            "give a reason (up to 500 characters)",
-        ));
-    }
-    let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
-    let charge = apply::get_charge(&mut tx, id).await?;
-    let status = match charge.processor.as_str() {
-        "wallet" => {
-            apply::reverse_charge(&mut tx, &state.payments, &charge, "refund", r.amount, None, &format!("manual_refund:{id}"), Some(reason), &actor).await?;
-            "refunded"
-        }
-        "sandbox" => {
-            sandbox::emit(&mut tx, &state.payments, &Emit { event: "refund".into(), subscription_id: None, charge_id: Some(id), amount: r.amount, faults: Default::default() }).await?;
-            "requested"
-        }
-        _ => return Err(ApiError::new(StatusCode::CONFLICT, "refund_at_processor", "refund this charge in the processor's console; its notification applies the refund here")),
-    };
-    fanz_audit::record(
+    let status = apply::refund_by_finance(
         &mut tx,
-        &actor,
-        "payments.refund_requested",
-        Some(&format!("charge:{id}")),
-        serde_json::json!({"amount": r.amount, "reason": reason}),
+        &state.payments,
+        id,
+        r.amount,
+        &r.reason,
+        &actor.with_user(me.user_id),
     )
     .await?;
     tx.commit().await?;

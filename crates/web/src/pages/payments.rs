@@ -21,7 +21,7 @@ use fanz_core::Role;
 use fanz_identity::Principal;
 use fanz_payments::checkout::{self, Checkout, CheckoutRequest, Kind, NewPromo};
 use fanz_payments::payouts::{self, PayoutSettings};
-use fanz_payments::sandbox::{self, Emit};
+use fanz_payments::sandbox;
 use fanz_payments::{apply, intake, subscriptions, wallet};
 use fanz_store::Db;
 use std::collections::HashMap;
@@ -1929,8 +1929,7 @@ async fn console_get(
     .await
 }
 
-/// Refund a charge as `POST /api/v1/payments/charges/{id}/refund` does: wallet payments at
-/// once, sandbox ones through the sandbox's refund notification, others at the processor.
+/// Refund a charge as `POST /api/v1/payments/charges/{id}/refund` does.
 async fn refund(
     state: &AppState,
     tx: &mut Db,
@@ -1939,56 +1938,7 @@ async fn refund(
     reason: &str,
     actor: &Actor,
 ) -> Result<&'static str, ApiError> {
-    let charge = apply::get_charge(tx, id).await?;
-    let status = match charge.processor.as_str() {
-        "wallet" => {
-            apply::reverse_charge(
-                tx,
-                &state.payments,
-                &charge,
-                "refund",
-                amount,
-                None,
-                &format!("manual_refund:{id}"),
-                Some(reason),
-                actor,
-            )
-            .await?;
-            "refunded"
-        }
-        "sandbox" => {
-            sandbox::emit(
-                tx,
-                &state.payments,
-                &Emit {
-                    event: "refund".into(),
-                    subscription_id: None,
-                    charge_id: Some(id),
-                    amount,
-                    faults: Default::default(),
-                },
-            )
-            .await?;
-            "requested"
-        }
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "refund_at_processor",
-                "refund this charge in the processor's console; its notification applies the refund here",
-            ))
-        }
-    };
-    fanz_audit::record(
-        tx,
-        actor,
-        "payments.refund_requested",
-        Some(&format!("charge:{id}")),
-        serde_json::json!({"amount": amount, "reason": reason}),
-    )
-    .await
-    .map_err(ApiError::internal)?;
-    Ok(status)
+    Ok(apply::refund_by_finance(tx, &state.payments, id, amount, reason, actor).await?)
 }
 
 async fn console_post(
