@@ -23,6 +23,10 @@ pub struct PaymentsArgs {
     /// Creators the sales are spread over.
     #[arg(long, default_value_t = 100)]
     pub creators: usize,
+    /// Also time one payout round (scheduled payouts, then batches with their export files)
+    /// for this many creators with a balance and a verified payout account (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub payout_creators: usize,
 }
 
 struct Run {
@@ -247,6 +251,79 @@ pub async fn payments(state: AppState, args: PaymentsArgs) -> Result<()> {
     println!(
         "all {n} notifications applied once; intake costs {:.1}× the ledger posting alone",
         reference.rate / intake.rate
+    );
+    if args.payout_creators > 0 {
+        payout_round(&state, args.payout_creators, tag).await?;
+    }
+    Ok(())
+}
+
+/// Creators with earnings and a verified weekly payout account, then one round timed:
+/// scheduled payouts made, gathered into batches with their export files.
+async fn payout_round(state: &AppState, creators: usize, tag: u32) -> Result<()> {
+    println!("preparing {creators} creators with earnings and payout accounts…");
+    let base = 1_000_000_000 + (tag as i64 % 1_000_000) * 100_000;
+    let actor = Actor::system();
+    let bar = indicatif::ProgressBar::new(creators as u64);
+    for chunk in (0..creators).collect::<Vec<_>>().chunks(500) {
+        let mut tx = state.store.begin().await?;
+        for &i in chunk {
+            let creator = base + i as i64;
+            let req = fanz_ledger::templates::TemplateRequest {
+                idempotency_key: format!("bench-payout-{tag:x}-{i}"),
+                currency: "USD".into(),
+                amount: 10_000,
+                creator_id: Some(creator),
+                processor: Some("sandbox".into()),
+                ..Default::default()
+            };
+            fanz_ledger::templates::apply(&mut tx, "tip", &req, &actor).await?;
+            let settings = fanz_payments::payouts::PayoutSettings {
+                method: if i % 2 == 0 {
+                    "paxum".into()
+                } else {
+                    "wire".into()
+                },
+                destination: if i % 2 == 0 {
+                    format!("creator{i}@example.com")
+                } else {
+                    format!("Creator {i}; DE89370400440532013000")
+                },
+                schedule: Some("weekly".into()),
+                minimum: Some(state.payments.config.payout_minimum),
+                currency: None,
+            };
+            // Verified first: verifying an account that has a method asks for a payout at once.
+            fanz_payments::payouts::set_verified(&mut tx, &state.payments, creator, true, &actor)
+                .await?;
+            fanz_payments::payouts::configure(&mut tx, &state.payments, creator, &settings, &actor)
+                .await?;
+        }
+        tx.commit().await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let started = Instant::now();
+    let mut tx = state.store.begin().await?;
+    let now = fanz_core::clock::now_micros();
+    let made = fanz_payments::payouts::schedule_due(
+        &mut tx,
+        &state.payments,
+        now,
+        creators as i64 + 1_000,
+    )
+    .await?;
+    let scheduled = started.elapsed();
+    let batches = fanz_payments::payouts::make_batches(&mut tx, &actor).await?;
+    tx.commit().await?;
+    let total = started.elapsed();
+    let lines: i64 = batches.iter().map(|b| b.count).sum();
+    println!(
+        "payout round: {made} payouts made in {:.2} s; {} batches ({lines} lines, export files) in {:.2} s more; {:.2} s in all",
+        scheduled.as_secs_f64(),
+        batches.len(),
+        (total - scheduled).as_secs_f64(),
+        total.as_secs_f64()
     );
     Ok(())
 }
