@@ -20,12 +20,14 @@ macro_rules! payments_tests {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    let app = super::spawn(fanz_store::Backend::Sqlite, None).await.expect("sqlite app");
+                    let btcpay = super::fake_btcpay().await;
+                    let app = super::spawn(fanz_store::Backend::Sqlite, Some(btcpay)).await.expect("sqlite app");
                     super::$name(app).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    match super::spawn(fanz_store::Backend::Postgres, None).await {
+                    let btcpay = super::fake_btcpay().await;
+                    match super::spawn(fanz_store::Backend::Postgres, Some(btcpay)).await {
                         Some(app) => super::$name(app).await,
                         None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
                     }
@@ -416,15 +418,19 @@ async fn ppv_and_tips_with_refunds(app: TestApp) {
     assert!(statuses.contains(&"refunded"), "{statuses:?}");
 }
 
-/// Apply `events` to a fresh shop in the given order; returns the books and access after.
+/// Apply a subscription's events to a new shop in the given order; returns the shop's books
+/// (the creator's payable and reserve, and what the platform's revenue and the sandbox's cash
+/// moved by) and the fan's access after.
 async fn run_scenario(
     app: &TestApp,
+    admin: &str,
+    tag: &str,
     order: &[usize],
     dup: bool,
 ) -> (i64, i64, i64, i64, bool, String) {
-    let admin = app.admin().await;
-    let (_, cid, tier, subs_post, _) = shop(app, "ordo").await;
-    let (fan, _) = app.user("orla").await;
+    let (_, cid, tier, subs_post, _) = shop(app, &format!("ordo{tag}")).await;
+    let (fan, _) = app.user(&format!("orla{tag}")).await;
+    let (_, _, platform0, cash0) = figures(app, admin, cid).await;
     let c = checkout(
         app,
         &fan,
@@ -433,11 +439,11 @@ async fn run_scenario(
     .await;
     let r = c["reference"].as_str().unwrap().to_owned();
     let events = [
-        sale(&c, "x1"),
+        sale(&c, &format!("x1{tag}")),
         renewal(&c, 1, 999),
         renewal(&c, 2, 999),
-        json!({"id": "cx1", "type": "subscription.cancelled", "subscription": format!("sub_{r}")}),
-        undo("refund", &format!("txn_rn_{r}_2"), "rx1"),
+        json!({"id": format!("cx1{tag}"), "type": "subscription.cancelled", "subscription": format!("sub_{r}")}),
+        undo("refund", &format!("txn_rn_{r}_2"), &format!("rx1{tag}")),
     ];
     for &i in order {
         assert_eq!(notify(app, events[i].clone()).await, StatusCode::OK);
@@ -450,7 +456,7 @@ async fn run_scenario(
         let res = app
             .get(
                 "/api/v1/payments/notifications?status=retrying",
-                Some(&admin),
+                Some(admin),
             )
             .await;
         let v: Value = res.json().await.unwrap();
@@ -460,7 +466,7 @@ async fn run_scenario(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let dead: Value = app
-        .get("/api/v1/payments/notifications?status=dead", Some(&admin))
+        .get("/api/v1/payments/notifications?status=dead", Some(admin))
         .await
         .json()
         .await
@@ -469,29 +475,27 @@ async fn run_scenario(
         dead["notifications"].as_array().unwrap().is_empty(),
         "no dead letters: {dead}"
     );
-    books_verify(app, &admin).await;
-    let (p, res, plat, cash) = figures(app, &admin, cid).await;
+    books_verify(app, admin).await;
+    let (p, res, plat, cash) = figures(app, admin, cid).await;
     let subs = subscriptions(app, &fan).await;
     (
         p,
         res,
-        plat,
-        cash,
+        plat - platform0,
+        cash - cash0,
         locked(app, &fan, subs_post).await,
         subs[0]["status"].as_str().unwrap().to_owned(),
     )
 }
 
 async fn duplicated_delayed_and_reordered_notifications_give_the_same_books(app: TestApp) {
-    let in_order = run_scenario(&app, &[0, 1, 2, 3, 4], false).await;
+    let admin = app.admin().await;
+    let in_order = run_scenario(&app, &admin, "a", &[0, 1, 2, 3, 4], false).await;
     // The refund of renewal 2 expires the subscription and locks the posts.
     assert_eq!(in_order.5, "expired");
     assert!(in_order.4);
     assert_eq!(in_order.0, 759 * 3 - 799);
-    let backend = app.store.backend();
-    drop(app);
-    let other = spawn(backend, None).await.unwrap();
-    let shuffled = run_scenario(&other, &[4, 2, 0, 3, 1], true).await;
+    let shuffled = run_scenario(&app, &admin, "b", &[4, 2, 0, 3, 1], true).await;
     assert_eq!(
         in_order, shuffled,
         "reordered and duplicated deliveries give the same books"
@@ -585,13 +589,11 @@ async fn forged_and_foreign_notifications_post_nothing(app: TestApp) {
     assert_eq!(balance(&app, &admin, "cash:ccbill:USD").await, 999);
 
     // BTCPay: a replayed delivery of the settled invoice posts once; a forged one nothing.
-    let fake = fake_btcpay().await;
-    let app2 = spawn(app.store.backend(), Some(fake)).await.unwrap();
-    let admin2 = app2.admin().await;
-    let (_, cid2, _, _, ppv) = shop(&app2, "bitsy").await;
+    let (app2, admin2) = (&app, &admin);
+    let (_, cid2, _, _, ppv) = shop(app2, "bitsy").await;
     let (fan2, _) = app2.user("bert").await;
     let bc = checkout(
-        &app2,
+        app2,
         &fan2,
         json!({"kind": "ppv", "post_id": ppv, "processor": "btcpay"}),
     )
@@ -619,7 +621,7 @@ async fn forged_and_foreign_notifications_post_nothing(app: TestApp) {
         post(settled("d1", false), "wrong").await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
-    assert_eq!(balance(&app2, &admin2, "cash:btcpay:USD").await, 0);
+    assert_eq!(balance(app2, admin2, "cash:btcpay:USD").await, 0);
     assert_eq!(
         post(settled("d1", false), BTCPAY_SECRET)
             .await
@@ -635,13 +637,13 @@ async fn forged_and_foreign_notifications_post_nothing(app: TestApp) {
         StatusCode::OK
     );
     assert_eq!(
-        balance(&app2, &admin2, "cash:btcpay:USD").await,
+        balance(app2, admin2, "cash:btcpay:USD").await,
         500,
         "posted once"
     );
-    assert_eq!(figures(&app2, &admin2, cid2).await.0, 380);
-    assert!(!locked(&app2, &fan2, ppv).await);
-    books_verify(&app2, &admin2).await;
+    assert_eq!(figures(app2, admin2, cid2).await.0, 380);
+    assert!(!locked(app2, &fan2, ppv).await);
+    books_verify(app2, admin2).await;
 }
 
 /// A stand-in BTCPay Server answering invoice creation with a checkout link.
