@@ -3,12 +3,12 @@
 //! with a message that names the key.
 
 pub mod auth;
+pub mod compliance;
 pub mod gateway;
 pub mod http;
 pub mod jobs;
 pub mod media;
 pub mod payments;
-pub mod compliance;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;

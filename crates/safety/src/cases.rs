@@ -211,6 +211,7 @@ pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Decide an undecided case: `removed` keeps (or puts) the post out of sight, `restored` and
 /// `no_action` release the hold and show a post hidden for review again (through the gate).
 /// Writes the statement of reasons and mails it to the creator, and the outcome to the
