@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 on_both_backends!(reports_cases_decisions_and_appeals, safety_pages);
-on_both_backends!(config = throttled; reports_are_throttled_per_ip);
+on_both_backends!(config = super::throttled; reports_are_throttled_per_ip);
 
 fn throttled(c: &mut fanz_config::Config) {
     c.compliance.reports_per_ip_per_hour = 3;
