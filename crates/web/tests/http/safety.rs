@@ -8,7 +8,11 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-on_both_backends!(reports_cases_decisions_and_appeals, safety_pages);
+on_both_backends!(
+    reports_cases_decisions_and_appeals,
+    safety_pages,
+    cases_escalate_then_go_overdue
+);
 on_both_backends!(config = super::throttled; reports_are_throttled_per_ip);
 
 fn throttled(c: &mut fanz_config::Config) {
@@ -284,4 +288,40 @@ async fn safety_pages(app: TestApp) {
     let home = app.get("/", None).await.text().await.unwrap();
     assert!(home.contains("/report?url=/"), "footer report link");
     assert!(home.contains("/legal/2257"), "footer 2257 link");
+}
+
+/// The deadline job's work at simulated times: nothing before the escalation point,
+/// escalated from 2 business days before the deadline, overdue after it.
+async fn cases_escalate_then_go_overdue(app: TestApp) {
+    use fanz_safety::{cases, deadlines};
+    let r: Value = report(&app, json!({"kind": "impersonation", "url": "https://elsewhere.example/fake", "details": "not me"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case_id = r["case_id"].as_i64().unwrap();
+    let due = r["due_at"].as_i64().unwrap();
+    let actor = fanz_audit::Actor::system();
+    for (now, expect) in [
+        (deadlines::escalate_at(due) - 1, (0, 0)),
+        (deadlines::escalate_at(due), (1, 0)),
+        (due, (0, 0)),
+        (due + 1, (0, 1)),
+        (due + 2, (0, 0)),
+    ] {
+        let mut tx = app.store.begin().await.unwrap();
+        let got = cases::run_deadlines(&mut tx, now, &actor).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(got, expect, "at {now}");
+    }
+    let admin = app.admin().await;
+    let c: Value = app
+        .get(&format!("/api/v1/compliance/cases/{case_id}"), Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "escalated");
+    assert_eq!(c["overdue"], true);
+    assert!(c["escalated_at"].as_i64().is_some());
 }
