@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 on_both_backends!(
     reports_cases_decisions_and_appeals,
     safety_pages,
-    cases_escalate_then_go_overdue
+    cases_escalate_then_go_overdue,
+    report_and_decide_through_the_pages
 );
 on_both_backends!(config = super::throttled; reports_are_throttled_per_ip);
 
@@ -324,4 +325,121 @@ async fn cases_escalate_then_go_overdue(app: TestApp) {
     assert_eq!(c["status"], "escalated");
     assert_eq!(c["overdue"], true);
     assert!(c["escalated_at"].as_i64().is_some());
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let res = b.get(app.url(path)).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
+    let b = browser();
+    let (_, page) = html(&b, app, "/login").await;
+    let res = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("email", &format!("{handle}@example.com")),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "login {handle}");
+    b
+}
+
+/// Signed out, a non-consent report through the form hides the post; a moderator decides
+/// it on /admin/cases; a fan may not open the queue.
+async fn report_and_decide_through_the_pages(app: TestApp) {
+    let cleo = creator(&app, "pagecleo", &["fanzlab"]).await;
+    let p = post_json(
+        &app,
+        &cleo,
+        json!({"text": "hi", "visibility": "public", "publish": true}),
+    )
+    .await;
+    let id = p["id"].as_i64().unwrap();
+    let anon = browser();
+    let (status, page) = html(&anon, &app, &format!("/report?url=/p/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let res = anon
+        .post(app.url("/report"))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("kind", "non_consensual"),
+            ("url", &format!("/p/{id}")),
+            ("details", "I never agreed to this"),
+            ("good_faith", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let done = res.text().await.unwrap();
+    assert!(done.contains("hidden while we review it"), "{done}");
+    assert_eq!(
+        app.get(&format!("/api/v1/posts/{id}"), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    app.user("pagefan").await;
+    let fan = signed_in(&app, "pagefan").await;
+    assert_eq!(
+        html(&fan, &app, "/admin/cases").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let admin = app.admin().await;
+    let (moder, _) = app.user("pagemod").await;
+    let mid = user_id(&app, &moder).await;
+    app.post(
+        &format!("/api/v1/admin/users/{mid}/roles"),
+        json!({"role": "moderator"}),
+        Some(&admin),
+    )
+    .await;
+    let m = signed_in(&app, "pagemod").await;
+    let (status, queue) = html(&m, &app, "/admin/cases").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        queue.contains(&format!("/p/{id}")) && queue.contains("I never agreed"),
+        "{queue}"
+    );
+    let list: Value = app
+        .get("/api/v1/compliance/cases", Some(&moder))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case_id = list[0]["id"].as_i64().unwrap();
+    let res = m
+        .post(app.url(&format!("/admin/cases/{case_id}/decide")))
+        .form(&[
+            ("csrf", csrf_of(&queue).as_str()),
+            ("outcome", "restored"),
+            ("reason", "the creator is the only person shown"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/api/v1/posts/{id}"), None).await.status(),
+        StatusCode::OK
+    );
+    let (_, decided) = html(&m, &app, "/admin/cases?status=decided").await;
+    assert!(decided.contains("restored"), "{decided}");
 }
