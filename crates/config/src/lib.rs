@@ -3,6 +3,7 @@
 //! with a message that names the key.
 
 pub mod auth;
+pub mod compliance;
 pub mod gateway;
 pub mod http;
 pub mod jobs;
@@ -77,6 +78,9 @@ pub struct Config {
     /// Processors, the sandbox, billing rules and payouts (`[payments]`).
     #[serde(default)]
     pub payments: payments::PaymentsConfig,
+    /// The custodian of records and the limits on reports (`[compliance]`).
+    #[serde(default)]
+    pub compliance: compliance::ComplianceConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +118,7 @@ impl Default for Config {
             http: http::HttpConfig::default(),
             media: media::MediaConfig::default(),
             payments: payments::PaymentsConfig::default(),
+            compliance: compliance::ComplianceConfig::default(),
         }
     }
 }
@@ -184,6 +189,7 @@ impl Config {
         "http",
         "media",
         "payments",
+        "compliance",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -198,6 +204,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "database_url",
                 message: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        if let Err(message) = self.compliance.check() {
+            return Err(ConfigError::BadValue {
+                key: "compliance",
+                message,
             });
         }
         if let Err(message) = self.payments.check() {

@@ -816,6 +816,44 @@ pub async fn hide(db: &mut Db, author_id: i64, id: i64, actor: &Actor) -> Result
     get(db, id).await
 }
 
+/// Trust & safety: take any author's published or scheduled post out of sight pending
+/// review of a report (or after a decision to remove it), recording why. A post that is not
+/// visible is left as it is. The author cannot publish it again while trust & safety's gate
+/// check holds it.
+pub async fn hide_for_review(db: &mut Db, id: i64, reason: &str, actor: &Actor) -> Result<Post> {
+    let post = get(db, id).await?;
+    if !matches!(post.state, PostState::Published | PostState::Scheduled) {
+        return Ok(post);
+    }
+    set_state(db, id, "hidden").await?;
+    record(
+        db,
+        actor,
+        "content.post_hidden_for_review",
+        Some(&format!("post:{id}")),
+        json!({"reason": reason, "author_id": post.author_id}),
+    )
+    .await?;
+    fanz_events::publish(db, &ContentEvent::PostRemoved { post_id: id }).await?;
+    get(db, id).await
+}
+
+/// Trust & safety: make a post hidden for review visible again after the review found
+/// nothing wrong, through the gate like every other path to "published". A post that was
+/// never published (or is not hidden) is left as it is.
+pub async fn restore_after_review(
+    db: &mut Db,
+    env: &Content,
+    id: i64,
+    actor: &Actor,
+) -> Result<Post> {
+    let post = get(db, id).await?;
+    if post.state != PostState::Hidden || post.published_at.is_none() {
+        return Ok(post);
+    }
+    make_visible(db, env, post, actor).await
+}
+
 /// Soft delete: gone from every view at once, purged after [`DELETED_RETENTION_MICROS`].
 pub async fn delete(db: &mut Db, author_id: i64, id: i64, actor: &Actor) -> Result<()> {
     let post = owned(db, author_id, id).await?;

@@ -315,3 +315,22 @@ impl From<fanz_media::MediaError> for ApiError {
         ApiError::new(status, code, e.to_string())
     }
 }
+
+impl From<fanz_safety::SafetyError> for ApiError {
+    fn from(e: fanz_safety::SafetyError) -> Self {
+        use fanz_safety::SafetyError as E;
+        match e {
+            E::Invalid(v) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message),
+            E::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::Conflict(code, _) => ApiError::new(StatusCode::CONFLICT, code, e.to_string()),
+            E::RateLimited { retry_after_secs } => {
+                let mut err =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
+            E::Content(c) => c.into(),
+            E::Database(_) | E::Audit(_) => ApiError::internal(e),
+        }
+    }
+}

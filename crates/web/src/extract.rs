@@ -313,6 +313,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
 pub struct PageCluster {
     pub cluster: Cluster,
     pub base: String,
+    /// The page's own path and query (the footer's report link carries it).
+    pub path: String,
 }
 
 impl FromRequestParts<AppState> for PageCluster {
@@ -327,6 +329,14 @@ impl FromRequestParts<AppState> for PageCluster {
             .get::<OriginalUri>()
             .map(|u| u.0.path().to_owned())
             .unwrap_or_else(|| parts.uri.path().to_owned());
+        let here = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| &u.0)
+            .unwrap_or(&parts.uri)
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| path.clone());
         if let Some(rest) = path.strip_prefix("/c/") {
             let slug = rest.split('/').next().unwrap_or("");
             let cluster = state
@@ -336,6 +346,7 @@ impl FromRequestParts<AppState> for PageCluster {
             return Ok(PageCluster {
                 cluster: cluster.clone(),
                 base: format!("/c/{slug}"),
+                path: here,
             });
         }
         let host = parts
@@ -345,6 +356,7 @@ impl FromRequestParts<AppState> for PageCluster {
         Ok(PageCluster {
             cluster: state.clusters.resolve_host(host).clone(),
             base: String::new(),
+            path: here,
         })
     }
 }

@@ -91,7 +91,9 @@ impl AppState {
         .expect("clusters serialize");
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
-        let content = fanz_content::Content::new(Arc::new(clusters.clone()));
+        let mut content = fanz_content::Content::new(Arc::new(clusters.clone()));
+        content.gate =
+            Arc::new(fanz_content::PublishGate::standard().with(fanz_safety::UnderReview));
         let search = search::Search::open(&config.data_dir.join("search"));
         let media = Arc::new(fanz_media::Media::from_config(&config)?);
         let payments = fanz_payments::Payments::new(&config.payments);
@@ -278,7 +280,8 @@ async fn app_css() -> Response {
         concat!(
             include_str!("../assets/app.css"),
             include_str!("../assets/content.css"),
-            include_str!("../assets/payments.css")
+            include_str!("../assets/payments.css"),
+            include_str!("../assets/safety.css")
         ),
     )
         .into_response()

@@ -12,6 +12,7 @@ pub mod me;
 pub mod media;
 pub mod payments;
 pub mod profiles;
+pub mod safety;
 pub mod search;
 pub mod wire;
 
@@ -35,7 +36,8 @@ use utoipa_axum::routes;
         (name = "admin", description = "Operator tools"),
         (name = "ledger", description = "The double-entry ledger (finance and admin)"),
         (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state"),
-        (name = "payments", description = "Checkout, processor notifications, subscriptions, wallet, earnings, payouts, the finance console and the sandbox")
+        (name = "payments", description = "Checkout, processor notifications, subscriptions, wallet, earnings, payouts, the finance console and the sandbox"),
+        (name = "safety", description = "Reports without an account, cases, decisions with statements of reasons, appeals")
     )
 )]
 struct ApiDoc;
@@ -114,4 +116,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(content::router())
         .merge(media::router())
         .merge(payments::router())
+        .merge(safety::router())
 }

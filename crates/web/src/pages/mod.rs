@@ -7,6 +7,7 @@ pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
 pub(crate) mod payments;
+pub(crate) mod safety;
 mod templates;
 
 use crate::error::ApiError;
@@ -55,6 +56,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .route("/@{handle}/unfollow", post(unfollow))
         .merge(content::routes())
         .merge(payments::routes())
+        .merge(safety::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,
@@ -81,6 +83,7 @@ fn layout(pc: &PageCluster, viewer: Option<&Principal>, csrf: &CsrfToken) -> Lay
         csrf: csrf.0.clone(),
         creator: viewer.is_some_and(|v| v.has_role(Role::Creator)),
         admin: viewer.is_some_and(|v| v.has_role(Role::Admin)),
+        report_href: safety::report_href(pc),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Layout {
     pub creator: bool,
     /// The signed-in viewer may open the operator pages.
     pub admin: bool,
+    /// The footer's report link: `/report?url=<this page>`, encoded.
+    pub report_href: String,
 }
 
 pub struct CreatorCard {

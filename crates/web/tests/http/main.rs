@@ -18,3 +18,4 @@ mod media;
 mod pages;
 mod payment_pages;
 mod payments;
+mod safety;

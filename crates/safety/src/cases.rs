@@ -1,0 +1,510 @@
+//! Cases: one per reported URL while undecided. Moderators and compliance officers list and
+//! decide them; a decision is audited, stored as a statement of reasons for the affected
+//! creator and mailed to them and to the reporters; the creator may appeal for 6 months,
+//! which reopens the case with a new deadline.
+
+use crate::deadlines::{self, DeadlineAction};
+use crate::reports::rfc3339;
+use crate::{invalid, Result, SafetyError};
+use fanz_audit::{record, Actor};
+use fanz_content::Content;
+use fanz_core::check_text;
+use fanz_core::clock::DAY;
+use fanz_identity::mail::{enqueue, Mail};
+use fanz_store::{sqlx, Db};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+/// How long after a decision the affected creator may appeal (6 months, rounded up).
+pub const APPEAL_WINDOW: i64 = 183 * DAY;
+pub const STATUSES: [&str; 3] = ["open", "escalated", "decided"];
+pub const OUTCOMES: [&str; 3] = ["removed", "restored", "no_action"];
+pub const MAX_REASON: usize = 5000;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Case {
+    pub id: i64,
+    /// `/p/{id}` for a post, else the reported URL.
+    pub url: String,
+    pub post_id: Option<i64>,
+    pub author_id: Option<i64>,
+    /// The most serious kind reported.
+    pub kind: String,
+    /// open | escalated | decided
+    pub status: String,
+    /// removed | restored | no_action, once decided.
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    /// The post is held out of sight (pending review, or removed).
+    pub hold: bool,
+    pub overdue: bool,
+    pub report_count: i64,
+    pub received_at: i64,
+    pub due_at: i64,
+    pub escalated_at: Option<i64>,
+    pub decided_at: Option<i64>,
+}
+
+const CASE_COLUMNS: &str = "id, url, post_id, author_id, kind, status, outcome, reason, hold, \
+    overdue, report_count, received_at, due_at, escalated_at, decided_at";
+
+fn case_row(r: &sqlx::any::AnyRow) -> Result<Case> {
+    Ok(Case {
+        id: r.try_get(0)?,
+        url: r.try_get(1)?,
+        post_id: r.try_get(2)?,
+        author_id: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        status: r.try_get(5)?,
+        outcome: r.try_get(6)?,
+        reason: r.try_get(7)?,
+        hold: r.try_get::<i64, _>(8)? != 0,
+        overdue: r.try_get::<i64, _>(9)? != 0,
+        report_count: r.try_get(10)?,
+        received_at: r.try_get(11)?,
+        due_at: r.try_get(12)?,
+        escalated_at: r.try_get(13)?,
+        decided_at: r.try_get(14)?,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub id: i64,
+    pub kind: String,
+    pub url: String,
+    pub details: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub reporter_id: Option<i64>,
+    /// The copyright notice's statutory fields.
+    #[schema(value_type = Option<Object>)]
+    pub dmca: Option<serde_json::Value>,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Statement {
+    pub id: i64,
+    pub case_id: i64,
+    pub post_id: Option<i64>,
+    pub outcome: String,
+    pub reason: String,
+    pub created_at: i64,
+    /// The last moment an appeal is accepted.
+    pub appeal_until: i64,
+    pub appeal_text: Option<String>,
+    pub appealed_at: Option<i64>,
+}
+
+fn statement_row(r: &sqlx::any::AnyRow) -> Result<Statement> {
+    let created_at: i64 = r.try_get(5)?;
+    Ok(Statement {
+        id: r.try_get(0)?,
+        case_id: r.try_get(1)?,
+        post_id: r.try_get(2)?,
+        outcome: r.try_get(3)?,
+        reason: r.try_get(4)?,
+        created_at,
+        appeal_until: created_at + APPEAL_WINDOW,
+        appeal_text: r.try_get(6)?,
+        appealed_at: r.try_get(7)?,
+    })
+}
+
+const STATEMENT_COLUMNS: &str =
+    "id, case_id, post_id, outcome, reason, created_at, appeal_text, appealed_at";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: Case,
+    pub reports: Vec<Report>,
+    pub statements: Vec<Statement>,
+}
+
+/// Cases by status (none: every undecided one), most urgent first.
+pub async fn list(db: &mut Db, status: Option<&str>, limit: i64) -> Result<Vec<Case>> {
+    let rows = match status {
+        Some(s) => {
+            if !STATUSES.contains(&s) {
+                return Err(invalid(
+                    "status",
+                    "invalid_status",
+                    format!("status must be one of {}", STATUSES.join(", ")),
+                ));
+            }
+            sqlx::query(&format!(
+                "SELECT {CASE_COLUMNS} FROM safety_cases WHERE status = $1 \
+                 ORDER BY due_at, id LIMIT $2"
+            ))
+            .bind(s)
+            .bind(limit)
+            .fetch_all(&mut *db)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {CASE_COLUMNS} FROM safety_cases WHERE status <> 'decided' \
+                 ORDER BY due_at, id LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(&mut *db)
+            .await?
+        }
+    };
+    rows.iter().map(case_row).collect()
+}
+
+pub async fn get(db: &mut Db, id: i64) -> Result<Case> {
+    let row = sqlx::query(&format!(
+        "SELECT {CASE_COLUMNS} FROM safety_cases WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(SafetyError::NotFound)?;
+    case_row(&row)
+}
+
+/// A case with its reports and statements.
+pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
+    let case = get(db, id).await?;
+    let reports = sqlx::query(
+        "SELECT id, kind, url, details, name, email, reporter_id, dmca, received_at \
+         FROM safety_reports WHERE case_id = $1 ORDER BY id LIMIT 500",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Report {
+            id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            url: r.try_get(2)?,
+            details: r.try_get(3)?,
+            name: r.try_get(4)?,
+            email: r.try_get(5)?,
+            reporter_id: r.try_get(6)?,
+            dmca: r
+                .try_get::<Option<String>, _>(7)?
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            received_at: r.try_get(8)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let statements = sqlx::query(&format!(
+        "SELECT {STATEMENT_COLUMNS} FROM safety_statements WHERE case_id = $1 ORDER BY id"
+    ))
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(statement_row)
+    .collect::<Result<Vec<_>>>()?;
+    Ok(CaseDetail {
+        case,
+        reports,
+        statements,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Decide an undecided case: `removed` keeps (or puts) the post out of sight, `restored` and
+/// `no_action` release the hold and show a post hidden for review again (through the gate).
+/// Writes the statement of reasons and mails it to the creator, and the outcome to the
+/// reporters.
+pub async fn decide(
+    db: &mut Db,
+    env: &Content,
+    id: i64,
+    outcome: &str,
+    reason: &str,
+    moderator_id: i64,
+    now: i64,
+    actor: &Actor,
+) -> Result<Statement> {
+    if !OUTCOMES.contains(&outcome) {
+        return Err(invalid(
+            "outcome",
+            "invalid_outcome",
+            format!("outcome must be one of {}", OUTCOMES.join(", ")),
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(invalid(
+            "reason",
+            "reason_required",
+            "a statement of reasons is required",
+        ));
+    }
+    check_text("reason", reason, MAX_REASON)?;
+    let case = get(db, id).await?;
+    if case.status == "decided" {
+        return Err(SafetyError::Conflict(
+            "case_decided",
+            "this case is already decided",
+        ));
+    }
+    let hold = outcome == "removed" && case.post_id.is_some();
+    sqlx::query(
+        "UPDATE safety_cases SET status = 'decided', outcome = $1, reason = $2, hold = $3, \
+         decided_at = $4, decided_by = $5, updated_at = $4 WHERE id = $6",
+    )
+    .bind(outcome)
+    .bind(reason)
+    .bind(hold as i64)
+    .bind(now)
+    .bind(moderator_id)
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    if let Some(post_id) = case.post_id {
+        if hold {
+            fanz_content::posts::hide_for_review(
+                db,
+                post_id,
+                &format!("removed (case {id})"),
+                actor,
+            )
+            .await?;
+        } else if case.hold {
+            fanz_content::posts::restore_after_review(db, env, post_id, actor).await?;
+        }
+    }
+    let sid: i64 = sqlx::query(
+        "INSERT INTO safety_statements (case_id, user_id, post_id, outcome, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(id)
+    .bind(case.author_id)
+    .bind(case.post_id)
+    .bind(outcome)
+    .bind(reason)
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?;
+    record(
+        db,
+        actor,
+        "safety.case_decided",
+        Some(&format!("case:{id}")),
+        json!({"outcome": outcome, "reason": reason, "post_id": case.post_id,
+               "statement_id": sid, "overdue": case.overdue}),
+    )
+    .await?;
+    let what = match outcome {
+        "removed" => "was removed",
+        "restored" => "was restored",
+        _ => "was left as it is",
+    };
+    if let Some(author) = case.author_id {
+        let user = fanz_identity::find_user(db, author).await?;
+        enqueue(
+            db,
+            &Mail {
+                to: user.email,
+                subject: format!("Statement of reasons: your content {what}"),
+                body: format!(
+                    "After reports of {} ({}), your content {what}.\n\nReasons: {reason}\n\n\
+                     The decision was taken by a person on {}. You may appeal it until {} from \
+                     your account (statement {sid}).\n",
+                    case.url,
+                    case.kind.replace('_', "-"),
+                    rfc3339(now),
+                    rfc3339(now + APPEAL_WINDOW),
+                ),
+            },
+        )
+        .await?;
+    }
+    let reporters: Vec<String> = sqlx::query(
+        "SELECT DISTINCT email FROM safety_reports WHERE case_id = $1 AND email IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
+    for to in reporters {
+        enqueue(
+            db,
+            &Mail {
+                to,
+                subject: format!("Decision on your report (case {id})"),
+                body: format!("The content you reported, {}, {what}.\n", case.url),
+            },
+        )
+        .await?;
+    }
+    statement(db, sid).await
+}
+
+async fn statement(db: &mut Db, id: i64) -> Result<Statement> {
+    let row = sqlx::query(&format!(
+        "SELECT {STATEMENT_COLUMNS} FROM safety_statements WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(SafetyError::NotFound)?;
+    statement_row(&row)
+}
+
+/// The statements of reasons addressed to `user_id`, newest first.
+pub async fn statements_for(db: &mut Db, user_id: i64) -> Result<Vec<Statement>> {
+    sqlx::query(&format!(
+        "SELECT {STATEMENT_COLUMNS} FROM safety_statements WHERE user_id = $1 \
+         ORDER BY id DESC LIMIT 200"
+    ))
+    .bind(user_id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(statement_row)
+    .collect()
+}
+
+/// The affected creator appeals a statement: the case is reopened with a new deadline (a
+/// removed post stays out of sight until decided again). Someone else's statement is
+/// [`SafetyError::NotFound`].
+pub async fn appeal(
+    db: &mut Db,
+    user_id: i64,
+    statement_id: i64,
+    text: &str,
+    now: i64,
+    actor: &Actor,
+) -> Result<Case> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(
+            "text",
+            "appeal_text_required",
+            "say why the decision is wrong",
+        ));
+    }
+    check_text("text", text, MAX_REASON)?;
+    let row = sqlx::query(
+        "SELECT user_id, case_id, created_at, appealed_at FROM safety_statements WHERE id = $1",
+    )
+    .bind(statement_id)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(SafetyError::NotFound)?;
+    if row.try_get::<Option<i64>, _>(0)? != Some(user_id) {
+        return Err(SafetyError::NotFound);
+    }
+    let case_id: i64 = row.try_get(1)?;
+    if row.try_get::<Option<i64>, _>(3)?.is_some() {
+        return Err(SafetyError::Conflict(
+            "already_appealed",
+            "this decision was already appealed",
+        ));
+    }
+    if now > row.try_get::<i64, _>(2)? + APPEAL_WINDOW {
+        return Err(SafetyError::Conflict(
+            "appeal_window_closed",
+            "the 6 months to appeal this decision are over",
+        ));
+    }
+    let case = get(db, case_id).await?;
+    if case.status != "decided" {
+        return Err(SafetyError::Conflict(
+            "case_open",
+            "this case is already under review",
+        ));
+    }
+    let busy = sqlx::query("SELECT 1 FROM safety_cases WHERE url = $1 AND status <> 'decided'")
+        .bind(&case.url)
+        .fetch_optional(&mut *db)
+        .await?;
+    if busy.is_some() {
+        return Err(SafetyError::Conflict(
+            "case_open",
+            "a newer case about this content is under review",
+        ));
+    }
+    sqlx::query("UPDATE safety_statements SET appeal_text = $1, appealed_at = $2 WHERE id = $3")
+        .bind(text)
+        .bind(now)
+        .bind(statement_id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "UPDATE safety_cases SET status = 'open', outcome = NULL, due_at = $1, overdue = 0, \
+         escalated_at = NULL, decided_at = NULL, decided_by = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(deadlines::due_at(now))
+    .bind(now)
+    .bind(case_id)
+    .execute(&mut *db)
+    .await?;
+    record(
+        db,
+        actor,
+        "safety.appealed",
+        Some(&format!("case:{case_id}")),
+        json!({"statement_id": statement_id}),
+    )
+    .await?;
+    get(db, case_id).await
+}
+
+/// The deadline job at `now`: escalate open cases 2 business days before they are due, mark
+/// them overdue after. Returns (escalated, marked overdue).
+pub async fn run_deadlines(db: &mut Db, now: i64, actor: &Actor) -> Result<(u64, u64)> {
+    let rows = sqlx::query(
+        "SELECT id, status, overdue, due_at FROM safety_cases WHERE status <> 'decided' \
+         ORDER BY due_at LIMIT 1000",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let (mut escalated, mut overdue) = (0, 0);
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        let status: String = r.try_get(1)?;
+        let is_overdue = r.try_get::<i64, _>(2)? != 0;
+        let due: i64 = r.try_get(3)?;
+        let Some(action) = deadlines::deadline_action(&status, is_overdue, due, now) else {
+            continue;
+        };
+        let (sql, what) = match action {
+            DeadlineAction::Escalate => {
+                escalated += 1;
+                (
+                    "UPDATE safety_cases SET status = 'escalated', escalated_at = $1, \
+                     updated_at = $1 WHERE id = $2",
+                    "safety.case_escalated",
+                )
+            }
+            DeadlineAction::MarkOverdue => {
+                overdue += 1;
+                (
+                    "UPDATE safety_cases SET status = 'escalated', overdue = 1, \
+                     escalated_at = COALESCE(escalated_at, $1), updated_at = $1 WHERE id = $2",
+                    "safety.case_overdue",
+                )
+            }
+        };
+        sqlx::query(sql)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *db)
+            .await?;
+        record(
+            db,
+            actor,
+            what,
+            Some(&format!("case:{id}")),
+            json!({"due_at": due}),
+        )
+        .await?;
+    }
+    Ok((escalated, overdue))
+}

@@ -1,0 +1,183 @@
+//! /api/v1 trust & safety: reports (no account needed), the case queue for moderators and
+//! compliance officers, decisions, and the affected creator's statements and appeals. Who
+//! reviews is `fanz_safety::REVIEWERS`; everything else is decided in the safety crate.
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Auth, Json, MaybeAuth, Path, Query, RequestActor};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use fanz_core::clock::now_micros;
+use fanz_safety::cases::{self, Case, CaseDetail, Statement};
+use fanz_safety::reports::{self, NewReport, Origin, Submitted};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(report))
+        .routes(routes!(list_cases))
+        .routes(routes!(get_case))
+        .routes(routes!(decide))
+        .routes(routes!(my_statements))
+        .routes(routes!(appeal))
+}
+
+/// The hosts whose URLs name this server's posts: every cluster's, and the one asked.
+pub fn known_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let mut hosts: Vec<String> = state
+        .clusters
+        .all()
+        .iter()
+        .flat_map(|c| c.hosts.iter().cloned())
+        .collect();
+    if let Some(h) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+        hosts.push(h.to_owned());
+    }
+    hosts
+}
+
+/// File a report (illegal, non-consensual, underage, impersonation, copyright with the DMCA
+/// fields, other). No account needed; a bearer token records the reporter. Throttled per IP.
+#[utoipa::path(post, path = "/api/v1/reports", tag = "safety", request_body = NewReport,
+    responses((status = 201, body = Submitted), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    MaybeAuth(me): MaybeAuth,
+    headers: HeaderMap,
+    Json(req): Json<NewReport>,
+) -> ApiResult<(StatusCode, axum::Json<Submitted>)> {
+    let origin = Origin {
+        reporter_id: me.as_ref().map(|p| p.user_id),
+        ip: actor.ip.clone(),
+        hosts: known_hosts(&state, &headers),
+        per_ip_per_hour: state.config.compliance.reports_per_ip_per_hour,
+    };
+    let actor = match &me {
+        Some(p) => actor.with_user(p.user_id),
+        None => actor,
+    };
+    let mut tx = state.store.begin().await?;
+    let done = reports::submit(&mut tx, &req, &origin, now_micros(), &actor).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(done)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFilter {
+    /// open | escalated | decided; none: every undecided case.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// The case queue, most urgent first (moderators, compliance, admins).
+#[utoipa::path(get, path = "/api/v1/compliance/cases", tag = "safety", security(("bearer" = [])),
+    params(CaseFilter),
+    responses((status = 200, body = Vec<Case>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    me: Auth,
+    Query(f): Query<CaseFilter>,
+) -> ApiResult<axum::Json<Vec<Case>>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let mut db = state.store.conn().await?;
+    let limit = f.limit.unwrap_or(100).clamp(1, 500);
+    Ok(axum::Json(
+        cases::list(&mut db, f.status.as_deref(), limit).await?,
+    ))
+}
+
+/// A case with its reports and statements (moderators, compliance, admins).
+#[utoipa::path(get, path = "/api/v1/compliance/cases/{id}", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CaseDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    me: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<CaseDetail>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(cases::detail(&mut db, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// removed | restored | no_action
+    pub outcome: String,
+    /// The statement of reasons sent to the creator.
+    pub reason: String,
+}
+
+/// Decide a case; the statement of reasons goes to the affected creator.
+#[utoipa::path(post, path = "/api/v1/compliance/cases/{id}/decision", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = Decision,
+    responses((status = 200, body = Statement), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<i64>,
+    Json(d): Json<Decision>,
+) -> ApiResult<axum::Json<Statement>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let uid = me.0.user_id;
+    let actor = actor.with_user(uid);
+    let mut tx = state.store.begin().await?;
+    let s = cases::decide(
+        &mut tx,
+        &state.content,
+        id,
+        &d.outcome,
+        &d.reason,
+        uid,
+        now_micros(),
+        &actor,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(s))
+}
+
+/// The statements of reasons about the caller's content.
+#[utoipa::path(get, path = "/api/v1/me/statements", tag = "safety", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Statement>), (status = 401, body = ErrorBody)))]
+pub async fn my_statements(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+) -> ApiResult<axum::Json<Vec<Statement>>> {
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(
+        cases::statements_for(&mut db, me.user_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Appeal {
+    pub text: String,
+}
+
+/// Appeal a decision within 6 months: the case is reopened.
+#[utoipa::path(post, path = "/api/v1/me/statements/{id}/appeal", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = Appeal,
+    responses((status = 200, body = Case), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn appeal(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Path(id): Path<i64>,
+    Json(a): Json<Appeal>,
+) -> ApiResult<axum::Json<Case>> {
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    let case = cases::appeal(&mut tx, me.user_id, id, &a.text, now_micros(), &actor).await?;
+    tx.commit().await?;
+    Ok(axum::Json(case))
+}
