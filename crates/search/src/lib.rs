@@ -583,7 +583,11 @@ impl SearchIndex {
 
         if query.kinds.posts() {
             let q = self.kind_query(KIND_POST, &plan, query);
-            let now = now_micros();
+            // Recency is scored against the current hour, not the current microsecond: the
+            // pages of one query, asked for one after the other, then rank alike and never
+            // overlap or skip a post.
+            let hour = 3_600_000_000;
+            let now = now_micros() / hour * hour;
             let (hits, total) = match page {
                 Some((limit, offset)) => {
                     let top = TopDocs::with_limit(limit)
