@@ -89,8 +89,11 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Op
         .await
         .unwrap();
     });
+    // A fresh connection per request: a response that closes its connection (a refused
+    // upload) must not leave a pooled connection for the next request to write into.
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     Some(TestApp {
