@@ -31,7 +31,8 @@ pub struct Notification {
     pub source_ip: Option<String>,
     pub method: String,
     pub query: String,
-    #[schema(value_type = Object)]
+    /// `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: serde_json::Value,
     /// The raw body (base64 when it was not UTF-8, see `body_base64`).
     pub body: String,
@@ -40,7 +41,7 @@ pub struct Notification {
     pub status: String,
     pub error: Option<String>,
     /// The canonical events it carried.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub events: Option<serde_json::Value>,
     pub attempts: i64,
     pub applied_at: Option<i64>,
