@@ -77,6 +77,22 @@ where
     Ok(summarize(lat, started.elapsed()))
 }
 
+/// A 5.00 tip through the sandbox with its fee and reserve, as the intake posts it.
+fn tip_sale(key: String, creator: i64, fan: i64) -> fanz_ledger::templates::TemplateRequest {
+    fanz_ledger::templates::TemplateRequest {
+        idempotency_key: key,
+        currency: "USD".into(),
+        amount: 500,
+        creator_id: Some(creator),
+        fan_id: Some(fan),
+        processor: Some("sandbox".into()),
+        processor_fee: Some(55),
+        reserve_bps: Some(500),
+        reserve_days: Some(30),
+        ..Default::default()
+    }
+}
+
 pub async fn payments(state: AppState, args: PaymentsArgs) -> Result<()> {
     let n = args.notifications.max(1);
     println!(
@@ -153,18 +169,7 @@ pub async fn payments(state: AppState, args: PaymentsArgs) -> Result<()> {
     // creation.
     for (i, c) in creators.iter().enumerate() {
         let mut tx = state.store.begin().await?;
-        let req = fanz_ledger::templates::TemplateRequest {
-            idempotency_key: format!("bench-warm-{tag:x}-{i}"),
-            currency: "USD".into(),
-            amount: 500,
-            creator_id: Some(*c),
-            fan_id: Some(fan),
-            processor: Some("sandbox".into()),
-            processor_fee: Some(55),
-            reserve_bps: Some(500),
-            reserve_days: Some(30),
-            ..Default::default()
-        };
+        let req = tip_sale(format!("bench-warm-{tag:x}-{i}"), *c, fan);
         fanz_ledger::templates::apply(&mut tx, "tip", &req, &Actor::system()).await?;
         tx.commit().await?;
     }
@@ -177,18 +182,7 @@ pub async fn payments(state: AppState, args: PaymentsArgs) -> Result<()> {
         let cr = cr.clone();
         async move {
             let mut tx = st.store.begin().await?;
-            let req = fanz_ledger::templates::TemplateRequest {
-                idempotency_key: format!("bench-ref-{tag:x}-{i}"),
-                currency: "USD".into(),
-                amount: 500,
-                creator_id: Some(cr[i % cr.len()]),
-                fan_id: Some(fan),
-                processor: Some("sandbox".into()),
-                processor_fee: Some(55),
-                reserve_bps: Some(500),
-                reserve_days: Some(30),
-                ..Default::default()
-            };
+            let req = tip_sale(format!("bench-ref-{tag:x}-{i}"), cr[i % cr.len()], fan);
             fanz_ledger::templates::apply(&mut tx, "tip", &req, &Actor::system()).await?;
             tx.commit().await?;
             Ok(())

@@ -238,7 +238,7 @@ pub async fn apply_event(
         EventKind::RenewalApproved => renewal(db, env, processor, ev, actor).await,
         EventKind::RenewalFailed => {
             let sub = subscription_of(db, processor, ev).await?;
-            subscriptions::past_due(db, env, &sub, ev.next_renewal_at, actor).await
+            subscriptions::past_due(db, env, &sub, actor).await
         }
         EventKind::Cancelled => {
             let sub = subscription_of(db, processor, ev).await?;
@@ -457,12 +457,11 @@ pub async fn get_charge(db: &mut Db, id: i64) -> Result<Charge> {
 /// The charge an undoing event names: by the processor's transaction id, else the sale of
 /// our reference, else the latest charge of the subscription.
 async fn charge_of(db: &mut Db, processor: &str, ev: &Event) -> Result<Charge> {
-    let one = |sql: String| sql;
     if let Some(t) = &ev.transaction {
-        let sql = one(format!(
+        let sql = format!(
             "SELECT {CHARGE_COLUMNS} FROM charges WHERE processor = $1 AND external_id = $2 \
              AND kind IN ('sale', 'renewal') ORDER BY id LIMIT 1"
-        ));
+        );
         if let Some(r) = sqlx::query(&sql)
             .bind(processor)
             .bind(t)

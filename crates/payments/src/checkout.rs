@@ -649,7 +649,7 @@ pub async fn create(
     }
     let processor = req.processor.trim().to_owned();
     let wallet = processor == "wallet";
-    let settings = if wallet {
+    let offered = if wallet {
         if matches!(req.kind, Kind::WalletTopup | Kind::GiftCard) {
             return Err(invalid(
                 "processor",
@@ -659,21 +659,17 @@ pub async fn create(
         }
         None
     } else {
+        let unavailable =
+            || PaymentsError::ProcessorUnavailable(format!("{processor} is not offered here"));
         let s = env
             .settings(cluster, &processor)
             .filter(|s| s.enabled)
-            .ok_or_else(|| {
-                PaymentsError::ProcessorUnavailable(format!("{processor} is not offered here"))
-            })?;
-        let driver = env.driver(&processor).ok_or_else(|| {
-            PaymentsError::ProcessorUnavailable(format!("{processor} is not offered here"))
-        })?;
+            .ok_or_else(unavailable)?;
+        let driver = env.driver(&processor).ok_or_else(unavailable)?;
         if !driver.configured(&s) {
-            return Err(PaymentsError::ProcessorUnavailable(format!(
-                "{processor} is not offered here"
-            )));
+            return Err(unavailable());
         }
-        Some(s)
+        Some((s, driver))
     };
     let terms = price(db, env, fan_id, req, now).await?;
     let reference = new_reference();
@@ -745,8 +741,7 @@ pub async fn create(
             descriptor: String::new(),
         });
     }
-    let settings = settings.expect("a processor's settings");
-    let driver = env.driver(&processor).expect("a known driver");
+    let (settings, driver) = offered.expect("a processor's settings and driver");
     let recurring = (req.kind == Kind::Subscription).then(|| Recurring {
         price: Money::new(
             terms.renewal_amount.unwrap_or(terms.amount),

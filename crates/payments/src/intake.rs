@@ -146,46 +146,61 @@ pub async fn receive(
             return Ok((None, Outcome::Failed));
         }
     };
-    // Verify against each settings table of this processor; the one that accepts names the
-    // cluster.
-    let mut cluster = None;
+    match verify(env, processor, driver.as_ref(), &n) {
+        Ok(cluster) => {
+            apply_verified(store, env, id, false, cluster.as_deref()).await?;
+            Ok((Some(id), Outcome::Accepted))
+        }
+        Err(refusal) => {
+            reject(store, id, processor, &refusal, &n).await?;
+            Ok((Some(id), Outcome::Rejected))
+        }
+    }
+}
+
+/// Verify `n` against each settings table of `processor`; the one that accepts it names the
+/// cluster (`None` for `default`). The last refusal otherwise.
+fn verify(
+    env: &Payments,
+    processor: &str,
+    driver: &dyn fanz_processors::Processor,
+    n: &Inbound,
+) -> Result<Option<String>, fanz_processors::VerifyError> {
     let mut refusal = fanz_processors::VerifyError::NotConfigured;
-    let mut verified = false;
-    for (c, settings) in env.candidates(processor) {
-        match driver.verify(&settings, &n) {
-            Ok(()) => {
-                cluster = c;
-                verified = true;
-                break;
-            }
+    for (cluster, settings) in env.candidates(processor) {
+        match driver.verify(&settings, n) {
+            Ok(()) => return Ok(cluster),
             Err(e) => refusal = e,
         }
     }
-    if !verified {
-        tracing::warn!(processor, id, reason = %refusal, "payment notification rejected");
-        let mut tx = store.begin().await?;
-        sqlx::query(
-            "UPDATE payment_notifications SET status = 'rejected', error = $1 WHERE id = $2",
-        )
+    Err(refusal)
+}
+
+/// Mark a stored notification rejected with the reason, audited; nothing is posted.
+async fn reject(
+    store: &Store,
+    id: i64,
+    processor: &str,
+    refusal: &fanz_processors::VerifyError,
+    n: &Inbound,
+) -> Result<()> {
+    tracing::warn!(processor, id, reason = %refusal, "payment notification rejected");
+    let mut tx = store.begin().await?;
+    sqlx::query("UPDATE payment_notifications SET status = 'rejected', error = $1 WHERE id = $2")
         .bind(format!("{}: {refusal}", refusal.code()))
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        record(&mut tx, &Actor::system(), "payments.notification_rejected", Some(&format!("notification:{id}")), json!({"processor": processor, "reason": refusal.code(), "source_ip": n.source_ip.map(|i| i.to_string())})).await?;
-        tx.commit().await?;
-        return Ok((Some(id), Outcome::Rejected));
-    }
-    if let Some(c) = &cluster {
-        let mut tx = store.begin().await?;
-        sqlx::query("UPDATE payment_notifications SET cluster = $1 WHERE id = $2")
-            .bind(c)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-    }
-    apply_stored(store, env, id, false).await?;
-    Ok((Some(id), Outcome::Accepted))
+    record(
+        &mut tx,
+        &Actor::system(),
+        "payments.notification_rejected",
+        Some(&format!("notification:{id}")),
+        json!({"processor": processor, "reason": refusal.code(), "source_ip": n.source_ip.map(|i| i.to_string())}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn store_raw(store: &Store, processor: &str, n: &Inbound) -> Result<i64> {
@@ -238,12 +253,20 @@ pub async fn apply_stored(
     id: i64,
     redrive: bool,
 ) -> Result<Applied> {
-    let n = {
-        let mut conn = store.begin().await?;
-        let n = get(&mut conn, id).await?;
-        conn.commit().await?;
-        n
-    };
+    apply_verified(store, env, id, redrive, None).await
+}
+
+/// [`apply_stored`], recording the cluster verification named (if any) in the same
+/// transaction. The notification is read, parsed and applied in that one transaction.
+async fn apply_verified(
+    store: &Store,
+    env: &Payments,
+    id: i64,
+    redrive: bool,
+    cluster: Option<&str>,
+) -> Result<Applied> {
+    let mut tx = store.begin().await?;
+    let n = get(&mut tx, id).await?;
     if n.status == "applied" || n.status == "rejected" || (!redrive && n.status == "dead") {
         return Ok(Applied {
             status: n.status,
@@ -254,12 +277,19 @@ pub async fn apply_stored(
     let events = match driver.parse(&n.inbound()) {
         Ok(e) => e,
         Err(e) => {
+            drop(tx);
             // Authentic but unreadable: retrying will not help; finance sees it.
             return finish_failed(store, env, &n, &format!("unreadable: {e}"), false).await;
         }
     };
+    if let Some(c) = cluster {
+        sqlx::query("UPDATE payment_notifications SET cluster = $1 WHERE id = $2")
+            .bind(c)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let actor = Actor::system();
-    let mut tx = store.begin().await?;
     let mut applied = 0;
     let mut result = Ok(());
     for ev in &events {
@@ -387,43 +417,31 @@ async fn finish_failed(
 /// Notifications stored but never applied (the server stopped between storing and applying):
 /// apply them now. Run by a recurring job.
 pub async fn sweep_received(store: &Store, env: &Payments, older_than: i64) -> Result<usize> {
-    let ids: Vec<i64> = {
-        let mut tx = store.begin().await?;
-        let rows = sqlx::query("SELECT id, processor, query, headers, body, body_base64, source_ip, method FROM payment_notifications WHERE status = 'received' AND received_at < $1 ORDER BY id LIMIT 200")
+    let stale = {
+        let mut conn = store.conn().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payment_notifications WHERE status = 'received' AND received_at < $1 ORDER BY id LIMIT 200"
+        );
+        let rows = sqlx::query(&sql)
             .bind(older_than)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
-        tx.commit().await?;
-        rows.iter().map(|r| r.get(0)).collect()
+        rows.iter().map(row).collect::<Vec<_>>()
     };
-    for &id in &ids {
-        // Verify again: the process may have stopped before it did.
-        let n = {
-            let mut tx = store.begin().await?;
-            let n = get(&mut tx, id).await?;
-            tx.commit().await?;
-            n
-        };
+    for n in &stale {
         let Some(driver) = env.driver(&n.processor) else {
             continue;
         };
+        // Verify again: the process may have stopped before it did.
         let inbound = n.inbound();
-        let ok = env
-            .candidates(&n.processor)
-            .iter()
-            .any(|(_, s)| driver.verify(s, &inbound).is_ok());
-        if ok {
-            apply_stored(store, env, id, false).await?;
-        } else {
-            let mut tx = store.begin().await?;
-            sqlx::query("UPDATE payment_notifications SET status = 'rejected', error = 'failed verification' WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
+        match verify(env, &n.processor, driver.as_ref(), &inbound) {
+            Ok(cluster) => {
+                apply_verified(store, env, n.id, false, cluster.as_deref()).await?;
+            }
+            Err(refusal) => reject(store, n.id, &n.processor, &refusal, &inbound).await?,
         }
     }
-    Ok(ids.len())
+    Ok(stale.len())
 }
 
 /// Finance re-drives a dead letter (`fanz payments replay ID`, the console): audited.

@@ -261,7 +261,6 @@ pub(crate) async fn past_due(
     db: &mut Db,
     env: &Payments,
     sub: &Subscription,
-    _retry_at: Option<i64>,
     actor: &Actor,
 ) -> Result<()> {
     if sub.status == "expired" {
