@@ -1,5 +1,5 @@
 //! The `[compliance]` section: the custodian of records named on every cluster's
-//! `/legal/2257` page, and the limits on reports. Every field has a default; the custodian's
+//! `/legal/2257` page, the limits on reports, and the sandbox identity provider. Every field has a default; the custodian's
 //! name and address are placeholders an operator must replace before going live.
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,9 @@ pub struct ComplianceConfig {
     pub contact_email: String,
     /// Reports one IP address may file per hour; more are refused (429).
     pub reports_per_ip_per_hour: i64,
+    /// The sandbox identity provider: a test page that verifies whoever types a date of birth.
+    /// Never on a live server; `serve --demo` turns it on.
+    pub sandbox_verification: bool,
 }
 
 impl Default for ComplianceConfig {
@@ -26,6 +29,7 @@ impl Default for ComplianceConfig {
                 .into(),
             contact_email: "compliance@fanz.localhost".into(),
             reports_per_ip_per_hour: 10,
+            sandbox_verification: false,
         }
     }
 }

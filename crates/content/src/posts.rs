@@ -985,6 +985,29 @@ pub async fn by_author_all(
     get_many(db, &ids).await
 }
 
+/// The posts (any state but deleted) that carry any of `media_ids`, newest first: trust &
+/// safety's depictions of a performer and the posts a withdrawn consent takes down.
+pub async fn with_media(db: &mut Db, media_ids: &[i64]) -> Result<Vec<Post>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for chunk in media_ids.chunks(500) {
+        let sql = format!(
+            "SELECT DISTINCT pm.post_id FROM post_media pm JOIN posts p ON p.id = pm.post_id \
+             WHERE pm.media_id IN ({}) AND p.state <> 'deleted'",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            ids.push(r.try_get(0)?);
+        }
+    }
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    get_many(db, &ids).await
+}
+
 const POST_COLUMNS: &str = "id, author_id, kind, state, visibility, text, teaser, category, \
     sensitive, tiers, price_amount, currency, pinned, publish_at, published_at, expires_at, \
     deleted_at, likes_count, comments_count, revision, created_at, updated_at, refusal";

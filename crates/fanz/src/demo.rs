@@ -128,6 +128,10 @@ pub async fn load(state: &AppState) -> Result<()> {
         created.push((email, password, u.handle, user.id));
     }
     let generated = cluster_creators(state, &actor).await?;
+    let verified = verify_creators(state, &actor).await?;
+    if verified > 0 {
+        println!("demo onboarding: {verified} creators signed the agreement and verified through the sandbox");
+    }
     let posts = content(state, &actor).await?;
     let sales = payments(state, &actor).await?;
     if sales > 0 {
@@ -145,6 +149,105 @@ pub async fn load(state: &AppState) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every demo creator without a record signs the creator agreement and is verified through
+/// the sandbox identity provider (as `/studio/verification` does), so their media and paid
+/// posts pass the publish gate; one off-platform co-performer's record waits for compliance.
+async fn verify_creators(state: &AppState, actor: &Actor) -> Result<usize> {
+    use fanz_safety::{onboarding, records};
+    let mut tx = state.store.begin().await?;
+    let mut made = 0;
+    let today = records::today();
+    for (n, id) in fanz_profiles::creator_ids(&mut tx)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        if records::of_user(&mut tx, id).await?.is_some() {
+            continue;
+        }
+        let actor = actor.with_user(id);
+        let p = fanz_profiles::get_by_user(&mut tx, id).await?;
+        let legal = p
+            .display_name
+            .split(" of ")
+            .next()
+            .unwrap_or(&p.handle)
+            .to_owned();
+        let legal = format!("{legal} Example");
+        onboarding::sign(
+            &mut tx,
+            id,
+            onboarding::AGREEMENT_VERSION,
+            &legal,
+            None,
+            &actor,
+        )
+        .await?;
+        let born = format!("{}-0{}-1{}", 1988 + n % 10, 1 + n % 9, n % 10);
+        let expires = records::format_date(today.replace_year(today.year() + 4).unwrap_or(today));
+        let facts = records::check_facts(
+            &legal,
+            &born,
+            &[p.handle.clone()],
+            "passport",
+            "US",
+            &expires,
+            today,
+        )
+        .map_err(|e| anyhow::anyhow!("demo record of {}: {e}", p.handle))?;
+        let doc = vec![(
+            "id_front".to_owned(),
+            "image/png",
+            onboarding::PLACEHOLDER_PNG.to_vec(),
+        )];
+        records::from_provider(
+            &mut tx,
+            &state.verification.keyring,
+            id,
+            "sandbox",
+            &facts,
+            &doc,
+            &actor,
+        )
+        .await?;
+        onboarding::sync_payouts(&mut tx, &state.payments, id, today, &actor).await?;
+        if made == 0 {
+            // A co-performer of the first creator, submitted for a compliance officer to check.
+            let release = b"%PDF-1.4\n% demo model release, signed\n".to_vec();
+            let req = records::NewPerformer {
+                legal_name: "Rowan Example".into(),
+                date_of_birth: "1994-07-21".into(),
+                aliases: vec!["Ro".into()],
+                id_type: "driving_licence".into(),
+                id_country: "CA".into(),
+                id_expires_on: expires.clone(),
+                documents: vec![],
+                own: false,
+            };
+            let docs = [
+                (
+                    "id_front".to_owned(),
+                    "image/png",
+                    onboarding::PLACEHOLDER_PNG.to_vec(),
+                ),
+                ("release".to_owned(), "application/pdf", release),
+            ];
+            records::submit_with(
+                &mut tx,
+                &state.verification.keyring,
+                id,
+                &req,
+                &docs,
+                &actor,
+            )
+            .await?;
+        }
+        made += 1;
+    }
+    tx.commit().await?;
+    Ok(made)
 }
 
 /// Names for the generated creators: two per cluster, picked by the cluster's position.

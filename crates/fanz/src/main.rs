@@ -3,6 +3,7 @@
 
 mod bench_jobs;
 mod bench_payments;
+mod compliance;
 mod demo;
 mod ops;
 
@@ -83,6 +84,11 @@ enum Command {
     Payments {
         #[command(subcommand)]
         command: PaymentsCommand,
+    },
+    /// Trust & safety: the inspection export of performer records, key rotation.
+    Compliance {
+        #[command(subcommand)]
+        command: compliance::ComplianceCommand,
     },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
@@ -232,6 +238,7 @@ async fn run(cli: Cli) -> Result<()> {
             // Demo sales go through the sandbox processor.
             let mut config = config;
             config.payments.sandbox = true;
+            config.compliance.sandbox_verification = true;
             let state = state(config).await?;
             demo::load(&state).await
         }
@@ -359,6 +366,10 @@ async fn run(cli: Cli) -> Result<()> {
                 done.error.map(|e| format!(" ({e})")).unwrap_or_default()
             );
             Ok(())
+        }
+        Command::Compliance { command } => {
+            let store = open_store(&config).await?;
+            compliance::run(&config, &store, command).await
         }
         Command::Events { command } => {
             let store = open_store(&config).await?;
@@ -524,6 +535,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     if demo {
         // The demo takes payments through the sandbox processor (test cards, no money).
         config.payments.sandbox = true;
+        config.compliance.sandbox_verification = true;
     }
     let listen = config.listen;
     let state = state(config).await?;

@@ -1,4 +1,7 @@
-//! The deadline job: every 15 minutes, escalate and mark overdue (see [`crate::cases::run_deadlines`]).
+//! The deadline job: every 15 minutes, escalate and mark overdue (see
+//! [`crate::cases::run_deadlines`]). The expiry job: every hour, act on identity documents that
+//! expired (see [`crate::records::expire`]): their accounts' payouts are held until they verify
+//! again (publishing checks expiry itself, at the gate).
 
 use fanz_audit::Actor;
 use fanz_core::clock::now_micros;
@@ -14,7 +17,52 @@ impl Job for Deadlines {
     const QUEUE: &'static str = "maintenance";
 }
 
-pub fn register_jobs(registry: &mut Registry) {
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Expiry {}
+
+impl Job for Expiry {
+    const KIND: &'static str = "safety.expiry";
+    const QUEUE: &'static str = "maintenance";
+}
+
+/// Act on documents expired before `day`; returns the accounts whose payouts were held.
+pub async fn run_expiry(
+    db: &mut fanz_store::Db,
+    payments: &fanz_payments::Payments,
+    day: time::Date,
+    actor: &Actor,
+) -> crate::Result<Vec<i64>> {
+    let users = crate::records::expire(db, day, actor).await?;
+    for u in &users {
+        crate::onboarding::sync_payouts(db, payments, *u, day, actor).await?;
+    }
+    Ok(users)
+}
+
+pub fn register_jobs(registry: &mut Registry, payments: fanz_payments::Payments) {
+    registry.register(move |ctx: fanz_jobs::JobContext, _: Expiry| {
+        let payments = payments.clone();
+        async move {
+            let mut tx = ctx.begin().await?;
+            let held = run_expiry(
+                &mut tx,
+                &payments,
+                crate::records::today(),
+                &Actor::system(),
+            )
+            .await
+            .map_err(JobError::retry)?;
+            tx.complete().await?;
+            if !held.is_empty() {
+                tracing::warn!(
+                    accounts = held.len(),
+                    "identity documents expired; payouts held"
+                );
+            }
+            Ok(())
+        }
+    });
+    registry.every(Duration::from_secs(60 * 60), Expiry {});
     registry.register(|ctx: fanz_jobs::JobContext, _: Deadlines| async move {
         let mut tx = ctx.begin().await?;
         let (escalated, overdue) =

@@ -9,14 +9,26 @@
 //!   underage reports of a post hide it at once pending review; a decision writes a statement
 //!   of reasons to the affected creator, who may appeal for 6 months.
 //! - [`UnderReview`]: the publish gate's check that keeps a held post out of sight.
-//! - [`jobs`]: the deadline job (escalation, overdue).
+//! - [`onboarding`]: the creator agreement and identity verification through providers (a
+//!   sandbox among them); [`records`]: the 2257 record of every person depicted, with
+//!   [`documents`] encrypted at rest, read only by compliance and audited; [`performers`]: who
+//!   appears in each media item and their consent, and the publish gate's check of them;
+//!   [`export`]: the inspection export of the records.
+//! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //!
-//! Owns `safety_cases`, `safety_reports` and `safety_statements`. Posts are hidden and shown
+//! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
+//! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
+//! `safety_media_performers`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod cases;
 pub mod deadlines;
+pub mod documents;
+pub mod export;
 pub mod jobs;
+pub mod onboarding;
+pub mod performers;
+pub mod records;
 pub mod reports;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
@@ -41,6 +53,12 @@ pub enum SafetyError {
     NotFound,
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    #[error("{0}")]
+    VerificationRequired(&'static str),
+    #[error("the result's signature does not verify")]
+    Unauthenticated,
+    #[error("a sealed document cannot be opened (wrong key, or damaged)")]
+    Sealed,
     #[error("too many reports from this address; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error(transparent)]

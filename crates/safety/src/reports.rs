@@ -76,6 +76,24 @@ pub struct NewReport {
     pub contact_address: Option<String>,
 }
 
+impl NewReport {
+    /// The report a performer's withdrawal of consent files against a post carrying the item.
+    pub fn consent_withdrawn(post_id: i64) -> Self {
+        NewReport {
+            kind: "non_consensual".into(),
+            url: format!("/p/{post_id}"),
+            details: "A performer depicted in this post withdrew their consent.".into(),
+            email: None,
+            name: None,
+            good_faith: Some(true),
+            copyright_work: None,
+            signature: None,
+            accurate_under_penalty: None,
+            contact_address: None,
+        }
+    }
+}
+
 /// Where a report came from.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {

@@ -64,7 +64,7 @@ pub fn registry(
     fanz_content::jobs::register_jobs(&mut registry, content.clone());
     fanz_media::jobs::register(&mut registry, media.clone());
     fanz_payments::jobs::register_jobs(&mut registry, payments.clone());
-    fanz_safety::jobs::register_jobs(&mut registry);
+    fanz_safety::jobs::register_jobs(&mut registry, payments.clone());
     registry
 }
 

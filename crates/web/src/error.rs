@@ -329,8 +329,16 @@ impl From<fanz_safety::SafetyError> for ApiError {
                 err.retry_after = Some(retry_after_secs);
                 err
             }
+            E::VerificationRequired(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "verification_required",
+                e.to_string(),
+            ),
+            E::Unauthenticated => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+            }
             E::Content(c) => c.into(),
-            E::Database(_) | E::Audit(_) => ApiError::internal(e),
+            E::Sealed | E::Database(_) | E::Audit(_) => ApiError::internal(e),
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Inner {
     pub media: Arc<fanz_media::Media>,
     /// Processors, billing rules, the sandbox (`[payments]`).
     pub payments: fanz_payments::Payments,
+    /// Identity providers and the keyring sealing record documents (`[compliance]`).
+    pub verification: fanz_safety::onboarding::Verification,
 }
 
 impl Deref for AppState {
@@ -92,8 +94,20 @@ impl AppState {
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
         let mut content = fanz_content::Content::new(Arc::new(clusters.clone()));
-        content.gate =
-            Arc::new(fanz_content::PublishGate::standard().with(fanz_safety::UnderReview));
+        content.gate = Arc::new(
+            fanz_content::PublishGate::standard()
+                .with(fanz_safety::UnderReview)
+                .with(fanz_safety::performers::PerformerRecords),
+        );
+        let verification = fanz_safety::onboarding::Verification::new(
+            identity.secrets.clone(),
+            // The sandbox signs its results with a key of this process's own.
+            config
+                .compliance
+                .sandbox_verification
+                .then(|| fanz_secrets::generate_key_spec("sandbox").into_bytes())
+                .as_deref(),
+        );
         let search = search::Search::open(&config.data_dir.join("search"));
         let media = Arc::new(fanz_media::Media::from_config(&config)?);
         let payments = fanz_payments::Payments::new(&config.payments);
@@ -110,6 +124,7 @@ impl AppState {
             search,
             media,
             payments,
+            verification,
         })))
     }
 }

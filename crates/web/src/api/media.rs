@@ -108,6 +108,13 @@ fn creator(me: &Auth) -> ApiResult<()> {
     me.require_any(&[Role::Creator])
 }
 
+/// Uploads are for creators whose identity and age are verified (trust & safety decides).
+async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
+    creator(me)?;
+    let mut db = state.store.conn().await?;
+    Ok(fanz_safety::onboarding::may_upload(&mut db, me.0.user_id).await?)
+}
+
 /// Upload a photo, video or audio file (creators). The first file part of a
 /// `multipart/form-data` body is stored, streamed, up to `[media] max_upload_bytes` and your
 /// quota; its type is sniffed from its bytes. Images are then processed by a job; video and
@@ -115,7 +122,7 @@ fn creator(me: &Auth) -> ApiResult<()> {
 #[utoipa::path(post, path = "/api/v1/media", tag = "media", security(("bearer" = []), ("api_key" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = MediaCreated), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, description = "not a creator", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "not a creator, or not verified", body = ErrorBody),
         (status = 413, description = "too large, or over quota", body = ErrorBody),
         (status = 415, description = "not an accepted type", body = ErrorBody)))]
 pub async fn upload(
@@ -124,7 +131,7 @@ pub async fn upload(
     me: Auth,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
-    creator(&me)?;
+    uploader(&state, &me).await?;
     let mut multipart = multipart.map_err(|rej| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -344,7 +351,7 @@ pub async fn tus_create(
 ) -> Response {
     tus_result(
         async {
-            creator(&me)?;
+            uploader(&state, &me).await?;
             tus_version(&headers)?;
             if headers.contains_key("upload-defer-length") {
                 return Err(ApiError::new(

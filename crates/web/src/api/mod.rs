@@ -14,6 +14,7 @@ pub mod payments;
 pub mod profiles;
 pub mod safety;
 pub mod search;
+pub mod verification;
 pub mod wire;
 
 use crate::AppState;
@@ -37,7 +38,7 @@ use utoipa_axum::routes;
         (name = "ledger", description = "The double-entry ledger (finance and admin)"),
         (name = "media", description = "Uploads (multipart and tus), the creator's vault, processing state"),
         (name = "payments", description = "Checkout, processor notifications, subscriptions, wallet, earnings, payouts, the finance console and the sandbox"),
-        (name = "safety", description = "Reports without an account, cases, decisions with statements of reasons, appeals")
+        (name = "safety", description = "Reports without an account, cases, decisions with statements of reasons, appeals; creator onboarding, identity verification, performer records and consent")
     )
 )]
 struct ApiDoc;
@@ -117,4 +118,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(payments::router())
         .merge(safety::router())
+        .merge(verification::router())
 }

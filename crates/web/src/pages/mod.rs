@@ -9,6 +9,7 @@ mod jobs;
 pub(crate) mod payments;
 pub(crate) mod safety;
 mod templates;
+mod verification;
 
 use crate::error::ApiError;
 use crate::extract::{cookie, no_store, PageCluster, RequestActor, Viewer, SESSION_COOKIE};
@@ -57,6 +58,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(content::routes())
         .merge(payments::routes())
         .merge(safety::routes())
+        .merge(verification::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

@@ -36,6 +36,7 @@ pub async fn creator(app: &TestApp, handle: &str, clusters: &[&str]) -> String {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK, "become creator");
+    app.verify(&token, &format!("{handle} legal")).await;
     token
 }
 

@@ -75,6 +75,8 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Op
     };
     // Tests sign many accounts up from 127.0.0.1; the sign-up limit has a test of its own.
     config.auth.signup_max_per_ip = 10_000;
+    // Creators verify through the sandbox identity provider, as in the demo.
+    config.compliance.sandbox_verification = true;
     tweak(&mut config);
     let clusters = Clusters::builtin("fanzlab").unwrap();
     let state = AppState::new(store.clone(), clusters, config);
@@ -163,6 +165,58 @@ impl TestApp {
             self.login(&email, "correct horse battery").await,
             handle.to_owned(),
         )
+    }
+
+    /// Sign the creator agreement and verify identity and age through the sandbox provider, as
+    /// a creator does before uploading or publishing paid posts.
+    pub async fn verify(&self, token: &str, legal_name: &str) {
+        let a: Value = self
+            .get("/api/v1/agreement", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let res = self
+            .post(
+                "/api/v1/me/agreement",
+                json!({"version": a["version"], "typed_name": legal_name}),
+                Some(token),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "sign the agreement");
+        let res = self
+            .post("/api/v1/me/verification", json!({}), Some(token))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "start verification");
+        let s: Value = res.json().await.unwrap();
+        let res = self
+            .post(
+                &format!("/api/v1/verification/sandbox/{}", s["id"].as_str().unwrap()),
+                json!({"legal_name": legal_name, "date_of_birth": "1995-05-05", "id_expires_on": "2035-01-01"}),
+                Some(token),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sandbox verification");
+        let s: Value = res.json().await.unwrap();
+        assert_eq!(s["status"], "verified", "{s}");
+    }
+
+    /// Sign the creator agreement only (for an account verified another way).
+    pub async fn verify_agreement_only(&self, token: &str) {
+        let a: Value = self
+            .get("/api/v1/agreement", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let res = self
+            .post(
+                "/api/v1/me/agreement",
+                json!({"version": a["version"], "typed_name": "Signed By Test"}),
+                Some(token),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "sign the agreement");
     }
 
     /// An admin, made the way an operator does (`fanz user create --role admin`).

@@ -19,3 +19,4 @@ mod pages;
 mod payment_pages;
 mod payments;
 mod safety;
+mod verification;

@@ -98,6 +98,7 @@ async fn creator(app: &TestApp, handle: &str) -> (String, i64) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    app.verify(&token, &format!("{handle} legal")).await;
     let me: Value = app
         .get("/api/v1/me", Some(&token))
         .await

@@ -893,7 +893,16 @@ async fn payouts_hold_batch_settle_and_fail(app: TestApp) {
         .json(&json!({"method": "sandbox", "destination": "paula's account", "schedule": "on_request"})).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    // Held while identity verification is incomplete; nothing moves.
+    // Held while identity verification is incomplete (the sandbox verified this creator at
+    // sign-up; finance's override withdraws it); nothing moves.
+    let res = app
+        .post(
+            &format!("/api/v1/payments/creators/{cid}/verification"),
+            json!({"verified": false}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     let res = app
         .post(
             "/api/v1/creators/me/payouts",

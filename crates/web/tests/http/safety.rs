@@ -24,7 +24,7 @@ async fn report(app: &TestApp, body: Value) -> reqwest::Response {
     app.post("/api/v1/reports", body, None).await
 }
 
-async fn user_id(app: &TestApp, token: &str) -> i64 {
+pub(crate) async fn user_id(app: &TestApp, token: &str) -> i64 {
     let me: Value = app
         .get("/api/v1/me", Some(token))
         .await
@@ -327,7 +327,7 @@ async fn cases_escalate_then_go_overdue(app: TestApp) {
     assert!(c["escalated_at"].as_i64().is_some());
 }
 
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -335,17 +335,17 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
-async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
+pub(crate) async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
     let b = browser();
     let (_, page) = html(&b, app, "/login").await;
     let res = b
