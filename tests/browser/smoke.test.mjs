@@ -255,6 +255,30 @@ test('a creator publishes from the studio; a follower sees the feed and stories'
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL('**/c/girlfanz/settings');
+    // Onboarding: sign the agreement, verify through the sandbox provider's page.
+    await page.goto(`${base}/c/girlfanz/studio/verification`);
+    assert.match(await page.locator('h1').first().textContent(), /Get verified/);
+    await page.screenshot({ path: `${shots}/verify-onboarding-desktop.png`, fullPage: true });
+    await page.getByLabel('Type your full legal name to sign').fill('Sia Example');
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    await page.waitForURL('**/studio/verification?notice=signed');
+    await page.getByRole('button', { name: 'Verify my identity' }).click();
+    await page.waitForURL('**/verify/sandbox/*');
+    await page.getByLabel('Legal name, as on the document').fill('Sia Example');
+    await page.getByLabel('Date of birth').fill('1996-03-14');
+    await page.getByLabel('Document expires').fill('2031-08-01');
+    await page.screenshot({ path: `${shots}/verify-sandbox-desktop.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Submit document' }).click();
+    await page.waitForURL('**/studio/verification?notice=verified');
+    assert.match(await page.getByRole('status').textContent(), /identity is verified/);
+    await page.screenshot({ path: `${shots}/verify-done-desktop.png`, fullPage: true });
+    {
+      const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, reducedMotion: 'reduce' });
+      await phone.context().addCookies(await page.context().cookies());
+      await phone.goto(`${base}/c/girlfanz/studio/verification`);
+      await phone.screenshot({ path: `${shots}/verify-done-mobile.png`, fullPage: true });
+      await phone.close();
+    }
     await page.goto(`${base}/c/girlfanz/studio`);
     await page.getByLabel('Name').fill('VIP');
     await page.getByLabel('Price (0 for free)').fill('9.99');
@@ -306,6 +330,12 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
   await api('/api/v1/auth/signup', { email: `${creator}@example.com`, handle: creator, password });
   const { token } = await api('/api/v1/auth/login', { email: `${creator}@example.com`, password });
   await api('/api/v1/me/creator', { clusters: ['girlfanz'] }, token);
+  // Verified through the sandbox identity provider (the studio test does it in the browser).
+  const agreement = await (await fetch(`${base}/api/v1/agreement`)).json();
+  await api('/api/v1/me/agreement', { version: agreement.version, typed_name: 'Nova Example' }, token);
+  const session = await api('/api/v1/me/verification', {}, token);
+  const verified = await api(`/api/v1/verification/sandbox/${session.id}`, { legal_name: 'Nova Example', date_of_birth: '1993-02-11', id_expires_on: '2032-05-05' }, token);
+  assert.equal(verified.status, 'verified');
   await fetch(`${base}/api/v1/me/profile`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -435,6 +465,50 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
         await ops.screenshot({ path: `${shots}/pay-admin-${name}.png`, fullPage: true });
         await ops.close();
       }
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a compliance officer finds, opens and checks performer records', async (t) => {
+  const email = process.env.ADMIN_EMAIL;
+  if (!email) return t.skip('ADMIN_EMAIL not set');
+  const password = process.env.ADMIN_PASSWORD;
+  const login = await (await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+  })).json();
+  const auth = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' };
+  const me = await (await fetch(`${base}/api/v1/me`, { headers: auth })).json();
+  const id = me.id ?? me.user.id;
+  // Records are for the compliance role only; the operator grants it to themself.
+  const granted = await fetch(`${base}/api/v1/admin/users/${id}/roles`, { method: 'POST', headers: auth, body: JSON.stringify({ role: 'compliance' }) });
+  assert.ok(granted.ok, `grant compliance: ${granted.status}`);
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await page.goto(`${base}/c/fanzlab/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL('**/settings');
+      await page.goto(`${base}/c/fanzlab/admin/records`);
+      assert.match(await page.locator('h1').first().textContent(), /Performer records/);
+      assert.ok((await page.locator('.record-row').count()) >= 10, 'the demo creators have records');
+      await page.screenshot({ path: `${shots}/records-${name}.png`, fullPage: true });
+      // The demo's off-platform co-performer waits for a check.
+      await page.goto(`${base}/c/fanzlab/admin/records?alias=ro&status=${name === 'desktop' ? 'pending' : ''}`);
+      await page.locator('.record-link').first().click();
+      await page.waitForURL('**/admin/records/*');
+      await page.locator('.record-docs img').first().waitFor();
+      await page.screenshot({ path: `${shots}/record-${name}.png`, fullPage: true });
+      if (name === 'desktop') {
+        await page.getByRole('button', { name: 'Verify: documents examined today' }).click();
+        await page.waitForURL('**/admin/records/*?notice=verified');
+        assert.match(await page.getByRole('status').textContent(), /verified/);
+      }
+      await page.close();
     }
   } finally {
     await browser.close();

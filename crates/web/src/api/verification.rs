@@ -19,6 +19,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// The largest record submission: two full-size documents and the record, base64.
+pub const RECORD_BODY_LIMIT: usize = 28 * 1024 * 1024;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(agreement))
@@ -26,7 +29,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_agreement))
         .routes(routes!(webhook))
         .routes(routes!(sandbox_result))
-        .routes(routes!(my_performers, submit_performer))
+        .merge(
+            // Records carry copies of documents (10 MiB each at most, base64 in JSON): a larger
+            // body than elsewhere, with few such requests read at once.
+            OpenApiRouter::new()
+                .routes(routes!(my_performers, submit_performer))
+                .layer(tower::limit::ConcurrencyLimitLayer::new(4))
+                .layer(axum::extract::DefaultBodyLimit::max(RECORD_BODY_LIMIT)),
+        )
         .routes(routes!(media_performers, set_media_performers))
         .routes(routes!(my_appearances))
         .routes(routes!(answer_appearance))
