@@ -89,6 +89,18 @@ fn layout(pc: &PageCluster, viewer: Option<&Principal>, csrf: &CsrfToken) -> Lay
     }
 }
 
+/// A path parameter of a page, which is served at the root and under `/c/{slug}` (where the
+/// path has `slug` too, so a single-value `Path` cannot be used).
+fn param<T: std::str::FromStr>(
+    params: &std::collections::HashMap<String, String>,
+    name: &'static str,
+) -> Result<T, ApiError> {
+    params
+        .get(name)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::not_found(name))
+}
+
 fn go(pc: &PageCluster, path: &str) -> Response {
     Redirect::to(&format!("{}{path}", pc.base)).into_response()
 }

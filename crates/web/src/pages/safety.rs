@@ -272,9 +272,10 @@ async fn decide(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(id): Path<i64>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
     CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
     let Some(me) = viewer else {
         return Ok(go(&pc, "/login"));
     };

@@ -5,7 +5,7 @@
 //! safety crate's.
 
 use super::csrf::{CsrfForm, CsrfToken};
-use super::{go, layout, page_error, render, Layout};
+use super::{go, layout, page_error, param, render, Layout};
 use crate::api::verification::{document_response, sandbox_submit};
 use crate::error::ApiError;
 use crate::extract::{PageCluster, RequestActor, Viewer};
@@ -22,6 +22,7 @@ use fanz_safety::onboarding::{self, SandboxResult, Status};
 use fanz_safety::performers::{self, Appearance};
 use fanz_safety::records::{self, Correction, Lookup, Performer, RecordDetail};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -219,9 +220,10 @@ async fn answer(
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
     headers: HeaderMap,
-    Path(media): Path<i64>,
+    Path(params): Path<HashMap<String, String>>,
     CsrfForm(f): CsrfForm<AnswerForm>,
 ) -> Result<Response, ApiError> {
+    let media: i64 = param(&params, "media")?;
     let me = match signed_in(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -270,9 +272,10 @@ async fn sandbox_page(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     csrf: CsrfToken,
-    Path(session): Path<String>,
+    Path(params): Path<HashMap<String, String>>,
     Query(q): Query<Notice>,
 ) -> Result<Response, ApiError> {
+    let session: String = param(&params, "session")?;
     let me = match signed_in(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -310,9 +313,10 @@ async fn sandbox_post(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(session): Path<String>,
+    Path(params): Path<HashMap<String, String>>,
     CsrfForm(f): CsrfForm<SandboxForm>,
 ) -> Result<Response, ApiError> {
+    let session: String = param(&params, "session")?;
     let me = match signed_in(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -433,9 +437,10 @@ async fn record_page(
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
     csrf: CsrfToken,
-    Path(id): Path<i64>,
+    Path(params): Path<HashMap<String, String>>,
     Query(q): Query<Notice>,
 ) -> Result<Response, ApiError> {
+    let id: i64 = param(&params, "id")?;
     let me = match keeper(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -468,8 +473,9 @@ async fn record_document(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path((id, doc)): Path<(i64, i64)>,
+    Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let (id, doc): (i64, i64) = (param(&params, "id")?, param(&params, "doc")?);
     let me = match keeper(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -512,9 +518,10 @@ async fn record_decide(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(id): Path<i64>,
+    Path(params): Path<HashMap<String, String>>,
     CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, ApiError> {
+    let id: i64 = param(&params, "id")?;
     let me = match keeper(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),
@@ -553,9 +560,10 @@ async fn record_correct(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(id): Path<i64>,
+    Path(params): Path<HashMap<String, String>>,
     CsrfForm(f): CsrfForm<CorrectForm>,
 ) -> Result<Response, ApiError> {
+    let id: i64 = param(&params, "id")?;
     let me = match keeper(&pc, viewer) {
         Ok(me) => me,
         Err(r) => return Ok(*r),

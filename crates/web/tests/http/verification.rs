@@ -939,7 +939,7 @@ async fn expired_documents_hold_publishing_and_payouts(app: TestApp) {
 async fn onboarding_and_records_through_the_pages(app: TestApp) {
     let (_, _) = unverified_creator(&app, "page_pat").await;
     let b = signed_in(&app, "page_pat").await;
-    let (status, page) = html(&b, &app, "/studio/verification").await;
+    let (status, page) = html(&b, &app, "/c/fanzlab/studio/verification").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         page.contains("Creator agreement") && page.contains("0 of 3 done"),
@@ -947,7 +947,7 @@ async fn onboarding_and_records_through_the_pages(app: TestApp) {
     );
     let version = fanz_safety::onboarding::AGREEMENT_VERSION;
     let res = b
-        .post(app.url("/studio/verification/agreement"))
+        .post(app.url("/c/fanzlab/studio/verification/agreement"))
         .form(&[
             ("csrf", csrf_of(&page).as_str()),
             ("version", version),
@@ -957,20 +957,20 @@ async fn onboarding_and_records_through_the_pages(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (_, page) = html(&b, &app, "/studio/verification?notice=signed").await;
+    let (_, page) = html(&b, &app, "/c/fanzlab/studio/verification?notice=signed").await;
     assert!(
         page.contains("Agreement signed") && page.contains("Pat Page"),
         "{page}"
     );
     let res = b
-        .post(app.url("/studio/verification/start"))
+        .post(app.url("/c/fanzlab/studio/verification/start"))
         .form(&[("csrf", csrf_of(&page).as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let to = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/verify/sandbox/"), "{to}");
+    assert!(to.starts_with("/c/fanzlab/verify/sandbox/"), "{to}");
     let (status, sb) = html(&b, &app, &to).await;
     assert_eq!(status, StatusCode::OK);
     assert!(sb.contains("Check your ID"));
@@ -993,9 +993,9 @@ async fn onboarding_and_records_through_the_pages(app: TestApp) {
         .unwrap();
     assert_eq!(
         res.headers()["location"],
-        "/studio/verification?notice=verified"
+        "/c/fanzlab/studio/verification?notice=verified"
     );
-    let (_, page) = html(&b, &app, "/studio/verification?notice=verified").await;
+    let (_, page) = html(&b, &app, "/c/fanzlab/studio/verification?notice=verified").await;
     assert!(page.contains("3 of 3 done"), "{page}");
 
     // Records pages: compliance only; the document opens from the record page.
@@ -1005,10 +1005,10 @@ async fn onboarding_and_records_through_the_pages(app: TestApp) {
     );
     officer(&app, &app.admin().await, "page_cco").await;
     let c = signed_in(&app, "page_cco").await;
-    let (status, list) = html(&c, &app, "/admin/records?name=pat").await;
+    let (status, list) = html(&c, &app, "/c/fanzlab/admin/records?name=pat").await;
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains("Pat Page"), "{list}");
-    let start = list.find("/admin/records/").unwrap();
+    let start = list.find("/c/fanzlab/admin/records/").unwrap();
     let href: String = list[start..].split('"').next().unwrap().to_owned();
     let (status, rec) = html(&c, &app, &href).await;
     assert_eq!(status, StatusCode::OK);
