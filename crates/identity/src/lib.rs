@@ -14,6 +14,7 @@ mod api_keys;
 pub mod events;
 mod login;
 pub mod mail;
+pub mod privacy;
 mod password;
 mod reset;
 mod throttle;
