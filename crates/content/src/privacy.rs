@@ -31,7 +31,12 @@ pub async fn export(db: &mut Db, user_id: i64) -> Result<Value> {
             id,
         )
         .await?;
-        let tags = query_json(db, "SELECT tag FROM post_tags WHERE post_id = $1 ORDER BY tag", id).await?;
+        let tags = query_json(
+            db,
+            "SELECT tag FROM post_tags WHERE post_id = $1 ORDER BY tag",
+            id,
+        )
+        .await?;
         let media = query_json(
             db,
             "SELECT position, media_id FROM post_media WHERE post_id = $1 ORDER BY position",
@@ -56,7 +61,10 @@ pub async fn export(db: &mut Db, user_id: i64) -> Result<Value> {
             "clusters".into(),
             clusters.iter().map(|c| c["cluster_slug"].clone()).collect(),
         );
-        o.insert("tags".into(), tags.iter().map(|c| c["tag"].clone()).collect());
+        o.insert(
+            "tags".into(),
+            tags.iter().map(|c| c["tag"].clone()).collect(),
+        );
         o.insert("media".into(), Value::Array(media));
         o.insert("revisions".into(), Value::Array(revisions));
         o.insert(
@@ -142,13 +150,14 @@ pub async fn erase(db: &mut Db, user_id: i64, actor: &Actor) -> Result<Erased> {
     }
     out.posts = ids.len();
     let now = now_micros();
-    out.comments = sqlx::query("UPDATE comments SET text = $1, updated_at = $2 WHERE author_id = $3")
-        .bind(ERASED_COMMENT)
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *db)
-        .await?
-        .rows_affected();
+    out.comments =
+        sqlx::query("UPDATE comments SET text = $1, updated_at = $2 WHERE author_id = $3")
+            .bind(ERASED_COMMENT)
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
     let liked: Vec<i64> = sqlx::query("DELETE FROM likes WHERE user_id = $1 RETURNING post_id")
         .bind(user_id)
         .fetch_all(&mut *db)

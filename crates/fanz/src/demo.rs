@@ -190,7 +190,7 @@ async fn verify_creators(state: &AppState, actor: &Actor) -> Result<usize> {
         let facts = records::check_facts(
             &legal,
             &born,
-            &[p.handle.clone()],
+            std::slice::from_ref(&p.handle),
             "passport",
             "US",
             &expires,

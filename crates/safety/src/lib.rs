@@ -64,7 +64,9 @@ pub enum SafetyError {
     Sealed,
     #[error("too many reports from this address; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("an export is being made, or three were asked for today; try again in {retry_after_secs} s")]
+    #[error(
+        "an export is being made, or three were asked for today; try again in {retry_after_secs} s"
+    )]
     TooManyExports { retry_after_secs: u64 },
     #[error(transparent)]
     Content(#[from] fanz_content::ContentError),

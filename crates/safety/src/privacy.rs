@@ -332,10 +332,22 @@ pub async fn build(store: &Store, media: &Media, tmp_dir: &std::path::Path, id: 
     }
     let mut db = store.conn().await?;
     let files: Vec<(&str, Value)> = vec![
-        ("account.json", fanz_identity::privacy::export(&mut db, user_id).await?),
-        ("profile.json", fanz_profiles::privacy::export(&mut db, user_id).await?),
-        ("content.json", fanz_content::privacy::export(&mut db, user_id).await?),
-        ("payments.json", fanz_payments::privacy::export(&mut db, user_id).await?),
+        (
+            "account.json",
+            fanz_identity::privacy::export(&mut db, user_id).await?,
+        ),
+        (
+            "profile.json",
+            fanz_profiles::privacy::export(&mut db, user_id).await?,
+        ),
+        (
+            "content.json",
+            fanz_content::privacy::export(&mut db, user_id).await?,
+        ),
+        (
+            "payments.json",
+            fanz_payments::privacy::export(&mut db, user_id).await?,
+        ),
         ("safety.json", safety_export(&mut db, user_id).await?),
     ];
     let items = all_media(&mut db, user_id).await?;
@@ -658,5 +670,8 @@ pub fn register_jobs(registry: &mut Registry, media: Arc<Media>, data_dir: PathB
             Ok(())
         }
     });
-    registry.every(Duration::from_secs((HOUR / SECOND) as u64), ExpireExports {});
+    registry.every(
+        Duration::from_secs((HOUR / SECOND) as u64),
+        ExpireExports {},
+    );
 }

@@ -302,7 +302,11 @@ fn creator_doc(p: &fanz_profiles::Profile) -> CreatorDoc {
 pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store: Store) {
     subs.subscribe(
         &format!("search@{}", search.id),
-        &["content.post_", "profiles.became_creator", "profiles.erased"],
+        &[
+            "content.post_",
+            "profiles.became_creator",
+            "profiles.erased",
+        ],
         move |env| {
             let search = search.clone();
             let store = store.clone();

@@ -87,10 +87,7 @@ pub struct ExportList {
 /// Your exports, newest first, with a download link while ready (7 days).
 #[utoipa::path(get, path = "/api/v1/me/exports", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = ExportList), (status = 401, body = ErrorBody)))]
-pub async fn list_exports(
-    State(state): State<AppState>,
-    Auth(me): Auth,
-) -> ApiResult<Response> {
+pub async fn list_exports(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<Response> {
     let mut db = state.store.conn().await?;
     let exports = privacy::exports(&mut db, me.user_id).await?;
     Ok(no_store(axum::Json(ExportList { exports }).into_response()))
@@ -126,7 +123,10 @@ pub async fn export_response(
     let size = got.meta.size;
     let mut res = Response::new(Body::from_stream(got.into_stream()));
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     h.insert(
         header::CONTENT_DISPOSITION,
@@ -159,6 +159,12 @@ pub async fn request_erasure(
     Auth(me): Auth,
     Json(req): Json<ErasureRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Erasure>)> {
-    let done = erase_account(&state, me.user_id, &req.password, &actor.with_user(me.user_id)).await?;
+    let done = erase_account(
+        &state,
+        me.user_id,
+        &req.password,
+        &actor.with_user(me.user_id),
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(done)))
 }

@@ -48,7 +48,11 @@ pub struct PrivacyPage {
 }
 
 fn day(micros: i64) -> String {
-    rfc3339(micros).chars().take(16).collect::<String>().replace('T', " ")
+    rfc3339(micros)
+        .chars()
+        .take(16)
+        .collect::<String>()
+        .replace('T', " ")
 }
 
 async fn page(
@@ -154,7 +158,14 @@ async fn erase(
             )),
         ));
     }
-    match erase_account(&state, me.user_id, &f.password, &actor.with_user(me.user_id)).await {
+    match erase_account(
+        &state,
+        me.user_id,
+        &f.password,
+        &actor.with_user(me.user_id),
+    )
+    .await
+    {
         Ok(_) => {
             let mut res = render(
                 StatusCode::OK,

@@ -48,7 +48,11 @@ fn png(seed: u8) -> Vec<u8> {
 }
 
 async fn user_id(app: &TestApp, token: &str) -> i64 {
-    app.get("/api/v1/me", Some(token)).await.json::<Value>().await.unwrap()["id"]
+    app.get("/api/v1/me", Some(token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
         .as_i64()
         .unwrap()
 }
@@ -213,11 +217,16 @@ async fn privacy_export_holds_what_is_theirs_only(app: TestApp) {
     let files = download(&app, &cora, id).await;
     let all = text_of(&files);
     assert!(files.contains_key("README.txt"), "{:?}", files.keys());
-    assert!(all.contains("custodian of records"), "the README names the custodian");
+    assert!(
+        all.contains("custodian of records"),
+        "the README names the custodian"
+    );
     let account = json_of(&files, "account.json");
     assert_eq!(account["account"]["email"], "cora_exp@example.com");
     assert_eq!(account["account"]["handle"], "cora_exp");
-    assert!(account["sessions"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(account["sessions"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
     assert!(!all.contains("fzs_"), "no session token in the export");
     let content = json_of(&files, "content.json");
     let p = content["posts"]
@@ -255,7 +264,10 @@ async fn privacy_export_holds_what_is_theirs_only(app: TestApp) {
     let content = json_of(&files, "content.json");
     assert_eq!(content["likes"][0]["post_id"], post);
     assert_eq!(content["bookmarks"][0]["post_id"], post);
-    assert_eq!(json_of(&files, "profile.json")["following"][0]["handle"], "cora_exp");
+    assert_eq!(
+        json_of(&files, "profile.json")["following"][0]["handle"],
+        "cora_exp"
+    );
     let payments = json_of(&files, "payments.json");
     assert_eq!(payments["charges"][0]["amount"], 500, "{payments}");
     assert!(!all.contains("cora_exp@example.com"));
@@ -268,7 +280,11 @@ async fn privacy_export_holds_what_is_theirs_only(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert!(list["exports"].as_array().unwrap().iter().all(|e| e["id"] != id));
+    assert!(list["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["id"] != id));
     assert_error(
         app.get(&format!("/api/v1/me/exports/{id}/download"), Some(&fred))
             .await,
@@ -277,7 +293,8 @@ async fn privacy_export_holds_what_is_theirs_only(app: TestApp) {
     )
     .await;
     assert_error(
-        app.get(&format!("/api/v1/me/exports/{id}/download"), None).await,
+        app.get(&format!("/api/v1/me/exports/{id}/download"), None)
+            .await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     )
@@ -297,7 +314,11 @@ async fn privacy_export_holds_what_is_theirs_only(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(html.status(), StatusCode::SEE_OTHER, "signed out: to the login page");
+    assert_eq!(
+        html.status(),
+        StatusCode::SEE_OTHER,
+        "signed out: to the login page"
+    );
 }
 
 async fn privacy_erasure_keeps_books_and_records(app: TestApp) {
@@ -328,7 +349,10 @@ async fn privacy_erasure_keeps_books_and_records(app: TestApp) {
         )
         .await;
     let body = assert_error(res, StatusCode::CONFLICT, "balance_unpaid").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("payout"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("payout"));
 
     // The fan who bought: a comment, then erasure (the wrong password first).
     let res = app
@@ -340,8 +364,12 @@ async fn privacy_erasure_keeps_books_and_records(app: TestApp) {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_error(
-        app.post("/api/v1/me/erasure", json!({"password": "not it at all"}), Some(&fan))
-            .await,
+        app.post(
+            "/api/v1/me/erasure",
+            json!({"password": "not it at all"}),
+            Some(&fan),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_credentials",
     )
@@ -381,7 +409,10 @@ async fn privacy_erasure_keeps_books_and_records(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert!(!comments.to_string().contains("fay's very own words"), "{comments}");
+    assert!(
+        !comments.to_string().contains("fay's very own words"),
+        "{comments}"
+    );
     {
         let mut db = app.store.conn().await.unwrap();
         let report = fanz_ledger::verify(&mut db).await.unwrap();
@@ -414,9 +445,14 @@ async fn privacy_erasure_keeps_books_and_records(app: TestApp) {
     let done: Value = res.json().await.unwrap();
     assert_eq!(done["posts_deleted"], 1, "{done}");
     assert_eq!(done["media_deleted"], 1, "{done}");
-    assert_eq!(done["media_kept"], 1, "the published depiction stays: {done}");
     assert_eq!(
-        app.get(&format!("/api/v1/posts/{post}"), None).await.status(),
+        done["media_kept"], 1,
+        "the published depiction stays: {done}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/posts/{post}"), None)
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(

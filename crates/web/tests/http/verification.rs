@@ -821,10 +821,7 @@ async fn expired_documents_hold_publishing_and_payouts(app: TestApp) {
     let uid = user_id(&app, &tok).await;
     let co = officer(&app, &app.admin().await, "cco_exp").await;
     let rec: Value = app
-        .get(
-            &format!("/api/v1/compliance/records?name=eve_exp"),
-            Some(&co),
-        )
+        .get("/api/v1/compliance/records?name=eve_exp", Some(&co))
         .await
         .json()
         .await
