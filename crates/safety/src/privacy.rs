@@ -323,9 +323,12 @@ pub async fn build(store: &Store, media: &Media, tmp_dir: &std::path::Path, id: 
         let r = sqlx::query("SELECT user_id, state FROM privacy_exports WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *db)
-            .await?
-            .ok_or(SafetyError::NotFound)?;
-        (r.try_get(0)?, r.try_get(1)?)
+            .await?;
+        match r {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            // The account was erased before its export was built.
+            None => return Ok(()),
+        }
     };
     if state != "pending" {
         return Ok(());
