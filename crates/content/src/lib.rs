@@ -20,6 +20,7 @@ pub mod gate;
 pub mod interactions;
 pub mod jobs;
 pub mod posts;
+pub mod privacy;
 pub mod tiers;
 pub mod views;
 

@@ -15,6 +15,7 @@ pub mod events;
 mod login;
 pub mod mail;
 mod password;
+pub mod privacy;
 mod reset;
 mod throttle;
 mod totp;

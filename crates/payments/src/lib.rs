@@ -21,6 +21,7 @@ pub mod checkout;
 pub mod intake;
 pub mod jobs;
 pub mod payouts;
+pub mod privacy;
 pub mod sandbox;
 pub mod subscriptions;
 pub mod wallet;

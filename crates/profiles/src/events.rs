@@ -12,6 +12,9 @@ pub enum ProfileEvent {
     Unfollowed { follower_id: i64, followee_id: i64 },
     #[serde(rename = "profiles.became_creator")]
     BecameCreator { user_id: i64, clusters: Vec<String> },
+    /// The account was erased at its owner's request: its profile is cleared.
+    #[serde(rename = "profiles.erased")]
+    Erased { user_id: i64 },
 }
 
 impl Event for ProfileEvent {
@@ -19,7 +22,9 @@ impl Event for ProfileEvent {
         match self {
             ProfileEvent::Followed { followee_id, .. }
             | ProfileEvent::Unfollowed { followee_id, .. } => format!("user:{followee_id}"),
-            ProfileEvent::BecameCreator { user_id, .. } => format!("user:{user_id}"),
+            ProfileEvent::BecameCreator { user_id, .. } | ProfileEvent::Erased { user_id } => {
+                format!("user:{user_id}")
+            }
         }
     }
 }
@@ -47,6 +52,10 @@ impl Catalogue for ProfileEvent {
                     clusters: vec!["boyfanz".into()],
                 },
                 "An account became a creator on the listed clusters.",
+            ),
+            (
+                ProfileEvent::Erased { user_id: 1 },
+                "An account was erased at its owner's request; its profile is cleared.",
             ),
         ]
     }

@@ -6,6 +6,7 @@
 //! are kept in the profile row, updated in the same transaction as the follow.
 
 pub mod events;
+pub mod privacy;
 
 pub use events::ProfileEvent;
 use fanz_audit::{record, Actor};

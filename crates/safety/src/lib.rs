@@ -14,11 +14,13 @@
 //!   [`documents`] encrypted at rest, read only by compliance and audited; [`performers`]: who
 //!   appears in each media item and their consent, and the publish gate's check of them;
 //!   [`export`]: the inspection export of the records.
+//! - [`privacy`]: a person's export of everything they own and the erasure of their account,
+//!   keeping what the law requires (the ledger, 2257 records, cases).
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //!
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
-//! `safety_media_performers`. Posts are hidden and shown
+//! `safety_media_performers`, and `privacy_exports`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod cases;
@@ -28,6 +30,7 @@ pub mod export;
 pub mod jobs;
 pub mod onboarding;
 pub mod performers;
+pub mod privacy;
 pub mod records;
 pub mod reports;
 
@@ -61,6 +64,10 @@ pub enum SafetyError {
     Sealed,
     #[error("too many reports from this address; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error(
+        "an export is being made, or three were asked for today; try again in {retry_after_secs} s"
+    )]
+    TooManyExports { retry_after_secs: u64 },
     #[error(transparent)]
     Content(#[from] fanz_content::ContentError),
     #[error("database error: {0}")]

@@ -272,6 +272,41 @@ fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
     })
 }
 
+/// Rows as JSON objects keyed by column name, for exports of a person's own data: integers
+/// stay numbers, text stays text, NULL is null; a column of another type (a BLOB) becomes
+/// null. Select only what may be shown.
+pub fn rows_json(rows: &[sqlx::any::AnyRow]) -> Vec<serde_json::Value> {
+    use sqlx::{Column, Row};
+    rows.iter()
+        .map(|row| {
+            let mut m = serde_json::Map::new();
+            for (i, col) in row.columns().iter().enumerate() {
+                let v = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                    v.map(serde_json::Value::from)
+                } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    v.map(serde_json::Value::from)
+                } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+                    v.map(serde_json::Value::from)
+                } else {
+                    None
+                };
+                m.insert(col.name().to_owned(), v.unwrap_or(serde_json::Value::Null));
+            }
+            serde_json::Value::Object(m)
+        })
+        .collect()
+}
+
+/// [`rows_json`] of a query bound to one id (the person's own rows).
+pub async fn query_json(
+    db: &mut Db,
+    sql: &str,
+    id: i64,
+) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    let rows = sqlx::query(sql).bind(id).fetch_all(&mut *db).await?;
+    Ok(rows_json(&rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,7 @@ pub fn registry(
     fanz_media::jobs::register(&mut registry, media.clone());
     fanz_payments::jobs::register_jobs(&mut registry, payments.clone());
     fanz_safety::jobs::register_jobs(&mut registry, payments.clone());
+    fanz_safety::privacy::register_jobs(&mut registry, media.clone(), config.data_dir.clone());
     registry
 }
 

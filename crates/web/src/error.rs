@@ -329,6 +329,15 @@ impl From<fanz_safety::SafetyError> for ApiError {
                 err.retry_after = Some(retry_after_secs);
                 err
             }
+            E::TooManyExports { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_exports",
+                    e.to_string(),
+                );
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
             E::VerificationRequired(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "verification_required",

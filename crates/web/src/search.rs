@@ -302,7 +302,11 @@ fn creator_doc(p: &fanz_profiles::Profile) -> CreatorDoc {
 pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store: Store) {
     subs.subscribe(
         &format!("search@{}", search.id),
-        &["content.post_", "profiles.became_creator"],
+        &[
+            "content.post_",
+            "profiles.became_creator",
+            "profiles.erased",
+        ],
         move |env| {
             let search = search.clone();
             let store = store.clone();
@@ -319,7 +323,8 @@ pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store
                     }
                 } else {
                     match serde_json::from_value::<ProfileEvent>(env.payload) {
-                        Ok(ProfileEvent::BecameCreator { user_id, .. }) => {
+                        Ok(ProfileEvent::BecameCreator { user_id, .. })
+                        | Ok(ProfileEvent::Erased { user_id }) => {
                             search.refresh_creator(&store, user_id).await
                         }
                         Ok(_) => Ok(()),

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod me;
 pub mod media;
 pub mod payments;
+pub mod privacy;
 pub mod profiles;
 pub mod safety;
 pub mod search;
@@ -117,6 +118,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(content::router())
         .merge(media::router())
         .merge(payments::router())
+        .merge(privacy::router())
         .merge(safety::router())
         .merge(verification::router())
 }

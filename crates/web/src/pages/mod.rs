@@ -7,6 +7,7 @@ pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
 pub(crate) mod payments;
+mod privacy;
 pub(crate) mod safety;
 mod templates;
 mod verification;
@@ -57,6 +58,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .route("/@{handle}/unfollow", post(unfollow))
         .merge(content::routes())
         .merge(payments::routes())
+        .merge(privacy::routes())
         .merge(safety::routes())
         .merge(verification::routes())
         .layer(axum::middleware::from_fn_with_state(

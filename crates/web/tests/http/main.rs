@@ -18,5 +18,6 @@ mod media;
 mod pages;
 mod payment_pages;
 mod payments;
+mod privacy;
 mod safety;
 mod verification;
