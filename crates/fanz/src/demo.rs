@@ -134,6 +134,9 @@ pub async fn load(state: &AppState) -> Result<()> {
     }
     let posts = content(state, &actor).await?;
     let sales = payments(state, &actor).await?;
+    if takedown(state, &actor).await? {
+        println!("demo trust & safety: one post taken down after a non-consent report, with its statement of reasons");
+    }
     if sales > 0 {
         println!("demo payments: {sales} sandbox sales, creators verified with sandbox payouts");
     }
@@ -248,6 +251,60 @@ async fn verify_creators(state: &AppState, actor: &Actor) -> Result<usize> {
     }
     tx.commit().await?;
     Ok(made)
+}
+
+/// A post reported as shared without consent, hidden at once and then removed by a moderator
+/// with a statement of reasons to its creator (once: only while no case exists).
+async fn takedown(state: &AppState, actor: &Actor) -> Result<bool> {
+    use fanz_safety::{cases, reports};
+    let mut tx = state.store.begin().await?;
+    if !cases::list(&mut tx, None, 1).await?.is_empty()
+        || !cases::list(&mut tx, Some("decided"), 1).await?.is_empty()
+    {
+        return Ok(false);
+    }
+    let Some(post) =
+        fanz_content::posts::live_after(&mut tx, 0, 50, fanz_core::clock::now_micros())
+            .await?
+            .into_iter()
+            .rev()
+            .find(|p| p.visibility == fanz_content::posts::Visibility::Public)
+    else {
+        return Ok(false);
+    };
+    let now = fanz_core::clock::now_micros();
+    let report = reports::NewReport {
+        kind: "non_consensual".into(),
+        url: format!("/p/{}", post.id),
+        details: "I am in this photo and never agreed to it being posted.".into(),
+        email: Some("reporter@example.com".into()),
+        name: Some("A. Reporter".into()),
+        good_faith: Some(true),
+        ..Default::default()
+    };
+    let origin = reports::Origin {
+        reporter_id: None,
+        ip: Some("203.0.113.7".into()),
+        hosts: vec![],
+        per_ip_per_hour: 100,
+    };
+    let done = reports::submit(&mut tx, &report, &origin, now, actor).await?;
+    let moderator = fanz_profiles::get_by_handle(&mut tx, "ops_admin")
+        .await?
+        .user_id;
+    cases::decide(
+        &mut tx,
+        &state.content,
+        done.case_id,
+        "removed",
+        "The person depicted told us they did not consent to this post. It is removed under our rules on consent; you may appeal within 6 months.",
+        moderator,
+        now,
+        &actor.with_user(moderator),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Names for the generated creators: two per cluster, picked by the cluster's position.
