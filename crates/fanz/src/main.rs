@@ -3,6 +3,7 @@
 
 mod bench_jobs;
 mod bench_payments;
+mod compliance;
 mod demo;
 mod ops;
 
@@ -83,6 +84,11 @@ enum Command {
     Payments {
         #[command(subcommand)]
         command: PaymentsCommand,
+    },
+    /// Trust & safety: PDQ hash lists.
+    Compliance {
+        #[command(subcommand)]
+        command: compliance::ComplianceCommand,
     },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
@@ -363,6 +369,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Events { command } => {
             let store = open_store(&config).await?;
             ops::events(&config, &store, command).await
+        }
+        Command::Compliance { command } => {
+            let store = open_store(&config).await?;
+            compliance::run(&config, &store, command).await
         }
         Command::Serve { demo } => serve(config, demo).await,
     }

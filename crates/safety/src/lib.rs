@@ -10,14 +10,21 @@
 //!   of reasons to the affected creator, who may appeal for 6 months.
 //! - [`UnderReview`]: the publish gate's check that keeps a held post out of sight.
 //! - [`jobs`]: the deadline job (escalation, overdue).
+//! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
+//!   opens a case), [`terms`] (banned terms per cluster), [`checks::AutomatedChecks`] and
+//!   [`review::HumanReview`] (the gate's checks) and [`review`] (the review queue).
 //!
 //! Owns `safety_cases`, `safety_reports` and `safety_statements`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod cases;
+pub mod checks;
 pub mod deadlines;
+pub mod hashes;
 pub mod jobs;
 pub mod reports;
+pub mod review;
+pub mod terms;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
 use fanz_core::{Role, ValidationError};

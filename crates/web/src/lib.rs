@@ -54,6 +54,8 @@ pub struct Inner {
     pub media: Arc<fanz_media::Media>,
     /// Processors, billing rules, the sandbox (`[payments]`).
     pub payments: fanz_payments::Payments,
+    /// Every cluster's banned terms (`[review] banned_terms` and the clusters' own).
+    pub banned: Arc<fanz_safety::terms::Banned>,
 }
 
 impl Deref for AppState {
@@ -92,10 +94,24 @@ impl AppState {
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
         let mut content = fanz_content::Content::new(Arc::new(clusters.clone()));
-        content.gate =
-            Arc::new(fanz_content::PublishGate::standard().with(fanz_safety::UnderReview));
+        let banned = Arc::new(fanz_safety::terms::Banned::new(
+            &config.review.banned_terms,
+            &clusters,
+        ));
+        content.gate = Arc::new(
+            fanz_content::PublishGate::standard()
+                .with(fanz_safety::UnderReview)
+                .with(fanz_safety::checks::AutomatedChecks {
+                    banned: banned.clone(),
+                })
+                .with(fanz_safety::review::HumanReview),
+        );
         let search = search::Search::open(&config.data_dir.join("search"));
-        let media = Arc::new(fanz_media::Media::from_config(&config)?);
+        let screen = fanz_safety::hashes::HashScreen {
+            threshold: config.review.pdq_threshold,
+        };
+        let media =
+            Arc::new(fanz_media::Media::from_config(&config)?.with_screen(Arc::new(screen)));
         let payments = fanz_payments::Payments::new(&config.payments);
         Ok(AppState(Arc::new(Inner {
             store,
@@ -110,6 +126,7 @@ impl AppState {
             search,
             media,
             payments,
+            banned,
         })))
     }
 }

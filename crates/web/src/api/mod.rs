@@ -12,6 +12,7 @@ pub mod me;
 pub mod media;
 pub mod payments;
 pub mod profiles;
+pub mod review;
 pub mod safety;
 pub mod search;
 pub mod wire;
@@ -117,4 +118,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(payments::router())
         .merge(safety::router())
+        .merge(review::router())
 }

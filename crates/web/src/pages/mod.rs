@@ -7,6 +7,7 @@ pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
 pub(crate) mod payments;
+mod review;
 pub(crate) mod safety;
 mod templates;
 
@@ -57,6 +58,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(content::routes())
         .merge(payments::routes())
         .merge(safety::routes())
+        .merge(review::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

@@ -18,4 +18,5 @@ mod media;
 mod pages;
 mod payment_pages;
 mod payments;
+mod review;
 mod safety;
