@@ -17,6 +17,7 @@ use axum::Router;
 use fanz_core::clock::now_micros;
 use fanz_safety::review::{self, Review};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -194,9 +195,14 @@ async fn decide(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(id): Path<i64>,
+    Path(params): Path<HashMap<String, String>>,
     CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, ApiError> {
+    // Served at the root and under /c/{slug}: the id is one of one or two parameters.
+    let id: i64 = params
+        .get("id")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::not_found("review"))?;
     let Some(me) = viewer else {
         return Ok(go(&pc, "/login"));
     };

@@ -272,9 +272,14 @@ async fn decide(
     pc: PageCluster,
     Viewer(viewer): Viewer,
     RequestActor(actor): RequestActor,
-    Path(id): Path<i64>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
     CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, ApiError> {
+    // Served at the root and under /c/{slug}: the id is one of one or two parameters.
+    let id: i64 = params
+        .get("id")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::not_found("case"))?;
     let Some(me) = viewer else {
         return Ok(go(&pc, "/login"));
     };

@@ -784,7 +784,13 @@ async fn review_page_approves_and_rejects(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let status = res.status();
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
     let res = m
         .post(app.url(&format!("/c/taboofanz/admin/reviews/{rb}/decide")))
         .form(&[
