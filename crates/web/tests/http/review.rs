@@ -13,6 +13,110 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::Cursor;
 
+mod new_creators {
+    use fanz_store::Backend;
+
+    /// The built-in clusters, with CougarFanz reviewing a creator's first 2 posts.
+    fn clusters() -> fanz_clusters::Clusters {
+        let text = include_str!("../../../../clusters.toml");
+        let at = text.find("slug = \"cougarfanz\"").unwrap();
+        let policy = at + text[at..].find("[cluster.policy]").unwrap() + "[cluster.policy]".len();
+        let text = format!(
+            "{}\nreview = \"new_creators\"\nreview_first_posts = 2{}",
+            &text[..policy],
+            &text[policy..]
+        );
+        fanz_clusters::Clusters::parse(&text, "fanzlab").unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = crate::harness::spawn_with_clusters(Backend::Sqlite, |_| {}, clusters())
+            .await
+            .expect("sqlite app");
+        super::new_creators_are_reviewed_until_they_have_posts(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match crate::harness::spawn_with_clusters(Backend::Postgres, |_| {}, clusters()).await {
+            Some(app) => super::new_creators_are_reviewed_until_they_have_posts(app).await,
+            None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+        }
+    }
+}
+
+/// With `review = "new_creators"` and `review_first_posts = 2`, a creator's posts wait for a
+/// moderator until two of them are live; after that they publish at once.
+async fn new_creators_are_reviewed_until_they_have_posts(app: TestApp) {
+    let admin = app.admin().await;
+    let moder = staff(&app, &admin, "mod_nc", "moderator").await;
+    let cora = creator(&app, "cora", &["cougarfanz"]).await;
+    let mut reviewed = vec![];
+    for text in ["first post", "second post"] {
+        let p = post_json(
+            &app,
+            &cora,
+            json!({"text": text, "visibility": "public", "publish": true}),
+        )
+        .await;
+        assert_eq!(p["state"], "draft", "{p}");
+        reviewed.push(p["id"].as_i64().unwrap());
+    }
+    let queue: Value = app
+        .get(
+            "/api/v1/compliance/reviews?cluster=cougarfanz",
+            Some(&moder),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue.as_array().unwrap().len(), 2, "{queue}");
+    for r in queue.as_array().unwrap() {
+        assert_eq!(r["new_creator"], true);
+        assert_eq!(r["priority"], 1);
+        let res = app
+            .post(
+                &format!("/api/v1/compliance/reviews/{}/decision", r["id"]),
+                json!({"outcome": "approve"}),
+                Some(&moder),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    for id in &reviewed {
+        assert_eq!(
+            app.get(&format!("/api/v1/posts/{id}"), None).await.status(),
+            StatusCode::OK
+        );
+    }
+    // Two live posts: the third publishes without review, and so does an edit of the first.
+    let p = post_json(
+        &app,
+        &cora,
+        json!({"text": "third post", "visibility": "public", "publish": true}),
+    )
+    .await;
+    assert_eq!(p["state"], "published", "{p}");
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/posts/{}", reviewed[0])))
+        .bearer_auth(&cora)
+        .json(&json!({"text": "first post, edited"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let queue: Value = app
+        .get("/api/v1/compliance/reviews", Some(&moder))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue, json!([]));
+}
+
 on_both_backends!(
     hash_lists_quarantine_matching_images,
     banned_terms_refuse_posts_and_blank_searches,
