@@ -180,6 +180,10 @@ test('an operator sees the job queues and the event subscribers', async (t) => {
       const done = await page.locator('.stats li', { hasText: 'done in the last hour' }).locator('strong').textContent();
       assert.ok(Number(done) >= 25, `done in the last hour: ${done}`);
       await page.screenshot({ path: `${shots}/admin-jobs-${name}.png`, fullPage: true });
+      // The review queue (the demo's TabooFanz posts wait there).
+      await page.goto(`${base}/c/boyfanz/admin/reviews`);
+      assert.equal(await page.locator('h1').first().textContent(), 'Review before publication');
+      await page.screenshot({ path: `${shots}/admin-reviews-${name}.png`, fullPage: true });
       await page.close();
     }
   } finally {

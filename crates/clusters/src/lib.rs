@@ -240,6 +240,37 @@ pub struct Policy {
     /// viewer turns safe search off.
     #[serde(default = "default_true")]
     pub safe_search: bool,
+    /// Terms refused here in post text, teasers, tags and search queries, on top of the
+    /// platform's `[review] banned_terms`.
+    #[serde(default)]
+    pub banned_terms: Vec<String>,
+    /// Whether a person approves posts before they are published here.
+    #[serde(default)]
+    pub review: ReviewPolicy,
+    /// With `review = "new_creators"`: a creator's posts are reviewed until they have this
+    /// many live posts.
+    #[serde(default = "default_review_first_posts")]
+    pub review_first_posts: u32,
+    /// Added to the priority of this cluster's reviews (higher is reviewed sooner).
+    #[serde(default)]
+    pub review_priority: i64,
+}
+
+/// Human review before publication on a cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewPolicy {
+    /// Automated checks only.
+    #[default]
+    None,
+    /// A creator's first `review_first_posts` posts.
+    NewCreators,
+    /// Every post.
+    All,
+}
+
+fn default_review_first_posts() -> u32 {
+    3
 }
 
 fn default_max_post_chars() -> u32 {

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod media;
 pub mod payments;
+pub mod review;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -81,6 +82,9 @@ pub struct Config {
     /// The custodian of records and the limits on reports (`[compliance]`).
     #[serde(default)]
     pub compliance: compliance::ComplianceConfig,
+    /// Banned terms and the PDQ match threshold of review before publication (`[review]`).
+    #[serde(default)]
+    pub review: review::ReviewConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +123,7 @@ impl Default for Config {
             media: media::MediaConfig::default(),
             payments: payments::PaymentsConfig::default(),
             compliance: compliance::ComplianceConfig::default(),
+            review: review::ReviewConfig::default(),
         }
     }
 }
@@ -190,6 +195,7 @@ impl Config {
         "media",
         "payments",
         "compliance",
+        "review",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -209,6 +215,12 @@ impl Config {
         if let Err(message) = self.compliance.check() {
             return Err(ConfigError::BadValue {
                 key: "compliance",
+                message,
+            });
+        }
+        if let Err(message) = self.review.check() {
+            return Err(ConfigError::BadValue {
+                key: "review",
                 message,
             });
         }

@@ -197,6 +197,12 @@ impl GateCheck for MediaReady {
                     "media_failed",
                     format!("media {id} failed processing; replace it"),
                 )),
+                Some(m) if m.state == fanz_media::MediaState::Quarantined => {
+                    out.push(Refusal::new(
+                        "media_quarantined",
+                        format!("media {id} is quarantined pending review by trust & safety"),
+                    ))
+                }
                 Some(_) => out.push(Refusal::new(
                     "media_processing",
                     format!("media {id} is still processing"),

@@ -854,6 +854,30 @@ pub async fn restore_after_review(
     make_visible(db, env, post, actor).await
 }
 
+/// Trust & safety: publish any author's draft or scheduled post a reviewer approved, through
+/// the gate; a scheduled post whose time is still ahead stays scheduled (its job publishes
+/// it then). Anything else is left as it is.
+pub async fn publish_reviewed(db: &mut Db, env: &Content, id: i64, actor: &Actor) -> Result<Post> {
+    let post = get(db, id).await?;
+    match post.state {
+        PostState::Scheduled if post.publish_at.is_some_and(|at| at > now_micros()) => Ok(post),
+        PostState::Draft | PostState::Scheduled => make_visible(db, env, post, actor).await,
+        _ => Ok(post),
+    }
+}
+
+/// Trust & safety: say on a post why it is not published (waiting for review, or a
+/// reviewer's rejection); `None` clears it. Publishing clears it too.
+pub async fn set_refusal(db: &mut Db, id: i64, refusal: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE posts SET refusal = $1, updated_at = $2 WHERE id = $3")
+        .bind(refusal)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
 /// Soft delete: gone from every view at once, purged after [`DELETED_RETENTION_MICROS`].
 pub async fn delete(db: &mut Db, author_id: i64, id: i64, actor: &Actor) -> Result<()> {
     let post = owned(db, author_id, id).await?;

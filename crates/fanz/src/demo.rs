@@ -133,6 +133,10 @@ pub async fn load(state: &AppState) -> Result<()> {
         println!("demo onboarding: {verified} creators signed the agreement and verified through the sandbox");
     }
     let posts = content(state, &actor).await?;
+    let approved = reviews(state, &actor).await?;
+    if approved > 0 {
+        println!("demo reviews: {approved} post approved; the rest wait at /admin/reviews");
+    }
     let sales = payments(state, &actor).await?;
     if takedown(state, &actor).await? {
         println!("demo trust & safety: one post taken down after a non-consent report, with its statement of reasons");
@@ -519,11 +523,13 @@ async fn content(state: &AppState, actor: &Actor) -> Result<usize> {
                 teaser: None,
                 publish: true,
             };
-            let post =
-                fanz_content::posts::create(&mut tx, &state.content, creator.user_id, new, &actor)
+            // On a cluster that reviews posts they wait in the review queue.
+            let (post, _) =
+                fanz_web::flows::create_post(&mut tx, &state.content, creator.user_id, new, &actor)
                     .await?;
             posted += 1;
-            if visibility == Visibility::Public {
+            if visibility == Visibility::Public && post.state == fanz_content::PostState::Published
+            {
                 for fan in &fan_ids {
                     if rng.gen_bool(0.6) {
                         let v = fanz_content::Viewer::user(*fan);
@@ -572,7 +578,7 @@ async fn content(state: &AppState, actor: &Actor) -> Result<usize> {
             teaser: None,
             publish: true,
         };
-        fanz_content::posts::create(&mut tx, &state.content, creator.user_id, story, &actor)
+        fanz_web::flows::create_post(&mut tx, &state.content, creator.user_id, story, &actor)
             .await?;
         for fan in &fan_ids {
             fanz_profiles::set_following(
@@ -587,6 +593,37 @@ async fn content(state: &AppState, actor: &Actor) -> Result<usize> {
         tx.commit().await?;
     }
     Ok(posted)
+}
+
+/// Review before publication: TabooFanz reviews every post, so its demo posts wait in the
+/// queue; the demo admin approves the oldest one (once), and the rest stay waiting.
+async fn reviews(state: &AppState, actor: &Actor) -> Result<usize> {
+    let mut tx = state.store.begin().await?;
+    if !fanz_safety::review::list(&mut tx, Some("approved"), None, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    let mut pending = fanz_safety::review::list(&mut tx, None, None, 500).await?;
+    pending.sort_by_key(|r| (r.requested_at, r.id));
+    let Some(first) = pending.first() else {
+        return Ok(0);
+    };
+    let admin = fanz_profiles::get_by_handle(&mut tx, "ops_admin").await?;
+    fanz_safety::review::decide(
+        &mut tx,
+        &state.content,
+        first.id,
+        "approve",
+        "demo: fits the cluster's rules",
+        admin.user_id,
+        fanz_core::clock::now_micros(),
+        &actor.with_user(admin.user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(1)
 }
 
 /// Demo money, when the sandbox processor is on: every creator verified with a weekly sandbox

@@ -85,7 +85,7 @@ enum Command {
         #[command(subcommand)]
         command: PaymentsCommand,
     },
-    /// Trust & safety: the inspection export of performer records, key rotation.
+    /// Trust & safety: the inspection export of performer records, key rotation, PDQ hash lists.
     Compliance {
         #[command(subcommand)]
         command: compliance::ComplianceCommand,

@@ -42,6 +42,9 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub blurhash: Option<String>,
+    /// The PDQ hash of the oriented image and its quality (none for an image under 5 pixels
+    /// a side).
+    pub pdq: Option<(crate::pdq::Pdq, u8)>,
     pub files: Vec<(Rendition, Vec<u8>)>,
 }
 
@@ -126,6 +129,8 @@ pub fn render_blocking(
     let mut img = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     img.apply_orientation(orientation);
     check(deadline, limits)?;
+    let pdq = crate::pdq::hash_image(&img);
+    check(deadline, limits)?;
 
     let (sw, sh) = img.dimensions();
     let alpha = img.color().has_alpha();
@@ -157,6 +162,7 @@ pub fn render_blocking(
         width: sw,
         height: sh,
         blurhash,
+        pdq,
         files,
     })
 }
@@ -314,6 +320,7 @@ mod tests {
             "{sizes:?}"
         );
         assert!(r.blurhash.is_some());
+        assert!(r.pdq.is_some());
         let small = render_blocking(&png(100, 80), &limits(), later()).unwrap();
         let names: Vec<&str> = small.files.iter().map(|(r, _)| r.name.as_str()).collect();
         assert_eq!(names, ["w320.jpg", "w320.webp", "teaser.jpg"]);

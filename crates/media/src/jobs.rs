@@ -44,6 +44,19 @@ impl Job for ExpireUploads {
     const QUEUE: &'static str = "maintenance";
 }
 
+/// Hash (and screen) ready images that have no PDQ hash yet: those processed before hashing
+/// existed. A few at a time, from their largest rendition.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackfillPdq {}
+
+impl Job for BackfillPdq {
+    const KIND: &'static str = "media.backfill_pdq";
+    const QUEUE: &'static str = "maintenance";
+}
+
+/// Images hashed per run of [`BackfillPdq`].
+const BACKFILL_BATCH: i64 = 20;
+
 /// Register the media jobs (and the recurring expiry of unfinished uploads).
 pub fn register(registry: &mut Registry, media: Arc<Media>) {
     let m = media.clone();
@@ -60,7 +73,7 @@ pub fn register(registry: &mut Registry, media: Arc<Media>) {
             Ok(())
         }
     });
-    let m = media;
+    let m = media.clone();
     registry.register(move |ctx: JobContext, _: ExpireUploads| {
         let media = m.clone();
         async move {
@@ -72,6 +85,73 @@ pub fn register(registry: &mut Registry, media: Arc<Media>) {
         }
     });
     registry.every(Duration::from_secs(600), ExpireUploads {});
+    let m = media;
+    registry.register(move |ctx: JobContext, _: BackfillPdq| {
+        let media = m.clone();
+        async move { backfill(&media, ctx).await }
+    });
+    registry.every(Duration::from_secs(600), BackfillPdq {});
+}
+
+async fn backfill(media: &Media, ctx: JobContext) -> Result<(), JobError> {
+    let ids: Vec<i64> = {
+        let mut db = ctx.store().conn().await?;
+        sqlx::query(
+            "SELECT id FROM media WHERE kind = 'image' AND state = 'ready' AND pdq IS NULL \
+             ORDER BY id LIMIT $1",
+        )
+        .bind(BACKFILL_BATCH)
+        .fetch_all(&mut *db)
+        .await?
+        .iter()
+        .map(|r| sqlx::Row::try_get(r, 0))
+        .collect::<Result<_, _>>()?
+    };
+    for id in ids {
+        let item = {
+            let mut db = ctx.store().conn().await?;
+            crate::get(&mut db, id).await?
+        };
+        let Some(r) = item
+            .renditions
+            .iter()
+            .filter(|r| !r.teaser && r.format == "jpeg")
+            .max_by_key(|r| r.width)
+        else {
+            continue;
+        };
+        let bytes = match media
+            .objects
+            .read_all(&item.rendition_key(r), media.limits.max_upload_bytes)
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(media_id = id, error = %e, "cannot read a rendition to hash");
+                continue;
+            }
+        };
+        let hashed = tokio::task::spawn_blocking(move || {
+            image::load_from_memory(&bytes)
+                .ok()
+                .and_then(|img| crate::pdq::hash_image(&img))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((pdq, quality)) = hashed else {
+            continue;
+        };
+        let mut tx = ctx.store().begin().await?;
+        crate::set_pdq(&mut tx, id, &pdq, quality).await?;
+        if let Some(screen) = &media.screen {
+            if let Some(reason) = screen.screen(&mut tx, id, item.owner_id, &pdq).await? {
+                crate::quarantine(&mut tx, id, &reason, &Actor::system()).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
@@ -151,14 +231,16 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
     let mut tx = ctx.begin().await?;
     let updated = sqlx::query(
         "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
-         renditions = $4, derived_bytes = $5, error = NULL, updated_at = $6 \
-         WHERE id = $7 AND state = 'processing'",
+         renditions = $4, derived_bytes = $5, error = NULL, pdq = $6, pdq_quality = $7, \
+         updated_at = $8 WHERE id = $9 AND state = 'processing'",
     )
     .bind(i64::from(out.width))
     .bind(i64::from(out.height))
     .bind(out.blurhash.as_deref())
     .bind(serde_json::to_string(&renditions).expect("renditions serialize"))
     .bind(derived as i64)
+    .bind(out.pdq.map(|(h, _)| h.to_hex()))
+    .bind(out.pdq.map(|(_, q)| i64::from(q)))
     .bind(now_micros())
     .bind(item.id)
     .execute(&mut *tx)
@@ -170,9 +252,16 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
             &Actor::system(),
             "media.ready",
             Some(&format!("media:{}", item.id)),
-            serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len()}),
+            serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len(),
+                               "pdq": out.pdq.map(|(h, _)| h.to_hex())}),
         )
         .await?;
+        // Screened in the same transaction: a matching item is never ready to anyone.
+        if let (Some(screen), Some((pdq, _))) = (&media.screen, out.pdq) {
+            if let Some(reason) = screen.screen(&mut tx, item.id, item.owner_id, &pdq).await? {
+                crate::quarantine(&mut tx, item.id, &reason, &Actor::system()).await?;
+            }
+        }
     }
     tx.complete().await?;
     Ok(())

@@ -17,11 +17,13 @@ pub mod delivery;
 pub mod images;
 pub mod jobs;
 pub mod objects;
+pub mod pdq;
 pub mod sniff;
 pub mod tus;
 
 pub use delivery::{delivery_url, Grant, UrlError, UrlKeys};
 pub use objects::Objects;
+pub use pdq::Pdq;
 
 use bytes::{Bytes, BytesMut};
 use fanz_audit::Actor;
@@ -111,6 +113,9 @@ pub enum MediaState {
     Processing,
     Ready,
     Failed,
+    /// Its hash matched a hash list: never delivered, attached or published until trust &
+    /// safety releases it.
+    Quarantined,
 }
 
 impl MediaState {
@@ -119,6 +124,7 @@ impl MediaState {
             MediaState::Processing => "processing",
             MediaState::Ready => "ready",
             MediaState::Failed => "failed",
+            MediaState::Quarantined => "quarantined",
         }
     }
 
@@ -127,6 +133,7 @@ impl MediaState {
             "processing" => Some(MediaState::Processing),
             "ready" => Some(MediaState::Ready),
             "failed" => Some(MediaState::Failed),
+            "quarantined" => Some(MediaState::Quarantined),
             _ => None,
         }
     }
@@ -182,6 +189,11 @@ pub struct MediaItem {
     pub blurhash: Option<String>,
     pub renditions: Vec<Rendition>,
     pub error: Option<String>,
+    /// The image's PDQ hash (64 hex digits), once processed.
+    pub pdq: Option<String>,
+    pub pdq_quality: Option<u8>,
+    /// Why the item is quarantined.
+    pub quarantine_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     object_prefix: String,
@@ -246,6 +258,21 @@ impl Limits {
     }
 }
 
+/// Screens an image's hash in the transaction that marks it ready (trust & safety's hash
+/// lists); media knows nothing of what it is screened against.
+#[async_trait::async_trait]
+pub trait Screen: Send + Sync {
+    /// Why the item must be quarantined, if it must; the screen records its own case and
+    /// audit rows in `db`, and [`jobs`] quarantines the item.
+    async fn screen(
+        &self,
+        db: &mut Db,
+        media_id: i64,
+        owner_id: i64,
+        pdq: &Pdq,
+    ) -> Result<Option<String>>;
+}
+
 /// The media module of a running node: its store, URL keys and limits. Share it in an `Arc`.
 pub struct Media {
     pub objects: Objects,
@@ -253,6 +280,8 @@ pub struct Media {
     pub limits: Limits,
     /// Images decoded at once on this node.
     decode_slots: Arc<tokio::sync::Semaphore>,
+    /// What processed images are screened by (none: not screened).
+    pub screen: Option<Arc<dyn Screen>>,
 }
 
 impl std::fmt::Debug for Media {
@@ -271,7 +300,14 @@ impl Media {
             keys,
             limits,
             decode_slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            screen: None,
         }
+    }
+
+    /// Screen every processed image with `screen`.
+    pub fn with_screen(mut self, screen: Arc<dyn Screen>) -> Self {
+        self.screen = Some(screen);
+        self
     }
 
     /// The module as `[media]` configures it (the store is opened, nothing is fetched).
@@ -502,7 +538,8 @@ pub async fn summaries(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaSummary>> {
 }
 
 const ITEM_COLUMNS: &str = "id, owner_id, kind, state, mime, object_prefix, bytes, derived_bytes, \
-     width, height, blurhash, renditions, error, created_at, updated_at";
+     width, height, blurhash, renditions, error, pdq, pdq_quality, quarantine_reason, created_at, \
+     updated_at";
 
 fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
     let kind: String = row.try_get("kind")?;
@@ -526,6 +563,11 @@ fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
         blurhash: row.try_get("blurhash")?,
         renditions: serde_json::from_str(&renditions).unwrap_or_default(),
         error: row.try_get("error")?,
+        pdq: row.try_get("pdq")?,
+        pdq_quality: row
+            .try_get::<Option<i64>, _>("pdq_quality")?
+            .map(|q| q.clamp(0, 100) as u8),
+        quarantine_reason: row.try_get("quarantine_reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         object_prefix: row.try_get("object_prefix")?,
@@ -634,6 +676,127 @@ pub async fn delete(db: &mut Db, owner_id: i64, id: i64, actor: &Actor) -> Resul
     )
     .await?;
     Ok(())
+}
+
+/// What trust & safety's checks need to know of an item: its state and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screening {
+    pub id: i64,
+    pub owner_id: i64,
+    pub kind: MediaKind,
+    pub state: MediaState,
+    pub pdq: Option<String>,
+    pub quarantine_reason: Option<String>,
+}
+
+/// The screening facts of the items that exist among `ids`, in no particular order.
+pub async fn screening(db: &mut Db, ids: &[i64]) -> Result<Vec<Screening>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, owner_id, kind, state, pdq, quarantine_reason FROM media WHERE id IN ({})",
+            placeholders.join(",")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *db).await? {
+            let kind: String = row.try_get("kind")?;
+            let state: String = row.try_get("state")?;
+            out.push(Screening {
+                id: row.try_get("id")?,
+                owner_id: row.try_get("owner_id")?,
+                kind: MediaKind::parse(&kind).unwrap_or(MediaKind::Image),
+                state: MediaState::parse(&state).unwrap_or(MediaState::Failed),
+                pdq: row.try_get("pdq")?,
+                quarantine_reason: row.try_get("quarantine_reason")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Record an image's hash (processing does it; also for tools and tests).
+pub async fn set_pdq(db: &mut Db, id: i64, pdq: &Pdq, quality: u8) -> Result<()> {
+    let done = sqlx::query("UPDATE media SET pdq = $1, pdq_quality = $2 WHERE id = $3")
+        .bind(pdq.to_hex())
+        .bind(i64::from(quality))
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(MediaError::NotFound);
+    }
+    Ok(())
+}
+
+/// Items with a hash and not quarantined, by id after `after` (for screening them again
+/// against a newly loaded list): `(id, owner_id, pdq)`.
+pub async fn hashed_after(db: &mut Db, after: i64, limit: i64) -> Result<Vec<(i64, i64, String)>> {
+    sqlx::query(
+        "SELECT id, owner_id, pdq FROM media WHERE id > $1 AND pdq IS NOT NULL \
+         AND state <> 'quarantined' ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    .collect()
+}
+
+/// Trust & safety: quarantine an item (its hash matched a list): it is no longer delivered,
+/// attached or published. Audited. An item already quarantined is left as it is.
+pub async fn quarantine(db: &mut Db, id: i64, reason: &str, actor: &Actor) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE media SET state = 'quarantined', quarantine_reason = $1, updated_at = $2 \
+         WHERE id = $3 AND state <> 'quarantined'",
+    )
+    .bind(reason)
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    fanz_audit::record(
+        db,
+        actor,
+        "media.quarantined",
+        Some(&format!("media:{id}")),
+        serde_json::json!({"reason": reason}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Trust & safety: release a quarantined item after a person found the match wrong; it is
+/// ready again. Audited.
+pub async fn release(db: &mut Db, id: i64, actor: &Actor) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE media SET state = 'ready', quarantine_reason = NULL, updated_at = $1 \
+         WHERE id = $2 AND state = 'quarantined'",
+    )
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    fanz_audit::record(
+        db,
+        actor,
+        "media.released",
+        Some(&format!("media:{id}")),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Seconds since the epoch, as delivery tokens count time.

@@ -44,10 +44,12 @@ pub struct Case {
     pub due_at: i64,
     pub escalated_at: Option<i64>,
     pub decided_at: Option<i64>,
+    /// For a hash match (`kind` `hash_match`): the quarantined media item.
+    pub media_id: Option<i64>,
 }
 
 const CASE_COLUMNS: &str = "id, url, post_id, author_id, kind, status, outcome, reason, hold, \
-    overdue, report_count, received_at, due_at, escalated_at, decided_at";
+    overdue, report_count, received_at, due_at, escalated_at, decided_at, media_id";
 
 fn case_row(r: &sqlx::any::AnyRow) -> Result<Case> {
     Ok(Case {
@@ -66,6 +68,7 @@ fn case_row(r: &sqlx::any::AnyRow) -> Result<Case> {
         due_at: r.try_get(12)?,
         escalated_at: r.try_get(13)?,
         decided_at: r.try_get(14)?,
+        media_id: r.try_get(15)?,
     })
 }
 
@@ -262,6 +265,12 @@ pub async fn decide(
     .bind(id)
     .execute(&mut *db)
     .await?;
+    // A hash match: removed keeps the item quarantined; otherwise it is released.
+    if let Some(media_id) = case.media_id {
+        if outcome != "removed" {
+            fanz_media::release(db, media_id, actor).await?;
+        }
+    }
     if let Some(post_id) = case.post_id {
         if hold {
             fanz_content::posts::hide_for_review(

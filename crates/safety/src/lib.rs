@@ -1,4 +1,5 @@
-//! Trust & safety: complaints and takedowns.
+//! Trust & safety: onboarding and the records of who is depicted, review before publication,
+//! complaints and takedowns, privacy requests.
 //!
 //! - [`reports`]: a notice from anyone, signed in or not (illegal content, non-consensual,
 //!   underage, impersonation, copyright with the DMCA's statutory fields, other), with the EU
@@ -17,6 +18,9 @@
 //! - [`privacy`]: a person's export of everything they own and the erasure of their account,
 //!   keeping what the law requires (the ledger, 2257 records, cases).
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
+//! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
+//!   opens a case), [`terms`] (banned terms per cluster), [`checks::AutomatedChecks`] and
+//!   [`review::HumanReview`] (the gate's checks) and [`review`] (the review queue).
 //!
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
@@ -24,15 +28,19 @@
 //! through content's functions, never by writing content's tables.
 
 pub mod cases;
+pub mod checks;
 pub mod deadlines;
 pub mod documents;
 pub mod export;
+pub mod hashes;
 pub mod jobs;
 pub mod onboarding;
 pub mod performers;
 pub mod privacy;
 pub mod records;
 pub mod reports;
+pub mod review;
+pub mod terms;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
 use fanz_core::{Role, ValidationError};
@@ -82,6 +90,17 @@ impl From<fanz_identity::IdentityError> for SafetyError {
     fn from(e: fanz_identity::IdentityError) -> Self {
         match e {
             fanz_identity::IdentityError::Database(e) => SafetyError::Database(e),
+            other => SafetyError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
+impl From<fanz_media::MediaError> for SafetyError {
+    fn from(e: fanz_media::MediaError) -> Self {
+        match e {
+            fanz_media::MediaError::Database(e) => SafetyError::Database(e),
+            fanz_media::MediaError::Audit(e) => SafetyError::Audit(e),
+            fanz_media::MediaError::NotFound => SafetyError::NotFound,
             other => SafetyError::Database(sqlx::Error::Protocol(other.to_string())),
         }
     }

@@ -39,16 +39,6 @@ pub const EXPORTS_PER_DAY: i64 = 3;
 /// Media originals put in one export at most, in bytes; the README says when it was reached.
 pub const EXPORT_MEDIA_CAP: u64 = 2 * 1024 * 1024 * 1024;
 
-impl From<fanz_media::MediaError> for SafetyError {
-    fn from(e: fanz_media::MediaError) -> Self {
-        match e {
-            fanz_media::MediaError::Database(e) => SafetyError::Database(e),
-            fanz_media::MediaError::Audit(e) => SafetyError::Audit(e),
-            other => SafetyError::Database(sqlx::Error::Protocol(other.to_string())),
-        }
-    }
-}
-
 impl From<fanz_store::StoreError> for SafetyError {
     fn from(e: fanz_store::StoreError) -> Self {
         match e {

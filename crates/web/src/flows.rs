@@ -112,3 +112,77 @@ pub async fn reset_password(
     tx.commit().await?;
     Ok(())
 }
+
+fn content_error(e: fanz_safety::SafetyError) -> fanz_content::ContentError {
+    use fanz_content::ContentError as C;
+    use fanz_safety::SafetyError as S;
+    match e {
+        S::Content(c) => c,
+        S::Database(d) => C::Database(d),
+        S::Invalid(v) => C::Invalid(v),
+        other => C::Database(fanz_store::sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+/// Publish an author's post through the gate; a post one of its clusters holds for review is
+/// submitted to the review queue instead (it stays unpublished and says so). Returns the post
+/// and whether it was submitted.
+pub async fn publish_or_submit(
+    db: &mut fanz_store::Db,
+    env: &fanz_content::Content,
+    author_id: i64,
+    id: i64,
+    actor: &Actor,
+) -> fanz_content::Result<(fanz_content::Post, bool)> {
+    use fanz_content::posts;
+    match posts::publish(db, env, author_id, id, actor).await {
+        Ok(p) => Ok((p, false)),
+        Err(fanz_content::ContentError::Refused(r)) if fanz_safety::review::only_review(&r) => {
+            let post = posts::owned(db, author_id, id).await?;
+            let now = fanz_core::clock::now_micros();
+            fanz_safety::review::submit(db, env, &post, now, actor)
+                .await
+                .map_err(content_error)?;
+            Ok((posts::get(db, id).await?, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Create a post: `publish: true` goes through [`publish_or_submit`]; a scheduled post that
+/// needs review is submitted at once, to be reviewed before its time. Returns the post and
+/// whether it was submitted for review.
+pub async fn create_post(
+    db: &mut fanz_store::Db,
+    env: &fanz_content::Content,
+    author_id: i64,
+    mut new: fanz_content::NewPost,
+    actor: &Actor,
+) -> fanz_content::Result<(fanz_content::Post, bool)> {
+    let publish = std::mem::take(&mut new.publish);
+    let post = fanz_content::posts::create(db, env, author_id, new, actor).await?;
+    if publish {
+        return publish_or_submit(db, env, author_id, post.id, actor).await;
+    }
+    submit_scheduled(db, env, post, actor).await
+}
+
+/// After a post was scheduled: submit it for review if it needs it.
+pub async fn submit_scheduled(
+    db: &mut fanz_store::Db,
+    env: &fanz_content::Content,
+    post: fanz_content::Post,
+    actor: &Actor,
+) -> fanz_content::Result<(fanz_content::Post, bool)> {
+    if post.state != fanz_content::PostState::Scheduled {
+        return Ok((post, false));
+    }
+    let now = fanz_core::clock::now_micros();
+    let submitted = fanz_safety::review::submit_if_required(db, env, &post, now, actor)
+        .await
+        .map_err(content_error)?;
+    match submitted {
+        Some(_) => Ok((fanz_content::posts::get(db, post.id).await?, true)),
+        None => Ok((post, false)),
+    }
+}

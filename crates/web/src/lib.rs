@@ -56,6 +56,8 @@ pub struct Inner {
     pub payments: fanz_payments::Payments,
     /// Identity providers and the keyring sealing record documents (`[compliance]`).
     pub verification: fanz_safety::onboarding::Verification,
+    /// Every cluster's banned terms (`[review] banned_terms` and the clusters' own).
+    pub banned: Arc<fanz_safety::terms::Banned>,
 }
 
 impl Deref for AppState {
@@ -94,10 +96,18 @@ impl AppState {
         let gateway = gateway::build(&config, &store, &clusters)?;
         let node = background::node_name(&config);
         let mut content = fanz_content::Content::new(Arc::new(clusters.clone()));
+        let banned = Arc::new(fanz_safety::terms::Banned::new(
+            &config.review.banned_terms,
+            &clusters,
+        ));
         content.gate = Arc::new(
             fanz_content::PublishGate::standard()
                 .with(fanz_safety::UnderReview)
-                .with(fanz_safety::performers::PerformerRecords),
+                .with(fanz_safety::performers::PerformerRecords)
+                .with(fanz_safety::checks::AutomatedChecks {
+                    banned: banned.clone(),
+                })
+                .with(fanz_safety::review::HumanReview),
         );
         let verification = fanz_safety::onboarding::Verification::new(
             identity.secrets.clone(),
@@ -109,7 +119,11 @@ impl AppState {
                 .as_deref(),
         );
         let search = search::Search::open(&config.data_dir.join("search"));
-        let media = Arc::new(fanz_media::Media::from_config(&config)?);
+        let screen = fanz_safety::hashes::HashScreen {
+            threshold: config.review.pdq_threshold,
+        };
+        let media =
+            Arc::new(fanz_media::Media::from_config(&config)?.with_screen(Arc::new(screen)));
         let payments = fanz_payments::Payments::new(&config.payments);
         Ok(AppState(Arc::new(Inner {
             store,
@@ -125,6 +139,7 @@ impl AppState {
             media,
             payments,
             verification,
+            banned,
         })))
     }
 }

@@ -139,7 +139,8 @@ pub async fn create_post(
     let me = &auth.0;
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
-    let post = posts::create(&mut tx, &state.content, me.user_id, req, &actor).await?;
+    let (post, _) =
+        crate::flows::create_post(&mut tx, &state.content, me.user_id, req, &actor).await?;
     let view = render_one(&state, &mut tx, viewer_of(Some(me)), &actor, post).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
@@ -224,23 +225,30 @@ where
 }
 
 /// Publish your draft, scheduled or hidden post now. 409 `publish_refused` lists every reason
-/// the gate refused.
+/// the gate refused. On a cluster that reviews posts before publication the post is submitted
+/// for review instead: 202, still unpublished, its `refusal` saying it waits for review.
 #[utoipa::path(post, path = "/api/v1/posts/{id}/publish", tag = "content", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = PostView), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PostView), (status = 202, body = PostView),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn publish_post(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
     Auth(me): Auth,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<PostView>> {
-    let env = state.content.clone();
-    let uid = me.user_id;
-    owner_action(&state, &me, &actor, move |db, actor| {
-        Box::pin(async move { posts::publish(db, &env, uid, id, actor).await })
-    })
-    .await
+) -> ApiResult<(StatusCode, axum::Json<PostView>)> {
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    let (post, submitted) =
+        crate::flows::publish_or_submit(&mut tx, &state.content, me.user_id, id, &actor).await?;
+    let view = render_one(&state, &mut tx, viewer_of(Some(&me)), &actor, post).await?;
+    tx.commit().await?;
+    let status = if submitted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(view)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -263,8 +271,14 @@ pub async fn schedule_post(
     Json(req): Json<ScheduleRequest>,
 ) -> ApiResult<axum::Json<PostView>> {
     let uid = me.user_id;
+    let env = state.content.clone();
     owner_action(&state, &me, &actor, move |db, actor| {
-        Box::pin(async move { posts::schedule_post(db, uid, id, req.publish_at, actor).await })
+        Box::pin(async move {
+            let post = posts::schedule_post(db, uid, id, req.publish_at, actor).await?;
+            Ok(crate::flows::submit_scheduled(db, &env, post, actor)
+                .await?
+                .0)
+        })
     })
     .await
 }

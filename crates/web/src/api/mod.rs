@@ -13,6 +13,7 @@ pub mod media;
 pub mod payments;
 pub mod privacy;
 pub mod profiles;
+pub mod review;
 pub mod safety;
 pub mod search;
 pub mod verification;
@@ -121,4 +122,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(privacy::router())
         .merge(safety::router())
         .merge(verification::router())
+        .merge(review::router())
 }

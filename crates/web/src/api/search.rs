@@ -44,6 +44,10 @@ pub struct SearchResponse {
     pub creators: Vec<CreatorHit>,
     pub total_posts: usize,
     pub total_creators: usize,
+    /// Why the query was answered with nothing: `banned_term` when it names a term banned on
+    /// the cluster searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<fanz_content::Refusal>,
 }
 
 /// Search posts and creators.
@@ -98,6 +102,18 @@ pub async fn run(
     limit: usize,
     offset: usize,
 ) -> ApiResult<SearchResponse> {
+    if let Some(term) = state.banned.for_cluster(cluster.unwrap_or("")).find(q) {
+        return Ok(SearchResponse {
+            posts: vec![],
+            creators: vec![],
+            total_posts: 0,
+            total_creators: 0,
+            refused: Some(fanz_content::Refusal::new(
+                "banned_term",
+                format!("searches for {term:?} are not allowed here"),
+            )),
+        });
+    }
     let Some(index) = &state.search else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -168,5 +184,6 @@ pub async fn run(
         creators,
         total_posts: found.total_posts,
         total_creators: found.total_creators,
+        refused: None,
     })
 }

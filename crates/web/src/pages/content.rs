@@ -740,6 +740,9 @@ async fn studio_render(
                 "published" => "Published. It is live on your clusters.".to_string(),
                 "scheduled" => "Scheduled. It goes live at the time you chose.".to_string(),
                 "draft" => "Saved as a draft.".to_string(),
+                "submitted" => "Submitted for review: a moderator approves posts on this \
+                                cluster before they are published."
+                    .to_string(),
                 "tier" => "Tier saved.".to_string(),
                 "deleted" => "Deleted.".to_string(),
                 "hidden" => "Hidden from everyone but you.".to_string(),
@@ -927,9 +930,10 @@ async fn studio_create(
     };
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
-    let result = posts::create(&mut tx, &state.content, me.user_id, new, &actor)
+    let result = crate::flows::create_post(&mut tx, &state.content, me.user_id, new, &actor)
         .await
-        .map(|p| match p.state {
+        .map(|(p, submitted)| match p.state {
+            _ if submitted => "submitted",
             PostState::Published => "published",
             PostState::Scheduled => "scheduled",
             _ => "draft",
@@ -961,9 +965,11 @@ async fn studio_action(
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let result = match action.as_str() {
-        "publish" => posts::publish(&mut tx, &state.content, me.user_id, id, &actor)
-            .await
-            .map(|_| "published"),
+        "publish" => {
+            crate::flows::publish_or_submit(&mut tx, &state.content, me.user_id, id, &actor)
+                .await
+                .map(|(_, submitted)| if submitted { "submitted" } else { "published" })
+        }
         "hide" => posts::hide(&mut tx, me.user_id, id, &actor)
             .await
             .map(|_| "hidden"),
@@ -1182,7 +1188,12 @@ async fn search_page(
         )
         .await
         {
-            Ok(r) => (r.creators, cards(&r.posts, &pc.base), r.total_posts, None),
+            Ok(r) => (
+                r.creators,
+                cards(&r.posts, &pc.base),
+                r.total_posts,
+                r.refused.map(|r| r.message),
+            ),
             Err(e)
                 if !e.status.is_server_error()
                     || e.code == "search_unavailable"

@@ -8,6 +8,7 @@ pub(crate) mod csrf;
 mod jobs;
 pub(crate) mod payments;
 mod privacy;
+mod review;
 pub(crate) mod safety;
 mod templates;
 mod verification;
@@ -61,6 +62,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(privacy::routes())
         .merge(safety::routes())
         .merge(verification::routes())
+        .merge(review::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

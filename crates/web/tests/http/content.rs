@@ -392,6 +392,12 @@ async fn publish_gate_and_lifecycle(app: TestApp) {
     fanz_media::set_state(&mut conn, media, fanz_media::MediaState::Ready)
         .await
         .unwrap();
+    // Processing records the image's hash (screened against the hash lists); this item was
+    // not processed, so it is recorded here.
+    let pdq = fanz_media::pdq::hash_image(&image::DynamicImage::new_rgb8(64, 64)).unwrap();
+    fanz_media::set_pdq(&mut conn, media, &pdq.0, pdq.1)
+        .await
+        .unwrap();
     drop(conn);
     let res = app
         .post(&format!("/api/v1/posts/{id}/publish"), json!({}), Some(&bo))

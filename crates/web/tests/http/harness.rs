@@ -63,6 +63,15 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    spawn_with_clusters(backend, tweak, Clusters::builtin("fanzlab").unwrap()).await
+}
+
+/// An app serving `clusters` instead of the built-in ones.
+pub async fn spawn_with_clusters(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Config),
+    clusters: Clusters,
+) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     let store = db.store().await.expect("test store");
     // The generated secrets key goes here, not into the working directory.
@@ -78,7 +87,6 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Op
     // Creators verify through the sandbox identity provider, as in the demo.
     config.compliance.sandbox_verification = true;
     tweak(&mut config);
-    let clusters = Clusters::builtin("fanzlab").unwrap();
     let state = AppState::new(store.clone(), clusters, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -19,5 +19,6 @@ mod pages;
 mod payment_pages;
 mod payments;
 mod privacy;
+mod review;
 mod safety;
 mod verification;

@@ -72,13 +72,18 @@ async fn sandbox(app: &TestApp, token: &str, session: &str, body: Value) -> reqw
     .await
 }
 
-/// A ready media item of `owner` (processing is media's own test).
+/// A ready media item of `owner`, hashed and screened as processing leaves it (processing is
+/// media's own test).
 async fn ready_media(app: &TestApp, owner: i64) -> i64 {
     let mut conn = app.store.conn().await.unwrap();
     let id = fanz_media::create(&mut conn, owner, fanz_media::MediaKind::Image)
         .await
         .unwrap();
     fanz_media::set_state(&mut conn, id, fanz_media::MediaState::Ready)
+        .await
+        .unwrap();
+    let pdq = fanz_media::pdq::hash_image(&image::DynamicImage::new_rgb8(64, 64)).unwrap();
+    fanz_media::set_pdq(&mut conn, id, &pdq.0, pdq.1)
         .await
         .unwrap();
     id
