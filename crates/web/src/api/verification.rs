@@ -223,13 +223,7 @@ pub async fn sandbox_submit(
         headers: &headers,
         body: &body,
     };
-    receive(
-        state,
-        "sandbox",
-        &inbound,
-        &actor.clone().with_user(user_id),
-    )
-    .await
+    receive(state, "sandbox", &inbound, &actor.with_user(user_id)).await
 }
 
 /// Records the caller submitted: their own and their co-performers'.
@@ -358,25 +352,38 @@ pub async fn answer_appearance(
     headers: HeaderMap,
     Json(a): Json<Answer>,
 ) -> ApiResult<axum::Json<Answered>> {
+    let taken_down = answer(&state, &headers, me.user_id, media_id, &a.decision, &actor).await?;
+    Ok(axum::Json(Answered { taken_down }))
+}
+
+/// Answer a tag for `user_id` (the API above and the page); the posts a withdrawal took down.
+pub async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: i64,
+    media_id: i64,
+    decision: &str,
+    actor: &fanz_audit::Actor,
+) -> ApiResult<Vec<i64>> {
     // A withdrawal files its reports as the performer, not subject to the per-address limit.
     let origin = fanz_safety::reports::Origin {
-        reporter_id: Some(me.user_id),
+        reporter_id: Some(user_id),
         ip: None,
-        hosts: crate::api::safety::known_hosts(&state, &headers),
+        hosts: crate::api::safety::known_hosts(state, headers),
         per_ip_per_hour: state.config.compliance.reports_per_ip_per_hour,
     };
     let mut tx = state.store.begin().await?;
     let taken_down = performers::respond(
         &mut tx,
-        me.user_id,
+        user_id,
         media_id,
-        &a.decision,
+        decision,
         &origin,
-        &actor.with_user(me.user_id),
+        &actor.with_user(user_id),
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(Answered { taken_down }))
+    Ok(taken_down)
 }
 
 fn keeper(me: &Auth) -> ApiResult<()> {

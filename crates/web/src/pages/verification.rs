@@ -228,33 +228,14 @@ async fn answer(
         Ok(me) => me,
         Err(r) => return Ok(*r),
     };
-    let origin = fanz_safety::reports::Origin {
-        reporter_id: Some(me.user_id),
-        ip: None,
-        hosts: crate::api::safety::known_hosts(&state, &headers),
-        per_ip_per_hour: state.config.compliance.reports_per_ip_per_hour,
-    };
-    let mut tx = state.store.begin().await?;
-    let r = performers::respond(
-        &mut tx,
-        me.user_id,
-        media,
-        &f.decision,
-        &origin,
-        &actor.with_user(me.user_id),
-    )
-    .await;
-    let r = match r {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(match f.decision.as_str() {
+    let r =
+        crate::api::verification::answer(&state, &headers, me.user_id, media, &f.decision, &actor)
+            .await
+            .map(|_| match f.decision.as_str() {
                 "accept" => "accepted",
                 "decline" => "declined",
                 _ => "withdrawn",
-            })
-        }
-        Err(e) => Err(e.into()),
-    };
+            });
     Ok(back(&pc, r))
 }
 

@@ -89,6 +89,16 @@ async fn ready_media(app: &TestApp, owner: i64) -> i64 {
     id
 }
 
+async fn put_performers(app: &TestApp, token: &str, media: i64, body: Value) -> reqwest::Response {
+    app.client
+        .put(app.url(&format!("/api/v1/media/{media}/performers")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn publish(app: &TestApp, token: &str, id: i64) -> reqwest::Response {
     app.post(
         &format!("/api/v1/posts/{id}/publish"),
@@ -293,28 +303,20 @@ async fn co_performers_consent_and_withdrawal(app: TestApp) {
     let m = ready_media(&app, ana_id).await;
 
     // An account without a record cannot be tagged; another creator's item cannot be tagged.
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{m}/performers")))
-        .bearer_auth(&ana)
-        .json(&json!({"performers": [{"handle": "ben_duo"}]}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(
+        &app,
+        &ana,
+        m,
+        json!({"performers": [{"handle": "ben_duo"}]}),
+    )
+    .await;
     assert_error(
         res,
         StatusCode::UNPROCESSABLE_ENTITY,
         "performer_unverified",
     )
     .await;
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{m}/performers")))
-        .bearer_auth(&ben)
-        .json(&json!({"performers": []}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(&app, &ben, m, json!({"performers": []})).await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(
         app.get(&format!("/api/v1/media/{m}/performers"), Some(&ben))
@@ -324,14 +326,13 @@ async fn co_performers_consent_and_withdrawal(app: TestApp) {
     );
 
     app.verify(&ben, "Ben Duo").await;
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{m}/performers")))
-        .bearer_auth(&ana)
-        .json(&json!({"performers": [{"handle": "ben_duo", "scope": {"clusters": ["fanzlab"]}}]}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(
+        &app,
+        &ana,
+        m,
+        json!({"performers": [{"handle": "ben_duo", "scope": {"clusters": ["fanzlab"]}}]}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let tags: Value = res.json().await.unwrap();
     assert_eq!(tags[0]["status"], "pending");
@@ -452,25 +453,23 @@ async fn co_performers_consent_and_withdrawal(app: TestApp) {
     let cara_id = cara["id"].as_i64().unwrap();
     // Ben cannot tag Ana's co-performer record.
     let bm = ready_media(&app, ben_id).await;
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{bm}/performers")))
-        .bearer_auth(&ben)
-        .json(&json!({"performers": [{"performer_id": cara_id}]}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(
+        &app,
+        &ben,
+        bm,
+        json!({"performers": [{"performer_id": cara_id}]}),
+    )
+    .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
 
     let m2 = ready_media(&app, ana_id).await;
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{m2}/performers")))
-        .bearer_auth(&ana)
-        .json(&json!({"performers": [{"performer_id": cara_id}]}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(
+        &app,
+        &ana,
+        m2,
+        json!({"performers": [{"performer_id": cara_id}]}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let p2 = post_json(
         &app,
@@ -537,14 +536,13 @@ async fn co_performers_consent_and_withdrawal(app: TestApp) {
         "{cases}"
     );
     // Final: the creator cannot publish it again, nor un-withdraw by re-tagging.
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/media/{m}/performers")))
-        .bearer_auth(&ana)
-        .json(&json!({"performers": [{"handle": "ben_duo"}]}))
-        .send()
-        .await
-        .unwrap();
+    let res = put_performers(
+        &app,
+        &ana,
+        m,
+        json!({"performers": [{"handle": "ben_duo"}]}),
+    )
+    .await;
     assert_eq!(res.json::<Value>().await.unwrap()[0]["status"], "withdrawn");
     let res = app
         .post(
