@@ -648,6 +648,15 @@ async fn records_are_sealed_and_read_only_by_compliance(app: TestApp) {
             )
             .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = app
+            .client
+            .patch(app.url(&format!("/api/v1/compliance/records/{rid}")))
+            .bearer_auth(t)
+            .json(&json!({"legal_hold": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     assert_eq!(
         app.get("/api/v1/compliance/records", None).await.status(),
@@ -681,6 +690,10 @@ async fn records_are_sealed_and_read_only_by_compliance(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(d["record"]["aliases"], json!(["Danny", "Dee Dee"]));
+    assert_eq!(
+        d["record"]["legal_hold"], false,
+        "a refused correction changed nothing"
+    );
     let doc_id = d["documents"][0]["id"].as_i64().unwrap();
     assert_eq!(d["documents"][0]["mime"], "application/pdf");
     let res = app
