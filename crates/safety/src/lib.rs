@@ -17,6 +17,7 @@
 //!   [`export`]: the inspection export of the records.
 //! - [`privacy`]: a person's export of everything they own and the erasure of their account,
 //!   keeping what the law requires (the ledger, 2257 records, cases).
+//! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
 //!   opens a case), [`terms`] (banned terms per cluster), [`checks::AutomatedChecks`] and
@@ -34,6 +35,7 @@ pub mod documents;
 pub mod export;
 pub mod hashes;
 pub mod jobs;
+pub mod monthly;
 pub mod onboarding;
 pub mod performers;
 pub mod privacy;

@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(decide))
         .routes(routes!(my_statements))
         .routes(routes!(appeal))
+        .routes(routes!(monthly_report))
 }
 
 /// The hosts whose URLs name this server's posts: every cluster's, and the one asked.
@@ -180,4 +181,56 @@ pub async fn appeal(
     let case = cases::appeal(&mut tx, me.user_id, id, &a.text, now_micros(), &actor).await?;
     tx.commit().await?;
     Ok(axum::Json(case))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// YYYY-MM (default: the current month).
+    pub month: Option<String>,
+    /// json (default) or csv.
+    pub format: Option<String>,
+}
+
+/// The monthly trust & safety report, per cluster and in total: notices by kind, cases opened
+/// and decided with outcomes, time to decide, late and overdue cases, appeals, hash matches,
+/// reviews (moderators, compliance, admins). `format=csv` for the spreadsheet processors ask for.
+#[utoipa::path(get, path = "/api/v1/compliance/reports/monthly", tag = "safety", security(("bearer" = [])),
+    params(MonthQuery),
+    responses((status = 200, body = fanz_safety::monthly::Monthly, content_type = "application/json"),
+        (status = 200, description = "the same as CSV", body = String, content_type = "text/csv"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn monthly_report(
+    State(state): State<AppState>,
+    me: Auth,
+    Query(q): Query<MonthQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let month = q.month.unwrap_or_else(|| {
+        fanz_safety::records::format_date(fanz_safety::records::today())[..7].to_owned()
+    });
+    let mut db = state.store.conn().await?;
+    let m = fanz_safety::monthly::report(&mut db, &month).await?;
+    Ok(match q.format.as_deref() {
+        Some("csv") => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"trust-and-safety-{}.csv\"", m.month),
+                ),
+            ],
+            fanz_safety::monthly::csv(&m),
+        )
+            .into_response(),
+        None | Some("json") => axum::Json(m).into_response(),
+        Some(_) => {
+            return Err(crate::error::ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_format",
+                "format is json or csv",
+            ))
+        }
+    })
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/legal/2257", get(custodian))
         .route("/admin/cases", get(queue))
         .route("/admin/cases/{id}/decide", post(decide))
+        .route("/admin/compliance-report", get(monthly))
 }
 
 /// `{base}/report?url=<the page>`, percent-encoded.
@@ -303,4 +304,82 @@ async fn decide(
         Err(e) => ApiError::from(e).code.to_owned(),
     };
     Ok(go(&pc, &format!("/admin/cases?notice={notice}")))
+}
+
+#[derive(Template)]
+#[template(path = "safety_monthly.html")]
+pub struct MonthlyPage {
+    pub layout: Layout,
+    pub m: fanz_safety::monthly::Monthly,
+    pub kinds: Vec<&'static str>,
+    pub months: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct MonthlyQuery {
+    pub month: Option<String>,
+    pub format: Option<String>,
+}
+
+/// The monthly report for moderators, compliance officers and admins; `?format=csv` downloads it.
+async fn monthly(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    csrf: CsrfToken,
+    Query(q): Query<MonthlyQuery>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    if !fanz_safety::is_reviewer(&me.roles) {
+        return Err(ApiError::forbidden());
+    }
+    let this = fanz_safety::records::format_date(fanz_safety::records::today())[..7].to_owned();
+    let month = q
+        .month
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| this.clone());
+    let mut db = state.store.conn().await?;
+    let m = fanz_safety::monthly::report(&mut db, &month).await?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok((
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"trust-and-safety-{}.csv\"", m.month),
+                ),
+            ],
+            fanz_safety::monthly::csv(&m),
+        )
+            .into_response());
+    }
+    // This month and the eleven before it.
+    let (mut y, mut mo): (i32, i32) = (
+        this[..4].parse().unwrap_or(2026),
+        this[5..].parse().unwrap_or(1),
+    );
+    let mut months = Vec::with_capacity(12);
+    for _ in 0..12 {
+        months.push(format!("{y:04}-{mo:02}"));
+        mo -= 1;
+        if mo == 0 {
+            mo = 12;
+            y -= 1;
+        }
+    }
+    Ok(render(
+        StatusCode::OK,
+        MonthlyPage {
+            layout: layout(&pc, Some(&me), &csrf),
+            m,
+            kinds: fanz_safety::reports::KINDS.to_vec(),
+            months,
+        },
+    ))
 }

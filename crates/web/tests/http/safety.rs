@@ -12,7 +12,8 @@ on_both_backends!(
     reports_cases_decisions_and_appeals,
     safety_pages,
     cases_escalate_then_go_overdue,
-    report_and_decide_through_the_pages
+    report_and_decide_through_the_pages,
+    monthly_report_counts_notices_and_decisions
 );
 on_both_backends!(config = super::throttled; reports_are_throttled_per_ip);
 
@@ -442,4 +443,177 @@ async fn report_and_decide_through_the_pages(app: TestApp) {
     );
     let (_, decided) = html(&m, &app, "/admin/cases?status=decided").await;
     assert!(decided.contains("restored"), "{decided}");
+}
+
+/// The monthly report counts this month's notices by kind and cluster, the decisions and their
+/// outcomes; it is for reviewers only, as JSON, CSV and a page.
+async fn monthly_report_counts_notices_and_decisions(app: TestApp) {
+    let cleo = creator(&app, "monthcleo", &["fanzlab"]).await;
+    let mut posts = vec![];
+    for text in ["one", "two"] {
+        let p = post_json(
+            &app,
+            &cleo,
+            json!({"text": text, "visibility": "public", "publish": true}),
+        )
+        .await;
+        posts.push(p["id"].as_i64().unwrap());
+    }
+    for (kind, url) in [
+        ("non_consensual", format!("/p/{}", posts[0])),
+        ("other", format!("/p/{}", posts[0])),
+        ("impersonation", format!("/p/{}", posts[1])),
+        ("other", "https://elsewhere.example/x".to_owned()),
+    ] {
+        let res = report(&app, json!({"kind": kind, "url": url, "details": "see"})).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let admin = app.admin().await;
+    let cases: Value = app
+        .get("/api/v1/compliance/cases", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["post_id"] == posts[0])
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/compliance/cases/{first}/decision"),
+            json!({"outcome": "removed", "reason": "no consent"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let month = &fanz_safety::records::format_date(fanz_safety::records::today())[..7];
+    let m: Value = app
+        .get(
+            &format!("/api/v1/compliance/reports/monthly?month={month}"),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let all = &m["clusters"][0];
+    assert_eq!(all["cluster"], "all");
+    assert_eq!(all["notices"], 4, "{m}");
+    assert_eq!(all["notices_by_kind"]["other"], 2);
+    assert_eq!(all["notices_by_kind"]["non_consensual"], 1);
+    assert_eq!(all["cases_opened"], 3);
+    assert_eq!(
+        (all["cases_decided"].as_i64(), all["removed"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(all["median_hours_to_decide"].as_f64().unwrap() >= 0.0);
+    let lab = m["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "fanzlab")
+        .expect("per cluster");
+    assert_eq!(lab["notices"], 3);
+    let none = m["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "none")
+        .expect("URLs naming no post");
+    assert_eq!(none["notices"], 1);
+    // Last year's month is empty; a bad month is refused.
+    let old: Value = app
+        .get(
+            "/api/v1/compliance/reports/monthly?month=2020-01",
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["clusters"][0]["notices"], 0);
+    assert_error(
+        app.get(
+            "/api/v1/compliance/reports/monthly?month=2026-13",
+            Some(&admin),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_month",
+    )
+    .await;
+    let csv = app
+        .get(
+            &format!("/api/v1/compliance/reports/monthly?month={month}&format=csv"),
+            Some(&admin),
+        )
+        .await;
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.starts_with("month,cluster,notices,") && csv.contains(&format!("{month},all,4,")),
+        "{csv}"
+    );
+    // Reviewers only: not the creator, nor signed out.
+    assert_error(
+        app.get("/api/v1/compliance/reports/monthly", Some(&cleo))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/v1/compliance/reports/monthly", None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The page, under a cluster's path too.
+    let (moder, _) = app.user("monthmod").await;
+    let mid = user_id(&app, &moder).await;
+    app.post(
+        &format!("/api/v1/admin/users/{mid}/roles"),
+        json!({"role": "moderator"}),
+        Some(&admin),
+    )
+    .await;
+    let b = signed_in(&app, "monthmod").await;
+    let (status, page) = html(
+        &b,
+        &app,
+        &format!("/c/fanzlab/admin/compliance-report?month={month}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Taken down") && page.contains("fanzlab"),
+        "{page}"
+    );
+    let res = b
+        .get(app.url(&format!(
+            "/admin/compliance-report?month={month}&format=csv"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("{month},fanzlab,3,")));
+    app.user("monthfan").await;
+    let fan = signed_in(&app, "monthfan").await;
+    assert_eq!(
+        html(&fan, &app, "/admin/compliance-report").await.0,
+        StatusCode::FORBIDDEN
+    );
 }
