@@ -512,6 +512,13 @@ test('a compliance officer finds, opens and checks performer records', async (t)
         await page.waitForURL('**/admin/records/*?notice=verified');
         assert.match(await page.getByRole('status').textContent(), /verified/);
       }
+      // The monthly report (the demo's takedown is in it) and the operator's own data page.
+      await page.goto(`${base}/c/fanzlab/admin/compliance-report`);
+      assert.match(await page.locator('h1').first().textContent(), /Trust & safety/);
+      assert.ok((await page.locator('.monthly-table tbody tr').count()) >= 1, 'a row per site');
+      await page.screenshot({ path: `${shots}/compliance-report-${name}.png`, fullPage: true });
+      await page.goto(`${base}/c/fanzlab/settings/privacy`);
+      await page.screenshot({ path: `${shots}/privacy-${name}.png`, fullPage: true });
       await page.close();
     }
   } finally {
