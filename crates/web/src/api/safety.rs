@@ -197,8 +197,8 @@ pub struct MonthQuery {
 /// reviews (moderators, compliance, admins). `format=csv` for the spreadsheet processors ask for.
 #[utoipa::path(get, path = "/api/v1/compliance/reports/monthly", tag = "safety", security(("bearer" = [])),
     params(MonthQuery),
-    responses((status = 200, body = fanz_safety::monthly::Monthly, content_type = "application/json"),
-        (status = 200, description = "the same as CSV", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "the report, as JSON or (format=csv) CSV",
+            content((fanz_safety::monthly::Monthly = "application/json"), (String = "text/csv"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn monthly_report(
     State(state): State<AppState>,
