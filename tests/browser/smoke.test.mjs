@@ -525,3 +525,37 @@ test('a compliance officer finds, opens and checks performer records', async (t)
     await browser.close();
   }
 });
+
+test('a viewer in a place that needs an age check passes it; a blocked place gets 451', async () => {
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      // The demo reads the viewer's place from these headers (a live server from its proxy's).
+      const gb = await browser.newContext({ viewport, reducedMotion: 'reduce', extraHTTPHeaders: { 'Fanz-Demo-Country': 'GB' } });
+      const page = await gb.newPage();
+      await page.goto(`${base}/c/girlfanz`);
+      assert.match(new URL(page.url()).pathname, /\/c\/girlfanz\/age$/);
+      assert.equal(await page.locator('h1').first().textContent(), 'Confirm you are an adult');
+      assert.equal(await page.locator('input[name=method]').count(), 3, 'the methods GB accepts');
+      await page.screenshot({ path: `${shots}/age-check-${name}.png`, fullPage: true });
+      await page.getByText('Photo ID matched to a selfie').click();
+      await page.click('#age-continue');
+      await page.waitForURL(/\/age\/sandbox\//);
+      if (name === 'desktop') await page.screenshot({ path: `${shots}/age-sandbox-${name}.png`, fullPage: true });
+      await page.click('#age-sandbox-pass');
+      await page.waitForURL(/\/c\/girlfanz$/);
+      assert.equal(await page.locator('h1').first().textContent(), 'GirlFanz');
+      await gb.close();
+
+      const ut = await browser.newContext({ viewport, reducedMotion: 'reduce', extraHTTPHeaders: { 'Fanz-Demo-Country': 'US', 'Fanz-Demo-Region': 'UT' } });
+      const blocked = await ut.newPage();
+      const res = await blocked.goto(`${base}/c/girlfanz`);
+      assert.equal(res.status(), 451);
+      assert.match(await blocked.locator('h1').first().textContent(), /not available where you are/);
+      await blocked.screenshot({ path: `${shots}/age-blocked-${name}.png`, fullPage: true });
+      await ut.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});

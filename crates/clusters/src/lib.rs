@@ -254,6 +254,10 @@ pub struct Policy {
     /// Added to the priority of this cluster's reviews (higher is reviewed sooner).
     #[serde(default)]
     pub review_priority: i64,
+    /// Viewer age assurance by place, on top of the platform's `[age_assurance] rules`:
+    /// `"GB" = "assure: facial_estimation, photo_id"`, `"US-UT" = "block"`, `"*" = "allow"`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub age_rules: std::collections::BTreeMap<String, String>,
 }
 
 /// Human review before publication on a cluster.

@@ -2,6 +2,7 @@
 //! `FANZ_*` environment variables. Validated once at start-up; a bad value stops start-up
 //! with a message that names the key.
 
+pub mod age;
 pub mod auth;
 pub mod compliance;
 pub mod gateway;
@@ -85,6 +86,9 @@ pub struct Config {
     /// Banned terms and the PDQ match threshold of review before publication (`[review]`).
     #[serde(default)]
     pub review: review::ReviewConfig,
+    /// Viewer age assurance by place (`[age_assurance]`).
+    #[serde(default)]
+    pub age_assurance: age::AgeAssuranceConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +128,7 @@ impl Default for Config {
             payments: payments::PaymentsConfig::default(),
             compliance: compliance::ComplianceConfig::default(),
             review: review::ReviewConfig::default(),
+            age_assurance: age::AgeAssuranceConfig::default(),
         }
     }
 }
@@ -196,6 +201,7 @@ impl Config {
         "payments",
         "compliance",
         "review",
+        "age_assurance",
     ];
 
     fn validate(mut self) -> Result<Self, ConfigError> {
@@ -215,6 +221,12 @@ impl Config {
         if let Err(message) = self.compliance.check() {
             return Err(ConfigError::BadValue {
                 key: "compliance",
+                message,
+            });
+        }
+        if let Err(message) = self.age_assurance.check() {
+            return Err(ConfigError::BadValue {
+                key: "age_assurance",
                 message,
             });
         }

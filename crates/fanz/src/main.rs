@@ -531,11 +531,29 @@ async fn state(config: Config) -> Result<AppState> {
     Ok(state)
 }
 
+/// The demo's age assurance, unless the configuration sets its own: the sandbox provider, and
+/// a place chosen by request headers a tester sets (`Fanz-Demo-Country: GB` gets the age
+/// check, `Fanz-Demo-Country: US` with `Fanz-Demo-Region: UT` the 451 page). A live server
+/// names headers its proxy overwrites.
+fn demo_age_assurance(a: &mut fanz_config::age::AgeAssuranceConfig) {
+    a.sandbox = true;
+    if a.rules.is_empty() && a.country_header.is_empty() {
+        a.country_header = "Fanz-Demo-Country".into();
+        a.region_header = "Fanz-Demo-Region".into();
+        a.rules.insert(
+            "GB".into(),
+            "assure: facial_estimation, photo_id, credit_card".into(),
+        );
+        a.rules.insert("US-UT".into(), "block".into());
+    }
+}
+
 async fn serve(mut config: Config, demo: bool) -> Result<()> {
     if demo {
         // The demo takes payments through the sandbox processor (test cards, no money).
         config.payments.sandbox = true;
         config.compliance.sandbox_verification = true;
+        demo_age_assurance(&mut config.age_assurance);
     }
     let listen = config.listen;
     let state = state(config).await?;

@@ -17,6 +17,8 @@
 //!   [`export`]: the inspection export of the records.
 //! - [`privacy`]: a person's export of everything they own and the erasure of their account,
 //!   keeping what the law requires (the ledger, 2257 records, cases).
+//! - [`age`]: viewer age assurance by place — rules per cluster and country or region (allow,
+//!   block, assure with methods), where a viewer is, providers (a sandbox among them), passes.
 //! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
@@ -25,9 +27,10 @@
 //!
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
-//! `safety_media_performers`, and `privacy_exports`. Posts are hidden and shown
+//! `safety_media_performers`, `safety_age_checks`, `safety_age_passes` and `privacy_exports`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
+pub mod age;
 pub mod cases;
 pub mod checks;
 pub mod deadlines;
@@ -74,6 +77,10 @@ pub enum SafetyError {
     Sealed,
     #[error("too many reports from this address; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("this site is not available where you are")]
+    RegionBlocked,
+    #[error("an age check is required where you are; methods accepted: {}", .0.join(", "))]
+    AgeAssuranceRequired(Vec<&'static str>),
     #[error(
         "an export is being made, or three were asked for today; try again in {retry_after_secs} s"
     )]

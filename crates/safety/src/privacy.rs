@@ -611,6 +611,15 @@ pub async fn erase(db: &mut Db, user_id: i64, actor: &Actor) -> Result<Erasure> 
         .bind(user_id)
         .execute(&mut *db)
         .await?;
+    // Age checks keep their outcome, no longer whose it was.
+    sqlx::query("DELETE FROM safety_age_passes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("UPDATE safety_age_checks SET user_id = NULL WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
     record(
         db,
         actor,

@@ -346,6 +346,16 @@ impl From<fanz_safety::SafetyError> for ApiError {
             E::Unauthenticated => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
             }
+            E::RegionBlocked => ApiError::new(
+                StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+                "region_blocked",
+                e.to_string(),
+            ),
+            E::AgeAssuranceRequired(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "age_assurance_required",
+                e.to_string(),
+            ),
             E::Content(c) => c.into(),
             E::Sealed | E::Database(_) | E::Audit(_) => ApiError::internal(e),
         }

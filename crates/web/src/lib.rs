@@ -5,6 +5,7 @@
 //! [`flows`] when modules must change together in one transaction) and map the result. All
 //! error-to-HTTP mapping lives in [`error`]. This crate holds no business rules.
 
+pub mod age;
 pub mod api;
 pub mod background;
 pub mod edge;
@@ -58,6 +59,8 @@ pub struct Inner {
     pub verification: fanz_safety::onboarding::Verification,
     /// Every cluster's banned terms (`[review] banned_terms` and the clusters' own).
     pub banned: Arc<fanz_safety::terms::Banned>,
+    /// Viewer age assurance: rules by place, the locator, providers (`[age_assurance]`).
+    pub age: Arc<fanz_safety::age::AgeAssurance>,
 }
 
 impl Deref for AppState {
@@ -125,6 +128,7 @@ impl AppState {
         let media =
             Arc::new(fanz_media::Media::from_config(&config)?.with_screen(Arc::new(screen)));
         let payments = fanz_payments::Payments::new(&config.payments);
+        let age = Arc::new(age_assurance(&config, &clusters, identity.secrets.clone())?);
         Ok(AppState(Arc::new(Inner {
             store,
             clusters,
@@ -140,6 +144,7 @@ impl AppState {
             payments,
             verification,
             banned,
+            age,
         })))
     }
 }
@@ -153,6 +158,39 @@ pub enum StartError {
     Secrets(#[from] fanz_secrets::SecretsError),
     #[error(transparent)]
     Media(#[from] fanz_media::MediaError),
+    #[error("age assurance: {0}")]
+    AgeAssurance(String),
+}
+
+/// The `[age_assurance]` rules with every cluster's, the locator (which may read an
+/// address-range file), and the providers: the sandbox when it is on.
+fn age_assurance(
+    config: &Config,
+    clusters: &Clusters,
+    keyring: Arc<fanz_secrets::Keyring>,
+) -> Result<fanz_safety::age::AgeAssurance, StartError> {
+    use fanz_safety::age;
+    let a = &config.age_assurance;
+    let rules = age::Rules::new(&a.rules, clusters).map_err(StartError::AgeAssurance)?;
+    let locator = age::Locator::new(&a.country_header, &a.region_header, &a.ip_database)
+        .map_err(StartError::AgeAssurance)?;
+    let sandbox = a.sandbox.then(|| {
+        Arc::new(age::Sandbox::new(
+            fanz_secrets::generate_key_spec("age-sandbox").as_bytes(),
+        ))
+    });
+    let mut providers: Vec<Arc<dyn age::AgeProvider>> = Vec::new();
+    if let Some(s) = &sandbox {
+        providers.push(s.clone());
+    }
+    Ok(age::AgeAssurance {
+        rules,
+        locator,
+        providers,
+        sandbox,
+        keyring,
+        pass_micros: age::pass_micros(a.pass_days),
+    })
 }
 
 /// The `[auth]` and `[secrets]` parts of the identity settings: limits, the hashing pool, the
@@ -211,6 +249,10 @@ pub fn app(state: AppState) -> Router {
         .nest("/c/{slug}", pages)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            age::gate,
+        ))
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state.clone());

@@ -2,6 +2,7 @@
 //! (utoipa-axum), so a route cannot exist without its documentation.
 
 pub mod admin;
+pub mod age;
 pub mod auth;
 pub mod clusters;
 pub mod content;
@@ -123,4 +124,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(safety::router())
         .merge(verification::router())
         .merge(review::router())
+        .merge(age::router())
 }

@@ -2,6 +2,7 @@
 //! (cluster chosen by Host header) and under `/c/{slug}`. Forms are protected by a
 //! double-submit CSRF token; sessions use an HttpOnly, SameSite=Lax cookie.
 
+pub(crate) mod age;
 pub(crate) mod art;
 pub(crate) mod content;
 pub(crate) mod csrf;
@@ -63,6 +64,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(safety::routes())
         .merge(verification::routes())
         .merge(review::routes())
+        .merge(age::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

@@ -3,6 +3,7 @@
 //! FANZ_TEST_POSTGRES_URL is set.
 
 mod admin_audit;
+mod age;
 mod api_auth;
 mod api_basics;
 mod api_ledger;
