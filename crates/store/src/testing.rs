@@ -13,6 +13,8 @@ pub struct TestDb {
     pub url: String,
     pub backend: Backend,
     dir: Option<PathBuf>,
+    /// PostgreSQL: the server's URL from `FANZ_TEST_POSTGRES_URL` and this database's name.
+    admin: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -31,11 +33,13 @@ impl TestDb {
                     url: format!("sqlite://{}/fanz.db", dir.display()),
                     backend,
                     dir: Some(dir),
+                    admin: None,
                 })
             }
             Backend::Postgres => {
                 let admin = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
-                let url = with_database(&admin, &format!("fanz_test_{n}"));
+                let name = format!("fanz_test_{n}");
+                let url = with_database(&admin, &name);
                 sqlx::Any::create_database(&url).await.unwrap_or_else(|e| {
                     panic!("{POSTGRES_ENV} is set but creating a test database failed: {e}")
                 });
@@ -43,6 +47,7 @@ impl TestDb {
                     url,
                     backend,
                     dir: None,
+                    admin: Some((admin, name)),
                 })
             }
         }
@@ -90,16 +95,35 @@ impl Drop for TestDb {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
-        if self.backend == Backend::Postgres {
+        if let Some((admin, name)) = self.admin.take() {
             let url = self.url.clone();
-            // Drop may run inside a runtime; use a thread with its own.
+            // Drop may run inside a runtime; use a thread with its own. The test's server may
+            // still hold (and re-open) connections to the database: `WITH (FORCE)` ends them
+            // and drops it in one statement, where terminating them first and dropping after
+            // lost the race to the pool's reconnects and left the database and its
+            // connections behind until the test process ended.
             let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                {
-                    let _ = rt.block_on(sqlx::Any::force_drop_database(&url));
-                }
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    let forced = async {
+                        let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await?;
+                        conn.close().await
+                    };
+                    if let Err(e) = forced.await {
+                        // PostgreSQL before 13 has no FORCE.
+                        tracing::debug!(error = %e, "forced drop failed; terminating first");
+                        let _ = sqlx::Any::force_drop_database(&url).await;
+                    }
+                })
             })
             .join();
         }

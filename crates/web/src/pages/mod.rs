@@ -7,6 +7,7 @@ pub(crate) mod art;
 pub(crate) mod content;
 pub(crate) mod csrf;
 mod jobs;
+mod legal;
 pub(crate) mod payments;
 mod privacy;
 mod review;
@@ -65,6 +66,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(verification::routes())
         .merge(review::routes())
         .merge(age::routes())
+        .merge(legal::routes())
         .layer(axum::middleware::from_fn_with_state(
             cookie_secure,
             csrf::ensure_cookie,

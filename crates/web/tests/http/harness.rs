@@ -6,14 +6,15 @@ use fanz_web::AppState;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
+/// Fields drop in order: the server is told to stop before its database is dropped.
 pub struct TestApp {
+    _shutdown: tokio::sync::oneshot::Sender<()>,
     pub base: String,
     pub client: Client,
     pub state: AppState,
     pub store: Store,
     _db: TestDb,
     _data: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Run `$test(app)` once per backend.

@@ -15,6 +15,7 @@ mod edge;
 mod gateway;
 mod harness;
 mod jobs;
+mod legal;
 mod media;
 mod pages;
 mod payment_pages;
