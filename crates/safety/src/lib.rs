@@ -17,6 +17,10 @@
 //!   [`export`]: the inspection export of the records.
 //! - [`privacy`]: a person's export of everything they own and the erasure of their account,
 //!   keeping what the law requires (the ledger, 2257 records, cases).
+//! - [`dmca`]: DMCA counter-notices (restoration after 10 business days unless the
+//!   complainant files an action) and the repeat-infringer policy (strikes, and the publish
+//!   gate's [`dmca::RepeatInfringer`] check). Requests from authorities are a report kind of
+//!   their own, unverified until a compliance officer confirms them.
 //! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
@@ -25,12 +29,13 @@
 //!
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
-//! `safety_media_performers`, and `privacy_exports`. Posts are hidden and shown
+//! `safety_media_performers`, `safety_counter_notices`, `safety_strikes` and `privacy_exports`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod cases;
 pub mod checks;
 pub mod deadlines;
+pub mod dmca;
 pub mod documents;
 pub mod export;
 pub mod hashes;
