@@ -217,6 +217,14 @@ async fn counter_notices_restore_after_ten_business_days(app: TestApp) {
         "counter_notice_filed",
     )
     .await;
+    // The creator's data export holds it, with the strike.
+    let mut db = app.store.conn().await.unwrap();
+    let mine = fanz_safety::privacy::safety_export(&mut db, user_id(&app, &cleo).await)
+        .await
+        .unwrap();
+    drop(db);
+    assert_eq!(mine["counter_notices"][0]["phone"], "+1 555 0100", "{mine}");
+    assert_eq!(mine["copyright_strikes"][0]["case_id"], case_id);
     // The complainant has a copy with the creator's details.
     let mails = mail_to(&app, &admin, "owner@example.com").await;
     let copy = mails
