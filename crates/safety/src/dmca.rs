@@ -176,6 +176,21 @@ pub async fn for_case(db: &mut Db, case_id: i64) -> Result<Vec<CounterNotice>> {
     .collect()
 }
 
+/// Counter-notices waiting for their restoration date, the soonest first: a reviewer records
+/// a complainant's court action before then.
+pub async fn waiting(db: &mut Db, limit: i64) -> Result<Vec<CounterNotice>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM safety_counter_notices WHERE status = 'waiting' \
+         ORDER BY restore_at, id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(row)
+    .collect()
+}
+
 /// The counter-notice filed against a statement, if any.
 pub async fn for_statement(db: &mut Db, statement_id: i64) -> Result<Option<CounterNotice>> {
     sqlx::query(&format!(

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_statements))
         .routes(routes!(appeal))
         .routes(routes!(counter_notice))
+        .routes(routes!(waiting_counter_notices))
         .routes(routes!(action_filed))
         .routes(routes!(verify_authority))
         .routes(routes!(monthly_report))
@@ -211,6 +212,19 @@ pub async fn counter_notice(
     let cn = dmca::file(&mut tx, me.user_id, id, &n, now_micros(), &actor).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(cn)))
+}
+
+/// Counter-notices waiting for their restoration date, the soonest first (moderators,
+/// compliance, admins).
+#[utoipa::path(get, path = "/api/v1/compliance/counter-notices", tag = "safety", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CounterNotice>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn waiting_counter_notices(
+    State(state): State<AppState>,
+    me: Auth,
+) -> ApiResult<axum::Json<Vec<CounterNotice>>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(dmca::waiting(&mut db, 500).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

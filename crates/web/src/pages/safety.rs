@@ -239,6 +239,8 @@ pub struct QueuePage {
     pub strike_threshold: i64,
     /// A compliance officer, who may verify requests from authorities.
     pub officer: bool,
+    /// Counter-notices waiting for their restoration date, with that date.
+    pub waiting: Vec<(CounterNotice, String)>,
 }
 
 pub struct CaseRow {
@@ -275,6 +277,14 @@ async fn queue(
     let mut db = state.store.conn().await?;
     let policy = crate::strike_policy(&state.config);
     let now = now_micros();
+    let waiting = dmca::waiting(&mut db, 100)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let at = reports::rfc3339(c.restore_at);
+            (c, at)
+        })
+        .collect();
     let mut rows = vec![];
     for case in cases::list(&mut db, status.as_deref(), 100).await? {
         let d = cases::detail(&mut db, case.id, &policy, now).await?;
@@ -332,6 +342,7 @@ async fn queue(
             status: status.unwrap_or_default(),
             notice: q.notice,
             strike_threshold: policy.strikes,
+            waiting,
             officer: me
                 .roles
                 .iter()
@@ -494,10 +505,7 @@ async fn action_filed(
             }
             Err(e) => ApiError::from(e).code.to_owned(),
         };
-    Ok(go(
-        &pc,
-        &format!("/admin/cases?status=decided&notice={notice}"),
-    ))
+    Ok(go(&pc, &format!("/admin/cases?notice={notice}")))
 }
 
 /// A compliance officer confirms a request from an authority.

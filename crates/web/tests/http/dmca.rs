@@ -331,11 +331,56 @@ async fn a_court_action_keeps_the_post_down(app: TestApp) {
         "note_required",
     )
     .await;
-    let res = app
-        .post(&path, json!({"note": "N.D. Ill. 1:26-cv-1"}), Some(&admin))
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "action_filed");
+    // Waiting: listed for reviewers (API and the queue page), not for the creator.
+    let waiting: Value = app
+        .get("/api/v1/compliance/counter-notices", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiting[0]["id"].as_i64(), Some(cn_id), "{waiting}");
+    assert_error(
+        app.get("/api/v1/compliance/counter-notices", Some(&cleo))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let (moder, _) = app.user("actmod").await;
+    let mid = user_id(&app, &moder).await;
+    app.post(
+        &format!("/api/v1/admin/users/{mid}/roles"),
+        json!({"role": "moderator"}),
+        Some(&admin),
+    )
+    .await;
+    let mb = signed_in(&app, "actmod").await;
+    let (_, queue) = html(&mb, &app, "/admin/cases").await;
+    assert!(
+        queue.contains("DMCA counter-notices waiting")
+            && queue.contains(&format!("counter-notice {cn_id} from Cleo Creator")),
+        "{queue}"
+    );
+    // The reviewer records the action on the page.
+    let res = mb
+        .post(app.url(&format!("/admin/counter-notices/{cn_id}/action-filed")))
+        .form(&[
+            ("csrf", csrf_of(&queue).as_str()),
+            ("note", "N.D. Ill. 1:26-cv-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, queue) = html(&mb, &app, "/admin/cases").await;
+    assert!(!queue.contains("DMCA counter-notices waiting"), "{queue}");
+    let waiting: Value = app
+        .get("/api/v1/compliance/counter-notices", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiting, json!([]));
     assert_error(
         app.post(&path, json!({"note": "again"}), Some(&admin))
             .await,
