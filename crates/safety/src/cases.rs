@@ -293,6 +293,11 @@ pub async fn decide(
     .bind(id)
     .execute(&mut *db)
     .await?;
+    // A reversed takedown no longer counts as a strike; lifted before the post is shown again,
+    // since the strike may be what keeps the gate shut.
+    if outcome != "removed" {
+        crate::dmca::lift_strikes(db, id, "reversed", now, actor).await?;
+    }
     // A hash match: removed keeps the item quarantined; otherwise it is released.
     if let Some(media_id) = case.media_id {
         if outcome != "removed" {
@@ -389,14 +394,8 @@ pub async fn decide(
         .await?;
     }
     // After the statement, so a suspension's statement follows the takedown's.
-    match case.author_id {
-        Some(author) if copyright_takedown => {
-            crate::dmca::add_strike(db, author, id, policy, now, actor).await?
-        }
-        _ if outcome != "removed" => {
-            crate::dmca::lift_strikes(db, id, "reversed", now, actor).await?
-        }
-        _ => {}
+    if let (Some(author), true) = (case.author_id, copyright_takedown) {
+        crate::dmca::add_strike(db, author, id, policy, now, actor).await?;
     }
     statement(db, sid).await
 }

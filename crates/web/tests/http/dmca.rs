@@ -15,7 +15,7 @@ on_both_backends!(
     a_court_action_keeps_the_post_down,
     authority_requests_are_their_own_kind
 );
-on_both_backends!(config = super::two_strikes; repeat_infringers_cannot_publish);
+on_both_backends!(config = super::two_strikes; repeat_infringers_cannot_publish, a_suspension_is_appealed);
 
 fn two_strikes(c: &mut fanz_config::Config) {
     c.compliance.repeat_infringer_strikes = 2;
@@ -639,4 +639,71 @@ async fn authority_requests_are_their_own_kind(app: TestApp) {
                 .ends_with("authority_requests,authority_requests_verified"),
         "{csv}"
     );
+}
+
+/// The suspension's statement of reasons is appealed: the case of the last strike is
+/// reviewed again, and reversing it lifts the strike, restores the post and lifts the
+/// suspension.
+async fn a_suspension_is_appealed(app: TestApp) {
+    let cleo = creator(&app, "apcleo", &["fanzlab"]).await;
+    let first = publish(&app, &cleo, "one").await;
+    let second = publish(&app, &cleo, "two").await;
+    let admin = app.admin().await;
+    for id in [first, second] {
+        let c = copyright_notice(&app, id).await;
+        decide(&app, &admin, c, "removed").await;
+    }
+    let st: Value = app
+        .get("/api/v1/me/statements", Some(&cleo))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let suspension = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["outcome"] == "suspended")
+        .unwrap_or_else(|| panic!("a suspension statement: {st}"))
+        .clone();
+    let sid = suspension["id"].as_i64().unwrap();
+    let draft = post_json(
+        &app,
+        &cleo,
+        json!({"text": "three", "visibility": "public"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let publish_path = format!("/api/v1/posts/{draft}/publish");
+    let publish_draft = || app.post(&publish_path, json!({}), Some(&cleo));
+    assert_error(
+        publish_draft().await,
+        StatusCode::CONFLICT,
+        "publish_refused",
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/v1/me/statements/{sid}/appeal"),
+            json!({"text": "the second photo is my own work; here is the RAW file"}),
+            Some(&cleo),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reopened: Value = res.json().await.unwrap();
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(reopened["post_id"].as_i64(), Some(second));
+    // Still suspended while the appeal is reviewed.
+    assert_error(
+        publish_draft().await,
+        StatusCode::CONFLICT,
+        "publish_refused",
+    )
+    .await;
+    let reopened_id = reopened["id"].as_i64().unwrap();
+    decide(&app, &admin, reopened_id, "restored").await;
+    assert!(visible(&app, second).await);
+    assert_eq!(case(&app, &admin, reopened_id).await["author_strikes"], 1);
+    assert_eq!(publish_draft().await.status(), StatusCode::OK);
 }
