@@ -559,3 +559,82 @@ test('a viewer in a place that needs an age check passes it; a blocked place get
     await browser.close();
   }
 });
+
+test('a creator reads a copyright takedown and files a counter-notice; reviewers see it', async (t) => {
+  const email = process.env.ADMIN_EMAIL;
+  if (!email) return t.skip('ADMIN_EMAIL not set');
+  const password = process.env.ADMIN_PASSWORD;
+  const api = async (path, body, token) => {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}${path}`, body === undefined ? { headers } : { method: 'POST', headers, body: JSON.stringify(body) });
+    assert.ok(res.ok, `${path}: ${res.status}`);
+    return res.status === 204 ? null : res.json();
+  };
+  const admin = (await api('/api/v1/auth/login', { email, password })).token;
+  // A creator of our own, verified through the sandbox, with a public post.
+  const handle = `cn${Date.now().toString(36)}`;
+  const cEmail = `${handle}@example.com`;
+  const cPassword = 'correct horse battery staple';
+  await api('/api/v1/auth/signup', { email: cEmail, handle, password: cPassword });
+  const creator = (await api('/api/v1/auth/login', { email: cEmail, password: cPassword })).token;
+  await api('/api/v1/me/creator', { clusters: ['fanzlab'] }, creator);
+  const agreement = await api('/api/v1/agreement');
+  await api('/api/v1/me/agreement', { version: agreement.version, typed_name: 'Cleo Creator' }, creator);
+  const session = await api('/api/v1/me/verification', {}, creator);
+  await api(`/api/v1/verification/sandbox/${session.id}`, { legal_name: 'Cleo Creator', date_of_birth: '1995-05-05', id_expires_on: '2035-01-01' }, creator);
+  const post = await api('/api/v1/posts', { text: 'Sunset over the bay', visibility: 'public', publish: true }, creator);
+  // A copyright notice, and a reviewer's takedown.
+  const report = await api('/api/v1/reports', {
+    kind: 'copyright', url: `/p/${post.id}`, details: 'This is my photograph.', email: 'owner@example.com',
+    good_faith: true, copyright_work: 'Sunset, 2025', signature: 'Olive Owner',
+    contact_address: '2 Elm St, Springfield, +1 555 0199', accurate_under_penalty: true,
+  });
+  await api(`/api/v1/compliance/cases/${report.case_id}/decision`, { outcome: 'removed', reason: 'The notice identifies the work and this copy of it.' }, admin);
+  const statements = await api('/api/v1/me/statements', undefined, creator);
+  const statement = statements.find((s) => s.case_id === report.case_id);
+  assert.ok(statement, 'a statement of reasons for the takedown');
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await page.goto(`${base}/c/fanzlab/login`);
+      await page.getByLabel('Email').fill(cEmail);
+      await page.getByLabel('Password').fill(cPassword);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL('**/settings');
+      await page.goto(`${base}/c/fanzlab/statements/${statement.id}`);
+      assert.match(await page.locator('h1').first().textContent(), /Statement of reasons/);
+      await page.screenshot({ path: `${shots}/statement-${name}.png`, fullPage: true });
+      if (name === 'desktop') {
+        await page.getByLabel('The material that was removed').fill('My own photograph of a sunset');
+        await page.getByLabel('Your full name', { exact: true }).fill('Cleo Creator');
+        await page.getByLabel('Your postal address').fill('1 Main St, Springfield, IL 62701');
+        await page.getByLabel('Your telephone number').fill('+1 555 0100');
+        await page.getByLabel(/under penalty of perjury/).check();
+        await page.getByLabel(/consent to the jurisdiction/).check();
+        await page.getByLabel(/accept service of process/).check();
+        await page.getByLabel('Signature: type your full name').fill('Cleo Creator');
+        await page.getByRole('button', { name: 'Send counter-notice' }).click();
+        await page.waitForURL('**/statements/*?notice=counter-notice-sent');
+        assert.match(await page.getByRole('status').textContent(), /counter-notice was sent/);
+        await page.screenshot({ path: `${shots}/statement-counter-noticed-${name}.png`, fullPage: true });
+      }
+      await page.close();
+    }
+    // The reviewers' view: the counter-notice waiting, the creator's strikes.
+    const page = await browser.newPage({ viewport: VIEWPORTS[0][1], reducedMotion: 'reduce' });
+    await page.goto(`${base}/c/fanzlab/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/settings');
+    await page.goto(`${base}/c/fanzlab/admin/cases?status=decided`);
+    assert.ok((await page.locator('.safety-counter').count()) >= 1, 'the counter-notice is shown');
+    assert.match(await page.locator('.safety-strikes').first().textContent(), /copyright strikes/);
+    await page.screenshot({ path: `${shots}/cases-counter-notice-desktop.png`, fullPage: true });
+    await page.close();
+  } finally {
+    await browser.close();
+  }
+});

@@ -299,6 +299,7 @@ async fn takedown(state: &AppState, actor: &Actor) -> Result<bool> {
     cases::decide(
         &mut tx,
         &state.content,
+        &fanz_web::strike_policy(&state.config),
         done.case_id,
         "removed",
         "The person depicted told us they did not consent to this post. It is removed under our rules on consent; you may appeal within 6 months.",

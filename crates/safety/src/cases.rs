@@ -84,6 +84,12 @@ pub struct Report {
     /// The copyright notice's statutory fields.
     #[schema(value_type = Option<Object>)]
     pub dmca: Option<serde_json::Value>,
+    /// A request from an authority: its name, reference, legal basis and contact.
+    #[schema(value_type = Option<Object>)]
+    pub authority: Option<serde_json::Value>,
+    /// When a compliance officer confirmed an authority's request came from it (unverified
+    /// until then).
+    pub verified_at: Option<i64>,
     pub received_at: i64,
 }
 
@@ -125,6 +131,10 @@ pub struct CaseDetail {
     pub case: Case,
     pub reports: Vec<Report>,
     pub statements: Vec<Statement>,
+    /// DMCA counter-notices filed against the takedown.
+    pub counter_notices: Vec<crate::dmca::CounterNotice>,
+    /// The affected creator's standing copyright strikes (repeat-infringer policy).
+    pub author_strikes: Option<i64>,
 }
 
 /// Cases by status (none: every undecided one), most urgent first.
@@ -171,12 +181,17 @@ pub async fn get(db: &mut Db, id: i64) -> Result<Case> {
     case_row(&row)
 }
 
-/// A case with its reports and statements.
-pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
+/// A case with its reports, statements, counter-notices and its creator's strikes at `now`.
+pub async fn detail(
+    db: &mut Db,
+    id: i64,
+    policy: &crate::dmca::Policy,
+    now: i64,
+) -> Result<CaseDetail> {
     let case = get(db, id).await?;
     let reports = sqlx::query(
-        "SELECT id, kind, url, details, name, email, reporter_id, dmca, received_at \
-         FROM safety_reports WHERE case_id = $1 ORDER BY id LIMIT 500",
+        "SELECT id, kind, url, details, name, email, reporter_id, dmca, received_at, authority, \
+         verified_at FROM safety_reports WHERE case_id = $1 ORDER BY id LIMIT 500",
     )
     .bind(id)
     .fetch_all(&mut *db)
@@ -195,6 +210,10 @@ pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
                 .try_get::<Option<String>, _>(7)?
                 .and_then(|s| serde_json::from_str(&s).ok()),
             received_at: r.try_get(8)?,
+            authority: r
+                .try_get::<Option<String>, _>(9)?
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            verified_at: r.try_get(10)?,
         })
     })
     .collect::<Result<Vec<_>>>()?;
@@ -207,10 +226,17 @@ pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
     .iter()
     .map(statement_row)
     .collect::<Result<Vec<_>>>()?;
+    let counter_notices = crate::dmca::for_case(db, id).await?;
+    let author_strikes = match case.author_id {
+        Some(a) => Some(crate::dmca::active_strikes(db, a, policy, now).await?),
+        None => None,
+    };
     Ok(CaseDetail {
         case,
         reports,
         statements,
+        counter_notices,
+        author_strikes,
     })
 }
 
@@ -218,10 +244,12 @@ pub async fn detail(db: &mut Db, id: i64) -> Result<CaseDetail> {
 /// Decide an undecided case: `removed` keeps (or puts) the post out of sight, `restored` and
 /// `no_action` release the hold and show a post hidden for review again (through the gate).
 /// Writes the statement of reasons and mails it to the creator, and the outcome to the
-/// reporters.
+/// reporters. A copyright takedown is a strike under the repeat-infringer `policy`; a decision
+/// that reverses one (after an appeal) lifts it.
 pub async fn decide(
     db: &mut Db,
     env: &Content,
+    policy: &crate::dmca::Policy,
     id: i64,
     outcome: &str,
     reason: &str,
@@ -265,6 +293,11 @@ pub async fn decide(
     .bind(id)
     .execute(&mut *db)
     .await?;
+    // A reversed takedown no longer counts as a strike; lifted before the post is shown again,
+    // since the strike may be what keeps the gate shut.
+    if outcome != "removed" {
+        crate::dmca::lift_strikes(db, id, "reversed", now, actor).await?;
+    }
     // A hash match: removed keeps the item quarantined; otherwise it is released.
     if let Some(media_id) = case.media_id {
         if outcome != "removed" {
@@ -306,6 +339,7 @@ pub async fn decide(
                "statement_id": sid, "overdue": case.overdue}),
     )
     .await?;
+    let copyright_takedown = outcome == "removed" && case.kind == "copyright";
     let what = match outcome {
         "removed" => "was removed",
         "restored" => "was restored",
@@ -326,7 +360,15 @@ pub async fn decide(
                     case.kind.replace('_', "-"),
                     rfc3339(now),
                     rfc3339(now + APPEAL_WINDOW),
-                ),
+                ) + &if copyright_takedown && case.post_id.is_some() {
+                    format!(
+                        "\nIf you believe the material was removed by mistake or \
+                         misidentification, you may file a DMCA counter-notice at \
+                         /statements/{sid} (17 U.S.C. 512(g)).\n"
+                    )
+                } else {
+                    String::new()
+                },
             },
         )
         .await?;
@@ -351,7 +393,26 @@ pub async fn decide(
         )
         .await?;
     }
+    // After the statement, so a suspension's statement follows the takedown's.
+    if let (Some(author), true) = (case.author_id, copyright_takedown) {
+        crate::dmca::add_strike(db, author, id, policy, now, actor).await?;
+    }
     statement(db, sid).await
+}
+
+/// `user_id`'s statement `id`; someone else's is [`SafetyError::NotFound`].
+pub async fn statement_of(db: &mut Db, user_id: i64, id: i64) -> Result<Statement> {
+    let row = sqlx::query(&format!(
+        "SELECT {STATEMENT_COLUMNS}, user_id FROM safety_statements WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(SafetyError::NotFound)?;
+    if row.try_get::<Option<i64>, _>(8)? != Some(user_id) {
+        return Err(SafetyError::NotFound);
+    }
+    statement_row(&row)
 }
 
 async fn statement(db: &mut Db, id: i64) -> Result<Statement> {

@@ -1,5 +1,6 @@
 //! The deadline job: every 15 minutes, escalate and mark overdue (see
-//! [`crate::cases::run_deadlines`]). The expiry job: every hour, act on identity documents that
+//! [`crate::cases::run_deadlines`]) and restore the posts of DMCA counter-notices whose
+//! waiting period is over (see [`crate::dmca::run_restorations`]). The expiry job: every hour, act on identity documents that
 //! expired (see [`crate::records::expire`]): their accounts' payouts are held until they verify
 //! again (publishing checks expiry itself, at the gate).
 
@@ -39,7 +40,12 @@ pub async fn run_expiry(
     Ok(users)
 }
 
-pub fn register_jobs(registry: &mut Registry, payments: fanz_payments::Payments) {
+pub fn register_jobs(
+    registry: &mut Registry,
+    payments: fanz_payments::Payments,
+    content: fanz_content::Content,
+    policy: crate::dmca::Policy,
+) {
     registry.register(move |ctx: fanz_jobs::JobContext, _: Expiry| {
         let payments = payments.clone();
         async move {
@@ -63,21 +69,31 @@ pub fn register_jobs(registry: &mut Registry, payments: fanz_payments::Payments)
         }
     });
     registry.every(Duration::from_secs(60 * 60), Expiry {});
-    registry.register(|ctx: fanz_jobs::JobContext, _: Deadlines| async move {
-        let mut tx = ctx.begin().await?;
-        let (escalated, overdue) =
-            crate::cases::run_deadlines(&mut tx, now_micros(), &Actor::system())
+    registry.register(move |ctx: fanz_jobs::JobContext, _: Deadlines| {
+        let content = content.clone();
+        async move {
+            let now = now_micros();
+            let mut tx = ctx.begin().await?;
+            let (escalated, overdue) = crate::cases::run_deadlines(&mut tx, now, &Actor::system())
                 .await
                 .map_err(JobError::retry)?;
-        tx.complete().await?;
-        if escalated + overdue > 0 {
-            tracing::warn!(
-                escalated,
-                overdue,
-                "trust & safety cases near or past their deadline"
-            );
+            let restored =
+                crate::dmca::run_restorations(&mut tx, &content, &policy, now, &Actor::system())
+                    .await
+                    .map_err(JobError::retry)?;
+            tx.complete().await?;
+            if restored > 0 {
+                tracing::info!(restored, "posts restored after DMCA counter-notices");
+            }
+            if escalated + overdue > 0 {
+                tracing::warn!(
+                    escalated,
+                    overdue,
+                    "trust & safety cases near or past their deadline"
+                );
+            }
+            Ok(())
         }
-        Ok(())
     });
     registry.every(Duration::from_secs(15 * 60), Deadlines {});
 }

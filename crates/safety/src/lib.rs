@@ -19,6 +19,10 @@
 //!   keeping what the law requires (the ledger, 2257 records, cases).
 //! - [`age`]: viewer age assurance by place — rules per cluster and country or region (allow,
 //!   block, assure with methods), where a viewer is, providers (a sandbox among them), passes.
+//! - [`dmca`]: DMCA counter-notices (restoration after 10 business days unless the
+//!   complainant files an action) and the repeat-infringer policy (strikes, and the publish
+//!   gate's [`dmca::RepeatInfringer`] check). Requests from authorities are a report kind of
+//!   their own, unverified until a compliance officer confirms them.
 //! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
@@ -27,13 +31,15 @@
 //!
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
-//! `safety_media_performers`, `safety_age_checks`, `safety_age_passes` and `privacy_exports`. Posts are hidden and shown
+//! `safety_media_performers`, `safety_age_checks`, `safety_age_passes`, `safety_counter_notices`,
+//! `safety_strikes` and `privacy_exports`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod age;
 pub mod cases;
 pub mod checks;
 pub mod deadlines;
+pub mod dmca;
 pub mod documents;
 pub mod export;
 pub mod hashes;

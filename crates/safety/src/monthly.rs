@@ -1,7 +1,8 @@
 //! The monthly trust & safety report processors and banks ask for (and the EU DSA's
 //! transparency reports draw on): per cluster and in total, the notices received by kind, the
 //! cases opened and decided with their outcomes, how long deciding took, what was decided
-//! late, appeals, hash-list matches and reviews before publication. Computed from the cases,
+//! late, appeals, DMCA counter-notices and restorations, repeat-infringer suspensions,
+//! requests from authorities, hash-list matches and reviews before publication. Computed from the cases,
 //! reports, statements and reviews themselves, so it cannot disagree with them.
 
 use crate::records::day_start_micros;
@@ -41,6 +42,16 @@ pub struct Figures {
     pub hash_matches: i64,
     pub reviews_approved: i64,
     pub reviews_rejected: i64,
+    /// DMCA counter-notices received.
+    pub counter_notices: i64,
+    /// Posts restored after a counter-notice's waiting period.
+    pub restored_after_counter_notice: i64,
+    /// Accounts suspended from publishing under the repeat-infringer policy.
+    pub repeat_infringer_suspensions: i64,
+    /// Requests from authorities received (the `authority` notices), and how many of them a
+    /// compliance officer has verified.
+    pub authority_requests: i64,
+    pub authority_requests_verified: i64,
 }
 
 /// The report for one month.
@@ -123,7 +134,8 @@ pub async fn report(db: &mut Db, month: &str) -> Result<Monthly> {
     let mut posts: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     // Notices received.
     let rows = sqlx::query(
-        "SELECT r.kind, c.post_id FROM safety_reports r JOIN safety_cases c ON c.id = r.case_id \
+        "SELECT r.kind, c.post_id, r.verified_at FROM safety_reports r \
+         JOIN safety_cases c ON c.id = r.case_id \
          WHERE r.received_at >= $1 AND r.received_at < $2",
     )
     .bind(from)
@@ -133,9 +145,16 @@ pub async fn report(db: &mut Db, month: &str) -> Result<Monthly> {
     for r in rows {
         let kind: String = r.try_get(0)?;
         let cs = clusters_of_post(db, &mut posts, r.try_get(1)?).await?;
+        let verified = r.try_get::<Option<i64>, _>(2)?.is_some();
         bump(&mut by, &cs, &|f| {
             f.notices += 1;
             *f.notices_by_kind.entry(kind.clone()).or_default() += 1;
+            if kind == "authority" {
+                f.authority_requests += 1;
+                if verified {
+                    f.authority_requests_verified += 1;
+                }
+            }
         });
     }
     // Cases: opened, decided, late, overdue at the month's end.
@@ -199,6 +218,42 @@ pub async fn report(db: &mut Db, month: &str) -> Result<Monthly> {
         let cs = clusters_of_post(db, &mut posts, r.try_get(0)?).await?;
         bump(&mut by, &cs, &|f| f.appeals += 1);
     }
+    // Counter-notices received, and posts restored after one.
+    let rows = sqlx::query(
+        "SELECT post_id, received_at, restored_at FROM safety_counter_notices \
+         WHERE (received_at >= $1 AND received_at < $2) OR (restored_at >= $1 AND restored_at < $2)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *db)
+    .await?;
+    for r in rows {
+        let cs = clusters_of_post(db, &mut posts, Some(r.try_get(0)?)).await?;
+        let received: i64 = r.try_get(1)?;
+        let restored: Option<i64> = r.try_get(2)?;
+        bump(&mut by, &cs, &|f| {
+            if received >= from && received < to {
+                f.counter_notices += 1;
+            }
+            if restored.is_some_and(|t| t >= from && t < to) {
+                f.restored_after_counter_notice += 1;
+            }
+        });
+    }
+    // Suspensions under the repeat-infringer policy, under the cluster of the post whose
+    // takedown reached the threshold.
+    let rows = sqlx::query(
+        "SELECT c.post_id FROM safety_statements s JOIN safety_cases c ON c.id = s.case_id \
+         WHERE s.outcome = 'suspended' AND s.created_at >= $1 AND s.created_at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *db)
+    .await?;
+    for r in rows {
+        let cs = clusters_of_post(db, &mut posts, r.try_get(0)?).await?;
+        bump(&mut by, &cs, &|f| f.repeat_infringer_suspensions += 1);
+    }
     // Reviews before publication decided in the month.
     let rows = sqlx::query(
         "SELECT post_id, status FROM safety_reviews WHERE decided_at >= $1 AND decided_at < $2",
@@ -254,6 +309,11 @@ pub fn csv(m: &Monthly) -> String {
             "hash_matches",
             "reviews_approved",
             "reviews_rejected",
+            "counter_notices",
+            "restored_after_counter_notice",
+            "repeat_infringer_suspensions",
+            "authority_requests",
+            "authority_requests_verified",
         ]
         .map(String::from),
     );
@@ -280,6 +340,11 @@ pub fn csv(m: &Monthly) -> String {
             f.hash_matches.to_string(),
             f.reviews_approved.to_string(),
             f.reviews_rejected.to_string(),
+            f.counter_notices.to_string(),
+            f.restored_after_counter_notice.to_string(),
+            f.repeat_infringer_suspensions.to_string(),
+            f.authority_requests.to_string(),
+            f.authority_requests_verified.to_string(),
         ]);
         let _ = w.write_record(&row);
     }

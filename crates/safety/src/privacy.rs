@@ -9,7 +9,8 @@
 //! - the ledger, untouched: its accounts stay keyed by the user id, so the books balance;
 //! - the 2257 record and its documents (28 CFR 75.4: seven years; legal hold), and the media
 //!   that were published, which are the record's depictions (75.2(a)(1)) — no longer shown;
-//! - cases, reports and statements of reasons, and media in a post a case is about;
+//! - cases, reports and statements of reasons, DMCA counter-notices and copyright strikes,
+//!   and media in a post a case is about;
 //! - the audit log, which is append-only.
 //!
 //! An account to which money is still owed (earnings not paid out, a payout under way, a
@@ -254,11 +255,28 @@ pub async fn safety_export(db: &mut Db, user_id: i64) -> Result<Value> {
         user_id,
     )
     .await?;
+    let counter_notices = query_json(
+        db,
+        "SELECT id, case_id, statement_id, post_id, status, material, location, name, address, \
+         phone, email, outside_us, signature, received_at, restore_at, restored_at, \
+         action_filed_at FROM safety_counter_notices WHERE user_id = $1 ORDER BY id",
+        user_id,
+    )
+    .await?;
+    let strikes = query_json(
+        db,
+        "SELECT case_id, created_at, lifted_at, lifted_why FROM safety_strikes \
+         WHERE user_id = $1 ORDER BY id",
+        user_id,
+    )
+    .await?;
     Ok(json!({
         "agreement_signatures": agreements,
         "verification_sessions": verifications,
         "statements_of_reasons": statements,
         "reports_sent": reports,
+        "counter_notices": counter_notices,
+        "copyright_strikes": strikes,
     }))
 }
 
@@ -298,7 +316,8 @@ uploaded them.
   payments.json   your checkouts, charges, sales (without the buyers), subscriptions, wallet,
                   gift cards, payout settings and payouts
   safety.json     your creator agreement signatures, identity verification sessions,
-                  statements of reasons about your content and the reports you sent
+                  statements of reasons about your content, the reports and DMCA
+                  counter-notices you sent, and your copyright strikes
   media.json      your media items; the originals are in media/
 
 Records kept under 18 U.S.C. 2257 (legal name, date of birth, identity documents) are not in

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     "illegal",
     "non_consensual",
     "underage",
     "impersonation",
     "copyright",
+    "authority",
     "other",
 ];
 
@@ -31,9 +32,10 @@ pub const MAX_FIELD: usize = 500;
 /// How serious a kind is; a case takes its most serious report's kind.
 fn severity(kind: &str) -> usize {
     match kind {
-        "underage" => 6,
-        "non_consensual" => 5,
-        "illegal" => 4,
+        "underage" => 7,
+        "non_consensual" => 6,
+        "illegal" => 5,
+        "authority" => 4,
         "copyright" => 3,
         "impersonation" => 2,
         _ => 1,
@@ -74,6 +76,18 @@ pub struct NewReport {
     /// Copyright: postal address and telephone.
     #[serde(default)]
     pub contact_address: Option<String>,
+    /// Authority: the name of the authority (police force, court, regulator) making the request.
+    #[serde(default)]
+    pub authority_name: Option<String>,
+    /// Authority: its reference or case number.
+    #[serde(default)]
+    pub authority_reference: Option<String>,
+    /// Authority: the law or order the request rests on.
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// Authority: how to reach the official who made the request (to confirm it).
+    #[serde(default)]
+    pub authority_contact: Option<String>,
 }
 
 impl NewReport {
@@ -87,9 +101,7 @@ impl NewReport {
             name: None,
             good_faith: Some(true),
             copyright_work: None,
-            signature: None,
-            accurate_under_penalty: None,
-            contact_address: None,
+            ..Default::default()
         }
     }
 }
@@ -163,6 +175,10 @@ pub fn validate(r: &NewReport) -> Result<Option<String>> {
         ("copyright_work", &r.copyright_work),
         ("signature", &r.signature),
         ("contact_address", &r.contact_address),
+        ("authority_name", &r.authority_name),
+        ("authority_reference", &r.authority_reference),
+        ("legal_basis", &r.legal_basis),
+        ("authority_contact", &r.authority_contact),
     ] {
         if let Some(v) = v {
             check_text(field, v, MAX_FIELD)?;
@@ -198,6 +214,28 @@ pub fn validate(r: &NewReport) -> Result<Option<String>> {
                 "dmca_fields_required",
                 format!(
                     "a copyright notice needs the DMCA's statutory elements (17 U.S.C. 512(c)(3)); missing: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    if r.kind == "authority" {
+        let missing: Vec<&str> = [
+            ("authority_name", &r.authority_name),
+            ("authority_reference", &r.authority_reference),
+            ("legal_basis", &r.legal_basis),
+            ("authority_contact", &r.authority_contact),
+        ]
+        .into_iter()
+        .filter(|(_, v)| opt(v).is_none())
+        .map(|(f, _)| f)
+        .collect();
+        if !missing.is_empty() {
+            return Err(invalid(
+                "kind",
+                "authority_fields_required",
+                format!(
+                    "a request from an authority names the authority, its reference, the legal basis and a contact; missing: {}",
                     missing.join(", ")
                 ),
             ));
@@ -345,10 +383,22 @@ pub async fn submit(
         })
         .to_string()
     });
+    // Anyone can claim to be an authority: the request is kept unverified until a compliance
+    // officer confirms it through the contact given ([`verify_authority`]).
+    let authority = (r.kind == "authority").then(|| {
+        json!({
+            "authority_name": opt(&r.authority_name),
+            "authority_reference": opt(&r.authority_reference),
+            "legal_basis": opt(&r.legal_basis),
+            "authority_contact": opt(&r.authority_contact),
+        })
+        .to_string()
+    });
     let name = opt(&r.name).or(opt(&r.signature)).map(str::to_owned);
     let id: i64 = sqlx::query(
         "INSERT INTO safety_reports (case_id, kind, url, details, name, email, reporter_id, ip, \
-         dmca, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         dmca, received_at, authority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         RETURNING id",
     )
     .bind(case_id)
     .bind(&r.kind)
@@ -360,6 +410,7 @@ pub async fn submit(
     .bind(&origin.ip)
     .bind(dmca)
     .bind(now)
+    .bind(authority)
     .fetch_one(&mut *db)
     .await?
     .try_get(0)?;
@@ -395,4 +446,48 @@ pub async fn submit(
         due: rfc3339(due_at),
         hidden: hold,
     })
+}
+
+/// A compliance officer confirms at `now` that the authority's request `report_id` came from
+/// the authority it names (through the contact it gave). Audited.
+pub async fn verify_authority(
+    db: &mut Db,
+    report_id: i64,
+    officer_id: i64,
+    now: i64,
+    actor: &Actor,
+) -> Result<()> {
+    let row = sqlx::query("SELECT kind, verified_at, case_id FROM safety_reports WHERE id = $1")
+        .bind(report_id)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(SafetyError::NotFound)?;
+    if row.try_get::<String, _>(0)? != "authority" {
+        return Err(SafetyError::Conflict(
+            "not_an_authority_request",
+            "only a request from an authority is verified",
+        ));
+    }
+    if row.try_get::<Option<i64>, _>(1)?.is_some() {
+        return Err(SafetyError::Conflict(
+            "already_verified",
+            "this request was already verified",
+        ));
+    }
+    let case_id: i64 = row.try_get(2)?;
+    sqlx::query("UPDATE safety_reports SET verified_at = $1, verified_by = $2 WHERE id = $3")
+        .bind(now)
+        .bind(officer_id)
+        .bind(report_id)
+        .execute(&mut *db)
+        .await?;
+    record(
+        db,
+        actor,
+        "safety.authority_verified",
+        Some(&format!("case:{case_id}")),
+        json!({"report_id": report_id}),
+    )
+    .await?;
+    Ok(())
 }

@@ -64,7 +64,12 @@ pub fn registry(
     fanz_content::jobs::register_jobs(&mut registry, content.clone());
     fanz_media::jobs::register(&mut registry, media.clone());
     fanz_payments::jobs::register_jobs(&mut registry, payments.clone());
-    fanz_safety::jobs::register_jobs(&mut registry, payments.clone());
+    fanz_safety::jobs::register_jobs(
+        &mut registry,
+        payments.clone(),
+        content.clone(),
+        crate::strike_policy(config),
+    );
     fanz_safety::privacy::register_jobs(&mut registry, media.clone(), config.data_dir.clone());
     registry
 }

@@ -106,6 +106,7 @@ impl AppState {
         content.gate = Arc::new(
             fanz_content::PublishGate::standard()
                 .with(fanz_safety::UnderReview)
+                .with(fanz_safety::dmca::RepeatInfringer(strike_policy(&config)))
                 .with(fanz_safety::performers::PerformerRecords)
                 .with(fanz_safety::checks::AutomatedChecks {
                     banned: banned.clone(),
@@ -147,6 +148,14 @@ impl AppState {
             age,
         })))
     }
+}
+
+/// The repeat-infringer policy of `[compliance]`.
+pub fn strike_policy(config: &Config) -> fanz_safety::dmca::Policy {
+    fanz_safety::dmca::Policy::new(
+        config.compliance.repeat_infringer_strikes,
+        config.compliance.repeat_infringer_window_days,
+    )
 }
 
 /// Why the application state could not be built.

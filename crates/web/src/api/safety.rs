@@ -1,6 +1,7 @@
 //! /api/v1 trust & safety: reports (no account needed), the case queue for moderators and
-//! compliance officers, decisions, and the affected creator's statements and appeals. Who
-//! reviews is `fanz_safety::REVIEWERS`; everything else is decided in the safety crate.
+//! compliance officers, decisions, and the affected creator's statements and appeals, DMCA
+//! counter-notices, and the verification of requests from authorities. Who reviews is
+//! `fanz_safety::REVIEWERS`; everything else is decided in the safety crate.
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, Json, MaybeAuth, Path, Query, RequestActor};
@@ -9,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use fanz_core::clock::now_micros;
 use fanz_safety::cases::{self, Case, CaseDetail, Statement};
+use fanz_safety::dmca::{self, CounterNotice, NewCounterNotice};
 use fanz_safety::reports::{self, NewReport, Origin, Submitted};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -23,6 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(decide))
         .routes(routes!(my_statements))
         .routes(routes!(appeal))
+        .routes(routes!(counter_notice))
+        .routes(routes!(waiting_counter_notices))
+        .routes(routes!(action_filed))
+        .routes(routes!(verify_authority))
         .routes(routes!(monthly_report))
 }
 
@@ -103,7 +109,10 @@ pub async fn get_case(
 ) -> ApiResult<axum::Json<CaseDetail>> {
     me.require_any(fanz_safety::REVIEWERS)?;
     let mut db = state.store.conn().await?;
-    Ok(axum::Json(cases::detail(&mut db, id).await?))
+    let policy = crate::strike_policy(&state.config);
+    Ok(axum::Json(
+        cases::detail(&mut db, id, &policy, now_micros()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -134,6 +143,7 @@ pub async fn decide(
     let s = cases::decide(
         &mut tx,
         &state.content,
+        &crate::strike_policy(&state.config),
         id,
         &d.outcome,
         &d.reason,
@@ -181,6 +191,94 @@ pub async fn appeal(
     let case = cases::appeal(&mut tx, me.user_id, id, &a.text, now_micros(), &actor).await?;
     tx.commit().await?;
     Ok(axum::Json(case))
+}
+
+/// File a DMCA counter-notice (17 U.S.C. 512(g)(3)) against the statement of reasons for a
+/// copyright takedown of the caller's post. The complainant gets a copy; the post is restored
+/// 10 business days later unless they tell us they filed a court action.
+#[utoipa::path(post, path = "/api/v1/me/statements/{id}/counter-notice", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = NewCounterNotice,
+    responses((status = 201, body = CounterNotice), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn counter_notice(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Path(id): Path<i64>,
+    Json(n): Json<NewCounterNotice>,
+) -> ApiResult<(StatusCode, axum::Json<CounterNotice>)> {
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    let cn = dmca::file(&mut tx, me.user_id, id, &n, now_micros(), &actor).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(cn)))
+}
+
+/// Counter-notices waiting for their restoration date, the soonest first (moderators,
+/// compliance, admins).
+#[utoipa::path(get, path = "/api/v1/compliance/counter-notices", tag = "safety", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CounterNotice>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn waiting_counter_notices(
+    State(state): State<AppState>,
+    me: Auth,
+) -> ApiResult<axum::Json<Vec<CounterNotice>>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(dmca::waiting(&mut db, 500).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionFiled {
+    /// The court and case number the complainant gave.
+    pub note: String,
+}
+
+/// Record that the complainant filed an action seeking a court order: the counter-noticed
+/// post stays down (moderators, compliance, admins).
+#[utoipa::path(post, path = "/api/v1/compliance/counter-notices/{id}/action-filed", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ActionFiled,
+    responses((status = 200, body = CounterNotice), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn action_filed(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<i64>,
+    Json(a): Json<ActionFiled>,
+) -> ApiResult<axum::Json<CounterNotice>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let uid = me.0.user_id;
+    let mut tx = state.store.begin().await?;
+    let cn = dmca::action_filed(
+        &mut tx,
+        id,
+        &a.note,
+        uid,
+        now_micros(),
+        &actor.with_user(uid),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(cn))
+}
+
+/// Confirm that a request from an authority came from it (compliance officers).
+#[utoipa::path(post, path = "/api/v1/compliance/reports/{id}/verify", tag = "safety", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn verify_authority(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    me: Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    me.require_any(fanz_safety::records::KEEPERS)?;
+    let uid = me.0.user_id;
+    let mut tx = state.store.begin().await?;
+    reports::verify_authority(&mut tx, id, uid, now_micros(), &actor.with_user(uid)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,6 +1,9 @@
 //! Trust & safety pages: the report form (works signed out, `?url=` prefilled), the
-//! custodian-of-records statement at `/legal/2257`, and the moderators' case queue at
-//! `/admin/cases`. Who reviews is `fanz_safety::REVIEWERS`; the rules live in the safety crate.
+//! custodian-of-records statement at `/legal/2257`, the moderators' case queue at
+//! `/admin/cases` (with counter-notices, the creator's strikes and the verification of
+//! requests from authorities), and a creator's statement of reasons at `/statements/{id}`
+//! with its appeal and, for a copyright takedown, the DMCA counter-notice form. Who reviews is
+//! `fanz_safety::REVIEWERS`; the rules live in the safety crate.
 
 use super::csrf::{CsrfForm, CsrfToken};
 use super::{go, layout, page_error, render, with_retry_after, Layout};
@@ -14,7 +17,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use fanz_core::clock::now_micros;
-use fanz_safety::cases::{self, Case};
+use fanz_safety::cases::{self, Case, Statement};
+use fanz_safety::dmca::{self, CounterNotice, NewCounterNotice};
 use fanz_safety::reports::{self, NewReport, Origin};
 use serde::Deserialize;
 
@@ -25,6 +29,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/cases", get(queue))
         .route("/admin/cases/{id}/decide", post(decide))
         .route("/admin/compliance-report", get(monthly))
+        .route(
+            "/admin/counter-notices/{id}/action-filed",
+            post(action_filed),
+        )
+        .route("/admin/reports/{id}/verify", post(verify_authority))
+        .route("/statements/{id}", get(statement_page))
+        .route("/statements/{id}/appeal", post(appeal))
+        .route("/statements/{id}/counter-notice", post(counter_notice))
 }
 
 /// `{base}/report?url=<the page>`, percent-encoded.
@@ -61,6 +73,10 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
         ("underage", "Someone shown may be under 18"),
         ("impersonation", "Impersonation"),
         ("copyright", "Copyright infringement (DMCA notice)"),
+        (
+            "authority",
+            "A request from an authority (police, court, regulator)",
+        ),
         ("other", "Something else against the rules"),
     ]
 }
@@ -108,6 +124,14 @@ pub struct ReportForm {
     pub accurate_under_penalty: Option<String>,
     #[serde(default)]
     pub contact_address: String,
+    #[serde(default)]
+    pub authority_name: String,
+    #[serde(default)]
+    pub authority_reference: String,
+    #[serde(default)]
+    pub legal_basis: String,
+    #[serde(default)]
+    pub authority_contact: String,
 }
 
 fn some(s: String) -> Option<String> {
@@ -134,6 +158,10 @@ async fn report(
         signature: some(f.signature),
         accurate_under_penalty: Some(f.accurate_under_penalty.is_some()),
         contact_address: some(f.contact_address),
+        authority_name: some(f.authority_name),
+        authority_reference: some(f.authority_reference),
+        legal_basis: some(f.legal_basis),
+        authority_contact: some(f.authority_contact),
     };
     let origin = Origin {
         reporter_id: viewer.as_ref().map(|p| p.user_id),
@@ -208,12 +236,22 @@ pub struct QueuePage {
     pub cases: Vec<CaseRow>,
     pub status: String,
     pub notice: Option<String>,
+    pub strike_threshold: i64,
+    /// A compliance officer, who may verify requests from authorities.
+    pub officer: bool,
+    /// Counter-notices waiting for their restoration date, with that date.
+    pub waiting: Vec<(CounterNotice, String)>,
 }
 
 pub struct CaseRow {
     pub case: Case,
     pub due: String,
     pub details: Vec<String>,
+    /// The creator's standing copyright strikes, and the policy's threshold.
+    pub strikes: Option<i64>,
+    pub counter_notices: Vec<CounterNotice>,
+    /// Requests from authorities in the case not yet verified: (report id, authority).
+    pub unverified: Vec<(i64, String)>,
 }
 
 #[derive(Deserialize)]
@@ -237,17 +275,62 @@ async fn queue(
     }
     let status = q.status.filter(|s| !s.is_empty());
     let mut db = state.store.conn().await?;
+    let policy = crate::strike_policy(&state.config);
+    let now = now_micros();
+    let waiting = dmca::waiting(&mut db, 100)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let at = reports::rfc3339(c.restore_at);
+            (c, at)
+        })
+        .collect();
     let mut rows = vec![];
     for case in cases::list(&mut db, status.as_deref(), 100).await? {
-        let d = cases::detail(&mut db, case.id).await?;
+        let d = cases::detail(&mut db, case.id, &policy, now).await?;
+        let authority = |r: &cases::Report| {
+            let a = r.authority.as_ref()?;
+            let f = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+            Some(format!(
+                "{} ({}), ref. {}, under {}, contact {}",
+                f("authority_name"),
+                if r.verified_at.is_some() {
+                    "verified"
+                } else {
+                    "unverified"
+                },
+                f("authority_reference"),
+                f("legal_basis"),
+                f("authority_contact"),
+            ))
+        };
         rows.push(CaseRow {
             due: reports::rfc3339(case.due_at),
             details: d
                 .reports
                 .iter()
                 .take(5)
-                .map(|r| format!("{}: {}", r.kind, r.details))
+                .map(|r| match authority(r) {
+                    Some(a) => format!("{}: {a}: {}", r.kind, r.details),
+                    None => format!("{}: {}", r.kind, r.details),
+                })
                 .collect(),
+            unverified: d
+                .reports
+                .iter()
+                .filter(|r| r.kind == "authority" && r.verified_at.is_none())
+                .map(|r| {
+                    let name = r
+                        .authority
+                        .as_ref()
+                        .and_then(|a| a["authority_name"].as_str())
+                        .unwrap_or("")
+                        .to_owned();
+                    (r.id, name)
+                })
+                .collect(),
+            strikes: d.author_strikes,
+            counter_notices: d.counter_notices,
             case,
         });
     }
@@ -258,6 +341,12 @@ async fn queue(
             cases: rows,
             status: status.unwrap_or_default(),
             notice: q.notice,
+            strike_threshold: policy.strikes,
+            waiting,
+            officer: me
+                .roles
+                .iter()
+                .any(|r| fanz_safety::records::KEEPERS.contains(r)),
         },
     ))
 }
@@ -288,6 +377,7 @@ async fn decide(
     let notice = match cases::decide(
         &mut tx,
         &state.content,
+        &crate::strike_policy(&state.config),
         id,
         &f.outcome,
         &f.reason,
@@ -382,4 +472,252 @@ async fn monthly(
             months,
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct ActionFiledForm {
+    pub note: String,
+}
+
+/// A reviewer records that the complainant filed a court action: the post stays down.
+async fn action_filed(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    RequestActor(actor): RequestActor,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    CsrfForm(f): CsrfForm<ActionFiledForm>,
+) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    if !fanz_safety::is_reviewer(&me.roles) {
+        return Err(ApiError::forbidden());
+    }
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    let notice =
+        match dmca::action_filed(&mut tx, id, &f.note, me.user_id, now_micros(), &actor).await {
+            Ok(_) => {
+                tx.commit().await?;
+                format!("counter-notice-{id}-kept-down")
+            }
+            Err(e) => ApiError::from(e).code.to_owned(),
+        };
+    Ok(go(&pc, &format!("/admin/cases?notice={notice}")))
+}
+
+/// A compliance officer confirms a request from an authority.
+async fn verify_authority(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    RequestActor(actor): RequestActor,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    if !me
+        .roles
+        .iter()
+        .any(|r| fanz_safety::records::KEEPERS.contains(r))
+    {
+        return Err(ApiError::forbidden());
+    }
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    let notice =
+        match reports::verify_authority(&mut tx, id, me.user_id, now_micros(), &actor).await {
+            Ok(()) => {
+                tx.commit().await?;
+                format!("report-{id}-verified")
+            }
+            Err(e) => ApiError::from(e).code.to_owned(),
+        };
+    Ok(go(&pc, &format!("/admin/cases?notice={notice}")))
+}
+
+#[derive(Template)]
+#[template(path = "safety_statement.html")]
+pub struct StatementPage {
+    pub layout: Layout,
+    pub s: Statement,
+    pub created: String,
+    pub appeal_until: String,
+    pub appealable: bool,
+    /// A copyright takedown a counter-notice may answer, and none was filed yet.
+    pub may_counter: bool,
+    pub counter: Option<CounterNotice>,
+    pub restore_at: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+async fn statement_view(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+) -> Result<(Statement, bool, Option<CounterNotice>), ApiError> {
+    let mut db = state.store.conn().await?;
+    let s = cases::statement_of(&mut db, user_id, id).await?;
+    let counter = dmca::for_statement(&mut db, id).await?;
+    let may = counter.is_none() && dmca::may_counter(&mut db, &s).await?;
+    Ok((s, may, counter))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_statement(
+    state: &AppState,
+    pc: &PageCluster,
+    me: &fanz_identity::Principal,
+    csrf: &CsrfToken,
+    id: i64,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, ApiError> {
+    let (s, may_counter, counter) = statement_view(state, me.user_id, id).await?;
+    Ok(render(
+        status,
+        StatementPage {
+            layout: layout(pc, Some(me), csrf),
+            created: reports::rfc3339(s.created_at),
+            appeal_until: reports::rfc3339(s.appeal_until),
+            appealable: s.appealed_at.is_none() && now_micros() <= s.appeal_until,
+            restore_at: counter
+                .as_ref()
+                .map(|c| reports::rfc3339(c.restore_at))
+                .unwrap_or_default(),
+            s,
+            may_counter,
+            counter,
+            error,
+            notice,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+/// A statement of reasons addressed to the signed-in creator, with its appeal and, for a
+/// copyright takedown, the counter-notice form. Someone else's statement is not found.
+async fn statement_page(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    csrf: CsrfToken,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    render_statement(&state, &pc, &me, &csrf, id, StatusCode::OK, None, q.notice).await
+}
+
+#[derive(Deserialize)]
+pub struct AppealForm {
+    pub text: String,
+}
+
+async fn appeal(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    csrf: CsrfToken,
+    RequestActor(actor): RequestActor,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    CsrfForm(f): CsrfForm<AppealForm>,
+) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    match cases::appeal(&mut tx, me.user_id, id, &f.text, now_micros(), &actor).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(go(&pc, &format!("/statements/{id}?notice=appealed")))
+        }
+        Err(e) => {
+            drop(tx);
+            let (status, text) = page_error(ApiError::from(e));
+            render_statement(&state, &pc, &me, &csrf, id, status, Some(text), None).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CounterNoticeForm {
+    #[serde(default)]
+    pub material: String,
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    pub outside_us: Option<String>,
+    pub good_faith_under_penalty: Option<String>,
+    pub consent_to_jurisdiction: Option<String>,
+    pub accept_service: Option<String>,
+    #[serde(default)]
+    pub signature: String,
+}
+
+async fn counter_notice(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    csrf: CsrfToken,
+    RequestActor(actor): RequestActor,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    CsrfForm(f): CsrfForm<CounterNoticeForm>,
+) -> Result<Response, ApiError> {
+    let id: i64 = super::param(&params, "id")?;
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    let n = NewCounterNotice {
+        material: f.material,
+        location: f.location,
+        name: f.name,
+        address: f.address,
+        phone: f.phone,
+        email: some(f.email),
+        outside_us: f.outside_us.is_some(),
+        good_faith_under_penalty: Some(f.good_faith_under_penalty.is_some()),
+        consent_to_jurisdiction: Some(f.consent_to_jurisdiction.is_some()),
+        accept_service: Some(f.accept_service.is_some()),
+        signature: f.signature,
+    };
+    let actor = actor.with_user(me.user_id);
+    let mut tx = state.store.begin().await?;
+    match dmca::file(&mut tx, me.user_id, id, &n, now_micros(), &actor).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(go(
+                &pc,
+                &format!("/statements/{id}?notice=counter-notice-sent"),
+            ))
+        }
+        Err(e) => {
+            drop(tx);
+            let (status, text) = page_error(ApiError::from(e));
+            render_statement(&state, &pc, &me, &csrf, id, status, Some(text), None).await
+        }
+    }
 }
