@@ -52,6 +52,12 @@ pub struct PaymentsConfig {
     /// Notification intake: retries before a notification that cannot be applied becomes a
     /// dead letter.
     pub apply_attempts: i64,
+    /// Chargebacks per sale over the last 30 days, in basis points, at which the finance
+    /// console warns, and at which it marks a processor excessive. Set them from your
+    /// acquirer's letter: the card schemes' programmes (Visa's VAMP, Mastercard's ECM at 150)
+    /// change their thresholds.
+    pub dispute_warn_bps: i64,
+    pub dispute_limit_bps: i64,
 }
 
 impl Default for PaymentsConfig {
@@ -75,6 +81,8 @@ impl Default for PaymentsConfig {
             reserve_days: 30,
             chargeback_fee: 2_500,
             chargebacks_to_flag: 1,
+            dispute_warn_bps: 90,
+            dispute_limit_bps: 150,
             payout_minimum: 2_000,
             payout_days: 3,
             apply_attempts: 8,
@@ -90,6 +98,14 @@ impl PaymentsConfig {
                 s.check()
                     .map_err(|e| format!("payments.processors.{cluster}.{name}: {e}"))?;
             }
+        }
+        if !(1..=10_000).contains(&self.dispute_warn_bps)
+            || !(self.dispute_warn_bps..=10_000).contains(&self.dispute_limit_bps)
+        {
+            return Err(
+                "payments: dispute_warn_bps must be 1–10000 and dispute_limit_bps at least it"
+                    .into(),
+            );
         }
         if !(0..=10_000).contains(&self.reserve_bps) || !(1..=3650).contains(&self.reserve_days) {
             return Err("payments: reserve_bps must be 0–10000 and reserve_days 1–3650".into());

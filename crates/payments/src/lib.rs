@@ -22,6 +22,7 @@ pub mod intake;
 pub mod jobs;
 pub mod payouts;
 pub mod privacy;
+pub mod ratios;
 pub mod sandbox;
 pub mod subscriptions;
 pub mod wallet;

@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payout_method))
         .routes(routes!(my_promos, create_promo))
         .routes(routes!(notifications))
+        .routes(routes!(processor_ratios))
         .routes(routes!(notification))
         .routes(routes!(redrive))
         .routes(routes!(refund_charge))
@@ -652,6 +653,65 @@ pub async fn notifications(
         )
         .await?,
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RatioQuery {
+    /// The window, in days back from now (1–366; default 30).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatioList {
+    pub days: i64,
+    pub warn_bps: i64,
+    pub limit_bps: i64,
+    pub processors: Vec<fanz_payments::ratios::ProcessorRatio>,
+}
+
+/// Each processor's sales, declines, refunds and chargebacks over the window, with the
+/// chargeback ratio against the configured thresholds (finance, admin).
+#[utoipa::path(get, path = "/api/v1/payments/ratios", tag = "payments", security(("bearer" = [])),
+    params(RatioQuery),
+    responses((status = 200, body = RatioList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn processor_ratios(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    Query(q): Query<RatioQuery>,
+) -> ApiResult<axum::Json<RatioList>> {
+    finance(&me)?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_days",
+            "days must be between 1 and 366",
+        ));
+    }
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(ratio_list(&state, &mut db, days).await?))
+}
+
+/// The ratios over the last `days` (the API above and the console).
+pub async fn ratio_list(
+    state: &AppState,
+    db: &mut fanz_store::Db,
+    days: i64,
+) -> ApiResult<RatioList> {
+    let c = &state.config.payments;
+    let since = fanz_core::clock::now_micros() - days * fanz_core::clock::DAY;
+    Ok(RatioList {
+        days,
+        warn_bps: c.dispute_warn_bps,
+        limit_bps: c.dispute_limit_bps,
+        processors: fanz_payments::ratios::ratios(
+            db,
+            since,
+            c.dispute_warn_bps,
+            c.dispute_limit_bps,
+        )
+        .await?,
+    })
 }
 
 /// One notification (finance, admin).

@@ -1766,6 +1766,55 @@ pub struct ConsolePage {
     pub notes: Vec<NoteLine>,
     pub dead: Vec<NoteLine>,
     pub batches: Vec<BatchLine>,
+    pub ratios: RatioView,
+}
+
+/// The processors' dispute and decline ratios as the console shows them.
+pub struct RatioView {
+    pub days: i64,
+    pub warn: String,
+    pub limit: String,
+    pub lines: Vec<RatioLine>,
+}
+
+pub struct RatioLine {
+    pub processor: String,
+    pub sales: i64,
+    pub declines: i64,
+    pub refunds: i64,
+    pub chargebacks: i64,
+    pub chargeback: String,
+    pub decline: String,
+    pub level: String,
+}
+
+/// Basis points as a percentage with two decimals.
+fn pct(bps: i64) -> String {
+    format!("{}.{:02}%", bps / 100, bps % 100)
+}
+
+impl From<crate::api::payments::RatioList> for RatioView {
+    fn from(r: crate::api::payments::RatioList) -> Self {
+        RatioView {
+            days: r.days,
+            warn: pct(r.warn_bps),
+            limit: pct(r.limit_bps),
+            lines: r
+                .processors
+                .into_iter()
+                .map(|p| RatioLine {
+                    chargeback: pct(p.chargeback_bps),
+                    decline: pct(p.decline_bps),
+                    processor: p.processor,
+                    sales: p.sales,
+                    declines: p.declines,
+                    refunds: p.refunds,
+                    chargebacks: p.chargebacks,
+                    level: p.level,
+                })
+                .collect(),
+        }
+    }
 }
 
 fn note_line(n: intake::Notification) -> NoteLine {
@@ -1848,6 +1897,7 @@ async fn console_render(
         .into_iter()
         .map(note_line)
         .collect();
+    let ratios = crate::api::payments::ratio_list(state, &mut db, 30).await?;
     drop(db);
     let base = &pc.base;
     let mut filters = vec![(
@@ -1886,6 +1936,7 @@ async fn console_render(
             notes,
             dead,
             batches,
+            ratios: ratios.into(),
         },
     )))
 }

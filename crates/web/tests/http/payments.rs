@@ -336,6 +336,44 @@ async fn subscription_renewals_refund_and_chargeback(app: TestApp) {
     assert_eq!(figures(&app, &admin, cid).await.0, payable2);
     books_verify(&app, &admin).await;
 
+    // The finance console's ratios: four sales, a refund and a chargeback on the sandbox —
+    // one chargeback in four sales is far past any scheme's threshold.
+    let r: Value = app
+        .get("/api/v1/payments/ratios?days=30", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sandbox = r["processors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["processor"] == "sandbox")
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(
+        (
+            &sandbox["sales"],
+            &sandbox["refunds"],
+            &sandbox["chargebacks"]
+        ),
+        (&json!(4), &json!(1), &json!(1))
+    );
+    assert_eq!(sandbox["chargeback_bps"], 2500);
+    assert_eq!(sandbox["level"], "excessive");
+    assert_error(
+        app.get("/api/v1/payments/ratios", Some(&fan)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/payments/ratios?days=0", Some(&admin))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_days",
+    )
+    .await;
+
     // Finance clears the flag; the fan may buy again.
     let fan_id = user_id(&app, &fan).await;
     let res = app
