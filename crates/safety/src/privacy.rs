@@ -10,6 +10,7 @@
 //! - the 2257 record and its documents (28 CFR 75.4: seven years; legal hold), and the media
 //!   that were published, which are the record's depictions (75.2(a)(1)) — no longer shown;
 //! - cases, reports and statements of reasons, and media in a post a case is about;
+//! - media under a preservation hold (apparent CSAM reported to NCMEC: one year);
 //! - the audit log, which is append-only.
 //!
 //! An account to which money is still owed (earnings not paid out, a payout under way, a
@@ -579,8 +580,10 @@ pub async fn erase(db: &mut Db, user_id: i64, actor: &Actor) -> Result<Erasure> 
         .filter(|p| p.published_at.is_some() || cased.contains(&p.id))
         .flat_map(|p| p.media.iter().copied())
         .collect();
+    let now = fanz_core::clock::now_micros();
     for item in &items {
-        if keep.contains(&item.id) {
+        // A preserved item (apparent CSAM, 18 U.S.C. 2258A(h)) stays until its hold lapses.
+        if keep.contains(&item.id) || item.is_preserved(now) {
             out.media_kept += 1;
         } else {
             fanz_media::delete(db, user_id, item.id, actor).await?;

@@ -58,6 +58,8 @@ pub struct Inner {
     pub verification: fanz_safety::onboarding::Verification,
     /// Every cluster's banned terms (`[review] banned_terms` and the clusters' own).
     pub banned: Arc<fanz_safety::terms::Banned>,
+    /// NCMEC's CyberTipline. The sandbox: the live client is not built yet (docs/compliance.md).
+    pub tipline: Arc<dyn fanz_safety::tipline::CyberTipline>,
 }
 
 impl Deref for AppState {
@@ -103,6 +105,7 @@ impl AppState {
         content.gate = Arc::new(
             fanz_content::PublishGate::standard()
                 .with(fanz_safety::UnderReview)
+                .with(fanz_safety::csam::Suspended)
                 .with(fanz_safety::performers::PerformerRecords)
                 .with(fanz_safety::checks::AutomatedChecks {
                     banned: banned.clone(),
@@ -140,6 +143,7 @@ impl AppState {
             payments,
             verification,
             banned,
+            tipline: Arc::new(fanz_safety::tipline::SandboxTipline::default()),
         })))
     }
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod clusters;
 pub mod content;
+pub mod csam;
 pub mod doc;
 pub mod jobs;
 pub mod ledger;
@@ -121,6 +122,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(privacy::router())
         .merge(safety::router())
+        .merge(csam::router())
         .merge(verification::router())
         .merge(review::router())
 }
