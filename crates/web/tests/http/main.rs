@@ -10,6 +10,7 @@ mod api_profiles;
 mod auth_hardening;
 mod content;
 mod content_pages;
+mod csam;
 mod edge;
 mod gateway;
 mod harness;
