@@ -565,9 +565,13 @@ pub async fn file(
     load(db, id).await
 }
 
-/// Close a filed report (the preservation lasts until `preserve_until` all the same).
+/// Close a filed report, deciding its case `removed` (the post stays hidden, the media
+/// quarantined; the creator gets the statement of reasons). The preservation lasts until
+/// `preserve_until` all the same.
+#[allow(clippy::too_many_arguments)]
 pub async fn close(
     db: &mut Db,
+    env: &Content,
     id: i64,
     roles: &[Role],
     officer: i64,
@@ -578,6 +582,20 @@ pub async fn close(
     let report = load(db, id).await?;
     if report.status != "filed" {
         return Err(step_conflict(&report.status));
+    }
+    if cases::get(db, report.case_id).await?.status != "decided" {
+        cases::decide_unchecked(
+            db,
+            env,
+            report.case_id,
+            "removed",
+            "Removed as apparent child sexual abuse material; reported to the National Center \
+             for Missing & Exploited Children as 18 U.S.C. 2258A requires.",
+            officer,
+            now,
+            actor,
+        )
+        .await?;
     }
     sqlx::query(
         "UPDATE safety_csam_reports SET status = 'closed', closed_at = $1, closed_by = $2, \

@@ -147,7 +147,8 @@ pub async fn file(
     Ok(axum::Json(r))
 }
 
-/// Close a filed report; the files stay preserved until `preserve_until` (compliance only).
+/// Close a filed report, deciding its case `removed`; the files stay preserved until
+/// `preserve_until` (compliance only).
 #[utoipa::path(post, path = "/api/v1/compliance/csam/{id}/close", tag = "safety", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = CsamReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -161,6 +162,7 @@ pub async fn close(
     let mut tx = state.store.begin().await?;
     let r = csam::close(
         &mut tx,
+        &state.content,
         id,
         &me.roles,
         me.user_id,

@@ -262,6 +262,13 @@ async fn underage_report_preserves_and_compliance_files_it(app: TestApp) {
     )
     .await;
     assert_eq!(closed["status"], "closed");
+    let case = json_of(
+        app.get(&format!("/api/v1/compliance/cases/{case_id}"), Some(&moder))
+            .await,
+    )
+    .await;
+    assert_eq!(case["outcome"], "removed", "{case}");
+    assert_eq!(settled(&app, &cara, mid).await["state"], "quarantined");
     // An extension must end later; a later one is kept.
     let until = closed["preserve_until"].as_i64().unwrap();
     let res = app
