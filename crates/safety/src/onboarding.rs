@@ -577,6 +577,54 @@ pub async fn sync_payouts(
     Ok(())
 }
 
+/// Payouts held or released by hand (an administrator or compliance officer, through
+/// `POST /api/v1/payments/creators/{id}/verification`), with the statement of reasons the
+/// change calls for (EU DSA art. 17(1)(b)).
+pub async fn set_payouts_by_hand(
+    db: &mut Db,
+    payments: &fanz_payments::Payments,
+    user_id: i64,
+    verified: bool,
+    actor: &Actor,
+) -> Result<fanz_payments::payouts::PayoutAccount> {
+    let current = fanz_payments::payouts::account(db, user_id)
+        .await
+        .map_err(crate::csam::payments_error)?
+        .identity_verified;
+    let acct = fanz_payments::payouts::set_verified(db, payments, user_id, verified, actor)
+        .await
+        .map_err(crate::csam::payments_error)?;
+    let now = fanz_core::clock::now_micros();
+    if current && !verified {
+        crate::cases::payment_statement(
+            db,
+            user_id,
+            None,
+            true,
+            "Your payouts are held: a compliance officer found that your payout verification \
+             needs to be checked again. Earnings keep accruing and are paid once it is.",
+            "payouts go only to creators whose identity and age are verified (the creator \
+             agreement; the card networks' rules for adult merchants)",
+            now,
+            actor,
+        )
+        .await?;
+    } else if verified && !current && crate::cases::payouts_held_by_statement(db, user_id).await? {
+        crate::cases::payment_statement(
+            db,
+            user_id,
+            None,
+            false,
+            "Your payout verification is complete again; your payouts are released.",
+            "the reason for the hold no longer applies",
+            now,
+            actor,
+        )
+        .await?;
+    }
+    Ok(acct)
+}
+
 /// Where an account stands in onboarding.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Status {
