@@ -429,7 +429,10 @@ async fn write_zip(
             "mime": item.mime, "bytes": item.bytes, "width": item.width, "height": item.height,
             "created_at": item.created_at, "file": Value::Null,
         });
-        if item.bytes > left {
+        if item.state == fanz_media::MediaState::Quarantined {
+            // Never delivered to anyone, its owner included (a hash match, apparent CSAM).
+            entry["note"] = json!("withheld: quarantined by trust & safety");
+        } else if item.bytes > left {
             skipped += 1;
             entry["note"] = json!("left out: the export's size cap was reached");
         } else {

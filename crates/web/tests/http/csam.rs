@@ -1,7 +1,8 @@
 //! Apparent CSAM over HTTP: an underage report quarantines and preserves the post's media
 //! (delivered to no one, its owner included), hides the post, suspends the uploader and holds
 //! their payouts with a statement of reasons; deleting the media is refused while preserved,
-//! deleting the post or erasing the account keeps the preserved copy; only compliance reads
+//! deleting the post or erasing the account keeps the preserved copy, and the owner's export
+//! leaves it out; only compliance reads
 //! the report record and the files (moderators and others refused with `compliance_only`),
 //! every view audited; filing through the sandbox CyberTipline records the report id; a match
 //! against a `csam` hash list starts the same workflow, and releasing it as not CSAM restores
@@ -289,6 +290,25 @@ async fn underage_report_preserves_and_compliance_files_it(app: TestApp) {
     )
     .await;
     assert_eq!(ext["preserve_until"], until + year);
+
+    // The owner's data export lists the item without its file.
+    let export = crate::privacy::export_ready(&app, &cara).await;
+    let files = crate::privacy::download(&app, &cara, export).await;
+    assert!(
+        !files
+            .keys()
+            .any(|n| n.starts_with(&format!("media/{mid}."))),
+        "{:?}",
+        files.keys()
+    );
+    let index: Value = serde_json::from_slice(&files["media.json"]).unwrap();
+    let listed = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == mid)
+        .unwrap_or_else(|| panic!("{index}"));
+    assert!(listed["file"].is_null(), "{listed}");
 
     // Erasing the account keeps the preserved copy; compliance still reads it.
     let erased = json_of(
