@@ -4,6 +4,7 @@
 
 pub(crate) mod art;
 pub(crate) mod content;
+pub(crate) mod csam;
 pub(crate) mod csrf;
 mod jobs;
 pub(crate) mod payments;
@@ -61,6 +62,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(payments::routes())
         .merge(privacy::routes())
         .merge(safety::routes())
+        .merge(csam::routes())
         .merge(verification::routes())
         .merge(review::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -12,7 +12,7 @@ use crate::content::{creator, post_json};
 use crate::harness::{assert_error, TestApp};
 use crate::media::{fetch, settled, upload, upload_ok};
 use crate::on_both_backends;
-use crate::review::{delete, listed_hash, png, put, scene, staff};
+use crate::review::{csrf_of, delete, html, listed_hash, png, put, scene, signed_in, staff};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -415,13 +415,42 @@ async fn csam_hash_match_released_as_not_csam_restores(app: TestApp) {
         )
         .await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "reason_required").await;
+    // The page: compliance only; the moderators' queue points there instead of a decision.
+    let (status, _) = html(&signed_in(&app, "csam_mia").await, &app, "/admin/csam").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, queue) = html(&signed_in(&app, "csam_mia").await, &app, "/admin/cases").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        queue.contains("the compliance role handles this case"),
+        "{queue}"
+    );
+    let b = signed_in(&app, "csam_olga").await;
+    let (status, page) = html(&b, &app, "/admin/csam").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("Report {rid} ")), "{page}");
+    assert!(page.contains("hash_match"), "{page}");
+    // Released as not CSAM through the page.
+    let res = b
+        .post(app.url(&format!("/admin/csam/{rid}/step")))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("step", "release"),
+            (
+                "reason",
+                "a false match: an adult performer with verified records",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .ends_with(&format!("notice=report-{rid}-closed")));
     let released = json_of(
-        app.post(
-            &format!("/api/v1/compliance/csam/{rid}/release"),
-            json!({"reason": "a false match: an adult performer with verified records"}),
-            Some(&officer),
-        )
-        .await,
+        app.get(&format!("/api/v1/compliance/csam/{rid}"), Some(&officer))
+            .await,
     )
     .await;
     assert_eq!(released["status"], "closed");

@@ -800,17 +800,17 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
-async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
+pub(crate) async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
     let b = browser();
     let (_, page) = html(&b, app, "/login").await;
     let res = b
