@@ -101,3 +101,39 @@ impl CyberTipline for SandboxTipline {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(md5: &str) -> TiplineFile {
+        TiplineFile {
+            media_id: 1,
+            mime: "image/png".into(),
+            md5: md5.into(),
+            sha1: "0".repeat(40),
+            pdq: None,
+            bytes: vec![1, 2, 3],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_files_reports_with_files_and_hashes() {
+        let t = SandboxTipline::default();
+        let r = TiplineReport {
+            record_id: 7,
+            incident_time: "2026-12-06T12:00:00Z".into(),
+            url: "/p/1".into(),
+            uploader: None,
+            ip_events: vec![],
+            details: "reported".into(),
+        };
+        assert!(t.submit(&r, &[]).await.is_err());
+        assert!(t.submit(&r, &[file("short")]).await.is_err());
+        let a = t.submit(&r, &[file(&"a".repeat(32))]).await.unwrap();
+        let b = t.submit(&r, &[file(&"a".repeat(32))]).await.unwrap();
+        assert!(a.starts_with("SANDBOX-") && a != b, "{a} {b}");
+        assert_eq!(t.filed.lock().unwrap().len(), 2);
+        assert_eq!(t.name(), "sandbox");
+    }
+}
