@@ -402,8 +402,17 @@ async fn digest(db: &mut Db, media: &Media, report_id: i64) -> Result<()> {
         if f.md5.is_some() && f.sha1.is_some() {
             continue;
         }
-        let item = fanz_media::get(db, f.media_id).await?;
-        let bytes = media.read_original(&item, item.bytes.max(1)).await?;
+        // An original never stored (an upload that did not finish) has no hashes to give.
+        let item = match fanz_media::get(db, f.media_id).await {
+            Ok(i) => i,
+            Err(fanz_media::MediaError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let bytes = match media.read_original(&item, item.bytes.max(1)).await {
+            Ok(b) => b,
+            Err(fanz_media::MediaError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
         let md5 = hex::encode(md5::Md5::digest(&bytes));
         let sha1 = hex::encode(sha1::Sha1::digest(&bytes));
         sqlx::query(
