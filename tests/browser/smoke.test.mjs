@@ -517,6 +517,10 @@ test('a compliance officer finds, opens and checks performer records', async (t)
       assert.match(await page.locator('h1').first().textContent(), /Trust & safety/);
       assert.ok((await page.locator('.monthly-table tbody tr').count()) >= 1, 'a row per site');
       await page.screenshot({ path: `${shots}/compliance-report-${name}.png`, fullPage: true });
+      // The CSAM report records (compliance only; empty in the demo).
+      await page.goto(`${base}/c/fanzlab/admin/csam`);
+      assert.match(await page.locator('h1').first().textContent(), /CSAM reports/);
+      await page.screenshot({ path: `${shots}/csam-reports-${name}.png`, fullPage: true });
       await page.goto(`${base}/c/fanzlab/settings/privacy`);
       await page.screenshot({ path: `${shots}/privacy-${name}.png`, fullPage: true });
       await page.close();

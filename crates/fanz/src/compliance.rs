@@ -38,6 +38,9 @@ pub enum HashlistCommand {
     Load {
         #[arg(long)]
         name: String,
+        /// `csam`: a match starts the CSAM preservation and reporting workflow; `other`.
+        #[arg(long, default_value = "other")]
+        category: String,
         file: PathBuf,
     },
     /// The loaded lists.
@@ -124,7 +127,11 @@ async fn hashlist(
 ) -> Result<()> {
     let actor = fanz_audit::Actor::cli();
     match command {
-        HashlistCommand::Load { name, file } => {
+        HashlistCommand::Load {
+            name,
+            category,
+            file,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let hashes = fanz_safety::hashes::parse(&text)
@@ -133,6 +140,7 @@ async fn hashlist(
             let loaded = fanz_safety::hashes::load(
                 &mut tx,
                 &name,
+                &category,
                 &hashes,
                 config.review.pdq_threshold,
                 None,

@@ -67,6 +67,8 @@ pub enum MediaError {
     Audit(#[from] fanz_audit::AuditError),
     #[error("jobs: {0}")]
     Jobs(#[from] fanz_jobs::JobsError),
+    #[error("this item is preserved by a legal hold and cannot be deleted")]
+    Preserved,
 }
 
 impl From<fanz_store::StoreError> for MediaError {
@@ -194,6 +196,9 @@ pub struct MediaItem {
     pub pdq_quality: Option<u8>,
     /// Why the item is quarantined.
     pub quarantine_reason: Option<String>,
+    /// Kept until this time (trust & safety's preservation, 18 U.S.C. 2258A(h)): until then
+    /// nothing deletes it.
+    pub preserved_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     object_prefix: String,
@@ -207,6 +212,11 @@ impl MediaItem {
             kind: self.kind,
             state: self.state,
         }
+    }
+
+    /// Whether a preservation hold keeps the item at `now`.
+    pub fn is_preserved(&self, now: i64) -> bool {
+        self.preserved_until.is_some_and(|t| t > now)
     }
 
     pub fn rendition(&self, name: &str) -> Option<&Rendition> {
@@ -538,8 +548,8 @@ pub async fn summaries(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaSummary>> {
 }
 
 const ITEM_COLUMNS: &str = "id, owner_id, kind, state, mime, object_prefix, bytes, derived_bytes, \
-     width, height, blurhash, renditions, error, pdq, pdq_quality, quarantine_reason, created_at, \
-     updated_at";
+     width, height, blurhash, renditions, error, pdq, pdq_quality, quarantine_reason, preserved_until, \
+     created_at, updated_at";
 
 fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
     let kind: String = row.try_get("kind")?;
@@ -568,6 +578,7 @@ fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
             .try_get::<Option<i64>, _>("pdq_quality")?
             .map(|q| q.clamp(0, 100) as u8),
         quarantine_reason: row.try_get("quarantine_reason")?,
+        preserved_until: row.try_get("preserved_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         object_prefix: row.try_get("object_prefix")?,
@@ -656,6 +667,9 @@ pub async fn usage(db: &mut Db, owner_id: i64) -> Result<u64> {
 /// transaction.
 pub async fn delete(db: &mut Db, owner_id: i64, id: i64, actor: &Actor) -> Result<()> {
     let item = get_owned(db, owner_id, id).await?;
+    if item.is_preserved(now_micros()) {
+        return Err(MediaError::Preserved);
+    }
     sqlx::query("DELETE FROM media WHERE id = $1")
         .bind(id)
         .execute(&mut *db)
@@ -797,6 +811,42 @@ pub async fn release(db: &mut Db, id: i64, actor: &Actor) -> Result<bool> {
     )
     .await?;
     Ok(true)
+}
+
+/// Trust & safety: keep an item until `until` (a preservation hold; 18 U.S.C. 2258A(h)).
+/// Nothing deletes it before then; a later time extends the hold, an earlier one is ignored
+/// unless `shorten` (a released hold). Audited.
+pub async fn preserve(
+    db: &mut Db,
+    id: i64,
+    until: Option<i64>,
+    shorten: bool,
+    actor: &Actor,
+) -> Result<()> {
+    let item = get(db, id).await?;
+    let next = match (item.preserved_until, until) {
+        (Some(cur), Some(u)) if !shorten => Some(cur.max(u)),
+        (_, u) => u,
+    };
+    sqlx::query("UPDATE media SET preserved_until = $1, updated_at = $2 WHERE id = $3")
+        .bind(next)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    fanz_audit::record(
+        db,
+        actor,
+        if next.is_some() {
+            "media.preserved"
+        } else {
+            "media.preservation_released"
+        },
+        Some(&format!("media:{id}")),
+        serde_json::json!({"until": next}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Seconds since the epoch, as delivery tokens count time.

@@ -203,6 +203,21 @@ pub struct PayoutAccount {
     pub minimum: i64,
     pub currency: String,
     pub last_payout_at: Option<i64>,
+    /// Why compliance holds the payouts (trust & safety sets and lifts it), if it does.
+    pub compliance_hold: Option<String>,
+}
+
+impl PayoutAccount {
+    /// Why payouts are held now, if they are.
+    pub fn hold_reason(&self) -> Option<&str> {
+        if let Some(r) = &self.compliance_hold {
+            Some(r.as_str())
+        } else if !self.identity_verified {
+            Some("identity verification is incomplete")
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -221,7 +236,7 @@ pub struct PayoutSettings {
 
 pub async fn account(db: &mut Db, creator_id: i64) -> Result<PayoutAccount> {
     let r = sqlx::query(
-        "SELECT identity_verified, method, destination, schedule, minimum, currency, last_payout_at FROM payout_accounts WHERE creator_id = $1",
+        "SELECT identity_verified, method, destination, schedule, minimum, currency, last_payout_at, compliance_hold FROM payout_accounts WHERE creator_id = $1",
     )
     .bind(creator_id)
     .fetch_optional(&mut *db)
@@ -236,6 +251,7 @@ pub async fn account(db: &mut Db, creator_id: i64) -> Result<PayoutAccount> {
             minimum: r.get(4),
             currency: r.get(5),
             last_payout_at: r.get(6),
+            compliance_hold: r.get(7),
         },
         None => PayoutAccount {
             creator_id,
@@ -246,6 +262,7 @@ pub async fn account(db: &mut Db, creator_id: i64) -> Result<PayoutAccount> {
             minimum: 5000,
             currency: "USD".into(),
             last_payout_at: None,
+            compliance_hold: None,
         },
     })
 }
@@ -355,22 +372,65 @@ pub async fn set_verified(
     )
     .await?;
     if verified {
-        let held = sqlx::query("SELECT id FROM payouts WHERE creator_id = $1 AND status = 'held'")
-            .bind(creator_id)
-            .fetch_all(&mut *db)
+        release_held(db, env, creator_id, actor).await?;
+    }
+    account(db, creator_id).await
+}
+
+/// Once nothing holds the account: cancel its held payout and request one anew (unless it is
+/// paid on request).
+async fn release_held(db: &mut Db, env: &Payments, creator_id: i64, actor: &Actor) -> Result<()> {
+    let acct = account(db, creator_id).await?;
+    if acct.hold_reason().is_some() {
+        return Ok(());
+    }
+    let held = sqlx::query("SELECT id FROM payouts WHERE creator_id = $1 AND status = 'held'")
+        .bind(creator_id)
+        .fetch_all(&mut *db)
+        .await?;
+    for r in held {
+        let id: i64 = r.get(0);
+        sqlx::query("UPDATE payouts SET status = 'cancelled', hold_reason = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *db)
             .await?;
-        for r in held {
-            let id: i64 = r.get(0);
-            sqlx::query("UPDATE payouts SET status = 'cancelled', hold_reason = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now_micros())
-                .bind(id)
-                .execute(&mut *db)
-                .await?;
-        }
-        let acct = account(db, creator_id).await?;
-        if acct.method.is_some() && acct.schedule != "on_request" {
-            let _ = request(db, env, creator_id, None, actor).await;
-        }
+    }
+    if acct.method.is_some() && acct.schedule != "on_request" {
+        let _ = request(db, env, creator_id, None, actor).await;
+    }
+    Ok(())
+}
+
+/// A compliance hold placed (`Some(reason)`) or lifted (`None`) by trust & safety: while it
+/// is placed, payouts are held as they are without identity verification. Lifting it
+/// releases held payouts when nothing else holds them. Audited.
+pub async fn set_compliance_hold(
+    db: &mut Db,
+    env: Option<&Payments>,
+    creator_id: i64,
+    reason: Option<&str>,
+    actor: &Actor,
+) -> Result<PayoutAccount> {
+    ensure_account(db, creator_id).await?;
+    sqlx::query(
+        "UPDATE payout_accounts SET compliance_hold = $1, updated_at = $2 WHERE creator_id = $3",
+    )
+    .bind(reason)
+    .bind(now_micros())
+    .bind(creator_id)
+    .execute(&mut *db)
+    .await?;
+    record(
+        db,
+        actor,
+        "payments.compliance_hold_set",
+        Some(&format!("user:{creator_id}")),
+        json!({"reason": reason}),
+    )
+    .await?;
+    if let (None, Some(env)) = (reason, env) {
+        release_held(db, env, creator_id, actor).await?;
     }
     account(db, creator_id).await
 }
@@ -474,7 +534,8 @@ pub async fn request(
         });
     }
     let now = now_micros();
-    let held = !acct.identity_verified;
+    let hold_reason = acct.hold_reason().map(str::to_owned);
+    let held = hold_reason.is_some();
     let mut entry = None;
     if !held {
         let req = TemplateRequest {
@@ -517,7 +578,7 @@ pub async fn request(
     .bind(&method)
     .bind(&dest)
     .bind(if held { "held" } else { "pending" })
-    .bind(held.then_some("identity verification is incomplete"))
+    .bind(&hold_reason)
     .bind(now + env.config.payout_days * DAY)
     .bind(entry)
     .bind(now)

@@ -46,10 +46,13 @@ pub struct Case {
     pub decided_at: Option<i64>,
     /// For a hash match (`kind` `hash_match`): the quarantined media item.
     pub media_id: Option<i64>,
+    /// Apparent CSAM: only the compliance role reads its report record and decides it
+    /// (`/api/v1/compliance/csam`).
+    pub csam: bool,
 }
 
 const CASE_COLUMNS: &str = "id, url, post_id, author_id, kind, status, outcome, reason, hold, \
-    overdue, report_count, received_at, due_at, escalated_at, decided_at, media_id";
+    overdue, report_count, received_at, due_at, escalated_at, decided_at, media_id, csam";
 
 fn case_row(r: &sqlx::any::AnyRow) -> Result<Case> {
     Ok(Case {
@@ -69,6 +72,7 @@ fn case_row(r: &sqlx::any::AnyRow) -> Result<Case> {
         escalated_at: r.try_get(13)?,
         decided_at: r.try_get(14)?,
         media_id: r.try_get(15)?,
+        csam: r.try_get::<i64, _>(16)? != 0,
     })
 }
 
@@ -96,8 +100,12 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Statement {
     pub id: i64,
-    pub case_id: i64,
+    /// The case decided; none for a payment restriction without one (an expired identity
+    /// document).
+    pub case_id: Option<i64>,
     pub post_id: Option<i64>,
+    /// What was restricted: `content`, or `payments` (EU DSA art. 17(1)(b)).
+    pub restriction: String,
     pub outcome: String,
     pub reason: String,
     pub created_at: i64,
@@ -113,6 +121,7 @@ fn statement_row(r: &sqlx::any::AnyRow) -> Result<Statement> {
         id: r.try_get(0)?,
         case_id: r.try_get(1)?,
         post_id: r.try_get(2)?,
+        restriction: r.try_get(8)?,
         outcome: r.try_get(3)?,
         reason: r.try_get(4)?,
         created_at,
@@ -123,7 +132,7 @@ fn statement_row(r: &sqlx::any::AnyRow) -> Result<Statement> {
 }
 
 const STATEMENT_COLUMNS: &str =
-    "id, case_id, post_id, outcome, reason, created_at, appeal_text, appealed_at";
+    "id, case_id, post_id, outcome, reason, created_at, appeal_text, appealed_at, restriction";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseDetail {
@@ -272,6 +281,27 @@ pub async fn decide(
             "a statement of reasons is required",
         ));
     }
+    if get(db, id).await?.csam {
+        return Err(SafetyError::Conflict(
+            "csam_case",
+            "a CSAM case is decided by compliance through its report record",
+        ));
+    }
+    decide_unchecked(db, env, id, outcome, reason, moderator_id, now, actor).await
+}
+
+/// [`decide`] without refusing a CSAM case (its workflow decides it).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn decide_unchecked(
+    db: &mut Db,
+    env: &Content,
+    id: i64,
+    outcome: &str,
+    reason: &str,
+    moderator_id: i64,
+    now: i64,
+    actor: &Actor,
+) -> Result<Statement> {
     check_text("reason", reason, MAX_REASON)?;
     let case = get(db, id).await?;
     if case.status == "decided" {
@@ -426,6 +456,80 @@ async fn statement(db: &mut Db, id: i64) -> Result<Statement> {
     statement_row(&row)
 }
 
+/// A statement of reasons for holding (`held`) or releasing a creator's payouts (EU DSA
+/// art. 17(1)(b)): the facts, the ground and the way to appeal, stored for the creator
+/// (`GET /api/v1/me/statements`) and mailed to them. Audited.
+#[allow(clippy::too_many_arguments)]
+pub async fn payment_statement(
+    db: &mut Db,
+    user_id: i64,
+    case_id: Option<i64>,
+    held: bool,
+    facts: &str,
+    ground: &str,
+    now: i64,
+    actor: &Actor,
+) -> Result<Statement> {
+    let outcome = if held {
+        "payouts_held"
+    } else {
+        "payouts_released"
+    };
+    let reason = format!("{facts}\n\nGround: {ground}.");
+    let sid: i64 = sqlx::query(
+        "INSERT INTO safety_statements (case_id, user_id, outcome, reason, created_at, \
+         restriction) VALUES ($1, $2, $3, $4, $5, 'payments') RETURNING id",
+    )
+    .bind(case_id)
+    .bind(user_id)
+    .bind(outcome)
+    .bind(&reason)
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?
+    .try_get(0)?;
+    record(
+        db,
+        actor,
+        "safety.payment_statement",
+        Some(&format!("user:{user_id}")),
+        json!({"statement_id": sid, "outcome": outcome, "case_id": case_id}),
+    )
+    .await?;
+    let user = fanz_identity::find_user(db, user_id).await?;
+    let what = if held { "are held" } else { "are released" };
+    enqueue(
+        db,
+        &Mail {
+            to: user.email,
+            subject: format!("Statement of reasons: your payouts {what}"),
+            body: format!(
+                "{reason}\n\nThis decision was taken on {} and applies from then. You may \
+                 appeal it until {} from your account (statement {sid}); a person will review \
+                 your appeal.\n",
+                rfc3339(now),
+                rfc3339(now + APPEAL_WINDOW),
+            ),
+        },
+    )
+    .await?;
+    statement(db, sid).await
+}
+
+/// The last payment statement of `user_id`: whether it held their payouts.
+pub async fn payouts_held_by_statement(db: &mut Db, user_id: i64) -> Result<bool> {
+    Ok(sqlx::query(
+        "SELECT outcome FROM safety_statements WHERE user_id = $1 AND restriction = 'payments' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *db)
+    .await?
+    .map(|r| r.try_get::<String, _>(0))
+    .transpose()?
+    .is_some_and(|o| o == "payouts_held"))
+}
+
 /// The statements of reasons addressed to `user_id`, newest first.
 pub async fn statements_for(db: &mut Db, user_id: i64) -> Result<Vec<Statement>> {
     sqlx::query(&format!(
@@ -470,7 +574,7 @@ pub async fn appeal(
     if row.try_get::<Option<i64>, _>(0)? != Some(user_id) {
         return Err(SafetyError::NotFound);
     }
-    let case_id: i64 = row.try_get(1)?;
+    let case_id: Option<i64> = row.try_get(1)?;
     if row.try_get::<Option<i64>, _>(3)?.is_some() {
         return Err(SafetyError::Conflict(
             "already_appealed",
@@ -483,6 +587,41 @@ pub async fn appeal(
             "the 6 months to appeal this decision are over",
         ));
     }
+    // A payment restriction without a case: the appeal opens one for reviewers.
+    let case_id = match case_id {
+        Some(id) => id,
+        None => {
+            let url = format!("/u/{user_id}/payouts");
+            let busy =
+                sqlx::query("SELECT 1 FROM safety_cases WHERE url = $1 AND status <> 'decided'")
+                    .bind(&url)
+                    .fetch_optional(&mut *db)
+                    .await?;
+            if busy.is_some() {
+                return Err(SafetyError::Conflict(
+                    "case_open",
+                    "an appeal about your payouts is already under review",
+                ));
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO safety_cases (url, author_id, kind, status, received_at, due_at, \
+                 updated_at) VALUES ($1, $2, 'payments', 'decided', $3, $4, $3) RETURNING id",
+            )
+            .bind(&url)
+            .bind(user_id)
+            .bind(now)
+            .bind(deadlines::due_at(now))
+            .fetch_one(&mut *db)
+            .await?
+            .try_get(0)?;
+            sqlx::query("UPDATE safety_statements SET case_id = $1 WHERE id = $2")
+                .bind(id)
+                .bind(statement_id)
+                .execute(&mut *db)
+                .await?;
+            id
+        }
+    };
     let case = get(db, case_id).await?;
     if case.status != "decided" {
         return Err(SafetyError::Conflict(

@@ -24,6 +24,8 @@ pub const MAX_HASHES: usize = 1_000_000;
 pub struct HashList {
     pub id: i64,
     pub name: String,
+    /// `csam`: a match starts the CSAM preservation and reporting workflow; `other`.
+    pub category: String,
     pub hash_count: i64,
     pub loaded_at: i64,
     pub loaded_by: Option<i64>,
@@ -97,12 +99,13 @@ fn list_row(r: &sqlx::any::AnyRow) -> Result<HashList> {
         hash_count: r.try_get(2)?,
         loaded_at: r.try_get(3)?,
         loaded_by: r.try_get(4)?,
+        category: r.try_get(5)?,
     })
 }
 
 pub async fn lists(db: &mut Db) -> Result<Vec<HashList>> {
     sqlx::query(
-        "SELECT id, name, hash_count, loaded_at, loaded_by FROM safety_hash_lists ORDER BY name",
+        "SELECT id, name, hash_count, loaded_at, loaded_by, category FROM safety_hash_lists ORDER BY name",
     )
     .fetch_all(&mut *db)
     .await?
@@ -113,7 +116,7 @@ pub async fn lists(db: &mut Db) -> Result<Vec<HashList>> {
 
 async fn list_by_name(db: &mut Db, name: &str) -> Result<Option<HashList>> {
     sqlx::query(
-        "SELECT id, name, hash_count, loaded_at, loaded_by FROM safety_hash_lists WHERE name = $1",
+        "SELECT id, name, hash_count, loaded_at, loaded_by, category FROM safety_hash_lists WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(&mut *db)
@@ -123,11 +126,16 @@ async fn list_by_name(db: &mut Db, name: &str) -> Result<Option<HashList>> {
     .transpose()
 }
 
-/// Load (or replace) the list `name` with `hashes`, then screen every hashed item against it.
+/// A list's category: `csam` or `other`.
+pub const CATEGORIES: [&str; 2] = ["csam", "other"];
+
+/// Load (or replace) the list `name` of `category` with `hashes`, then screen every hashed
+/// item against it.
 #[allow(clippy::too_many_arguments)]
 pub async fn load(
     db: &mut Db,
     name: &str,
+    category: &str,
     hashes: &[Pdq],
     threshold: u32,
     loaded_by: Option<i64>,
@@ -135,6 +143,13 @@ pub async fn load(
     actor: &Actor,
 ) -> Result<Loaded> {
     check_name(name)?;
+    if !CATEGORIES.contains(&category) {
+        return Err(invalid(
+            "category",
+            "invalid_category",
+            "a list's category is csam or other",
+        ));
+    }
     let id: i64 = match list_by_name(db, name).await? {
         Some(l) => {
             sqlx::query("DELETE FROM safety_hashes WHERE list_id = $1")
@@ -142,25 +157,27 @@ pub async fn load(
                 .execute(&mut *db)
                 .await?;
             sqlx::query(
-                "UPDATE safety_hash_lists SET hash_count = $1, loaded_at = $2, loaded_by = $3 \
-                 WHERE id = $4",
+                "UPDATE safety_hash_lists SET hash_count = $1, loaded_at = $2, loaded_by = $3, \
+                 category = $4 WHERE id = $5",
             )
             .bind(hashes.len() as i64)
             .bind(now)
             .bind(loaded_by)
+            .bind(category)
             .bind(l.id)
             .execute(&mut *db)
             .await?;
             l.id
         }
         None => sqlx::query(
-            "INSERT INTO safety_hash_lists (name, hash_count, loaded_at, loaded_by) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO safety_hash_lists (name, hash_count, loaded_at, loaded_by, category) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(hashes.len() as i64)
         .bind(now)
         .bind(loaded_by)
+        .bind(category)
         .fetch_one(&mut *db)
         .await?
         .try_get(0)?,
@@ -184,7 +201,7 @@ pub async fn load(
         actor,
         "safety.hash_list_loaded",
         Some(&format!("hash_list:{id}")),
-        json!({"name": name, "hashes": hashes.len()}),
+        json!({"name": name, "category": category, "hashes": hashes.len()}),
     )
     .await?;
     // Screen what is already stored against the new list.
@@ -201,7 +218,7 @@ pub async fn load(
             let best = hashes.iter().map(|h| h.distance(&pdq)).min();
             if let Some(distance) = best.filter(|d| *d <= threshold) {
                 let reason = quarantine_reason(name, distance);
-                open_case(db, media_id, owner_id, name, distance, now, actor).await?;
+                open_case(db, media_id, owner_id, name, category, distance, now, actor).await?;
                 fanz_media::quarantine(db, media_id, &reason, actor).await?;
                 quarantined.push(media_id);
             }
@@ -233,22 +250,26 @@ pub async fn remove(db: &mut Db, name: &str, actor: &Actor) -> Result<()> {
     Ok(())
 }
 
-/// The nearest listed hash within `threshold`: (list name, distance).
-pub async fn best_match(db: &mut Db, pdq: &Pdq, threshold: u32) -> Result<Option<(String, u32)>> {
+/// The nearest listed hash within `threshold`: (list name, category, distance).
+pub async fn best_match(
+    db: &mut Db,
+    pdq: &Pdq,
+    threshold: u32,
+) -> Result<Option<(String, String, u32)>> {
     let rows = sqlx::query(
-        "SELECT l.name, h.hash FROM safety_hashes h \
+        "SELECT l.name, h.hash, l.category FROM safety_hashes h \
          JOIN safety_hash_lists l ON l.id = h.list_id",
     )
     .fetch_all(&mut *db)
     .await?;
-    let mut best: Option<(String, u32)> = None;
+    let mut best: Option<(String, String, u32)> = None;
     for r in rows {
         let Some(h) = Pdq::parse(&r.try_get::<String, _>(1)?) else {
             continue;
         };
         let d = h.distance(pdq);
-        if d <= threshold && best.as_ref().is_none_or(|(_, b)| d < *b) {
-            best = Some((r.try_get(0)?, d));
+        if d <= threshold && best.as_ref().is_none_or(|(_, _, b)| d < *b) {
+            best = Some((r.try_get(0)?, r.try_get(2)?, d));
         }
     }
     Ok(best)
@@ -258,12 +279,15 @@ fn quarantine_reason(list: &str, distance: u32) -> String {
     format!("matched hash list {list:?} (distance {distance})")
 }
 
-/// Open (or join) the case about a matched media item, and audit the match.
+/// Open (or join) the case about a matched media item, and audit the match; a match against
+/// a `csam` list starts the CSAM workflow.
+#[allow(clippy::too_many_arguments)]
 async fn open_case(
     db: &mut Db,
     media_id: i64,
     owner_id: i64,
     list: &str,
+    category: &str,
     distance: u32,
     now: i64,
     actor: &Actor,
@@ -294,9 +318,27 @@ async fn open_case(
         actor,
         "safety.hash_matched",
         Some(&format!("media:{media_id}")),
-        json!({"list": list, "distance": distance, "case_id": case_id, "owner_id": owner_id}),
+        json!({"list": list, "category": category, "distance": distance, "case_id": case_id,
+               "owner_id": owner_id}),
     )
     .await?;
+    if category == "csam" {
+        crate::csam::start(
+            db,
+            &crate::csam::Start {
+                case_id,
+                source: "hash_match",
+                url,
+                post_id: None,
+                uploader_id: Some(owner_id),
+                media: vec![media_id],
+                details: format!("matched hash list {list:?} (distance {distance})"),
+            },
+            now,
+            actor,
+        )
+        .await?;
+    }
     Ok(case_id)
 }
 
@@ -316,7 +358,8 @@ impl fanz_media::Screen for HashScreen {
         pdq: &Pdq,
     ) -> fanz_media::Result<Option<String>> {
         let run = async {
-            let Some((list, distance)) = best_match(db, pdq, self.threshold).await? else {
+            let Some((list, category, distance)) = best_match(db, pdq, self.threshold).await?
+            else {
                 return Ok(None);
             };
             let now = fanz_core::clock::now_micros();
@@ -325,6 +368,7 @@ impl fanz_media::Screen for HashScreen {
                 media_id,
                 owner_id,
                 &list,
+                &category,
                 distance,
                 now,
                 &Actor::system(),

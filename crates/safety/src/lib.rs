@@ -23,6 +23,9 @@
 //!   complainant files an action) and the repeat-infringer policy (strikes, and the publish
 //!   gate's [`dmca::RepeatInfringer`] check). Requests from authorities are a report kind of
 //!   their own, unverified until a compliance officer confirms them.
+//! - [`csam`]: apparent CSAM (an underage report, a match against a `csam` hash list):
+//!   quarantine, one year's preservation, suspension, a payout hold with a statement of
+//!   reasons, and the report record compliance files with NCMEC through a [`tipline`].
 //! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
@@ -32,12 +35,14 @@
 //! Owns `safety_cases`, `safety_reports`, `safety_statements`, `safety_agreements`,
 //! `safety_performers`, `safety_aliases`, `safety_documents`, `safety_verifications` and
 //! `safety_media_performers`, `safety_age_checks`, `safety_age_passes`, `safety_counter_notices`,
-//! `safety_strikes` and `privacy_exports`. Posts are hidden and shown
+//! `safety_strikes`, `safety_csam_reports`, `safety_csam_files`, `safety_suspensions` and
+//! `privacy_exports`. Posts are hidden and shown
 //! through content's functions, never by writing content's tables.
 
 pub mod age;
 pub mod cases;
 pub mod checks;
+pub mod csam;
 pub mod deadlines;
 pub mod dmca;
 pub mod documents;
@@ -52,6 +57,7 @@ pub mod records;
 pub mod reports;
 pub mod review;
 pub mod terms;
+pub mod tipline;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
 use fanz_core::{Role, ValidationError};
@@ -91,6 +97,12 @@ pub enum SafetyError {
         "an export is being made, or three were asked for today; try again in {retry_after_secs} s"
     )]
     TooManyExports { retry_after_secs: u64 },
+    #[error("only the compliance role may see or act on this")]
+    ComplianceOnly,
+    #[error("{0}")]
+    Suspended(String),
+    #[error("{0}")]
+    Tipline(String),
     #[error(transparent)]
     Content(#[from] fanz_content::ContentError),
     #[error("database error: {0}")]
@@ -116,6 +128,10 @@ impl From<fanz_media::MediaError> for SafetyError {
             fanz_media::MediaError::Database(e) => SafetyError::Database(e),
             fanz_media::MediaError::Audit(e) => SafetyError::Audit(e),
             fanz_media::MediaError::NotFound => SafetyError::NotFound,
+            fanz_media::MediaError::Preserved => SafetyError::Conflict(
+                "preserved",
+                "this item is preserved by a legal hold and cannot be deleted",
+            ),
             other => SafetyError::Database(sqlx::Error::Protocol(other.to_string())),
         }
     }

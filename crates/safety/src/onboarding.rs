@@ -538,9 +538,91 @@ pub async fn sync_payouts(
     if valid != current {
         fanz_payments::payouts::set_verified(db, payments, user_id, valid, actor)
             .await
-            .map_err(|e| SafetyError::Database(sqlx::Error::Protocol(e.to_string())))?;
+            .map_err(crate::csam::payments_error)?;
+        // A statement of reasons (EU DSA art. 17(1)(b)) when a verified creator's payouts
+        // are held, and when payouts held that way are released.
+        let now = fanz_core::clock::now_micros();
+        if current && !valid {
+            crate::cases::payment_statement(
+                db,
+                user_id,
+                None,
+                true,
+                &format!(
+                    "Your payouts are held from {day}: the identity document on your record is \
+                     no longer valid (it expired, or its check was withdrawn). Earnings keep \
+                     accruing and are paid once you verify again."
+                ),
+                "payouts go only to creators whose identity and age are verified (the creator \
+                 agreement; 18 U.S.C. 2257; the card networks' rules for adult merchants). Verify \
+                 again from your account's verification page to release them",
+                now,
+                actor,
+            )
+            .await?;
+        } else if valid && crate::cases::payouts_held_by_statement(db, user_id).await? {
+            crate::cases::payment_statement(
+                db,
+                user_id,
+                None,
+                false,
+                &format!("Your identity is verified again as of {day}; your payouts are released."),
+                "the reason for the hold no longer applies",
+                now,
+                actor,
+            )
+            .await?;
+        }
     }
     Ok(())
+}
+
+/// Payouts held or released by hand (an administrator or compliance officer, through
+/// `POST /api/v1/payments/creators/{id}/verification`), with the statement of reasons the
+/// change calls for (EU DSA art. 17(1)(b)).
+pub async fn set_payouts_by_hand(
+    db: &mut Db,
+    payments: &fanz_payments::Payments,
+    user_id: i64,
+    verified: bool,
+    actor: &Actor,
+) -> Result<fanz_payments::payouts::PayoutAccount> {
+    let current = fanz_payments::payouts::account(db, user_id)
+        .await
+        .map_err(crate::csam::payments_error)?
+        .identity_verified;
+    let acct = fanz_payments::payouts::set_verified(db, payments, user_id, verified, actor)
+        .await
+        .map_err(crate::csam::payments_error)?;
+    let now = fanz_core::clock::now_micros();
+    if current && !verified {
+        crate::cases::payment_statement(
+            db,
+            user_id,
+            None,
+            true,
+            "Your payouts are held: a compliance officer found that your payout verification \
+             needs to be checked again. Earnings keep accruing and are paid once it is.",
+            "payouts go only to creators whose identity and age are verified (the creator \
+             agreement; the card networks' rules for adult merchants)",
+            now,
+            actor,
+        )
+        .await?;
+    } else if verified && !current && crate::cases::payouts_held_by_statement(db, user_id).await? {
+        crate::cases::payment_statement(
+            db,
+            user_id,
+            None,
+            false,
+            "Your payout verification is complete again; your payouts are released.",
+            "the reason for the hold no longer applies",
+            now,
+            actor,
+        )
+        .await?;
+    }
+    Ok(acct)
 }
 
 /// Where an account stands in onboarding.
@@ -613,6 +695,9 @@ pub async fn status(db: &mut Db, env: &Verification, user_id: i64) -> Result<Sta
 
 /// Uploads are for verified creators: the refusal, if any.
 pub async fn may_upload(db: &mut Db, user_id: i64) -> Result<()> {
+    if let Some(why) = crate::csam::suspended(db, user_id).await? {
+        return Err(SafetyError::Suspended(why));
+    }
     let rec = records::of_user(db, user_id).await?;
     match identity_state(rec.as_ref()) {
         "verified" => Ok(()),

@@ -11,6 +11,7 @@
 //!   that were published, which are the record's depictions (75.2(a)(1)) — no longer shown;
 //! - cases, reports and statements of reasons, DMCA counter-notices and copyright strikes,
 //!   and media in a post a case is about;
+//! - media under a preservation hold (apparent CSAM reported to NCMEC: one year);
 //! - the audit log, which is append-only.
 //!
 //! An account to which money is still owed (earnings not paid out, a payout under way, a
@@ -447,7 +448,10 @@ async fn write_zip(
             "mime": item.mime, "bytes": item.bytes, "width": item.width, "height": item.height,
             "created_at": item.created_at, "file": Value::Null,
         });
-        if item.bytes > left {
+        if item.state == fanz_media::MediaState::Quarantined {
+            // Never delivered to anyone, its owner included (a hash match, apparent CSAM).
+            entry["note"] = json!("withheld: quarantined by trust & safety");
+        } else if item.bytes > left {
             skipped += 1;
             entry["note"] = json!("left out: the export's size cap was reached");
         } else {
@@ -598,8 +602,10 @@ pub async fn erase(db: &mut Db, user_id: i64, actor: &Actor) -> Result<Erasure> 
         .filter(|p| p.published_at.is_some() || cased.contains(&p.id))
         .flat_map(|p| p.media.iter().copied())
         .collect();
+    let now = fanz_core::clock::now_micros();
     for item in &items {
-        if keep.contains(&item.id) {
+        // A preserved item (apparent CSAM, 18 U.S.C. 2258A(h)) stays until its hold lapses.
+        if keep.contains(&item.id) || item.is_preserved(now) {
             out.media_kept += 1;
         } else {
             fanz_media::delete(db, user_id, item.id, actor).await?;

@@ -1,7 +1,8 @@
 //! Reports: a notice from anyone, with or without an account. Validated (the DMCA's
 //! statutory fields for copyright), throttled per IP address, attached to the one undecided
 //! case of its URL, acknowledged by mail; a report of illegal, non-consensual or underage
-//! content that names a post hides the post at once pending review.
+//! content that names a post hides the post at once pending review; an underage report of a
+//! post starts the CSAM workflow ([`crate::csam`]).
 
 use crate::{deadlines, invalid, Result, SafetyError};
 use fanz_audit::{record, Actor};
@@ -357,6 +358,25 @@ pub async fn submit(
             )
             .await?;
         }
+    }
+    // Apparent CSAM: quarantine and preserve the post's media, suspend the uploader, and
+    // draft the report for the CyberTipline.
+    if let (Some(p), "underage") = (&post, r.kind.as_str()) {
+        crate::csam::start(
+            db,
+            &crate::csam::Start {
+                case_id,
+                source: "report",
+                url: url.to_owned(),
+                post_id: Some(p.id),
+                uploader_id: Some(p.author_id),
+                media: p.media.clone(),
+                details: r.details.trim().to_owned(),
+            },
+            now,
+            actor,
+        )
+        .await?;
     }
     let kind = if severity(&r.kind) > severity(&case_kind) {
         r.kind.clone()

@@ -297,6 +297,7 @@ impl From<fanz_media::MediaError> for ApiError {
                 "checksum_mismatch",
             ),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_upload"),
+            E::Preserved => (StatusCode::CONFLICT, "preserved"),
             E::Url(UrlError::Invalid) => (StatusCode::FORBIDDEN, "media_url_invalid"),
             E::Url(UrlError::Expired) => (StatusCode::FORBIDDEN, "media_url_expired"),
             E::Url(UrlError::WrongViewer) => (StatusCode::FORBIDDEN, "media_url_wrong_viewer"),
@@ -356,6 +357,15 @@ impl From<fanz_safety::SafetyError> for ApiError {
                 "age_assurance_required",
                 e.to_string(),
             ),
+            E::ComplianceOnly => {
+                ApiError::new(StatusCode::FORBIDDEN, "compliance_only", e.to_string())
+            }
+            E::Suspended(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "account_suspended", e.to_string())
+            }
+            E::Tipline(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "tipline_failed", e.to_string())
+            }
             E::Content(c) => c.into(),
             E::Sealed | E::Database(_) | E::Audit(_) => ApiError::internal(e),
         }

@@ -61,6 +61,8 @@ pub struct Inner {
     pub banned: Arc<fanz_safety::terms::Banned>,
     /// Viewer age assurance: rules by place, the locator, providers (`[age_assurance]`).
     pub age: Arc<fanz_safety::age::AgeAssurance>,
+    /// NCMEC's CyberTipline. The sandbox: the live client is not built yet (docs/compliance.md).
+    pub tipline: Arc<dyn fanz_safety::tipline::CyberTipline>,
 }
 
 impl Deref for AppState {
@@ -107,6 +109,7 @@ impl AppState {
             fanz_content::PublishGate::standard()
                 .with(fanz_safety::UnderReview)
                 .with(fanz_safety::dmca::RepeatInfringer(strike_policy(&config)))
+                .with(fanz_safety::csam::Suspended)
                 .with(fanz_safety::performers::PerformerRecords)
                 .with(fanz_safety::checks::AutomatedChecks {
                     banned: banned.clone(),
@@ -146,6 +149,7 @@ impl AppState {
             verification,
             banned,
             age,
+            tipline: Arc::new(fanz_safety::tipline::SandboxTipline::default()),
         })))
     }
 }

@@ -6,6 +6,7 @@ pub mod age;
 pub mod auth;
 pub mod clusters;
 pub mod content;
+pub mod csam;
 pub mod doc;
 pub mod jobs;
 pub mod ledger;
@@ -122,6 +123,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(payments::router())
         .merge(privacy::router())
         .merge(safety::router())
+        .merge(csam::router())
         .merge(verification::router())
         .merge(review::router())
         .merge(age::router())

@@ -861,7 +861,8 @@ pub struct VerificationRequest {
 }
 
 /// Set a creator's identity verification for payouts (until trust & safety supplies it;
-/// admin, compliance).
+/// admin, compliance). Holding a verified creator's payouts writes them a statement of
+/// reasons, as does releasing payouts held that way.
 #[utoipa::path(post, path = "/api/v1/payments/creators/{id}/verification", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = VerificationRequest,
     responses((status = 200, body = PayoutAccount), (status = 403, body = ErrorBody)))]
@@ -876,7 +877,7 @@ pub async fn set_verification(
         return Err(ApiError::forbidden());
     }
     let mut tx = state.store.begin().await?;
-    let a = payouts::set_verified(
+    let a = fanz_safety::onboarding::set_payouts_by_hand(
         &mut tx,
         &state.payments,
         id,

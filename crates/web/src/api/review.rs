@@ -148,6 +148,10 @@ pub async fn hash_lists(
 pub struct HashListBody {
     /// PDQ hashes, 64 hex digits each (larger lists: `fanz compliance hashlist load`).
     pub hashes: Vec<String>,
+    /// `csam` (a match starts the CSAM preservation and reporting workflow) or `other`
+    /// (the default).
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// Load or replace the list `name`; every stored image is screened against it at once, and
@@ -170,6 +174,7 @@ pub async fn load_hash_list(
     let loaded = hashes::load(
         &mut tx,
         &name,
+        body.category.as_deref().unwrap_or("other"),
         &parsed,
         state.config.review.pdq_threshold,
         Some(uid),

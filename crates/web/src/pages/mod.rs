@@ -5,6 +5,7 @@
 pub(crate) mod age;
 pub(crate) mod art;
 pub(crate) mod content;
+pub(crate) mod csam;
 pub(crate) mod csrf;
 mod jobs;
 mod legal;
@@ -63,6 +64,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .merge(payments::routes())
         .merge(privacy::routes())
         .merge(safety::routes())
+        .merge(csam::routes())
         .merge(verification::routes())
         .merge(review::routes())
         .merge(age::routes())

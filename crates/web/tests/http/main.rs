@@ -11,6 +11,7 @@ mod api_profiles;
 mod auth_hardening;
 mod content;
 mod content_pages;
+mod csam;
 mod dmca;
 mod edge;
 mod gateway;

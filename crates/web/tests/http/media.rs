@@ -235,7 +235,7 @@ const BOUNDARY: &str = "fanz-test-boundary-7f3a";
 
 /// POST /api/v1/media with one file part (name and part type chosen by the caller, and
 /// ignored by the server).
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     bytes: &[u8],

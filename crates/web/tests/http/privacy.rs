@@ -58,7 +58,7 @@ async fn user_id(app: &TestApp, token: &str) -> i64 {
 }
 
 /// Ask for an export and wait until it is ready; returns its id.
-async fn export_ready(app: &TestApp, token: &str) -> i64 {
+pub(crate) async fn export_ready(app: &TestApp, token: &str) -> i64 {
     let res = app.post("/api/v1/me/export", json!({}), Some(token)).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let e: Value = res.json().await.unwrap();
@@ -94,7 +94,7 @@ async fn export_ready(app: &TestApp, token: &str) -> i64 {
 }
 
 /// Download an export and open it: file name → bytes.
-async fn download(app: &TestApp, token: &str, id: i64) -> HashMap<String, Vec<u8>> {
+pub(crate) async fn download(app: &TestApp, token: &str, id: i64) -> HashMap<String, Vec<u8>> {
     let res = app
         .get(&format!("/api/v1/me/exports/{id}/download"), Some(token))
         .await;

@@ -139,7 +139,7 @@ async fn user_id(app: &TestApp, token: &str) -> i64 {
 }
 
 /// A signed-up user holding `role`, granted by the admin.
-async fn staff(app: &TestApp, admin: &str, handle: &str, role: &str) -> String {
+pub(crate) async fn staff(app: &TestApp, admin: &str, handle: &str, role: &str) -> String {
     let (token, _) = app.user(handle).await;
     let id = user_id(app, &token).await;
     let res = app
@@ -153,7 +153,12 @@ async fn staff(app: &TestApp, admin: &str, handle: &str, role: &str) -> String {
     token
 }
 
-async fn put(app: &TestApp, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn put(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+    token: Option<&str>,
+) -> reqwest::Response {
     let mut req = app.client.put(app.url(path)).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -161,7 +166,7 @@ async fn put(app: &TestApp, path: &str, body: Value, token: Option<&str>) -> req
     req.send().await.unwrap()
 }
 
-async fn delete(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn delete(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = app.client.delete(app.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -170,7 +175,7 @@ async fn delete(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Resp
 }
 
 /// A picture with structure (gradients, a disc, bars), different per `seed`.
-fn scene(seed: u32) -> DynamicImage {
+pub(crate) fn scene(seed: u32) -> DynamicImage {
     let (w, h) = (480u32, 320u32);
     DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
         let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
@@ -184,7 +189,7 @@ fn scene(seed: u32) -> DynamicImage {
     }))
 }
 
-fn png(img: &DynamicImage) -> Vec<u8> {
+pub(crate) fn png(img: &DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
         .unwrap();
@@ -192,7 +197,7 @@ fn png(img: &DynamicImage) -> Vec<u8> {
 }
 
 /// The hash a hash-sharing programme would list: of a smaller JPEG copy of the picture.
-fn listed_hash(img: &DynamicImage) -> String {
+pub(crate) fn listed_hash(img: &DynamicImage) -> String {
     let mut jpeg = Vec::new();
     img.resize_exact(300, 200, image::imageops::FilterType::Triangle)
         .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
@@ -795,17 +800,17 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn html(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
-async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
+pub(crate) async fn signed_in(app: &TestApp, handle: &str) -> reqwest::Client {
     let b = browser();
     let (_, page) = html(&b, app, "/login").await;
     let res = b

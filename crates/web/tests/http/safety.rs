@@ -192,7 +192,7 @@ async fn reports_cases_decisions_and_appeals(app: TestApp) {
     // A new report: a new case; removed keeps it hidden; the creator reads the statement.
     let r: Value = report(
         &app,
-        json!({"kind": "underage", "url": format!("/p/{id}"), "details": "looks under 18"}),
+        json!({"kind": "illegal", "url": format!("/p/{id}"), "details": "shows a crime"}),
     )
     .await
     .json()

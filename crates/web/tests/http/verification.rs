@@ -835,6 +835,16 @@ async fn records_are_sealed_and_read_only_by_compliance(app: TestApp) {
     );
 }
 
+async fn statements(app: &TestApp, tok: &str) -> Vec<Value> {
+    let st: Value = app
+        .get("/api/v1/me/statements", Some(tok))
+        .await
+        .json()
+        .await
+        .unwrap();
+    st.as_array().unwrap().clone()
+}
+
 async fn expired_documents_hold_publishing_and_payouts(app: TestApp) {
     let tok = creator(&app, "eve_exp", &["fanzlab"]).await;
     let uid = user_id(&app, &tok).await;
@@ -867,6 +877,13 @@ async fn expired_documents_hold_publishing_and_payouts(app: TestApp) {
     .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(held, vec![uid]);
+    // A statement of reasons for the payment suspension (EU DSA art. 17(1)(b)), no case.
+    let st = statements(&app, &tok).await;
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0]["restriction"], "payments");
+    assert_eq!(st[0]["outcome"], "payouts_held");
+    assert!(st[0]["case_id"].is_null());
+    assert!(st[0]["reason"].as_str().unwrap().contains("2035-01-02"));
     let mut conn = app.store.conn().await.unwrap();
     assert!(
         !fanz_payments::payouts::account(&mut conn, uid)
@@ -941,6 +958,22 @@ async fn expired_documents_hold_publishing_and_payouts(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(st["payouts_released"], true);
+    let st = statements(&app, &tok).await;
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st[0]["outcome"], "payouts_released");
+    // The hold can be appealed: a case for reviewers about the payouts.
+    let res = app
+        .post(
+            &format!("/api/v1/me/statements/{}/appeal", st[1]["id"]),
+            json!({"text": "my new passport was uploaded the same day"}),
+            Some(&tok),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(case["kind"], "payments");
+    assert_eq!(case["status"], "open");
+    assert_eq!(case["url"], format!("/u/{uid}/payouts"));
     // The record kept its id; the correction is in the audit log with the value before.
     let rec: Value = app
         .get(&format!("/api/v1/compliance/records/{rid}"), Some(&co))
