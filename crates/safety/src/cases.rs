@@ -287,14 +287,27 @@ pub async fn decide(
             "a CSAM case is decided by compliance through its report record",
         ));
     }
-    decide_unchecked(db, env, id, outcome, reason, moderator_id, now, actor).await
+    decide_unchecked(
+        db,
+        env,
+        Some(policy),
+        id,
+        outcome,
+        reason,
+        moderator_id,
+        now,
+        actor,
+    )
+    .await
 }
 
-/// [`decide`] without refusing a CSAM case (its workflow decides it).
+/// [`decide`] without refusing a CSAM case (its workflow decides it); without a `policy`, a
+/// takedown is no strike.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn decide_unchecked(
     db: &mut Db,
     env: &Content,
+    policy: Option<&crate::dmca::Policy>,
     id: i64,
     outcome: &str,
     reason: &str,
@@ -424,7 +437,7 @@ pub(crate) async fn decide_unchecked(
         .await?;
     }
     // After the statement, so a suspension's statement follows the takedown's.
-    if let (Some(author), true) = (case.author_id, copyright_takedown) {
+    if let (Some(author), true, Some(policy)) = (case.author_id, copyright_takedown, policy) {
         crate::dmca::add_strike(db, author, id, policy, now, actor).await?;
     }
     statement(db, sid).await

@@ -596,6 +596,7 @@ pub async fn close(
         cases::decide_unchecked(
             db,
             env,
+            None,
             report.case_id,
             "removed",
             "Removed as apparent child sexual abuse material; reported to the National Center \
@@ -705,6 +706,7 @@ pub async fn release_not_csam(
     cases::decide_unchecked(
         db,
         env,
+        None,
         report.case_id,
         "restored",
         reason,

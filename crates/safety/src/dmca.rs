@@ -281,10 +281,14 @@ async fn complainants(db: &mut Db, case_id: i64) -> Result<Vec<String>> {
 
 /// Whether `statement` tells its creator of a copyright takedown a counter-notice may answer.
 pub async fn may_counter(db: &mut Db, statement: &Statement) -> Result<bool> {
-    if statement.outcome != "removed" || statement.post_id.is_none() {
+    let (Some(case_id), "removed", Some(_)) = (
+        statement.case_id,
+        statement.outcome.as_str(),
+        statement.post_id,
+    ) else {
         return Ok(false);
-    }
-    let case = cases::get(db, statement.case_id).await?;
+    };
+    let case = cases::get(db, case_id).await?;
     Ok(case.kind == "copyright" && case.outcome.as_deref() == Some("removed"))
 }
 
@@ -300,7 +304,7 @@ pub async fn file(
     actor: &Actor,
 ) -> Result<CounterNotice> {
     let statement = cases::statement_of(db, user_id, statement_id).await?;
-    let case = cases::get(db, statement.case_id).await?;
+    let case = cases::get(db, statement.case_id.ok_or_else(not_copyright)?).await?;
     let Some(post_id) = statement.post_id else {
         return Err(not_copyright());
     };
