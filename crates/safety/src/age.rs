@@ -20,10 +20,8 @@ use fanz_clusters::Clusters;
 use fanz_core::clock::{now_micros, DAY};
 use fanz_secrets::Keyring;
 use fanz_store::{sqlx, Db};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -451,8 +449,6 @@ pub trait AgeProvider: Send + Sync {
     fn receive(&self, inbound: &Inbound<'_>) -> Result<AgeResult>;
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// `text` percent-encoded for a query value.
 fn encode_component(text: &str) -> String {
     text.bytes()
@@ -481,12 +477,8 @@ impl Sandbox {
     /// The signed body and signature header value the sandbox delivers.
     pub fn sign(&self, result: &AgeResult) -> (Vec<u8>, String) {
         let body = serde_json::to_vec(result).expect("serializes");
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(&body);
-        (
-            body,
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-        )
+        let sig = crate::onboarding::sandbox_signature(&self.secret, &body);
+        (body, sig)
     }
 }
 
@@ -531,15 +523,7 @@ impl AgeProvider for Sandbox {
     }
 
     fn receive(&self, inbound: &Inbound<'_>) -> Result<AgeResult> {
-        let sig = inbound
-            .header("fanz-sandbox-signature")
-            .and_then(|s| s.strip_prefix("sha256="))
-            .and_then(|s| hex::decode(s).ok())
-            .ok_or(SafetyError::Unauthenticated)?;
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(inbound.body);
-        mac.verify_slice(&sig)
-            .map_err(|_| SafetyError::Unauthenticated)?;
+        crate::onboarding::verify_sandbox_signature(&self.secret, inbound)?;
         serde_json::from_slice(inbound.body)
             .map_err(|e| invalid("body", "invalid_result", e.to_string()))
     }

@@ -452,7 +452,7 @@ pub async fn statement_of(db: &mut Db, user_id: i64, id: i64) -> Result<Statemen
     .fetch_optional(&mut *db)
     .await?
     .ok_or(SafetyError::NotFound)?;
-    if row.try_get::<Option<i64>, _>(8)? != Some(user_id) {
+    if row.try_get::<Option<i64>, _>("user_id")? != Some(user_id) {
         return Err(SafetyError::NotFound);
     }
     statement_row(&row)

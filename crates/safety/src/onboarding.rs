@@ -270,13 +270,29 @@ impl Sandbox {
             result: result.clone(),
         })
         .expect("serializes");
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(&body);
-        (
-            body,
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-        )
+        let sig = sandbox_signature(&self.secret, &body);
+        (body, sig)
     }
+}
+
+/// The sandboxes' signature header value over `body`: `sha256=<hex HMAC-SHA256>`.
+pub(crate) fn sandbox_signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Check an inbound delivery's `Fanz-Sandbox-Signature` against `secret`, in constant time.
+pub(crate) fn verify_sandbox_signature(secret: &[u8], inbound: &Inbound<'_>) -> Result<()> {
+    let sig = inbound
+        .header("fanz-sandbox-signature")
+        .and_then(|s| s.strip_prefix("sha256="))
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or(SafetyError::Unauthenticated)?;
+    let mut mac = HmacSha256::new_from_slice(secret).expect("any key length");
+    mac.update(inbound.body);
+    mac.verify_slice(&sig)
+        .map_err(|_| SafetyError::Unauthenticated)
 }
 
 #[async_trait::async_trait]
@@ -297,15 +313,7 @@ impl IdProvider for Sandbox {
     }
 
     fn receive(&self, inbound: &Inbound<'_>) -> Result<ProviderResult> {
-        let sig = inbound
-            .header("fanz-sandbox-signature")
-            .and_then(|s| s.strip_prefix("sha256="))
-            .and_then(|s| hex::decode(s).ok())
-            .ok_or(SafetyError::Unauthenticated)?;
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(inbound.body);
-        mac.verify_slice(&sig)
-            .map_err(|_| SafetyError::Unauthenticated)?;
+        verify_sandbox_signature(&self.secret, inbound)?;
         let wire: SandboxWire = serde_json::from_slice(inbound.body)
             .map_err(|e| invalid("body", "invalid_result", e.to_string()))?;
         let r = wire.result;

@@ -260,6 +260,15 @@ impl FromRequestParts<AppState> for SessionAuth {
     }
 }
 
+/// A request's headers as (name, value) pairs, for the providers' webhook intakes (values
+/// that are not text are left out).
+pub fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
 /// `Cache-Control: no-store` on a response that carries a secret or a signed-in page.
 pub fn no_store(mut res: axum::response::Response) -> axum::response::Response {
     res.headers_mut().insert(

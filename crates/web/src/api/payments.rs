@@ -201,10 +201,7 @@ fn inbound(
     fanz_processors::Inbound {
         method: method.as_str().to_owned(),
         query: uri.query().unwrap_or("").to_owned(),
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: crate::extract::header_pairs(headers),
         body: body.to_vec(),
         source_ip: Some(peer.ip()),
     }

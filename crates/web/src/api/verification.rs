@@ -149,10 +149,7 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::Json<Session>> {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = crate::extract::header_pairs(&headers);
     let inbound = Inbound {
         headers: &headers,
         body: &body,
