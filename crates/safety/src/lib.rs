@@ -58,6 +58,7 @@ pub mod reports;
 pub mod review;
 pub mod terms;
 pub mod tipline;
+pub mod transparency;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
 use fanz_core::{Role, ValidationError};
