@@ -270,7 +270,10 @@ pub fn map(s: &Source) -> Option<DsaStatement> {
         };
     let (category, keywords) = category(s);
     let (content_type, content_type_other) = if s.restriction == "payments" {
-        (vec!["CONTENT_TYPE_OTHER".to_owned()], some("Creator payouts"))
+        (
+            vec!["CONTENT_TYPE_OTHER".to_owned()],
+            some("Creator payouts"),
+        )
     } else if s.outcome == "suspended" {
         (
             vec!["CONTENT_TYPE_OTHER".to_owned()],
