@@ -51,7 +51,7 @@ async fn statements(app: &TestApp, token: &str, month: &str) -> Vec<Value> {
     body["statements"].as_array().expect("statements").clone()
 }
 
-fn by_puid<'a>(all: &'a [Value], statement: i64) -> Option<&'a Value> {
+fn by_puid(all: &[Value], statement: i64) -> Option<&Value> {
     all.iter()
         .find(|s| s["puid"] == format!("fanz-sor-{statement}"))
 }
