@@ -223,6 +223,21 @@ async fn transparency_statements_of_a_month(app: TestApp) {
         .status(),
         StatusCode::UNAUTHORIZED
     );
+    // Documented, with the statement's schema.
+    let doc: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["paths"]["/api/v1/compliance/transparency"]["get"].is_object(),
+        "not documented"
+    );
+    let schema = &doc["components"]["schemas"]["DsaStatement"]["properties"];
+    for field in ["decision_ground", "category", "source_type", "puid"] {
+        assert!(schema[field].is_object(), "{field} not in the schema");
+    }
     assert_error(
         app.get(
             "/api/v1/compliance/transparency?month=2026-13",
