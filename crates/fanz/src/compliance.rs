@@ -217,9 +217,9 @@ async fn transparency(store: &fanz_store::Store, month: &str, out: Option<PathBu
             std::fs::write(&file, json + "\n")
                 .with_context(|| format!("cannot write {}", file.display()))?;
             eprintln!(
-                "{} statements of reasons for {month} written to {}",
-                batch.statements.len(),
-                file.display()
+                "{}: {} statement(s) of reasons for {month}",
+                file.display(),
+                batch.statements.len()
             );
         }
         None => println!("{json}"),
