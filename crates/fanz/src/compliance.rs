@@ -1,6 +1,6 @@
 //! `fanz compliance`: the inspection export of the performer records, re-sealing their
-//! documents' keys after the secrets key rotates, and review before publication's PDQ hash
-//! lists.
+//! documents' keys after the secrets key rotates, review before publication's PDQ hash
+//! lists, and a month's statements of reasons for the EU DSA Transparency Database.
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
@@ -28,6 +28,16 @@ pub enum ComplianceCommand {
         #[command(subcommand)]
         command: HashlistCommand,
     },
+    /// The month's statements of reasons that restrict something, as the JSON body of the EU
+    /// DSA Transparency Database's batch endpoint (`{"statements": [...]}`), to submit there.
+    Transparency {
+        /// YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// Write the JSON to FILE instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -54,6 +64,9 @@ pub async fn run(
     store: &fanz_store::Store,
     command: ComplianceCommand,
 ) -> Result<()> {
+    if let ComplianceCommand::Transparency { month, out } = command {
+        return transparency(store, &month, out).await;
+    }
     let keyring = fanz_secrets::Keyring::load(
         &config.secrets.key,
         &config.secrets.old_keys,
@@ -116,6 +129,7 @@ pub async fn run(
             );
         }
         ComplianceCommand::Hashlist { command } => return hashlist(config, store, command).await,
+        ComplianceCommand::Transparency { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -187,6 +201,28 @@ async fn hashlist(
             tx.commit().await?;
             println!("list {name:?} removed");
         }
+    }
+    Ok(())
+}
+
+/// Write the month's statements for the DSA Transparency Database to `out` or stdout.
+async fn transparency(store: &fanz_store::Store, month: &str, out: Option<PathBuf>) -> Result<()> {
+    let mut db = store.conn().await?;
+    let batch = fanz_safety::transparency::month(&mut db, month)
+        .await
+        .with_context(|| format!("cannot read the statements of {month}"))?;
+    let json = serde_json::to_string_pretty(&batch)?;
+    match out {
+        Some(file) => {
+            std::fs::write(&file, json + "\n")
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "{}: {} statement(s) of reasons for {month}",
+                file.display(),
+                batch.statements.len()
+            );
+        }
+        None => println!("{json}"),
     }
     Ok(())
 }

@@ -85,7 +85,8 @@ enum Command {
         #[command(subcommand)]
         command: PaymentsCommand,
     },
-    /// Trust & safety: the inspection export of performer records, key rotation, PDQ hash lists.
+    /// Trust & safety: the inspection export of performer records, key rotation, PDQ hash lists,
+    /// statements of reasons for the EU DSA Transparency Database.
     Compliance {
         #[command(subcommand)]
         command: compliance::ComplianceCommand,

@@ -27,6 +27,8 @@
 //!   quarantine, one year's preservation, suspension, a payout hold with a statement of
 //!   reasons, and the report record compliance files with NCMEC through a [`tipline`].
 //! - [`monthly`]: the monthly report of notices, decisions and their times, per cluster.
+//! - [`transparency`]: a month's statements of reasons that restrict something, in the EU
+//!   DSA Transparency Database's statement schema (art. 24(5)), for the operator to submit.
 //! - [`jobs`]: the deadline job (escalation, overdue) and the expiry of identity documents.
 //! - Review before publication: [`hashes`] (PDQ hash lists; a match quarantines the item and
 //!   opens a case), [`terms`] (banned terms per cluster), [`checks::AutomatedChecks`] and
@@ -58,6 +60,7 @@ pub mod reports;
 pub mod review;
 pub mod terms;
 pub mod tipline;
+pub mod transparency;
 
 use fanz_content::{Content, GateCheck, Post, Refusal};
 use fanz_core::{Role, ValidationError};

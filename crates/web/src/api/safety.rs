@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(action_filed))
         .routes(routes!(verify_authority))
         .routes(routes!(monthly_report))
+        .routes(routes!(transparency))
 }
 
 /// The hosts whose URLs name this server's posts: every cluster's, and the one asked.
@@ -331,4 +332,31 @@ pub async fn monthly_report(
             ))
         }
     })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TransparencyQuery {
+    /// YYYY-MM (UTC), by when each statement of reasons was issued.
+    pub month: String,
+}
+
+/// The month's statements of reasons that restrict something, in the EU DSA Transparency
+/// Database's statement schema (art. 24(5) DSA): the body of its batch endpoint
+/// (`POST /api/v1/statements`), to submit as it is (moderators, compliance, admins).
+/// Decisions that restrict nothing (`no_action`, `restored`, released payouts) are left out.
+#[utoipa::path(get, path = "/api/v1/compliance/transparency", tag = "safety", security(("bearer" = [])),
+    params(TransparencyQuery),
+    responses((status = 200, body = fanz_safety::transparency::Batch),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn transparency(
+    State(state): State<AppState>,
+    me: Auth,
+    Query(q): Query<TransparencyQuery>,
+) -> ApiResult<axum::Json<fanz_safety::transparency::Batch>> {
+    me.require_any(fanz_safety::REVIEWERS)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(
+        fanz_safety::transparency::month(&mut db, &q.month).await?,
+    ))
 }

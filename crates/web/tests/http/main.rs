@@ -25,4 +25,5 @@ mod payments;
 mod privacy;
 mod review;
 mod safety;
+mod transparency;
 mod verification;
