@@ -557,6 +557,13 @@ test('a viewer in a place that needs an age check passes it; a blocked place get
       assert.equal(res.status(), 451);
       assert.match(await blocked.locator('h1').first().textContent(), /not available where you are/);
       await blocked.screenshot({ path: `${shots}/age-blocked-${name}.png`, fullPage: true });
+      // The legal pages stay open to a blocked place, and every footer links them.
+      for (const [slug, heading] of [['terms', /Terms of service/], ['billing', /Billing, cancellation and refunds/], ['privacy', /Privacy notice/]]) {
+        await blocked.getByRole('navigation', { name: 'Footer' }).getByRole('link', { name: { terms: 'Terms', billing: 'Billing and refunds', privacy: 'Privacy' }[slug], exact: true }).click();
+        await blocked.waitForURL(`**/legal/${slug}`);
+        assert.match(await blocked.locator('h1').first().textContent(), heading);
+        await blocked.screenshot({ path: `${shots}/legal-${slug}-${name}.png`, fullPage: true });
+      }
       await ut.close();
     }
   } finally {

@@ -169,6 +169,7 @@ pub struct Rules {
 
 /// The rule a place gets on a cluster, and the key and table it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AgeDecision)]
 pub struct Decision {
     #[serde(flatten)]
     pub rule: Rule,

@@ -595,10 +595,19 @@ pub async fn set_payouts_by_hand(
     verified: bool,
     actor: &Actor,
 ) -> Result<fanz_payments::payouts::PayoutAccount> {
+    if sqlx::query("SELECT 1 FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *db)
+        .await?
+        .is_none()
+    {
+        return Err(SafetyError::NotFound);
+    }
+    // An account without a payout account yet is not verified.
     let current = fanz_payments::payouts::account(db, user_id)
         .await
-        .map_err(crate::csam::payments_error)?
-        .identity_verified;
+        .map(|a| a.identity_verified)
+        .unwrap_or(false);
     let acct = fanz_payments::payouts::set_verified(db, payments, user_id, verified, actor)
         .await
         .map_err(crate::csam::payments_error)?;

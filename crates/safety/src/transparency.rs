@@ -319,6 +319,7 @@ pub fn map(s: &Source) -> Option<DsaStatement> {
 
 /// The body of the database's batch endpoint.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = TransparencyBatch)]
 pub struct Batch {
     pub statements: Vec<DsaStatement>,
 }

@@ -237,6 +237,7 @@ pub async fn get_entry(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LedgerSettleRequest)]
 pub struct SettleRequest {
     pub idempotency_key: String,
     /// Post only part of a two-posting hold; the rest is released.

@@ -41,6 +41,7 @@ pub struct RenditionView {
 
 /// An item of your vault.
 #[derive(Serialize, ToSchema)]
+#[schema(as = VaultItem)]
 pub struct MediaView {
     pub id: i64,
     pub kind: MediaKind,

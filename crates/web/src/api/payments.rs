@@ -862,7 +862,7 @@ pub struct VerificationRequest {
 /// reasons, as does releasing payouts held that way.
 #[utoipa::path(post, path = "/api/v1/payments/creators/{id}/verification", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = VerificationRequest,
-    responses((status = 200, body = PayoutAccount), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = PayoutAccount), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set_verification(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
