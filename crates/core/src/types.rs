@@ -147,7 +147,8 @@ impl Handle {
         {
             return Err(bad("handle may contain only letters, digits and _"));
         }
-        if RESERVED_HANDLES.contains(&s.as_str()) {
+        // `erased_<id>` is what an erased account's handle becomes.
+        if RESERVED_HANDLES.contains(&s.as_str()) || s.starts_with("erased_") {
             return Err(bad("this handle is reserved"));
         }
         Ok(Self(s))
@@ -290,6 +291,7 @@ mod tests {
             "has space",
             "dash-ed",
             "admin",
+            "erased_42",
             &"x".repeat(31),
             "émile",
         ] {

@@ -68,10 +68,36 @@ pub async fn report(
         Some(p) => actor.with_user(p.user_id),
         None => actor,
     };
-    let mut tx = state.store.begin().await?;
-    let done = reports::submit(&mut tx, &req, &origin, now_micros(), &actor).await?;
-    tx.commit().await?;
+    let done = file_report(&state, &req, &origin, &actor).await?;
     Ok((StatusCode::CREATED, axum::Json(done)))
+}
+
+/// File a report in its own transaction (the API above and the report page). Two first
+/// reports of one URL at the same moment both try to open its case; the one that loses the
+/// race to the unique index is filed again and joins the case the other opened.
+pub async fn file_report(
+    state: &AppState,
+    req: &reports::NewReport,
+    origin: &reports::Origin,
+    actor: &fanz_audit::Actor,
+) -> ApiResult<reports::Submitted> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = state.store.begin().await?;
+        match reports::submit(&mut tx, req, origin, now_micros(), actor).await {
+            Ok(done) => {
+                tx.commit().await?;
+                return Ok(done);
+            }
+            Err(fanz_safety::SafetyError::Database(e))
+                if attempt < 3 && fanz_store::is_unique_violation(&e) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -173,8 +173,7 @@ async fn report(
         Some(p) => actor.with_user(p.user_id),
         None => actor,
     };
-    let mut tx = state.store.begin().await?;
-    let res = reports::submit(&mut tx, &req, &origin, now_micros(), &actor).await;
+    let res = crate::api::safety::file_report(&state, &req, &origin, &actor).await;
     let page = |status, error, done| {
         render(
             status,
@@ -189,12 +188,8 @@ async fn report(
         )
     };
     Ok(match res {
-        Ok(done) => {
-            tx.commit().await?;
-            page(StatusCode::CREATED, None, Some(done))
-        }
+        Ok(done) => page(StatusCode::CREATED, None, Some(done)),
         Err(e) => {
-            let e = ApiError::from(e);
             let retry = e.retry_after;
             let (status, text) = page_error(e);
             with_retry_after(page(status, Some(text), None), retry)

@@ -13,7 +13,8 @@ on_both_backends!(
     safety_pages,
     cases_escalate_then_go_overdue,
     report_and_decide_through_the_pages,
-    monthly_report_counts_notices_and_decisions
+    monthly_report_counts_notices_and_decisions,
+    simultaneous_first_reports_join_one_case
 );
 on_both_backends!(config = super::throttled; reports_are_throttled_per_ip);
 
@@ -616,4 +617,41 @@ async fn monthly_report_counts_notices_and_decisions(app: TestApp) {
         html(&fan, &app, "/admin/compliance-report").await.0,
         StatusCode::FORBIDDEN
     );
+}
+
+/// Eight first reports of one post at once: every one is filed, and they make one case (the
+/// ones that lose the race to open it join it).
+async fn simultaneous_first_reports_join_one_case(app: TestApp) {
+    let token = creator(&app, "racy", &["fanzlab"]).await;
+    let post = post_json(
+        &app,
+        &token,
+        json!({"text": "Hello", "visibility": "public", "publish": true}),
+    )
+    .await;
+    let url = format!("/p/{}", post["id"].as_i64().unwrap());
+    let sends = (0..8).map(|i| {
+        report(
+            &app,
+            json!({"kind": "other", "url": url, "details": format!("report {i}")}),
+        )
+    });
+    let mut cases = std::collections::BTreeSet::new();
+    for res in futures_util::future::join_all(sends).await {
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        cases.insert(body["case_id"].as_i64().unwrap());
+    }
+    assert_eq!(cases.len(), 1, "one case: {cases:?}");
+    let admin = app.admin().await;
+    let case: Value = app
+        .get(
+            &format!("/api/v1/compliance/cases/{}", cases.first().unwrap()),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["reports"].as_array().map(Vec::len), Some(8), "{case}");
 }
