@@ -22,6 +22,17 @@ use fanz_safety::dmca::{self, CounterNotice, NewCounterNotice};
 use fanz_safety::reports::{self, NewReport, Origin};
 use serde::Deserialize;
 
+/// A time as the safety pages show it: `18 Dec 2026, 13:48 UTC`.
+fn when(micros: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/report", get(report_form).post(report))
@@ -276,7 +287,7 @@ async fn queue(
         .await?
         .into_iter()
         .map(|c| {
-            let at = reports::rfc3339(c.restore_at);
+            let at = when(c.restore_at);
             (c, at)
         })
         .collect();
@@ -300,7 +311,7 @@ async fn queue(
             ))
         };
         rows.push(CaseRow {
-            due: reports::rfc3339(case.due_at),
+            due: when(case.due_at),
             details: d
                 .reports
                 .iter()
@@ -580,12 +591,12 @@ async fn render_statement(
         status,
         StatementPage {
             layout: layout(pc, Some(me), csrf),
-            created: reports::rfc3339(s.created_at),
-            appeal_until: reports::rfc3339(s.appeal_until),
+            created: when(s.created_at),
+            appeal_until: when(s.appeal_until),
             appealable: s.appealed_at.is_none() && now_micros() <= s.appeal_until,
             restore_at: counter
                 .as_ref()
-                .map(|c| reports::rfc3339(c.restore_at))
+                .map(|c| when(c.restore_at))
                 .unwrap_or_default(),
             s,
             may_counter,
