@@ -5,11 +5,11 @@
 
 use crate::age::{assess, carried_pass};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{no_store, Json, MaybeAuth, Path, RequestActor};
+use crate::extract::{no_store, Json, MaybeAuth, PageCluster, Path, RequestActor};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fanz_core::clock::now_micros;
 use fanz_safety::age::{self, Check, Decision, Pass, Place, Rule};
@@ -50,20 +50,16 @@ pub struct MethodInfo {
     pub label: String,
 }
 
-fn cluster_of(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    state.clusters.resolve_host(host).slug.clone()
-}
-
 /// The age-assurance status of the caller on the cluster of the request's host.
 #[utoipa::path(get, path = "/api/v1/age", tag = "safety",
     responses((status = 200, body = AgeStatus)))]
 pub async fn status(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    site: PageCluster,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let cluster = cluster_of(&state, &headers);
+    let cluster = site.cluster.slug;
     let (place, decision) = assess(&state, &headers, Some(addr), &cluster);
     let satisfied = match &decision.rule {
         Rule::Allow => true,
@@ -114,10 +110,11 @@ pub async fn start_check(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     MaybeAuth(me): MaybeAuth,
+    site: PageCluster,
     headers: HeaderMap,
     Json(body): Json<StartCheck>,
 ) -> ApiResult<Response> {
-    let cluster = cluster_of(&state, &headers);
+    let cluster = site.cluster.slug;
     let (_, decision) = assess(&state, &headers, Some(addr), &cluster);
     let req = age::CheckRequest {
         cluster: &cluster,
