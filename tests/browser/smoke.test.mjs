@@ -316,7 +316,7 @@ test('a creator publishes from the studio; a follower sees the feed and stories'
   }
 });
 
-test('a fan subscribes, tips and unlocks through the sandbox checkout; the creator and finance see it', async () => {
+test('a fan subscribes, tips and unlocks through the sandbox checkout; the creator and finance see it; a refund takes the post back', async () => {
   const stamp = Date.now().toString(36);
   const creator = `nova_${stamp}`;
   const fan = `fan_pay_${stamp}`;
@@ -469,6 +469,41 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
         await ops.screenshot({ path: `${shots}/pay-admin-${name}.png`, fullPage: true });
         await ops.close();
       }
+
+      // Finance finds the fan's unlock among their charges and refunds it; the fan loses the post.
+      const ops = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+      await login(ops, email, process.env.ADMIN_PASSWORD);
+      await ops.goto(`${base}/c/girlfanz/admin/payments`);
+      await ops.getByLabel("Fan's handle").fill(`@${fan}`);
+      await ops.getByRole('button', { name: 'Show charges' }).click();
+      await ops.waitForURL(`**/admin/payments?fan=*`);
+      assert.equal(await ops.locator('#charges-h').textContent(), `Charges of @${fan}`);
+      const unlock = ops.locator('#charges tbody tr', { hasText: 'Post unlock' });
+      assert.equal(await unlock.count(), 1, 'the unlock is listed once');
+      const chargeId = (await unlock.locator('td').first().textContent()).trim();
+      await unlock.getByRole('link', { name: `Refund charge ${chargeId}` }).click();
+      assert.equal(await ops.locator('#charge_id').inputValue(), chargeId);
+      await ops.getByLabel('Reason').fill('Asked for it within the refund window');
+      await ops.evaluate(() => document.getElementById('charges-h').scrollIntoView());
+      await ops.screenshot({ path: `${shots}/pay-admin-refund-desktop.png` });
+      await ops.getByRole('button', { name: 'Refund', exact: true }).click();
+      await ops.locator('#notice', { hasText: `Refund of charge #${chargeId}` }).waitFor();
+      await ops.close();
+
+      const again = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+      await login(again, `${fan}@example.com`, password);
+      // The sandbox delivers the refund as a notification of its own, applied by a job.
+      let locked = false;
+      for (let i = 0; i < 50 && !locked; i++) {
+        await again.goto(`${base}/c/girlfanz/p/${ppv.id}`);
+        locked = (await again.locator('a.unlock').count()) === 1;
+        if (!locked) await again.waitForTimeout(500);
+      }
+      assert.ok(locked, 'the refunded post is locked again');
+      await again.goto(`${base}/c/girlfanz/me/subscriptions`);
+      await again.locator('#history tbody tr', { hasText: 'Refund' }).first().waitFor();
+      await again.screenshot({ path: `${shots}/pay-refunded-desktop.png`, fullPage: true });
+      await again.close();
     }
   } finally {
     await browser.close();

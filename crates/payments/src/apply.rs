@@ -448,6 +448,27 @@ pub async fn charges_of_creator(db: &mut Db, creator_id: i64, limit: i64) -> Res
     Ok(rows.iter().map(charge_row).collect())
 }
 
+/// Every fan's charges and reversals, or one fan's, newest first, for finance: at most `limit`
+/// (1–200), those before charge `before` when paging.
+pub async fn recent_charges(
+    db: &mut Db,
+    fan_id: Option<i64>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Charge>> {
+    let sql = format!(
+        "SELECT {CHARGE_COLUMNS} FROM charges WHERE ($1 IS NULL OR fan_id = $1) \
+         AND id < $2 ORDER BY id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(fan_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit.clamp(1, 200))
+        .fetch_all(&mut *db)
+        .await?;
+    Ok(rows.iter().map(charge_row).collect())
+}
+
 pub async fn get_charge(db: &mut Db, id: i64) -> Result<Charge> {
     let sql = format!("SELECT {CHARGE_COLUMNS} FROM charges WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *db).await?;

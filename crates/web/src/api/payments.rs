@@ -44,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(processor_ratios))
         .routes(routes!(notification))
         .routes(routes!(redrive))
+        .routes(routes!(charges))
         .routes(routes!(refund_charge))
         .routes(routes!(make_batches))
         .routes(routes!(settle_payout))
@@ -392,9 +393,28 @@ pub struct ChargeView {
     pub amount: i64,
     pub currency: String,
     pub status: String,
+    pub fan_id: i64,
     pub creator_id: Option<i64>,
     pub post_id: Option<i64>,
     pub created_at: i64,
+}
+
+impl From<fanz_payments::apply::Charge> for ChargeView {
+    fn from(c: fanz_payments::apply::Charge) -> Self {
+        ChargeView {
+            id: c.id,
+            kind: c.kind,
+            product: c.product.as_str().into(),
+            processor: c.processor,
+            amount: c.amount,
+            currency: c.currency,
+            status: c.status,
+            fan_id: c.fan_id,
+            creator_id: c.creator_id,
+            post_id: c.post_id,
+            created_at: c.created_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -412,21 +432,40 @@ pub async fn my_charges(
     let mut db = state.store.conn().await?;
     let charges = fanz_payments::apply::charges_of_fan(&mut db, me.user_id).await?;
     Ok(axum::Json(ChargeList {
-        charges: charges
-            .into_iter()
-            .map(|c| ChargeView {
-                id: c.id,
-                kind: c.kind,
-                product: c.product.as_str().into(),
-                processor: c.processor,
-                amount: c.amount,
-                currency: c.currency,
-                status: c.status,
-                creator_id: c.creator_id,
-                post_id: c.post_id,
-                created_at: c.created_at,
-            })
-            .collect(),
+        charges: charges.into_iter().map(ChargeView::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChargeQuery {
+    /// Only this fan's charges (their handle).
+    pub fan: Option<String>,
+    /// Only ids below this (paging).
+    pub before: Option<i64>,
+    /// 1–200; default 50.
+    pub limit: Option<i64>,
+}
+
+/// Charges and reversals of every fan, or of one, newest first: what finance looks up before
+/// a refund (finance, admin).
+#[utoipa::path(get, path = "/api/v1/payments/charges", tag = "payments", security(("bearer" = [])),
+    params(ChargeQuery),
+    responses((status = 200, body = ChargeList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn charges(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    Query(q): Query<ChargeQuery>,
+) -> ApiResult<axum::Json<ChargeList>> {
+    finance(&me)?;
+    let mut db = state.store.conn().await?;
+    let fan = match q.fan.as_deref() {
+        Some(handle) => Some(fanz_profiles::get_by_handle(&mut db, handle).await?.user_id),
+        None => None,
+    };
+    let charges =
+        fanz_payments::apply::recent_charges(&mut db, fan, q.before, q.limit.unwrap_or(50)).await?;
+    Ok(axum::Json(ChargeList {
+        charges: charges.into_iter().map(ChargeView::from).collect(),
     }))
 }
 

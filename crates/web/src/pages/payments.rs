@@ -1767,6 +1767,43 @@ pub struct ConsolePage {
     pub dead: Vec<NoteLine>,
     pub batches: Vec<BatchLine>,
     pub ratios: RatioView,
+    /// The charges listed, every fan's or the one asked for.
+    pub charges: Vec<ConsoleCharge>,
+    /// The fan handle the charges are filtered by ("" for all).
+    pub fan: String,
+    /// The charge the refund form is filled in with ("" for none).
+    pub charge: String,
+}
+
+/// A charge as the console lists it, with a way to refund it when it can be.
+pub struct ConsoleCharge {
+    pub id: i64,
+    pub when: String,
+    pub fan: String,
+    pub line: ChargeLine,
+    pub refundable: bool,
+}
+
+/// What the console was asked to show: a notification status, a fan's charges, a charge to
+/// refund.
+#[derive(Default)]
+struct ConsoleQuery {
+    status: Option<String>,
+    fan: Option<String>,
+    charge: Option<i64>,
+}
+
+impl ConsoleQuery {
+    fn from_query(q: &HashMap<String, String>) -> Self {
+        ConsoleQuery {
+            status: q.get("status").cloned(),
+            fan: q
+                .get("fan")
+                .map(|f| f.trim().trim_start_matches('@').to_string())
+                .filter(|f| !f.is_empty()),
+            charge: q.get("charge").and_then(|c| c.trim().parse().ok()),
+        }
+    }
 }
 
 /// The processors' dispute and decline ratios as the console shows them.
@@ -1877,15 +1914,59 @@ async fn console_render(
     pc: &PageCluster,
     me: &Principal,
     csrf: &CsrfToken,
-    filter: Option<String>,
+    ask: ConsoleQuery,
     notice: Option<String>,
-    error: Option<String>,
+    mut error: Option<String>,
     batches: Vec<BatchLine>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     const STATUSES: [&str; 5] = ["received", "applied", "retrying", "rejected", "dead"];
-    let filter = filter.filter(|f| STATUSES.contains(&f.as_str()));
+    let filter = ask.status.filter(|f| STATUSES.contains(&f.as_str()));
     let mut db = state.store.conn().await?;
+    let fan_id = match &ask.fan {
+        Some(handle) => match fanz_profiles::get_by_handle(&mut db, handle).await {
+            Ok(p) => Some(Some(p.user_id)),
+            Err(_) => {
+                error.get_or_insert_with(|| format!("No account has the handle @{handle}."));
+                None
+            }
+        },
+        None => Some(None),
+    };
+    let charges = match fan_id {
+        Some(fan) => apply::recent_charges(&mut db, fan, None, 30).await?,
+        None => vec![],
+    };
+    let mut fans: HashMap<i64, String> = HashMap::new();
+    let mut heads = Vec::with_capacity(charges.len());
+    for c in &charges {
+        if let std::collections::hash_map::Entry::Vacant(e) = fans.entry(c.fan_id) {
+            e.insert(
+                fanz_profiles::get_by_user(&mut db, c.fan_id)
+                    .await
+                    .map(|p| format!("@{}", p.handle))
+                    .unwrap_or_default(),
+            );
+        }
+        let refundable = matches!(c.kind.as_str(), "sale" | "renewal") && !c.reversed;
+        heads.push((
+            c.id,
+            stamp(c.created_at),
+            fans[&c.fan_id].clone(),
+            refundable,
+        ));
+    }
+    let listed = heads
+        .into_iter()
+        .zip(charge_lines(&mut db, charges, true).await?)
+        .map(|((id, when, fan, refundable), line)| ConsoleCharge {
+            id,
+            when,
+            fan,
+            line,
+            refundable,
+        })
+        .collect();
     let counts = intake::counts(&mut db).await?;
     let notes = intake::list(&mut db, filter.as_deref(), None, 50)
         .await?
@@ -1937,6 +2018,9 @@ async fn console_render(
             dead,
             batches,
             ratios: ratios.into(),
+            charges: listed,
+            fan: ask.fan.unwrap_or_default(),
+            charge: ask.charge.map(|c| c.to_string()).unwrap_or_default(),
         },
     )))
 }
@@ -1971,7 +2055,7 @@ async fn console_get(
         &pc,
         &me,
         &csrf,
-        q.get("status").cloned(),
+        ConsoleQuery::from_query(&q),
         notice,
         None,
         vec![],
@@ -2011,7 +2095,20 @@ async fn console_post(
     let action = params.get("action").cloned().unwrap_or_default();
     let fail = |text: String, status: StatusCode| {
         let (state, pc, me, csrf) = (&state, &pc, &me, &csrf);
-        async move { console_render(state, pc, me, csrf, None, None, Some(text), vec![], status).await }
+        async move {
+            console_render(
+                state,
+                pc,
+                me,
+                csrf,
+                ConsoleQuery::default(),
+                None,
+                Some(text),
+                vec![],
+                status,
+            )
+            .await
+        }
     };
     match action.as_str() {
         "redrive" => {
@@ -2103,7 +2200,7 @@ async fn console_post(
                 &pc,
                 &me,
                 &csrf,
-                None,
+                ConsoleQuery::default(),
                 notice,
                 None,
                 lines,

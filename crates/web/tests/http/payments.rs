@@ -753,21 +753,50 @@ async fn wallet_and_gift_cards(app: TestApp) {
     // Wallet sales hold no reserve: 80 % straight to the creator.
     assert_eq!(figures(&app, &admin, cid).await.0, 400 + 799);
 
-    // Finance refunds the wallet unlock: back into the wallet, the post locked.
-    let charges: Value = app
+    // Finance finds the wallet unlock among the fan's charges (as the fan sees it too) and
+    // refunds it: back into the wallet, the post locked.
+    let find_unlock = |list: &Value| {
+        let all = list["charges"].as_array().unwrap().clone();
+        assert!(all.iter().all(|c| c["fan_id"] == fan_id), "{all:?}");
+        all.iter().find(|c| c["product"] == "ppv").unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let mine: Value = app
         .get("/api/v1/me/charges", Some(&fan))
         .await
         .json()
         .await
         .unwrap();
-    let unlock = charges["charges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["product"] == "ppv")
-        .unwrap()["id"]
+    let res = app
+        .get("/api/v1/payments/charges?fan=wanda&limit=10", Some(&admin))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let listed: Value = res.json().await.unwrap();
+    assert_eq!(listed["charges"], mine["charges"]);
+    let unlock = find_unlock(&listed);
+    assert_eq!(unlock, find_unlock(&mine));
+    // Paging: nothing of this fan's is older than their first charge.
+    let first = mine["charges"].as_array().unwrap().last().unwrap()["id"]
         .as_i64()
         .unwrap();
+    let older: Value = app
+        .get(
+            &format!("/api/v1/payments/charges?fan=wanda&before={first}"),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(older["charges"].as_array().unwrap().len(), 0);
+    assert_error(
+        app.get("/api/v1/payments/charges?fan=nobody_here", Some(&admin))
+            .await,
+        StatusCode::NOT_FOUND,
+        "profile_not_found",
+    )
+    .await;
     let res = app
         .post(
             &format!("/api/v1/payments/charges/{unlock}/refund"),
@@ -1293,6 +1322,8 @@ async fn other_accounts_are_refused(app: TestApp) {
     for path in [
         "/api/v1/payments/notifications",
         "/api/v1/payments/notifications/1",
+        "/api/v1/payments/charges",
+        "/api/v1/payments/charges?fan=walt",
     ] {
         assert_error(
             app.get(path, Some(&ctoken)).await,
