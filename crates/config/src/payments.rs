@@ -52,6 +52,9 @@ pub struct PaymentsConfig {
     /// Notification intake: retries before a notification that cannot be applied becomes a
     /// dead letter.
     pub apply_attempts: i64,
+    /// Notification intake: the most notifications stored and applied in one transaction
+    /// (group commit; 1 gives each its own).
+    pub intake_group_max: usize,
     /// Chargebacks per sale over the last 30 days, in basis points, at which the finance
     /// console warns, and at which it marks a processor excessive. Set them from your
     /// acquirer's letter: the card schemes' programmes (Visa's VAMP, Mastercard's ECM at 150)
@@ -86,6 +89,7 @@ impl Default for PaymentsConfig {
             payout_minimum: 2_000,
             payout_days: 3,
             apply_attempts: 8,
+            intake_group_max: 256,
         }
     }
 }

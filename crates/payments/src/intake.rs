@@ -1,10 +1,17 @@
 //! Notification intake. A notification is stored raw (body, headers, source address) before
 //! anything else; then verified against the processor's settings, parsed into canonical
-//! events and applied in one transaction. Each event is applied once, keyed by processor,
-//! the processor's id and the event type, however often and in whatever order it arrives.
-//! One that fails verification posts nothing. One that cannot be applied yet (its sale has
-//! not arrived) is retried by a job, and after its retries is a dead letter finance can
-//! re-drive.
+//! events and applied. Each event is applied once, keyed by processor, the processor's id and
+//! the event type, however often and in whatever order it arrives. One that fails
+//! verification posts nothing. One that cannot be applied yet (its sale has not arrived) is
+//! retried by a job, and after its retries is a dead letter finance can re-drive.
+//!
+//! **Group commit.** Notifications arriving together are stored and applied in one
+//! transaction ([`receive`]): each is inserted raw first, then applied inside a savepoint of
+//! its own, so one that fails rolls back alone and is kept, marked for retry, while the others
+//! go on. Nothing is answered until that transaction is durable; if it fails, every
+//! notification in it is answered as failed and the processors send them again. A burst thus
+//! pays for one commit (one fsync, one pass of the platform accounts' locks) instead of two
+//! per notification.
 
 use crate::{apply, Payments, PaymentsError, Result};
 use fanz_audit::{record, Actor};
@@ -130,32 +137,116 @@ pub async fn list(
     Ok(rows.iter().map(row).collect())
 }
 
+/// Notifications waiting for the next group commit, and the turn to run one.
+#[derive(Default)]
+pub struct Group {
+    waiting: std::sync::Mutex<Vec<Pending>>,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+struct Pending {
+    seq: u64,
+    processor: String,
+    n: Inbound,
+    reply: tokio::sync::oneshot::Sender<(Option<i64>, Outcome)>,
+}
+
 /// Take in one notification for `processor`: store, verify, parse, apply. Returns the stored
 /// id (none when it could not be stored) and the outcome the processor's answer is built from.
+///
+/// It joins the notifications waiting for the next group commit. Whoever gets the turn takes
+/// every waiting notification (up to `intake_group_max`) and commits them in a task of its own, so a
+/// caller that goes away (a dropped connection) never abandons the others' work.
 pub async fn receive(
     store: &Store,
     env: &Payments,
     processor: &str,
     n: Inbound,
 ) -> Result<(Option<i64>, Outcome)> {
-    let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
-    let id = match store_raw(store, processor, &n).await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(processor, error = %e, "a payment notification could not be stored");
-            return Ok((None, Outcome::Failed));
+    use std::sync::atomic::Ordering;
+    use tokio::sync::oneshot::error::TryRecvError;
+    env.driver(processor).ok_or(PaymentsError::NotFound)?;
+    let group = &env.group;
+    let seq = group.seq.fetch_add(1, Ordering::Relaxed);
+    let (reply, mut answer) = tokio::sync::oneshot::channel();
+    group.waiting.lock().expect("intake queue").push(Pending {
+        seq,
+        processor: processor.to_owned(),
+        n,
+        reply,
+    });
+    loop {
+        let turn = group.turn.clone().lock_owned().await;
+        // The turn is free only once the group before has answered, so this notification was
+        // either answered by it or is still waiting.
+        match answer.try_recv() {
+            Ok(done) => return Ok(done),
+            Err(TryRecvError::Closed) => return Ok((None, Outcome::Failed)),
+            Err(TryRecvError::Empty) => {}
         }
-    };
-    match verify(env, processor, driver.as_ref(), &n) {
-        Ok(cluster) => {
-            apply_verified(store, env, id, false, cluster.as_deref()).await?;
-            Ok((Some(id), Outcome::Accepted))
-        }
-        Err(refusal) => {
-            reject(store, id, processor, &refusal, &n).await?;
-            Ok((Some(id), Outcome::Rejected))
+        let batch: Vec<Pending> = {
+            let mut waiting = group.waiting.lock().expect("intake queue");
+            let k = waiting.len().min(env.config.intake_group_max.max(1));
+            waiting.drain(..k).collect()
+        };
+        let mine = batch.iter().any(|p| p.seq == seq);
+        let (store, env) = (store.clone(), env.clone());
+        tokio::spawn(async move {
+            commit_group(&store, &env, batch).await;
+            drop(turn);
+        });
+        if mine {
+            return Ok(answer.await.unwrap_or((None, Outcome::Failed)));
         }
     }
+}
+
+/// Store, verify and apply `batch` in one transaction and answer each notification.
+async fn commit_group(store: &Store, env: &Payments, batch: Vec<Pending>) {
+    let answers = match group_tx(store, env, &batch).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, count = batch.len(), "payment notifications could not be stored");
+            vec![(None, Outcome::Failed); batch.len()]
+        }
+    };
+    metrics::histogram!("fanz_payment_intake_group_size").record(batch.len() as f64);
+    for (p, a) in batch.into_iter().zip(answers) {
+        let _ = p.reply.send(a);
+    }
+}
+
+async fn group_tx(
+    store: &Store,
+    env: &Payments,
+    batch: &[Pending],
+) -> Result<Vec<(Option<i64>, Outcome)>> {
+    let mut tx = store.begin().await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for p in batch {
+        let driver = env.driver(&p.processor).ok_or(PaymentsError::NotFound)?;
+        let id = insert_raw(&mut tx, &p.processor, &p.n).await?;
+        match verify(env, &p.processor, driver.as_ref(), &p.n) {
+            Ok(cluster) => {
+                let mut one = sqlx::Acquire::begin(&mut *tx).await?;
+                match apply_in(&mut one, env, id, false, cluster.as_deref()).await? {
+                    Step::Done(_) => one.commit().await?,
+                    Step::Failed { n, error, retry } => {
+                        one.rollback().await?;
+                        failed_in(&mut tx, env, &n, &error, retry).await?;
+                    }
+                }
+                answers.push((Some(id), Outcome::Accepted));
+            }
+            Err(refusal) => {
+                reject_in(&mut tx, id, &p.processor, &refusal, &p.n).await?;
+                answers.push((Some(id), Outcome::Rejected));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(answers)
 }
 
 /// Verify `n` against each settings table of `processor`; the one that accepts it names the
@@ -184,26 +275,37 @@ async fn reject(
     refusal: &fanz_processors::VerifyError,
     n: &Inbound,
 ) -> Result<()> {
-    tracing::warn!(processor, id, reason = %refusal, "payment notification rejected");
     let mut tx = store.begin().await?;
+    reject_in(&mut tx, id, processor, refusal, n).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn reject_in(
+    db: &mut Db,
+    id: i64,
+    processor: &str,
+    refusal: &fanz_processors::VerifyError,
+    n: &Inbound,
+) -> Result<()> {
+    tracing::warn!(processor, id, reason = %refusal, "payment notification rejected");
     sqlx::query("UPDATE payment_notifications SET status = 'rejected', error = $1 WHERE id = $2")
         .bind(format!("{}: {refusal}", refusal.code()))
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut *db)
         .await?;
     record(
-        &mut tx,
+        db,
         &Actor::system(),
         "payments.notification_rejected",
         Some(&format!("notification:{id}")),
         json!({"processor": processor, "reason": refusal.code(), "source_ip": n.source_ip.map(|i| i.to_string())}),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-async fn store_raw(store: &Store, processor: &str, n: &Inbound) -> Result<i64> {
+async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<i64> {
     let headers: Vec<(&str, &str)> = n
         .headers
         .iter()
@@ -219,7 +321,6 @@ async fn store_raw(store: &Store, processor: &str, n: &Inbound) -> Result<i64> {
     };
     // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
     let query = n.query.replace('\0', "%00");
-    let mut tx = store.begin().await?;
     let r = sqlx::query(
         "INSERT INTO payment_notifications (processor, received_at, source_ip, method, query, headers, body, body_base64, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING id",
@@ -232,9 +333,8 @@ async fn store_raw(store: &Store, processor: &str, n: &Inbound) -> Result<i64> {
     .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()).replace('\0', ""))
     .bind(body)
     .bind(b64 as i64)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *db)
     .await?;
-    tx.commit().await?;
     Ok(r.get(0))
 }
 
@@ -257,7 +357,8 @@ pub async fn apply_stored(
 }
 
 /// [`apply_stored`], recording the cluster verification named (if any) in the same
-/// transaction. The notification is read, parsed and applied in that one transaction.
+/// transaction. The notification is read, parsed and applied in that one transaction; a
+/// failure is recorded in a transaction of its own.
 async fn apply_verified(
     store: &Store,
     env: &Payments,
@@ -266,76 +367,105 @@ async fn apply_verified(
     cluster: Option<&str>,
 ) -> Result<Applied> {
     let mut tx = store.begin().await?;
-    let n = get(&mut tx, id).await?;
+    match apply_in(&mut tx, env, id, redrive, cluster).await? {
+        Step::Done(applied) => {
+            tx.commit().await?;
+            Ok(applied)
+        }
+        Step::Failed { n, error, retry } => {
+            drop(tx);
+            let mut tx = store.begin().await?;
+            let applied = failed_in(&mut tx, env, &n, &error, retry).await?;
+            tx.commit().await?;
+            Ok(applied)
+        }
+    }
+}
+
+/// What applying one notification came to: done (or nothing to do), or failed — then what
+/// it wrote must be rolled back and the failure recorded with [`failed_in`].
+enum Step {
+    Done(Applied),
+    Failed {
+        n: Box<Notification>,
+        error: String,
+        retry: bool,
+    },
+}
+
+async fn apply_in(
+    db: &mut Db,
+    env: &Payments,
+    id: i64,
+    redrive: bool,
+    cluster: Option<&str>,
+) -> Result<Step> {
+    let n = get(db, id).await?;
     if n.status == "applied" || n.status == "rejected" || (!redrive && n.status == "dead") {
-        return Ok(Applied {
+        return Ok(Step::Done(Applied {
             status: n.status,
             error: n.error,
-        });
+        }));
     }
     let driver = env.driver(&n.processor).ok_or(PaymentsError::NotFound)?;
     let events = match driver.parse(&n.inbound()) {
         Ok(e) => e,
         Err(e) => {
-            drop(tx);
             // Authentic but unreadable: retrying will not help; finance sees it.
-            return finish_failed(store, env, &n, &format!("unreadable: {e}"), false).await;
+            return Ok(Step::Failed {
+                error: format!("unreadable: {e}"),
+                n: Box::new(n),
+                retry: false,
+            });
         }
     };
     if let Some(c) = cluster {
         sqlx::query("UPDATE payment_notifications SET cluster = $1 WHERE id = $2")
             .bind(c)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *db)
             .await?;
     }
     let actor = Actor::system();
     let mut applied = 0;
-    let mut result = Ok(());
     for ev in &events {
-        match apply_once(&mut tx, env, &n, ev, &actor).await {
+        match apply_once(db, env, &n, ev, &actor).await {
             Ok(true) => applied += 1,
             Ok(false) => {}
             Err(e) => {
-                result = Err(e);
-                break;
+                let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
+                return Ok(Step::Failed {
+                    error: e.to_string(),
+                    n: Box::new(n),
+                    retry,
+                });
             }
         }
     }
-    match result {
-        Ok(()) => {
-            let status = "applied";
-            sqlx::query(
-                "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, applied_at = $3 WHERE id = $4",
-            )
-            .bind(status)
-            .bind(serde_json::to_string(&events).ok())
-            .bind(now_micros())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if redrive {
-                record(
-                    &mut tx,
-                    &actor,
-                    "payments.notification_redriven",
-                    Some(&format!("notification:{id}")),
-                    json!({"events": applied}),
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(Applied {
-                status: status.into(),
-                error: None,
-            })
-        }
-        Err(e) => {
-            drop(tx);
-            let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
-            finish_failed(store, env, &n, &e.to_string(), retry).await
-        }
+    let status = "applied";
+    sqlx::query(
+        "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, applied_at = $3 WHERE id = $4",
+    )
+    .bind(status)
+    .bind(serde_json::to_string(&events).ok())
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    if redrive {
+        record(
+            db,
+            &actor,
+            "payments.notification_redriven",
+            Some(&format!("notification:{id}")),
+            json!({"events": applied}),
+        )
+        .await?;
     }
+    Ok(Step::Done(Applied {
+        status: status.into(),
+        error: None,
+    }))
 }
 
 /// Apply `ev` unless it was applied before; `Ok(false)` for a duplicate.
@@ -365,8 +495,9 @@ async fn apply_once(
     Ok(true)
 }
 
-async fn finish_failed(
-    store: &Store,
+/// Record that applying `n` failed: retried later by a job, or a dead letter (audited).
+async fn failed_in(
+    db: &mut Db,
     env: &Payments,
     n: &Notification,
     error: &str,
@@ -375,7 +506,6 @@ async fn finish_failed(
     let attempts = n.attempts + 1;
     let dead = !retry || attempts >= env.config.apply_attempts;
     let status = if dead { "dead" } else { "retrying" };
-    let mut tx = store.begin().await?;
     sqlx::query(
         "UPDATE payment_notifications SET status = $1, error = $2, attempts = $3 WHERE id = $4",
     )
@@ -383,12 +513,12 @@ async fn finish_failed(
     .bind(error)
     .bind(attempts)
     .bind(n.id)
-    .execute(&mut *tx)
+    .execute(&mut *db)
     .await?;
     if dead {
         tracing::warn!(id = n.id, processor = %n.processor, error, "payment notification is a dead letter");
         record(
-            &mut tx,
+            db,
             &Actor::system(),
             "payments.notification_dead",
             Some(&format!("notification:{}", n.id)),
@@ -401,13 +531,12 @@ async fn finish_failed(
             .saturating_mul(1 << (attempts - 1).clamp(0, 10))
             .min(1800 * SECOND);
         fanz_jobs::enqueue_with(
-            &mut tx,
+            db,
             &crate::jobs::ApplyNotification { id: n.id },
             fanz_jobs::Options::at(now_micros() + delay),
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(Applied {
         status: status.into(),
         error: Some(error.to_owned()),

@@ -46,6 +46,8 @@ pub struct Inner {
     /// Limits the server-side calls to processors (BTCPay invoices) in flight.
     pub outbound: tokio::sync::Semaphore,
     pub http: reqwest::Client,
+    /// Notifications waiting for the intake's next group commit.
+    pub group: intake::Group,
 }
 
 impl std::ops::Deref for Payments {
@@ -74,6 +76,7 @@ impl Payments {
             sandbox_secret,
             outbound: tokio::sync::Semaphore::new(8),
             http,
+            group: intake::Group::default(),
         }))
     }
 

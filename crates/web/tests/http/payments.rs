@@ -48,7 +48,8 @@ payments_tests!(
     dead_letters_are_redriven,
     sandbox_checkout_through_the_job_runner,
     other_accounts_are_refused,
-    bad_input_is_refused
+    bad_input_is_refused,
+    a_burst_is_applied_each_once_and_failures_stay_alone
 );
 
 pub async fn spawn(backend: fanz_store::Backend, btcpay_url: Option<String>) -> Option<TestApp> {
@@ -1510,4 +1511,93 @@ async fn bad_input_is_refused(app: TestApp) {
         )
         .await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_test_card").await;
+}
+
+/// Thirty notifications at once (committed together by the intake's group commit): each sale
+/// applied once, its duplicate too; a forged one, and a refund whose sale has not arrived,
+/// fail alone without taking the others with them.
+async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
+    let admin = app.admin().await;
+    let (_, cid, _, _, _) = shop(&app, "bursty").await;
+    let (fan, _) = app.user("burstfan").await;
+    let mut tips = Vec::new();
+    for _ in 0..24 {
+        tips.push(
+            checkout(
+                &app,
+                &fan,
+                json!({"kind": "tip", "creator_id": cid, "amount": 500, "processor": "sandbox"}),
+            )
+            .await,
+        );
+    }
+    let before = figures(&app, &admin, cid).await;
+    let mut sends = Vec::new();
+    for (i, t) in tips.iter().enumerate() {
+        sends.push((
+            notify_signed(&app, sale(t, &format!("burst{i}")), SECRET),
+            StatusCode::OK,
+        ));
+    }
+    // The same sale twice, one forged, and a refund of a sale that never came.
+    sends.push((
+        notify_signed(&app, sale(&tips[0], "burst0"), SECRET),
+        StatusCode::OK,
+    ));
+    sends.push((
+        notify_signed(&app, sale(&tips[1], "burst1"), SECRET),
+        StatusCode::OK,
+    ));
+    sends.push((
+        notify_signed(&app, sale(&tips[2], "burst_forged"), "not-the-secret"),
+        StatusCode::FORBIDDEN,
+    ));
+    sends.push((
+        notify_signed(
+            &app,
+            undo("refund", "txn_never_sold", "burst_refund"),
+            SECRET,
+        ),
+        StatusCode::OK,
+    ));
+    let (futures, expected): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
+    let got = futures_util::future::join_all(futures).await;
+    assert_eq!(got, expected);
+
+    // Every tip once: 24 × 5.00, the platform's 20 % and the creator's 80 % of each.
+    let after = figures(&app, &admin, cid).await;
+    assert_eq!(
+        after.2 - before.2,
+        24 * 100,
+        "platform revenue: each sale once"
+    );
+    let payable = after.0 - before.0;
+    let reserve = after.1 - before.1;
+    assert_eq!(
+        payable + reserve,
+        24 * 400,
+        "the creator's share, each once"
+    );
+    let list: Value = app
+        .get("/api/v1/payments/notifications?limit=200", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine: Vec<&Value> = list["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["body"].as_str().unwrap_or("").contains("burst"))
+        .collect();
+    assert_eq!(
+        mine.len(),
+        28,
+        "every notification stored, the forged one too"
+    );
+    let count = |status: &str| mine.iter().filter(|n| n["status"] == status).count();
+    assert_eq!(count("applied"), 26);
+    assert_eq!(count("rejected"), 1);
+    assert_eq!(count("retrying"), 1, "the early refund waits for its sale");
+    books_verify(&app, &admin).await;
 }
