@@ -48,6 +48,13 @@ pub enum AuditError {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The chain's last hash. The bound (always `i64::MAX`) is a parameter so that PostgreSQL can
+/// plan the statement for each call (a statement without parameters keeps the first plan it
+/// was given for the life of the connection: on a new database, a scan of the empty table);
+/// transactions that ask for fresh plans (the ledger's) then always walk the primary key
+/// backwards.
+pub const TAIL_QUERY: &str = "SELECT hash FROM audit_log WHERE id <= $1 ORDER BY id DESC LIMIT 1";
+
 /// Append one event. `subject` names what it is about (`user:42`); `details` is any JSON.
 pub async fn record(
     db: &mut Db,
@@ -62,7 +69,8 @@ pub async fn record(
             .execute(&mut *db)
             .await?;
     }
-    let prev: Option<String> = sqlx::query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    let prev: Option<String> = sqlx::query(TAIL_QUERY)
+        .bind(i64::MAX)
         .fetch_optional(&mut *db)
         .await?
         .map(|r| r.get::<String, _>(0));

@@ -167,8 +167,9 @@ enum BenchCommand {
     /// Processor notifications through the whole intake (stored, verified, applied once)
     /// beside the same sales posted straight through the ledger.
     Payments(bench_payments::PaymentsArgs),
-    /// Post entries through the full ledger path on a fresh set of accounts and report
-    /// entries/s, postings/s and batch latency.
+    /// Post entries through the full ledger path on a fresh set of accounts and report the
+    /// curve: entries/s, batch latency and bytes written per entry for every slice of the
+    /// run, the store's size, and the disk's synced-write latency measured first.
     Ledger {
         /// How many entries to post.
         #[arg(long, default_value_t = 100_000)]
@@ -182,6 +183,23 @@ enum BenchCommand {
         /// Every entry credits one hot account.
         #[arg(long)]
         hot: bool,
+        /// How the credited account is chosen: `uniform`, or `zipf` (most entries credit a
+        /// few accounts).
+        #[arg(long, default_value = "uniform", value_parser = ["uniform", "zipf"])]
+        skew: String,
+        /// The Zipf exponent for `--skew zipf`.
+        #[arg(long, default_value_t = 1.0)]
+        zipf_s: f64,
+        /// Report a slice every this many entries.
+        #[arg(long, default_value_t = 100_000)]
+        slice: usize,
+        /// Print the report as JSON (slices included) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// SQLite: a `PRAGMA` to run on the write connection first (`cache_size=-65536`);
+        /// repeatable. For measuring a setting before making it the default.
+        #[arg(long = "pragma")]
+        pragmas: Vec<String>,
     },
     /// No-op jobs through the real runner: enqueue rate, completion rate, commit-to-start
     /// latency. Run a second process with --work-only for two nodes.
@@ -293,19 +311,45 @@ async fn run(cli: Cli) -> Result<()> {
                     batch,
                     accounts,
                     hot,
+                    skew,
+                    zipf_s,
+                    slice,
+                    json,
+                    pragmas,
                 },
         } => {
             let store = open_store(&config).await?;
-            println!(
-                "ledger bench on {}: {entries} entries, batch {batch}, {accounts} accounts{}",
+            let skew = if skew == "zipf" {
+                fanz_ledger::Skew::Zipf { s: zipf_s }
+            } else {
+                fanz_ledger::Skew::Uniform
+            };
+            // The synced-write probe runs on the store's disk: beside the SQLite file, else
+            // in the data directory (PostgreSQL on the same machine).
+            let probe_dir = config
+                .database_url
+                .strip_prefix("sqlite:")
+                .map(|rest| rest.trim_start_matches("//"))
+                .and_then(|rest| rest.split('?').next())
+                .and_then(|path| std::path::Path::new(path).parent())
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map(|dir| dir.to_path_buf())
+                .unwrap_or_else(|| config.data_dir.clone());
+            eprintln!(
+                "ledger bench on {}: {entries} entries, batch {batch}, {accounts} accounts, {}",
                 store.backend().name(),
-                if hot { ", hot account" } else { "" }
+                if hot {
+                    "one hot account".to_owned()
+                } else {
+                    format!("{skew:?}").to_lowercase()
+                }
             );
-            let bar = indicatif::ProgressBar::new(entries as u64).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}",
-                )?,
+            let bar = indicatif::ProgressBar::new(accounts as u64).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} accounts opened")?,
             );
+            let entry_style = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta} {msg}",
+            )?;
             let report = fanz_ledger::bench(
                 &store,
                 &fanz_ledger::BenchOptions {
@@ -313,12 +357,34 @@ async fn run(cli: Cli) -> Result<()> {
                     batch,
                     accounts,
                     hot,
+                    skew,
+                    slice,
+                    probe_dir: Some(probe_dir),
+                    pragmas,
                 },
-                |n| bar.inc(n as u64),
+                |p| match p {
+                    fanz_ledger::Progress::Accounts(done, _) => {
+                        bar.set_position(done as u64);
+                        if done >= accounts {
+                            bar.reset();
+                            bar.set_length(entries as u64);
+                            bar.set_style(entry_style.clone());
+                        }
+                    }
+                    fanz_ledger::Progress::Batch(n) => bar.inc(n as u64),
+                    fanz_ledger::Progress::Slice(s) => bar.set_message(format!(
+                        "(last slice {:.0}/s, {:.0} B/entry)",
+                        s.entries_per_sec, s.written_bytes_per_entry
+                    )),
+                },
             )
             .await?;
             bar.finish_and_clear();
-            println!("{report}");
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
             Ok(())
         }
         Command::Bench {

@@ -164,6 +164,7 @@ pub async fn create_account(db: &mut Db, new: &NewAccount, actor: &Actor) -> Res
         )));
     }
     let flags = parse_flags(&new.flags)?;
+    crate::journal::fresh_plans(db).await?;
     let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
         .bind(&new.code)
         .fetch_optional(&mut *db)
@@ -205,6 +206,7 @@ pub async fn ensure_account(
     flags: &[&str],
     actor: &Actor,
 ) -> Result<()> {
+    crate::journal::fresh_plans(db).await?;
     let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
         .bind(code)
         .fetch_optional(&mut *db)

@@ -4,9 +4,9 @@
 //! postings are written with multi-row INSERTs. Account totals are written once at the end.
 
 use crate::journal::{
-    get_entry, insert_postings, placeholders, request_hash, validate_key, validate_postings,
-    BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan, PostingRow,
-    PostingView,
+    fresh_plans, get_entry, insert_postings, placeholders, request_hash, validate_key,
+    validate_postings, BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan,
+    PostingRow, PostingView,
 };
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
@@ -39,6 +39,7 @@ pub async fn post_batch_as(
     actor: &Actor,
 ) -> Result<Vec<BatchResult>> {
     let now = now_micros();
+    fresh_plans(db).await?;
     let mut j = Journal::new(db, actor);
     let mut codes: Vec<String> = entries
         .iter()

@@ -27,11 +27,15 @@ pub use accounts::{
 };
 pub use assets::{asset_exponent, ASSETS};
 pub use batch::{post_batch, post_batch_as};
-pub use bench::{bench, BenchOptions, BenchReport};
+pub use bench::{
+    bench, process_write_bytes, store_bytes, sync_probe, BenchOptions, BenchReport, Progress, Skew,
+    SliceReport, SyncProbe,
+};
 pub use journal::{
-    check_effective_at, expire_holds, get_entry, post_entry, post_entry_as, post_pending,
-    post_pending_as, reverse_entry, void_pending, void_pending_as, BatchMode, BatchResult,
-    Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView, MAX_AMOUNT,
+    check_effective_at, expire_holds, fresh_plans, get_entry, post_entry, post_entry_as,
+    post_pending, post_pending_as, reverse_entry, void_pending, void_pending_as, BatchMode,
+    BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView, MAX_AMOUNT,
+    WRITE_PATH_LOOKUPS,
 };
 pub use reconcile::{
     import_settlement, parse_decimal, parse_settlement, reconcile, LineMismatch,
