@@ -4,7 +4,10 @@
 // CHROMIUM_PATH (default /usr/bin/chromium). Screenshots go to SCREENSHOT_DIR.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const base = process.env.FANZ_URL ?? 'http://127.0.0.1:18080';
@@ -680,6 +683,100 @@ test('a creator reads a copyright takedown and files a counter-notice; reviewers
     assert.match(await page.locator('.safety-strikes').first().textContent(), /copyright strikes/);
     await page.screenshot({ path: `${shots}/cases-counter-notice-desktop.png`, fullPage: true });
     await page.close();
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Whether ffmpeg runs here (the server needs it to process video, this test to make a clip). */
+function hasFfmpeg() {
+  try {
+    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a video post plays through hls.js on the post page; a locked one shows its teaser', async (t) => {
+  if (!hasFfmpeg()) return t.skip('ffmpeg is not installed');
+  const handle = `vic_${Date.now().toString(36)}`;
+  const password = 'correct horse battery';
+  const call = async (method, path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(body instanceof FormData ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${res.ok ? '' : await res.text()}`);
+    return res.status === 204 ? null : res.json();
+  };
+  await call('POST', '/api/v1/auth/signup', { email: `${handle}@example.com`, handle, password });
+  const { token } = await call('POST', '/api/v1/auth/login', { email: `${handle}@example.com`, password });
+  await call('POST', '/api/v1/me/creator', { clusters: ['boyfanz'] }, token);
+  const agreement = await call('GET', '/api/v1/agreement');
+  await call('POST', '/api/v1/me/agreement', { version: agreement.version, typed_name: 'Vic Example' }, token);
+  const started = await call('POST', '/api/v1/me/verification', {}, token);
+  await call('POST', `/api/v1/verification/sandbox/${started.id}`,
+    { legal_name: 'Vic Example', date_of_birth: '1994-04-04', id_expires_on: '2034-01-01' }, token);
+  const vault = await call('GET', '/api/v1/media', undefined, token);
+  if (!vault.video_processing) return t.skip('the server has no ffmpeg');
+
+  // A clip from ffmpeg's test pattern, uploaded as a creator would.
+  const dir = mkdtempSync(join(tmpdir(), 'fanz-video-'));
+  const file = join(dir, 'clip.mp4');
+  execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25:duration=6',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6', '-c:v', 'libx264', '-preset', 'ultrafast',
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file]);
+  const form = new FormData();
+  form.append('file', new Blob([readFileSync(file)]), 'clip.mp4');
+  const { id } = await call('POST', '/api/v1/media', form, token);
+  let item;
+  for (let i = 0; i < 600; i++) {
+    item = await call('GET', `/api/v1/media/${id}`, undefined, token);
+    if (item.state !== 'processing') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(item.state, 'ready', JSON.stringify(item));
+  const open = await call('POST', '/api/v1/posts',
+    { text: 'Test pattern, in motion.', visibility: 'public', media: [id], publish: true }, token);
+  const members = await call('POST', '/api/v1/posts',
+    { text: 'The members cut.', visibility: 'subscribers', media: [id], publish: true }, token);
+
+  const browser = await launch();
+  try {
+    for (const [name, viewport] of VIEWPORTS) {
+      const page = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${base}/c/boyfanz/p/${open.id}`);
+      const video = page.locator('video[data-hls]');
+      await video.waitFor();
+      // Chromium has Media Source Extensions: hls.js plays the signed playlist.
+      await page.waitForFunction(() => document.querySelector('video[data-hls]').getAttribute('data-player'));
+      assert.equal(await video.getAttribute('data-player'), 'hls.js');
+      await video.evaluate((v) => { v.muted = true; return v.play(); });
+      await page.waitForFunction(() => {
+        const v = document.querySelector('video[data-hls]');
+        return v.currentTime > 1 || v.getAttribute('data-player-error');
+      }, null, { timeout: 30000 });
+      assert.equal(await video.getAttribute('data-player-error'), null, 'hls.js reported no error');
+      const played = await video.evaluate((v) => ({ w: v.videoWidth, h: v.videoHeight, t: v.currentTime }));
+      assert.ok(played.w > 0 && played.h > 0 && played.t > 1, JSON.stringify(played));
+      await video.evaluate((v) => v.pause());
+      assert.deepEqual(errors, []);
+      await page.screenshot({ path: `${shots}/player-${name}.png`, fullPage: true });
+
+      // Locked: the blurred teaser and the way in, no player.
+      await page.goto(`${base}/c/boyfanz/p/${members.id}`);
+      await page.locator('.post-card.is-locked .lock-img').waitFor();
+      assert.equal(await page.locator('video').count(), 0);
+      await page.screenshot({ path: `${shots}/player-locked-${name}.png`, fullPage: true });
+      await page.close();
+    }
   } finally {
     await browser.close();
   }

@@ -40,6 +40,8 @@ impl Default for JobsConfig {
                 ("default".into(), 4),
                 ("mail".into(), 2),
                 ("maintenance".into(), 1),
+                // Video and audio transcoding (`[media] transcode_concurrency` bounds ffmpeg).
+                ("media".into(), 1),
             ]),
             poll_interval_ms: 1000,
             lease_secs: 60,

@@ -38,6 +38,27 @@ pub struct MediaConfig {
     pub url_key: String,
     /// Earlier keys, still accepted for URLs signed before a rotation.
     pub url_old_keys: Vec<String>,
+    /// The ffmpeg and ffprobe programs (a name looked up on PATH, or a path) that process
+    /// video and audio; empty, or not found at start: video and audio processing is
+    /// unavailable and such uploads are refused with `video_processing_unavailable`.
+    pub ffmpeg: String,
+    pub ffprobe: String,
+    /// Video and audio longer than this fail.
+    pub max_duration_secs: u64,
+    /// Video frames with more pixels than this fail (4096×2160 by default).
+    pub max_video_pixels: u64,
+    /// Files with more streams (video, audio, subtitles, data) than this fail.
+    pub max_streams: u32,
+    /// One ffmpeg or ffprobe run is killed after this long, and the item fails.
+    pub transcode_timeout_secs: u64,
+    /// ffmpeg runs at once on this node (each uses up to `transcode_threads` threads).
+    pub transcode_concurrency: u32,
+    pub transcode_threads: u32,
+    /// The heights of the HLS ladder; a source gets the rungs up to its own height (its
+    /// shorter side, for portrait video), at least the lowest.
+    pub hls_heights: Vec<u32>,
+    /// Length of the muted preview clip.
+    pub preview_secs: u32,
 }
 
 impl Default for MediaConfig {
@@ -60,6 +81,16 @@ impl Default for MediaConfig {
             url_ttl_secs: 15 * 60,
             url_key: String::new(),
             url_old_keys: Vec::new(),
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            max_duration_secs: 4 * 3600,
+            max_video_pixels: 4096 * 2160,
+            max_streams: 8,
+            transcode_timeout_secs: 3 * 3600,
+            transcode_concurrency: 1,
+            transcode_threads: 2,
+            hls_heights: vec![240, 360, 480, 720, 1080],
+            preview_secs: 4,
         }
     }
 }
@@ -84,6 +115,16 @@ impl MediaConfig {
             ("media.max_pixels", self.max_pixels),
             ("media.decode_timeout_secs", self.decode_timeout_secs),
             ("media.url_ttl_secs", self.url_ttl_secs),
+            ("media.max_duration_secs", self.max_duration_secs),
+            ("media.max_video_pixels", self.max_video_pixels),
+            ("media.transcode_timeout_secs", self.transcode_timeout_secs),
+            ("media.max_streams", u64::from(self.max_streams)),
+            (
+                "media.transcode_concurrency",
+                u64::from(self.transcode_concurrency),
+            ),
+            ("media.transcode_threads", u64::from(self.transcode_threads)),
+            ("media.preview_secs", u64::from(self.preview_secs)),
         ] {
             if v == 0 {
                 return Err((key, "must be at least 1".into()));
@@ -101,6 +142,14 @@ impl MediaConfig {
             return Err((
                 "media.rendition_widths",
                 "list one or more widths from 16 to 8192".into(),
+            ));
+        }
+        if self.hls_heights.is_empty()
+            || self.hls_heights.iter().any(|&h| !(64..=4320).contains(&h))
+        {
+            return Err((
+                "media.hls_heights",
+                "list one or more heights from 64 to 4320".into(),
             ));
         }
         Ok(())

@@ -26,9 +26,13 @@ pub struct MediaView {
     pub id: i64,
     pub kind: fanz_media::MediaKind,
     pub state: fanz_media::MediaState,
-    /// A short-lived URL signed for this viewer (added by the web layer for ready images).
+    /// A short-lived URL signed for this viewer (added by the web layer for ready items): a
+    /// picture, a video's HLS master playlist, or an audio file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A video's poster frame, or an audio item's waveform, signed for this viewer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,6 +225,7 @@ pub async fn render(
                         kind: m.kind,
                         state: m.state,
                         url: None,
+                        poster_url: None,
                         width: None,
                         height: None,
                     })

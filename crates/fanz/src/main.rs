@@ -91,10 +91,25 @@ enum Command {
         #[command(subcommand)]
         command: compliance::ComplianceCommand,
     },
+    /// Media tools.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Benchmarks against the configured store (FANZ_DATABASE_URL).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Name the viewer a leaked picture was delivered to, from its forensic mark, with a
+    /// confidence (or say that it cannot). Exit status 1 when no viewer is named.
+    Trace {
+        /// The leaked copy (JPEG, PNG, WebP or GIF; resized or re-encoded is fine, cropped is not).
+        file: PathBuf,
     },
 }
 
@@ -441,6 +456,56 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Events { command } => {
             let store = open_store(&config).await?;
             ops::events(&config, &store, command).await
+        }
+        Command::Media {
+            command: MediaCommand::Trace { file },
+        } => {
+            let store = open_store(&config).await?;
+            let media = fanz_media::Media::from_config(&config)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut db = store.conn().await?;
+            use fanz_media::mark::Trace;
+            match fanz_media::mark::trace_bytes(&media, &mut db, bytes).await? {
+                Trace::UnknownPicture => {
+                    println!(
+                        "cannot trace: no picture on this server looks like {}",
+                        file.display()
+                    );
+                    std::process::exit(1);
+                }
+                Trace::NoViewer {
+                    media_id,
+                    candidates,
+                    best,
+                } => {
+                    println!(
+                        "the picture is media {media_id}, but no viewer's mark stands out among the \
+                         {candidates} it was delivered to marked (best correlation {best:.3}): \
+                         cannot name a viewer"
+                    );
+                    std::process::exit(1);
+                }
+                Trace::Viewer {
+                    media_id,
+                    viewer_id,
+                    correlation,
+                    sigmas,
+                    runner_up,
+                    confidence,
+                } => {
+                    let handle = fanz_profiles::get_by_user(&mut db, viewer_id)
+                        .await
+                        .map(|p| format!("@{}", p.handle))
+                        .unwrap_or_else(|_| "an erased account".into());
+                    println!(
+                        "media {media_id} was leaked by {handle} (user {viewer_id}): confidence {confidence:.2} \
+                         (correlation {correlation:.3} with their mark, {sigmas:.0} standard deviations above an \
+                         unmarked copy; next best viewer {runner_up:.3})"
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Serve { demo } => serve(config, demo).await,
     }

@@ -167,6 +167,36 @@ pub fn render_blocking(
     })
 }
 
+/// A still frame (a video's poster) made ready for pages: `poster.jpg` at its size, the
+/// blurred `teaser.jpg`, a blurhash and the PDQ hash.
+pub struct Still {
+    pub width: u32,
+    pub height: u32,
+    pub blurhash: Option<String>,
+    pub pdq: Option<(crate::pdq::Pdq, u8)>,
+    pub files: Vec<(Rendition, Vec<u8>)>,
+}
+
+/// Make a [`Still`] of a PNG that ffmpeg wrote (already scaled to at most 1280 wide).
+pub fn still(png: &[u8]) -> Result<Still, ImageFailure> {
+    let img = image::load_from_memory_with_format(png, ImageFormat::Png).map_err(undecodable)?;
+    let (width, height) = img.dimensions();
+    let pdq = crate::pdq::hash_image(&img);
+    let files = vec![
+        jpeg(&img, "poster.jpg", false)?,
+        teaser(&img, width, height)?,
+    ];
+    let thumb = img.thumbnail(32, 32).to_rgba8();
+    let blurhash = blurhash::encode(4, 3, thumb.width(), thumb.height(), thumb.as_raw()).ok();
+    Ok(Still {
+        width,
+        height,
+        blurhash,
+        pdq,
+        files,
+    })
+}
+
 fn scaled_height(sw: u32, sh: u32, tw: u32) -> u32 {
     ((u64::from(sh) * u64::from(tw) + u64::from(sw) / 2) / u64::from(sw)).max(1) as u32
 }

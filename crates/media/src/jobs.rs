@@ -1,7 +1,7 @@
 //! The media module's durable jobs: processing an upload, deleting an item's objects, and
 //! removing resumable uploads that were never finished.
 
-use crate::{images, tus, Media, MediaError, MediaKind, MediaState};
+use crate::{av, images, tus, Media, MediaError, MediaKind, MediaState};
 use fanz_audit::Actor;
 use fanz_core::clock::now_micros;
 use fanz_jobs::{Job, JobContext, JobError, Registry};
@@ -23,6 +23,19 @@ pub struct Process {
 impl Job for Process {
     const KIND: &'static str = "media.process";
     const MAX_ATTEMPTS: i64 = 5;
+}
+
+/// Process one video or audio item with ffmpeg (on the `media` queue, so long transcodes
+/// never hold up the default queue).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Transcode {
+    pub media_id: i64,
+}
+
+impl Job for Transcode {
+    const KIND: &'static str = "media.transcode";
+    const QUEUE: &'static str = "media";
+    const MAX_ATTEMPTS: i64 = 3;
 }
 
 /// Delete every object under an item's prefix (after the item was deleted).
@@ -63,6 +76,11 @@ pub fn register(registry: &mut Registry, media: Arc<Media>) {
     registry.register(move |ctx: JobContext, job: Process| {
         let media = m.clone();
         async move { process(&media, ctx, job).await }
+    });
+    let m = media.clone();
+    registry.register(move |ctx: JobContext, job: Transcode| {
+        let media = m.clone();
+        async move { transcode(&media, ctx, job).await }
     });
     let m = media.clone();
     registry.register(move |_ctx: JobContext, job: Purge| {
@@ -160,7 +178,13 @@ async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), Job
         // Storage kept failing: say so on the item instead of leaving it processing.
         Err(e) if ctx.attempt >= Process::MAX_ATTEMPTS => {
             tracing::warn!(media_id, error = %e, "media processing gave up");
-            fail(ctx, media_id, &format!("processing failed: {e}")).await
+            fail(
+                ctx,
+                media_id,
+                "processing_failed",
+                &format!("processing failed: {e}"),
+            )
+            .await
         }
         other => other,
     }
@@ -190,12 +214,15 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
         }
     }
     if item.kind != MediaKind::Image {
-        tracing::info!(
-            media_id = item.id,
-            kind = item.kind.as_str(),
-            "stored; video and audio processing is not available yet"
-        );
-        return complete(ctx).await;
+        // Video and audio go to the `media` queue; a node without ffmpeg says so on the item.
+        if media.av.is_none() {
+            let f = av::AvFailure::Unavailable;
+            return fail(ctx, item.id, f.code(), &f.to_string()).await;
+        }
+        let mut tx = ctx.begin().await?;
+        fanz_jobs::enqueue(&mut tx, &Transcode { media_id: item.id }).await?;
+        tx.complete().await?;
+        return Ok(());
     }
     // An image is decoded from memory: one larger than a small upload may be (it came by
     // tus) is refused rather than read.
@@ -207,7 +234,7 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
         Ok(b) => b,
         Err(MediaError::TooLarge { limit }) => {
             let message = format!("an image may have at most {limit} bytes");
-            return fail(ctx, item.id, &message).await;
+            return fail(ctx, item.id, "media_too_large", &message).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -215,7 +242,12 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
         Ok(out) => out,
         Err(failure) => {
             tracing::info!(media_id = item.id, error = %failure, "image processing failed");
-            return fail(ctx, item.id, &failure.to_string()).await;
+            let code = match failure {
+                images::ImageFailure::TooManyPixels { .. } => "media_too_many_pixels",
+                images::ImageFailure::Undecodable(_) => "media_malformed",
+                images::ImageFailure::Timeout(_) => "processing_timeout",
+            };
+            return fail(ctx, item.id, code, &failure.to_string()).await;
         }
     };
     let mut derived = 0u64;
@@ -267,16 +299,18 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
     Ok(())
 }
 
-/// End an item `failed` with `message`, and the job done, in one transaction.
-async fn fail(ctx: JobContext, media_id: i64, message: &str) -> Result<(), JobError> {
+/// End an item `failed` with `message` and its stable `code`, and the job done, in one
+/// transaction.
+async fn fail(ctx: JobContext, media_id: i64, code: &str, message: &str) -> Result<(), JobError> {
     let mut tx = ctx.begin().await?;
     let updated = sqlx::query(
-        "UPDATE media SET state = 'failed', error = $1, updated_at = $2 \
+        "UPDATE media SET state = 'failed', error = $1, error_code = $4, updated_at = $2 \
          WHERE id = $3 AND state = 'processing'",
     )
     .bind(message)
     .bind(now_micros())
     .bind(media_id)
+    .bind(code)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -286,7 +320,7 @@ async fn fail(ctx: JobContext, media_id: i64, message: &str) -> Result<(), JobEr
             &Actor::system(),
             "media.failed",
             Some(&format!("media:{media_id}")),
-            serde_json::json!({"error": message}),
+            serde_json::json!({"error": message, "code": code}),
         )
         .await?;
     }
@@ -296,5 +330,134 @@ async fn fail(ctx: JobContext, media_id: i64, message: &str) -> Result<(), JobEr
 
 async fn complete(ctx: JobContext) -> Result<(), JobError> {
     ctx.begin().await?.complete().await?;
+    Ok(())
+}
+
+async fn transcode(media: &Media, ctx: JobContext, job: Transcode) -> Result<(), JobError> {
+    let media_id = job.media_id;
+    match transcode_once(media, ctx.clone(), job).await {
+        Err(e) if ctx.attempt >= Transcode::MAX_ATTEMPTS => {
+            tracing::warn!(media_id, error = %e, "video or audio processing gave up");
+            fail(
+                ctx,
+                media_id,
+                "processing_failed",
+                &format!("processing failed: {e}"),
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+/// Removes an item's work directory however processing ends.
+struct WorkDir(std::path::PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %self.0.display(), error = %e, "cannot remove a media work directory");
+            }
+        }
+    }
+}
+
+async fn transcode_once(media: &Media, ctx: JobContext, job: Transcode) -> Result<(), JobError> {
+    let item = {
+        let mut db = ctx.store().conn().await?;
+        match crate::get(&mut db, job.media_id).await {
+            Ok(item) => item,
+            Err(MediaError::NotFound) => return complete(ctx).await,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if item.state != MediaState::Processing || item.kind == MediaKind::Image {
+        return complete(ctx).await;
+    }
+    let Some(av) = media.av.clone() else {
+        let f = av::AvFailure::Unavailable;
+        return fail(ctx, item.id, f.code(), &f.to_string()).await;
+    };
+    let Some(format) = av::demuxer(&item.mime) else {
+        let f = av::AvFailure::Malformed(format!("video or audio ({})", item.mime));
+        return fail(ctx, item.id, f.code(), &f.to_string()).await;
+    };
+    let _slot = av.slot().await;
+    let deadline = tokio::time::Instant::now() + av.limits.timeout;
+    let dir = media.work_dir.join(format!("{}-{}", item.id, ctx.attempt));
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| JobError::retry(format!("{}: {e}", dir.display())))?;
+    let work = WorkDir(dir.clone());
+    let input = dir.join("original");
+    media.objects.download(&item.original_key(), &input).await?;
+    let out_dir = dir.join("out");
+    tokio::fs::create_dir_all(&out_dir)
+        .await
+        .map_err(|e| JobError::retry(format!("{}: {e}", out_dir.display())))?;
+    let outcome = match item.kind {
+        MediaKind::Video => av.video(&input, format, &out_dir, deadline).await,
+        _ => av.audio(&input, format, &out_dir, deadline).await,
+    };
+    let out = match outcome {
+        Ok(out) => out,
+        Err(failure) => {
+            drop(work);
+            tracing::info!(media_id = item.id, error = %failure, "video or audio processing failed");
+            return fail(ctx, item.id, failure.code(), &failure.to_string()).await;
+        }
+    };
+    let mut derived = 0u64;
+    let mut renditions = Vec::with_capacity(out.files.len());
+    for (r, data) in out.files {
+        let key = item.rendition_key(&r);
+        match data {
+            av::Output::Bytes(b) => media.objects.put(&key, b.into()).await?,
+            av::Output::File(path) => {
+                media.objects.put_file(&key, &path).await?;
+            }
+        }
+        derived += r.bytes;
+        renditions.push(r);
+    }
+    drop(work);
+    let mut tx = ctx.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
+         renditions = $4, derived_bytes = $5, error = NULL, error_code = NULL, pdq = $6, \
+         pdq_quality = $7, duration_ms = $8, updated_at = $9 WHERE id = $10 AND state = 'processing'",
+    )
+    .bind(out.width.map(i64::from))
+    .bind(out.height.map(i64::from))
+    .bind(out.blurhash.as_deref())
+    .bind(serde_json::to_string(&renditions).expect("renditions serialize"))
+    .bind(derived as i64)
+    .bind(out.pdq.map(|(h, _)| h.to_hex()))
+    .bind(out.pdq.map(|(_, q)| i64::from(q)))
+    .bind(out.duration_ms)
+    .bind(now_micros())
+    .bind(item.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        fanz_audit::record(
+            &mut tx,
+            &Actor::system(),
+            "media.ready",
+            Some(&format!("media:{}", item.id)),
+            serde_json::json!({"kind": item.kind.as_str(), "duration_ms": out.duration_ms,
+                               "renditions": renditions.len()}),
+        )
+        .await?;
+        // The poster frame is screened as an image is.
+        if let (Some(screen), Some((pdq, _))) = (&media.screen, out.pdq) {
+            if let Some(reason) = screen.screen(&mut tx, item.id, item.owner_id, &pdq).await? {
+                crate::quarantine(&mut tx, item.id, &reason, &Actor::system()).await?;
+            }
+        }
+    }
+    tx.complete().await?;
     Ok(())
 }

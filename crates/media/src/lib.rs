@@ -13,9 +13,12 @@
 //! own vault. It must never deliver an original (they keep the uploader's metadata), nor take
 //! an object key from user input.
 
+pub mod av;
 pub mod delivery;
+pub mod hls;
 pub mod images;
 pub mod jobs;
+pub mod mark;
 pub mod objects;
 pub mod pdq;
 pub mod sniff;
@@ -69,6 +72,8 @@ pub enum MediaError {
     Jobs(#[from] fanz_jobs::JobsError),
     #[error("this item is preserved by a legal hold and cannot be deleted")]
     Preserved,
+    #[error("video and audio processing is not available on this server (ffmpeg is not installed); photos can still be uploaded")]
+    AvUnavailable,
 }
 
 impl From<fanz_store::StoreError> for MediaError {
@@ -156,7 +161,8 @@ pub struct MediaSummary {
 pub struct Rendition {
     /// The name delivery URLs are signed for.
     pub name: String,
-    /// `jpeg` or `webp`.
+    /// `jpeg`, `webp` or `png` (pictures), `mp4` (video: the preview clip and the HLS
+    /// rungs' media), `m3u8` (HLS playlists), `m4a` (audio).
     pub format: String,
     pub width: u32,
     pub height: u32,
@@ -170,8 +176,17 @@ impl Rendition {
     pub fn content_type(&self) -> &'static str {
         match self.format.as_str() {
             "webp" => "image/webp",
+            "png" => "image/png",
+            "mp4" => "video/mp4",
+            "m4a" => "audio/mp4",
+            "m3u8" => "application/vnd.apple.mpegurl",
             _ => "image/jpeg",
         }
+    }
+
+    /// An HLS playlist, whose URIs are signed for the viewer as it is delivered.
+    pub fn is_playlist(&self) -> bool {
+        self.format == "m3u8"
     }
 }
 
@@ -191,6 +206,10 @@ pub struct MediaItem {
     pub blurhash: Option<String>,
     pub renditions: Vec<Rendition>,
     pub error: Option<String>,
+    /// The stable code of `error` (`video_processing_unavailable`, `media_malformed`, …).
+    pub error_code: Option<String>,
+    /// The length of a video or audio item.
+    pub duration_ms: Option<i64>,
     /// The image's PDQ hash (64 hex digits), once processed.
     pub pdq: Option<String>,
     pub pdq_quality: Option<u8>,
@@ -292,6 +311,10 @@ pub struct Media {
     decode_slots: Arc<tokio::sync::Semaphore>,
     /// What processed images are screened by (none: not screened).
     pub screen: Option<Arc<dyn Screen>>,
+    /// ffmpeg and ffprobe, when this node has them: video and audio are refused without.
+    pub av: Option<Arc<av::Av>>,
+    /// Where video and audio are processed (a directory per item, removed after).
+    pub work_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Media {
@@ -311,7 +334,29 @@ impl Media {
             limits,
             decode_slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             screen: None,
+            av: None,
+            work_dir: std::env::temp_dir(),
         }
+    }
+
+    /// Process video and audio with `av`, in directories under `work_dir`.
+    pub fn with_av(mut self, av: Option<av::Av>, work_dir: std::path::PathBuf) -> Self {
+        self.av = av.map(Arc::new);
+        self.work_dir = work_dir;
+        self
+    }
+
+    /// Whether this node processes video and audio.
+    pub fn av_available(&self) -> bool {
+        self.av.is_some()
+    }
+
+    /// Refuse a kind this node cannot process.
+    pub fn accepts(&self, kind: MediaKind) -> Result<()> {
+        if kind != MediaKind::Image && self.av.is_none() {
+            return Err(MediaError::AvUnavailable);
+        }
+        Ok(())
     }
 
     /// Screen every processed image with `screen`.
@@ -328,7 +373,8 @@ impl Media {
             UrlKeys::load(&c.url_key, &c.url_old_keys, &config.data_dir)?,
             Limits::from_config(c),
             c.process_concurrency as usize,
-        ))
+        )
+        .with_av(av::Av::detect(c), config.data_dir.join("media-work")))
     }
 
     /// An item's original as uploaded, metadata and all: for tools and tests, never to be
@@ -390,6 +436,7 @@ impl Media {
             return Err(MediaError::Empty);
         }
         let sniffed = sniff::sniff(&head).ok_or(MediaError::Unsupported)?;
+        self.accepts(sniffed.kind)?;
         let prefix = objects::new_prefix("m");
         let key = original_key(&prefix);
         let mut w = self.objects.writer(&key, cap).await?;
@@ -548,7 +595,7 @@ pub async fn summaries(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaSummary>> {
 }
 
 const ITEM_COLUMNS: &str = "id, owner_id, kind, state, mime, object_prefix, bytes, derived_bytes, \
-     width, height, blurhash, renditions, error, pdq, pdq_quality, quarantine_reason, preserved_until, \
+     width, height, blurhash, renditions, error, error_code, duration_ms, pdq, pdq_quality, quarantine_reason, preserved_until, \
      created_at, updated_at";
 
 fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
@@ -573,6 +620,8 @@ fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
         blurhash: row.try_get("blurhash")?,
         renditions: serde_json::from_str(&renditions).unwrap_or_default(),
         error: row.try_get("error")?,
+        error_code: row.try_get("error_code")?,
+        duration_ms: row.try_get("duration_ms")?,
         pdq: row.try_get("pdq")?,
         pdq_quality: row
             .try_get::<Option<i64>, _>("pdq_quality")?

@@ -196,6 +196,49 @@ impl Objects {
         Ok(n)
     }
 
+    /// Copy an object into the local file `to` (streamed); its size.
+    pub async fn download(&self, key: &str, to: &Path) -> Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e: std::io::Error| MediaError::Storage(format!("{}: {e}", to.display()));
+        let got = self.store.get(&path(key)?).await.map_err(storage)?;
+        let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+        let mut stream = got.into_stream();
+        let mut n = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(storage)?;
+            file.write_all(&chunk).await.map_err(io)?;
+            n += chunk.len() as u64;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(n)
+    }
+
+    /// Store the local file `from` as `key` (streamed, in 5 MiB parts).
+    pub async fn put_file(&self, key: &str, from: &Path) -> Result<u64> {
+        use tokio::io::AsyncReadExt;
+        let io = |e: std::io::Error| MediaError::Storage(format!("{}: {e}", from.display()));
+        let mut file = tokio::fs::File::open(from).await.map_err(io)?;
+        let mut w = self.writer(key, u64::MAX).await?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    w.abort().await;
+                    return Err(io(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = w.write(&buf[..n]).await {
+                w.abort().await;
+                return Err(e);
+            }
+        }
+        w.finish().await
+    }
+
     /// Copy the objects `parts`, in order, into one object `key` (streamed).
     pub async fn concat(&self, parts: &[String], key: &str) -> Result<u64> {
         let mut w = self.writer(key, u64::MAX).await?;

@@ -312,6 +312,17 @@ impl Media {
                 return Err(failure.expect("checked above"));
             }
         }
+        // The first bytes tell the type: a video on a node that cannot process one is refused
+        // now rather than after the whole file arrived.
+        if offset == 0 && !head.is_empty() {
+            if let Some(sniffed) = sniff::sniff(&head) {
+                if let Err(e) = self.accepts(sniffed.kind) {
+                    w.abort().await;
+                    self.discard(store, id).await?;
+                    return Err(e);
+                }
+            }
+        }
         let n = w.written();
         if n == 0
             || matches!(

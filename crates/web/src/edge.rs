@@ -37,6 +37,7 @@ pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     (
         "content-security-policy",
         "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; \
+         media-src 'self' blob:; \
          object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
     ),
     ("x-frame-options", "DENY"),

@@ -298,6 +298,10 @@ impl From<fanz_media::MediaError> for ApiError {
             ),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_upload"),
             E::Preserved => (StatusCode::CONFLICT, "preserved"),
+            E::AvUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "video_processing_unavailable",
+            ),
             E::Url(UrlError::Invalid) => (StatusCode::FORBIDDEN, "media_url_invalid"),
             E::Url(UrlError::Expired) => (StatusCode::FORBIDDEN, "media_url_expired"),
             E::Url(UrlError::WrongViewer) => (StatusCode::FORBIDDEN, "media_url_wrong_viewer"),

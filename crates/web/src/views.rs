@@ -11,6 +11,9 @@ use fanz_content::views::PostView;
 use fanz_content::{Post, Viewer};
 use fanz_store::Db;
 
+/// A video's HLS master playlist.
+const HLS_MASTER: &str = "hls/master.m3u8";
+
 /// The rendition a post shows in full: the largest JPEG up to 1280 wide.
 fn display_rendition(item: &fanz_media::MediaItem) -> Option<&fanz_media::Rendition> {
     item.renditions
@@ -52,22 +55,41 @@ async fn sign(
 ) -> Result<(), ApiError> {
     let ttl = state.media.limits.url_ttl;
     let keys = &state.media.keys;
+    let url = |id: i64, name: &str| fanz_media::delivery_url(keys, id, name, viewer.user_id, ttl);
     for v in views.iter_mut() {
         for m in v.media.iter_mut() {
-            if m.state != fanz_media::MediaState::Ready || m.kind != fanz_media::MediaKind::Image {
+            if m.state != fanz_media::MediaState::Ready {
                 continue;
             }
             let item = fanz_media::get(db, m.id).await?;
-            if let Some(r) = display_rendition(&item) {
-                m.url = Some(fanz_media::delivery_url(
-                    keys,
-                    m.id,
-                    &r.name,
-                    viewer.user_id,
-                    ttl,
-                ));
-                m.width = Some(r.width);
-                m.height = Some(r.height);
+            match m.kind {
+                fanz_media::MediaKind::Image => {
+                    if let Some(r) = display_rendition(&item) {
+                        m.url = Some(url(m.id, &r.name));
+                        m.width = Some(r.width);
+                        m.height = Some(r.height);
+                    }
+                }
+                // The master playlist: its variant playlists and segments are signed for the
+                // same viewer as it is delivered.
+                fanz_media::MediaKind::Video => {
+                    if item.rendition(HLS_MASTER).is_some() {
+                        m.url = Some(url(m.id, HLS_MASTER));
+                        m.width = item.width;
+                        m.height = item.height;
+                    }
+                    if item.rendition("poster.jpg").is_some() {
+                        m.poster_url = Some(url(m.id, "poster.jpg"));
+                    }
+                }
+                fanz_media::MediaKind::Audio => {
+                    if item.rendition("audio.m4a").is_some() {
+                        m.url = Some(url(m.id, "audio.m4a"));
+                    }
+                    if item.rendition("waveform.png").is_some() {
+                        m.poster_url = Some(url(m.id, "waveform.png"));
+                    }
+                }
             }
         }
         if let Some(id) = v.preview_media {

@@ -60,6 +60,14 @@ pub struct MediaView {
     /// Why processing failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The stable code of `error`: `video_processing_unavailable`, `media_malformed`,
+    /// `media_too_long`, `media_too_many_pixels`, `media_too_many_streams`,
+    /// `media_too_large`, `processing_timeout`, `processing_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The length of a video or audio item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -84,6 +92,8 @@ fn view(state: &AppState, item: MediaItem) -> MediaView {
         blurhash: item.blurhash,
         renditions,
         error: item.error,
+        error_code: item.error_code,
+        duration_ms: item.duration_ms,
         created_at: fanz_core::clock::rfc3339(item.created_at),
     }
 }
@@ -118,14 +128,16 @@ async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
 
 /// Upload a photo, video or audio file (creators). The first file part of a
 /// `multipart/form-data` body is stored, streamed, up to `[media] max_upload_bytes` and your
-/// quota; its type is sniffed from its bytes. Images are then processed by a job; video and
-/// audio stay `processing` until their pipelines exist.
+/// quota; its type is sniffed from its bytes. A job then processes it: renditions of a photo;
+/// a poster, preview clip and HLS ladder of a video; AAC and a waveform of audio. A server
+/// without ffmpeg refuses video and audio with 503 `video_processing_unavailable`.
 #[utoipa::path(post, path = "/api/v1/media", tag = "media", security(("bearer" = []), ("api_key" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = MediaCreated), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "not a creator, or not verified", body = ErrorBody),
         (status = 413, description = "too large, or over quota", body = ErrorBody),
-        (status = 415, description = "not an accepted type", body = ErrorBody)))]
+        (status = 415, description = "not an accepted type", body = ErrorBody),
+        (status = 503, description = "video and audio processing is unavailable on this server", body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
@@ -189,6 +201,9 @@ pub struct VaultPage {
     /// Bytes you use (originals, renditions, unfinished uploads) and may use.
     pub usage_bytes: u64,
     pub quota_bytes: u64,
+    /// Whether this server processes video and audio (it needs ffmpeg); when false, video
+    /// and audio uploads are refused with 503 `video_processing_unavailable`.
+    pub video_processing: bool,
 }
 
 /// Your media, newest first, with processing state and signed URLs of the renditions.
@@ -210,6 +225,7 @@ pub async fn vault(
         next_cursor: next,
         usage_bytes: usage,
         quota_bytes: state.media.limits.quota_bytes,
+        video_processing: state.media.av_available(),
     };
     Ok(crate::extract::no_store(axum::Json(page).into_response()))
 }
@@ -522,6 +538,20 @@ pub async fn deliver(
     }
 }
 
+/// `GET /media/{token}/{name}`: the same, with a file name after the token that is only for
+/// tools that look at it (ffmpeg accepts HLS segments only under known extensions); the token
+/// alone decides what is served.
+pub async fn deliver_named(
+    State(state): State<AppState>,
+    axum::extract::Path((token, _name)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match deliver_inner(&state, &token, &headers).await {
+        Ok(res) => res,
+        Err(e) => crate::extract::no_store(e.into_response()),
+    }
+}
+
 async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let credential = crate::extract::bearer(headers)
         .or_else(|| crate::extract::cookie(headers, crate::extract::SESSION_COOKIE));
@@ -541,7 +571,19 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
         Some(r) if item.state == MediaState::Ready => r.clone(),
         _ => return Err(fanz_media::MediaError::NotFound.into()),
     };
-    let total = rendition.bytes;
+    if rendition.is_playlist() {
+        return playlist(state, &item, &rendition, &grant).await;
+    }
+    // A picture delivered to a viewer other than its owner carries their forensic mark.
+    let (key, total) = match grant.viewer_id {
+        Some(v) if fanz_media::mark::applies(&item, &rendition, v) => {
+            state
+                .media
+                .marked_copy(&state.store, &item, &rendition, v)
+                .await?
+        }
+        _ => (item.rendition_key(&rendition), rendition.bytes),
+    };
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => match parse_range(r, total) {
             RangeAsk::Whole => None,
@@ -562,7 +604,6 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
         },
         None => None,
     };
-    let key = item.rendition_key(&rendition);
     let got = state
         .media
         .objects
@@ -591,6 +632,12 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
         }
     }
+    cache_control(&mut res, &grant);
+    Ok(res)
+}
+
+/// Per-viewer answers are never cached; public ones until their URL expires.
+fn cache_control(res: &mut Response, grant: &fanz_media::Grant) {
     let cache = match grant.viewer_id {
         Some(_) => "private, no-store".to_owned(),
         None => {
@@ -602,6 +649,49 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
         header::CACHE_CONTROL,
         HeaderValue::from_str(&cache).expect("valid"),
     );
+}
+
+/// The largest playlist read (a ladder's playlists are a few KiB per hour of video).
+const MAX_PLAYLIST_BYTES: u64 = 4 << 20;
+
+/// An HLS playlist with every URI in it signed for the grant's viewer. The URIs outlive the
+/// playlist's own URL by the item's duration (and a minute), so a video started just before
+/// its URL expires still plays to the end.
+async fn playlist(
+    state: &AppState,
+    item: &MediaItem,
+    rendition: &Rendition,
+    grant: &fanz_media::Grant,
+) -> ApiResult<Response> {
+    let stored = state
+        .media
+        .objects
+        .read_all(&item.rendition_key(rendition), MAX_PLAYLIST_BYTES)
+        .await?;
+    let text = std::str::from_utf8(&stored).map_err(|_| fanz_media::MediaError::NotFound)?;
+    let expires = grant
+        .expires_at
+        .saturating_add(item.duration_ms.unwrap_or(0).max(0) / 1000 + 60);
+    let keys = &state.media.keys;
+    let body = fanz_media::hls::rewrite(text, &rendition.name, |name| {
+        item.rendition(name).map(|_| {
+            format!(
+                "/media/{}/{}",
+                fanz_media::delivery::sign(keys, item.id, name, grant.viewer_id, expires),
+                name.rsplit('/').next().unwrap_or(name)
+            )
+        })
+    })
+    .ok_or_else(|| {
+        tracing::error!(media_id = item.id, playlist = %rendition.name, "a stored playlist names unknown files");
+        fanz_media::MediaError::NotFound
+    })?;
+    let mut res = Response::new(Body::from(body));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rendition.content_type()),
+    );
+    cache_control(&mut res, grant);
     Ok(res)
 }
 

@@ -71,8 +71,11 @@ pub fn ago(at: Option<i64>, now: i64) -> String {
 pub struct Tile {
     pub kind: &'static str,
     pub label: &'static str,
-    /// The signed picture, when the item is a ready image.
+    /// The signed picture of a ready image, a ready video's HLS playlist, or a ready audio
+    /// item's file.
     pub url: String,
+    /// A video's poster frame or an audio item's waveform.
+    pub poster: String,
 }
 
 /// A post as the card templates show it.
@@ -103,6 +106,17 @@ pub struct Card {
     pub tags: Vec<String>,
     pub state: String,
     pub refusal: String,
+    /// Videos play here (the post page); elsewhere their poster links to the post.
+    pub player: bool,
+}
+
+impl Card {
+    /// Whether the card shows a playable video (the page then loads the player).
+    pub fn has_video(&self) -> bool {
+        self.tiles
+            .iter()
+            .any(|t| t.kind == "video" && !t.url.is_empty())
+    }
 }
 
 fn kind_of(k: fanz_media::MediaKind) -> (&'static str, &'static str) {
@@ -155,6 +169,7 @@ pub fn card(v: &PostView, base: &str, now: i64) -> Card {
                     kind,
                     label,
                     url: m.url.clone().unwrap_or_default(),
+                    poster: m.poster_url.clone().unwrap_or_default(),
                 }
             })
             .collect()
@@ -193,6 +208,7 @@ pub fn card(v: &PostView, base: &str, now: i64) -> Card {
         tags: v.tags.clone(),
         state: v.state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
         refusal: v.refusal.clone().unwrap_or_default(),
+        player: false,
     }
 }
 
@@ -486,7 +502,10 @@ async fn post_page(
         StatusCode::OK,
         PostPage {
             can_comment: viewer.is_some() && !view.locked,
-            c: card(&view, &pc.base, now),
+            c: Card {
+                player: true,
+                ..card(&view, &pc.base, now)
+            },
             comments,
             price,
             layout: layout(&pc, viewer.as_ref(), &csrf),

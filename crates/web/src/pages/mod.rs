@@ -10,6 +10,7 @@ pub(crate) mod csrf;
 mod jobs;
 mod legal;
 pub(crate) mod payments;
+pub(crate) mod player;
 mod privacy;
 mod review;
 pub(crate) mod safety;

@@ -42,6 +42,12 @@ media_tests!(
     signed_urls,
     tus_resumes_after_an_interruption,
     quota_and_size_limits,
+    video_becomes_an_hls_ladder,
+    audio_becomes_aac_with_a_waveform,
+    bad_video_fails_with_a_clear_state,
+    hls_only_for_the_entitled_viewer,
+    without_ffmpeg_video_is_refused,
+    a_leaked_picture_names_its_viewer,
 );
 
 /// Settings a test needs besides the defaults.
@@ -49,6 +55,12 @@ fn settings(test: &str, c: &mut Config) {
     if test == "quota_and_size_limits" {
         c.media.quota_bytes = 20_000;
         c.media.max_upload_bytes = 15_000;
+    }
+    if test == "bad_video_fails_with_a_clear_state" {
+        c.media.max_duration_secs = 3;
+    }
+    if test == "without_ffmpeg_video_is_refused" {
+        c.media.ffmpeg = "/nonexistent/ffmpeg".into();
     }
 }
 
@@ -500,15 +512,32 @@ async fn bad_files_fail_or_are_refused(app: TestApp) {
     .await;
     assert_eq!(settled(&app, &token, id).await["state"], "ready");
 
-    // Video and audio are recognised by their bytes and wait for their pipelines.
+    // Video is recognised by its bytes; this one is only a header, so ffmpeg cannot read
+    // it (or, without ffmpeg, it is refused at once).
     let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41\0\0\0\x08free";
     let res = upload(&app, &token, mp4, "clip.txt", "text/plain").await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(
-        (body["kind"].as_str(), body["state"].as_str()),
-        (Some("video"), Some("processing"))
-    );
+    if app.state.media.av_available() {
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            (body["kind"].as_str(), body["state"].as_str()),
+            (Some("video"), Some("processing"))
+        );
+        let id = body["id"].as_i64().unwrap();
+        let item = settled(&app, &token, id).await;
+        assert_eq!(
+            (item["state"].as_str(), item["error_code"].as_str()),
+            (Some("failed"), Some("media_malformed")),
+            "{item}"
+        );
+    } else {
+        assert_error(
+            res,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "video_processing_unavailable",
+        )
+        .await;
+    }
 
     // A fan may not upload.
     let (fan, _) = app.user("fan_frank").await;
@@ -1080,4 +1109,679 @@ async fn tus_resumes_after_an_interruption(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(vault["items"].as_array().unwrap().len(), 1);
+}
+
+// ---- video and audio ----
+
+/// Whether ffmpeg and ffprobe are on PATH; when not, says why the test does nothing.
+fn ffmpeg_or_skip(test: &str) -> bool {
+    let runs = |p: &str| {
+        std::process::Command::new(p)
+            .arg("-version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if runs("ffmpeg") && runs("ffprobe") {
+        return true;
+    }
+    eprintln!("{test}: skipped, ffmpeg is not installed (apt-get install ffmpeg)");
+    false
+}
+
+/// A clip ffmpeg makes from its lavfi sources: `secs` seconds of testsrc at `w`×`h` (and a
+/// tone), an MP4 whose metadata holds a title and a GPS position.
+fn clip(w: u32, h: u32, secs: u32, audio: bool) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("clip.mp4");
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={w}x{h}:rate=25:duration={secs}"));
+    if audio {
+        cmd.args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency=440:duration={secs}"));
+    }
+    cmd.args([
+        "-metadata",
+        "title=SECRET-TITLE-7",
+        "-metadata",
+        "location=+52.5200+013.4050/",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
+    if audio {
+        cmd.args(["-c:a", "aac", "-shortest"]);
+    }
+    let status = cmd.arg(&out).status().unwrap();
+    assert!(status.success(), "ffmpeg made no clip");
+    std::fs::read(out).unwrap()
+}
+
+/// What ffprobe says of a file or URL (with extra arguments before it), as JSON.
+fn ffprobe(args: &[&str], target: &str) -> Value {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
+        .args(args)
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {target}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// GET /api/v1/media/{id} until it leaves `processing` (transcoding takes a while).
+async fn settled_av(app: &TestApp, token: &str, id: i64) -> Value {
+    for _ in 0..1200 {
+        let v: Value = app
+            .get(&format!("/api/v1/media/{id}"), Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v["state"] != "processing" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("media {id} still processing after 120 s");
+}
+
+/// The URIs of a delivered playlist (lines and `URI="…"` attributes).
+fn uris(playlist: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in playlist.lines() {
+        if let Some(i) = line.find("URI=\"") {
+            let rest = &line[i + 5..];
+            out.push(rest[..rest.find('"').unwrap()].to_owned());
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            out.push(line.trim().to_owned());
+        }
+    }
+    out
+}
+
+async fn text_of(app: &TestApp, url: &str, token: Option<&str>) -> String {
+    let res = fetch(app, url, token).await;
+    assert_eq!(res.status(), StatusCode::OK, "{url}");
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    res.text().await.unwrap()
+}
+
+fn no_metadata(bytes: &[u8], what: &str) {
+    assert!(
+        !bytes.windows(14).any(|w| w == b"SECRET-TITLE-7"),
+        "{what} kept the title"
+    );
+    assert!(
+        !bytes.windows(8).any(|w| w == b"+52.5200"),
+        "{what} kept the location"
+    );
+}
+
+async fn video_becomes_an_hls_ladder(app: TestApp) {
+    if !ffmpeg_or_skip("video_becomes_an_hls_ladder") {
+        return;
+    }
+    let (token, _) = creator(&app, "vid_vera").await;
+    let source = clip(640, 360, 4, true);
+    assert!(source.windows(14).any(|w| w == b"SECRET-TITLE-7"));
+    let id = upload_ok(&app, &token, &source, "holiday.mp4").await;
+    let item = settled_av(&app, &token, id).await;
+    assert_eq!(item["state"], "ready", "{item}");
+    assert_eq!(item["kind"], "video");
+    assert_eq!(
+        (item["width"].as_u64(), item["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    let ms = item["duration_ms"].as_i64().unwrap();
+    assert!((3900..=4200).contains(&ms), "{ms}");
+    // A 360-line source gets the 240 and 360 rungs, no more.
+    let names: Vec<&str> = item["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "poster.jpg",
+        "teaser.jpg",
+        "preview.mp4",
+        "hls/master.m3u8",
+        "hls/v0.m3u8",
+        "hls/v0.mp4",
+        "hls/v1.m3u8",
+        "hls/v1.mp4",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    assert!(!names.contains(&"hls/v2.m3u8"), "{names:?}");
+    assert_eq!(
+        (
+            rendition(&item, "hls/v0.mp4")["width"].as_u64(),
+            rendition(&item, "hls/v0.mp4")["height"].as_u64()
+        ),
+        (Some(426), Some(240))
+    );
+
+    // The poster is a picture of the source's size.
+    let poster = fetch(
+        &app,
+        rendition(&item, "poster.jpg")["url"].as_str().unwrap(),
+        Some(&token),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    let img = image::load_from_memory(&poster).unwrap();
+    assert_eq!((img.width(), img.height()), (640, 360));
+
+    // The master playlist names each rung by a URL signed for the caller; so do the rungs'
+    // playlists for their media file, which is read by ranges.
+    let master_url = rendition(&item, "hls/master.m3u8")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let master = text_of(&app, &master_url, Some(&token)).await;
+    assert!(master.contains("RESOLUTION=640x360"), "{master}");
+    let variants = uris(&master);
+    assert_eq!(variants.len(), 2, "{master}");
+    assert!(
+        variants.iter().all(|u| u.starts_with("/media/")),
+        "{master}"
+    );
+    let variant = text_of(&app, &variants[1], Some(&token)).await;
+    assert!(variant.contains("#EXT-X-ENDLIST"), "{variant}");
+    let media_urls = uris(&variant);
+    assert!(media_urls.len() >= 2, "{variant}");
+    assert!(
+        media_urls.iter().all(|u| u.starts_with("/media/")),
+        "{variant}"
+    );
+    let (len, off) = variant
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-BYTERANGE:"))
+        .and_then(|r| r.split_once('@'))
+        .map(|(l, o)| (l.parse::<u64>().unwrap(), o.parse::<u64>().unwrap()))
+        .expect("byte ranges");
+    let seg = app
+        .client
+        .get(app.url(&media_urls[1]))
+        .bearer_auth(&token)
+        .header("range", format!("bytes={off}-{}", off + len - 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seg.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(seg.headers()["content-type"], "video/mp4");
+    let seg = seg.bytes().await.unwrap();
+    assert_eq!(seg.len() as u64, len);
+    assert!(
+        matches!(&seg[4..8], b"moof" | b"styp" | b"sidx"),
+        "{:?}",
+        &seg[..8]
+    );
+
+    // ffprobe reads the ladder through the server, as a player would.
+    let probed = ffprobe(
+        &["-headers", &format!("Authorization: Bearer {token}\r\n")],
+        &app.url(&master_url),
+    );
+    let codecs: Vec<&str> = probed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str())
+        .collect();
+    assert!(
+        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        "{probed}"
+    );
+
+    // No title or GPS position of the original in anything delivered.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["hls/v0.mp4", "hls/v1.mp4", "preview.mp4"] {
+        let bytes = fetch(
+            &app,
+            rendition(&item, name)["url"].as_str().unwrap(),
+            Some(&token),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+        no_metadata(&bytes, name);
+        let file = dir.path().join(name.replace('/', "-"));
+        std::fs::write(&file, &bytes).unwrap();
+        let p = ffprobe(&[], file.to_str().unwrap());
+        let tags = p["format"]["tags"].to_string();
+        assert!(
+            !tags.contains("title") && !tags.contains("location"),
+            "{name}: {tags}"
+        );
+    }
+    let preview = ffprobe(&[], dir.path().join("preview.mp4").to_str().unwrap());
+    assert_eq!(
+        preview["streams"].as_array().unwrap().len(),
+        1,
+        "muted: {preview}"
+    );
+    // The original itself is never delivered.
+    let none = fanz_media::delivery_url(
+        &app.state.media.keys,
+        id,
+        "original",
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        fetch(&app, &none, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn audio_becomes_aac_with_a_waveform(app: TestApp) {
+    if !ffmpeg_or_skip("audio_becomes_aac_with_a_waveform") {
+        return;
+    }
+    let (token, _) = creator(&app, "aud_ari").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:duration=3",
+            "-metadata",
+            "title=SECRET-TITLE-7",
+        ])
+        .arg(&wav)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let id = upload_ok(&app, &token, &std::fs::read(&wav).unwrap(), "tone.wav").await;
+    let item = settled_av(&app, &token, id).await;
+    assert_eq!(
+        (item["state"].as_str(), item["kind"].as_str()),
+        (Some("ready"), Some("audio")),
+        "{item}"
+    );
+    let ms = item["duration_ms"].as_i64().unwrap();
+    assert!((2900..=3100).contains(&ms), "{ms}");
+    let res = fetch(
+        &app,
+        rendition(&item, "audio.m4a")["url"].as_str().unwrap(),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(res.headers()["content-type"], "audio/mp4");
+    let m4a = res.bytes().await.unwrap();
+    no_metadata(&m4a, "audio.m4a");
+    let file = dir.path().join("out.m4a");
+    std::fs::write(&file, &m4a).unwrap();
+    let p = ffprobe(&[], file.to_str().unwrap());
+    assert_eq!(p["streams"][0]["codec_name"], "aac", "{p}");
+    let wave = fetch(
+        &app,
+        rendition(&item, "waveform.png")["url"].as_str().unwrap(),
+        Some(&token),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    let img = image::load_from_memory(&wave).unwrap();
+    assert_eq!((img.width(), img.height()), (1200, 200));
+}
+
+async fn bad_video_fails_with_a_clear_state(app: TestApp) {
+    if !ffmpeg_or_skip("bad_video_fails_with_a_clear_state") {
+        return;
+    }
+    let (token, _) = creator(&app, "bad_bo").await;
+    // Cut in half: the index (at the end of ffmpeg's MP4s) is gone.
+    let whole = clip(320, 240, 2, false);
+    let id = upload_ok(&app, &token, &whole[..whole.len() / 2], "cut.mp4").await;
+    let item = settled_av(&app, &token, id).await;
+    assert_eq!(
+        (item["state"].as_str(), item["error_code"].as_str()),
+        (Some("failed"), Some("media_malformed")),
+        "{item}"
+    );
+    // Longer than this server's limit (3 s here).
+    let id = upload_ok(&app, &token, &clip(160, 120, 5, false), "long.mp4").await;
+    let item = settled_av(&app, &token, id).await;
+    assert_eq!(
+        (item["state"].as_str(), item["error_code"].as_str()),
+        (Some("failed"), Some("media_too_long")),
+        "{item}"
+    );
+    assert!(item["error"].as_str().unwrap().contains("limit"), "{item}");
+    // The server is unharmed, and a good clip still processes.
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    let id = upload_ok(&app, &token, &clip(160, 120, 2, false), "fine.mp4").await;
+    assert_eq!(settled_av(&app, &token, id).await["state"], "ready");
+}
+
+async fn hls_only_for_the_entitled_viewer(app: TestApp) {
+    if !ffmpeg_or_skip("hls_only_for_the_entitled_viewer") {
+        return;
+    }
+    let tok = crate::content::creator(&app, "hls_hana", &["boyfanz"]).await;
+    let id = upload_ok(&app, &tok, &clip(320, 240, 2, true), "members.mp4").await;
+    assert_eq!(settled_av(&app, &tok, id).await["state"], "ready");
+    let locked = crate::content::post_json(
+        &app,
+        &tok,
+        json!({"text": "members clip", "visibility": "subscribers", "media": [id], "publish": true}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let (fan, _) = app.user("hls_fan").await;
+    let (other, _) = app.user("hls_other").await;
+
+    // The creator sees the post in full: the playlist URL is signed for them.
+    let mine: Value = app
+        .get(&format!("/api/v1/posts/{locked}"), Some(&tok))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let master = mine["media"][0]["url"]
+        .as_str()
+        .expect("a playlist")
+        .to_owned();
+    assert!(mine["media"][0]["poster_url"].as_str().is_some(), "{mine}");
+    let text = text_of(&app, &master, Some(&tok)).await;
+    let variant = uris(&text)[0].clone();
+    let segment = uris(&text_of(&app, &variant, Some(&tok)).await)[0].clone();
+
+    // A fan without a subscription sees the lock and the teaser only.
+    let v: Value = app
+        .get(&format!("/api/v1/posts/{locked}"), Some(&fan))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["locked"], true);
+    assert_eq!(v["media"], json!([]));
+    assert!(!v.to_string().contains("m3u8"), "{v}");
+    let teaser = v["preview_url"].as_str().expect("a teaser").to_owned();
+    assert_eq!(fetch(&app, &teaser, None).await.status(), StatusCode::OK);
+    // The creator's playlist, rungs and segments are refused to everyone else.
+    for url in [&master, &variant, &segment] {
+        for who in [Some(fan.as_str()), Some(other.as_str())] {
+            assert_error(
+                fetch(&app, url, who).await,
+                StatusCode::FORBIDDEN,
+                "media_url_wrong_viewer",
+            )
+            .await;
+        }
+        assert_error(
+            fetch(&app, url, None).await,
+            StatusCode::FORBIDDEN,
+            "media_url_wrong_viewer",
+        )
+        .await;
+    }
+    // A tampered segment URL is refused too.
+    let cut = segment.rfind('/').unwrap();
+    let mut bad = segment[..cut].to_owned();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'A' { 'B' } else { 'A' });
+    bad.push_str(&segment[cut..]);
+    assert_error(
+        fetch(&app, &bad, Some(&tok)).await,
+        StatusCode::FORBIDDEN,
+        "media_url_invalid",
+    )
+    .await;
+
+    // The post page shows a stranger the locked card, and no player.
+    let html = app
+        .client
+        .get(app.url(&format!("/c/boyfanz/p/{locked}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains("data-hls"),
+        "a stranger's page has no player"
+    );
+    assert!(html.contains("lock-img"), "the teaser is shown");
+}
+
+async fn without_ffmpeg_video_is_refused(app: TestApp) {
+    let (token, _) = creator(&app, "noff_nia").await;
+    assert!(!app.state.media.av_available());
+    let vault: Value = app
+        .get("/api/v1/media", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["video_processing"], false, "{vault}");
+    let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41\0\0\0\x08free\0\0\0\x08mdat";
+    assert_error(
+        upload(&app, &token, mp4, "clip.mp4", "video/mp4").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "video_processing_unavailable",
+    )
+    .await;
+    // By tus, the first bytes tell: refused before the rest is sent, and nothing is kept.
+    let loc = tus_create(&app, &token, 10_000).await;
+    let res = patch(&app, &loc, &token, 0, mp4).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "video_processing_unavailable");
+    let vault: Value = app
+        .get("/api/v1/media", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vault["items"], json!([]));
+    assert_eq!(vault["usage_bytes"], 0, "{vault}");
+    // Photos still work.
+    let id = upload_ok(
+        &app,
+        &token,
+        &encode(noisy(40, 30), ImageFormat::Png),
+        "a.png",
+    )
+    .await;
+    assert_eq!(settled(&app, &token, id).await["state"], "ready");
+}
+
+/// Shapes at several scales and some fine texture, like a photograph.
+fn photo(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let t = ((x * 7 + y * 13) % 23) as f32 * 0.3;
+        let v = 110.0
+            + 50.0 * (fx / 61.0 + 1.3).sin() * (fy / 47.0).cos()
+            + 35.0 * ((fx + 2.0 * fy) / 97.0).sin()
+            + 25.0 * ((3.0 * fx - fy) / 151.0 + 0.7).cos();
+        image::Rgb([
+            (v + t).clamp(0.0, 255.0) as u8,
+            (v * 0.8 + 30.0 * (fy / 300.0)).clamp(0.0, 255.0) as u8,
+            (255.0 - v + t).clamp(0.0, 255.0) as u8,
+        ])
+    })
+}
+
+/// What a leaker does to a copy: resize it to 80 % and save it as JPEG quality 70.
+fn leaked(bytes: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(bytes).unwrap();
+    let small = img.resize_exact(
+        img.width() * 4 / 5,
+        img.height() * 4 / 5,
+        image::imageops::FilterType::Lanczos3,
+    );
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
+        .encode_image(&small)
+        .unwrap();
+    out
+}
+
+async fn a_leaked_picture_names_its_viewer(app: TestApp) {
+    use fanz_media::mark::Trace;
+    let tok = crate::content::creator(&app, "mark_mae", &["boyfanz"]).await;
+    let id = upload_ok(
+        &app,
+        &tok,
+        &encode(photo(1000, 750), ImageFormat::Png),
+        "set.png",
+    )
+    .await;
+    assert_eq!(settled(&app, &tok, id).await["state"], "ready");
+    let post = crate::content::post_json(
+        &app,
+        &tok,
+        json!({"text": "open set", "visibility": "public", "media": [id], "publish": true}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let (ann, _) = app.user("mark_ann").await;
+    let (ben, _) = app.user("mark_ben").await;
+    let id_of = |me: Value| me["id"].as_i64().unwrap();
+    let ann_id = id_of(
+        app.get("/api/v1/me", Some(&ann))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let ben_id = id_of(
+        app.get("/api/v1/me", Some(&ben))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let mut copies = Vec::new();
+    for who in [&ann, &ben, &tok] {
+        let v: Value = app
+            .get(&format!("/api/v1/posts/{post}"), Some(who))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let url = v["media"][0]["url"].as_str().unwrap().to_owned();
+        let res = fetch(&app, &url, Some(who)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["cache-control"], "private, no-store");
+        let bytes = res.bytes().await.unwrap().to_vec();
+        // Asked again, the same copy (it is kept), and ranges of it.
+        let again = fetch(&app, &url, Some(who)).await.bytes().await.unwrap();
+        assert_eq!(again.as_ref(), bytes.as_slice());
+        let part = app
+            .client
+            .get(app.url(&url))
+            .bearer_auth(who)
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.bytes().await.unwrap().as_ref(), &bytes[..100]);
+        copies.push(bytes);
+    }
+    // Each viewer's copy differs; the owner's is the plain rendition.
+    assert_ne!(copies[0], copies[1]);
+    assert_ne!(copies[0], copies[2]);
+    let item = settled(&app, &tok, id).await;
+    let w = rendition(&item, "w1280.jpg");
+    let plain = fetch(&app, w["url"].as_str().unwrap(), Some(&tok))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(plain.as_ref(), copies[2].as_slice());
+    // Faint: the marked picture is within a few levels of the plain one.
+    let (a, p) = (
+        image::load_from_memory(&copies[0]).unwrap().to_rgb8(),
+        image::load_from_memory(&plain).unwrap().to_rgb8(),
+    );
+    let worst = a
+        .pixels()
+        .zip(p.pixels())
+        .flat_map(|(x, y)| {
+            x.0.iter()
+                .zip(y.0)
+                .map(|(u, v)| (*u as i16 - v as i16).abs())
+        })
+        .max()
+        .unwrap();
+    assert!(worst <= 12, "{worst}");
+
+    let mut db = app.store.conn().await.unwrap();
+    for (copy, viewer) in [(&copies[0], ann_id), (&copies[1], ben_id)] {
+        match fanz_media::mark::trace_bytes(&app.state.media, &mut db, leaked(copy))
+            .await
+            .unwrap()
+        {
+            Trace::Viewer {
+                media_id,
+                viewer_id,
+                confidence,
+                sigmas,
+                ..
+            } => {
+                assert_eq!((media_id, viewer_id), (id, viewer));
+                assert!(confidence > 0.5 && sigmas > 10.0, "{confidence} {sigmas}");
+            }
+            other => panic!("not traced: {other:?}"),
+        }
+    }
+    // The owner's own copy carries no mark: the picture is known, the viewer is not.
+    match fanz_media::mark::trace_bytes(&app.state.media, &mut db, leaked(&copies[2]))
+        .await
+        .unwrap()
+    {
+        Trace::NoViewer {
+            media_id,
+            candidates,
+            ..
+        } => assert_eq!((media_id, candidates), (id, 2)),
+        other => panic!("{other:?}"),
+    }
+    // A picture this server never had.
+    let other = encode(noisy(300, 200), ImageFormat::Jpeg);
+    assert_eq!(
+        fanz_media::mark::trace_bytes(&app.state.media, &mut db, other)
+            .await
+            .unwrap(),
+        Trace::UnknownPicture
+    );
 }
