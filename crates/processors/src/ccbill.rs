@@ -439,12 +439,7 @@ impl Processor for Ccbill {
         let user = required(&s.api_user, "CCBill needs api_user (Data Link username)")?;
         let password = required(&s.api_key, "CCBill needs api_key (Data Link password)")?;
         let sub = s.sub_account.as_deref().map(str::trim).unwrap_or("");
-        let base = s
-            .api_url
-            .as_deref()
-            .map(|u| u.trim().trim_end_matches('/'))
-            .filter(|u| !u.is_empty())
-            .unwrap_or(DATALINK_URL);
+        let base = api_base(s, DATALINK_URL);
         let params: Vec<(&str, String)> = vec![
             ("clientAccnum", account.to_owned()),
             ("clientSubacc", sub.to_owned()),

@@ -513,6 +513,15 @@ pub fn api_status(status: u16, body: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The processor's API host: [`Settings::api_url`] when set, else `default`; no trailing `/`.
+pub fn api_base<'a>(s: &'a Settings, default: &'a str) -> &'a str {
+    s.api_url
+        .as_deref()
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .unwrap_or(default)
+}
+
 /// `value` of a required setting, or [`ApiError::NotConfigured`].
 pub fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, ApiError> {
     value

@@ -257,12 +257,7 @@ impl Processor for Segpay {
     fn api_call(&self, s: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
         let user = required(&s.api_user, "Segpay needs api_user (SRS Userid)")?;
         let key = required(&s.api_key, "Segpay needs api_key (SRS UserAccessKey)")?;
-        let base = s
-            .api_url
-            .as_deref()
-            .map(|u| u.trim().trim_end_matches('/'))
-            .filter(|u| !u.is_empty())
-            .unwrap_or(SRS_URL);
+        let base = api_base(s, SRS_URL);
         let (method, params): (&str, Vec<(&str, String)>) = match op {
             ApiOp::Cancel { subscription } => (
                 "CancelMembership",

@@ -1607,14 +1607,42 @@ mod live_processor_calls {
     }
 }
 
-/// CCBill's NewSaleSuccess for checkout `c`, from an allowed address.
-async fn ccbill_sale(app: &TestApp, c: &Value, subscription: &str, transaction: &str) {
-    let body = json!({"subscriptionId": subscription, "transactionId": transaction, "clientAccnum": "900100",
-        "clientSubacc": "0000", "timestamp": "2026-12-01 10:00:00", "billedInitialPrice": "9.99",
-        "billedCurrencyCode": "840", "X-fanz_ref": c["reference"]});
+/// A new fan `handle` subscribed to `tier` through CCBill (its NewSaleSuccess for CCBill
+/// subscription `subscription`, from an allowed address): the fan's token and subscription id.
+async fn ccbill_subscriber(
+    app: &TestApp,
+    handle: &str,
+    tier: i64,
+    subscription: &str,
+) -> (String, i64) {
+    let (fan, _) = app.user(handle).await;
+    let c = checkout(
+        app,
+        &fan,
+        json!({"kind": "subscription", "tier_id": tier, "processor": "ccbill"}),
+    )
+    .await;
+    let body = json!({"subscriptionId": subscription, "transactionId": format!("t-{subscription}"),
+        "clientAccnum": "900100", "clientSubacc": "0000", "timestamp": "2026-12-01 10:00:00",
+        "billedInitialPrice": "9.99", "billedCurrencyCode": "840", "X-fanz_ref": c["reference"]});
     let url = app.url("/api/v1/payments/webhooks/ccbill?clientAccnum=900100&clientSubacc=0000&eventType=NewSaleSuccess&eventGroupType=Subscription");
     let res = app.client.post(&url).json(&body).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let sid = subscriptions(app, &fan).await[0]["id"].as_i64().unwrap();
+    (fan, sid)
+}
+
+/// The fan cancels subscription `sid`: recorded at once.
+async fn cancel_subscription(app: &TestApp, fan: &str, sid: i64) {
+    let res = app
+        .post(
+            &format!("/api/v1/subscriptions/{sid}/cancel"),
+            json!({}),
+            Some(fan),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "cancelled");
 }
 
 /// The processor call finance sees matching `pick`, once it does (the job runs it).
@@ -1640,27 +1668,11 @@ async fn wait_call(app: &TestApp, admin: &str, pick: impl Fn(&Value) -> bool) ->
 async fn live_processor_calls(app: TestApp, hits: Hits) {
     let admin = app.admin().await;
     let (_, _, tier, subs_post, ppv) = shop(&app, "livia").await;
-    let (fan, _) = app.user("lenny").await;
-    let cc = checkout(
-        &app,
-        &fan,
-        json!({"kind": "subscription", "tier_id": tier, "processor": "ccbill"}),
-    )
-    .await;
-    ccbill_sale(&app, &cc, "7001", "8001").await;
+    let (fan, sid) = ccbill_subscriber(&app, "lenny", tier, "7001").await;
     assert!(!locked(&app, &fan, subs_post).await);
-    let sid = subscriptions(&app, &fan).await[0]["id"].as_i64().unwrap();
 
     // The fan cancels: recorded here at once, and CCBill is asked to stop rebilling.
-    let res = app
-        .post(
-            &format!("/api/v1/subscriptions/{sid}/cancel"),
-            json!({}),
-            Some(&fan),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "cancelled");
+    cancel_subscription(&app, &fan, sid).await;
     let call = wait_call(&app, &admin, |c| {
         c["op"] == "cancel" && c["subscription_id"] == sid && c["status"] == "done"
     })
@@ -1701,23 +1713,8 @@ async fn live_processor_calls(app: TestApp, hits: Hits) {
     .await;
 
     // CCBill does not know the next one: the call fails and finance sees it.
-    let (fan2, _) = app.user("gina").await;
-    let cc2 = checkout(
-        &app,
-        &fan2,
-        json!({"kind": "subscription", "tier_id": tier, "processor": "ccbill"}),
-    )
-    .await;
-    ccbill_sale(&app, &cc2, "gone", "8002").await;
-    let sid2 = subscriptions(&app, &fan2).await[0]["id"].as_i64().unwrap();
-    let res = app
-        .post(
-            &format!("/api/v1/subscriptions/{sid2}/cancel"),
-            json!({}),
-            Some(&fan2),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (fan2, sid2) = ccbill_subscriber(&app, "gina", tier, "gone").await;
+    cancel_subscription(&app, &fan2, sid2).await;
     let failed = wait_call(&app, &admin, |c| {
         c["subscription_id"] == sid2 && c["status"] == "failed"
     })
