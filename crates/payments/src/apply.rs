@@ -799,8 +799,11 @@ pub async fn clear_flag(db: &mut Db, fan_id: i64, actor: &Actor) -> Result<bool>
 }
 
 /// Finance refunds a charge (audited with the reason): a wallet payment is refunded at once
-/// (`refunded`); a sandbox one through the sandbox's refund notification (`requested`);
-/// others are refunded in the processor's console, whose refund notification applies it here.
+/// (`refunded`); a sandbox one through the sandbox's refund notification (`requested`); a
+/// live one through the processor's API where its driver can (`requested`: the
+/// `payments.processor_call` job asks, and the refund applies when the processor notifies
+/// it, or at once for BTCPay, which does not); others are refunded in the processor's
+/// console (`refund_at_processor`), whose refund notification applies it here.
 pub async fn refund_by_finance(
     db: &mut Db,
     env: &Payments,
@@ -845,7 +848,10 @@ pub async fn refund_by_finance(
             crate::sandbox::emit(db, env, &emit).await?;
             "requested"
         }
-        _ => return Err(PaymentsError::Conflict("refund_at_processor")),
+        _ => match crate::calls::request_refund(db, env, &charge, amount, reason, actor).await? {
+            Some(_) => "requested",
+            None => return Err(PaymentsError::Conflict("refund_at_processor")),
+        },
     };
     record(
         db,

@@ -1,8 +1,8 @@
 //! Payments' background work, all through the job runner: applying notifications again,
 //! picking up ones a stopped process left, ending due subscriptions, the sandbox's
-//! deliveries and rebills, and scheduled payouts.
+//! deliveries and rebills, scheduled payouts, and calls to processors' APIs.
 
-use crate::{intake, payouts, sandbox, subscriptions, Payments};
+use crate::{calls, intake, payouts, sandbox, subscriptions, Payments};
 use fanz_audit::Actor;
 use fanz_core::clock::{now_micros, SECOND};
 use fanz_jobs::{Job, JobContext, JobError, Registry};
@@ -134,6 +134,23 @@ pub fn register_jobs(registry: &mut Registry, env: Payments) {
                     "the intake could not store the notification",
                 )),
             }
+        }
+    });
+    let e = env.clone();
+    registry.register(move |ctx: JobContext, job: calls::MakeCall| {
+        let env = e.clone();
+        async move {
+            use fanz_jobs::Job;
+            calls::run(
+                ctx.store(),
+                &env,
+                job.id,
+                ctx.attempt,
+                calls::MakeCall::MAX_ATTEMPTS,
+            )
+            .await
+            .map_err(JobError::retry)?
+            .map_err(JobError::retry)
         }
     });
     registry.every(Duration::from_secs(10), SweepReceived {});

@@ -10,13 +10,16 @@
 //! - [`apply`]: what each canonical event does. Money and access move together: every event
 //!   posts through the ledger's templates and grants or revokes content's grants in the same
 //!   transaction. Nothing grants access without an approved payment behind it.
+//! - [`calls`]: a fan's cancel and finance's refund sent to the processor's API by a job
+//!   with retries.
 //! - [`subscriptions`], [`wallet`], [`payouts`], [`sandbox`] and the [`jobs`].
 //!
 //! Owns `checkouts`, `subscriptions`, `charges`, `payment_notifications`, `payment_events`,
 //! `promo_codes`, `gift_cards`, `payout_accounts`, `payouts`, `payout_batches`,
-//! `payment_flags` and `sandbox_payments`.
+//! `payment_flags`, `processor_calls` and `sandbox_payments`.
 
 pub mod apply;
+pub mod calls;
 pub mod checkout;
 pub mod intake;
 pub mod jobs;

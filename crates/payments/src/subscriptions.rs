@@ -377,20 +377,36 @@ pub(crate) async fn move_period_end(
     Ok(())
 }
 
-/// The fan cancels (ownership checked by [`get_own`]).
-pub async fn cancel_own(db: &mut Db, fan_id: i64, id: i64, actor: &Actor) -> Result<Subscription> {
+/// The fan cancels (ownership checked by [`get_own`]): recorded here, and when the
+/// subscription is billed by a processor whose API can cancel, the processor is asked to stop
+/// rebilling by a job in the same transaction ([`crate::calls::request_cancel`]).
+pub async fn cancel_own(
+    db: &mut Db,
+    env: &Payments,
+    fan_id: i64,
+    id: i64,
+    actor: &Actor,
+) -> Result<Subscription> {
     let sub = get_own(db, fan_id, id).await?;
     if sub.status == "expired" {
         return Err(PaymentsError::Conflict("subscription_expired"));
     }
-    mark_cancelled(db, &sub, Some("by the fan"), actor).await?;
+    if sub.status != "cancelled" {
+        mark_cancelled(db, &sub, Some("by the fan"), actor).await?;
+        crate::calls::request_cancel(db, env, &sub, actor).await?;
+    }
     get(db, id).await
 }
 
-/// The fan resumes a cancelled subscription before its period ends.
+/// The fan resumes a cancelled subscription before its period ends. Not once the processor
+/// has been asked to cancel it: its rebilling cannot be restarted from here (the fan
+/// subscribes again).
 pub async fn resume_own(db: &mut Db, fan_id: i64, id: i64, actor: &Actor) -> Result<Subscription> {
     let sub = get_own(db, fan_id, id).await?;
     if sub.status != "cancelled" || sub.processor == "wallet" {
+        return Err(PaymentsError::Conflict("not_resumable"));
+    }
+    if crate::calls::cancel_requested(db, sub.id).await? {
         return Err(PaymentsError::Conflict("not_resumable"));
     }
     reactivate(db, &sub, actor).await?;

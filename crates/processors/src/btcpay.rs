@@ -207,6 +207,97 @@ impl Processor for Btcpay {
         }
         Ok(link.to_owned())
     }
+
+    fn refunds_by_api(&self) -> bool {
+        true
+    }
+
+    /// BTCPay sends no webhook for a refund (it is a pull payment the fan claims), so the books
+    /// are applied when the API has made it.
+    fn refund_notified(&self) -> bool {
+        false
+    }
+
+    /// `POST {server}/api/v1/stores/{store}/invoices/{invoice}/refund` (Greenfield, BTCPay
+    /// Server 1.8+): the whole invoice in its own currency (`refundVariant: Fiat`), or a part
+    /// (`Custom` with `customAmount` and `customCurrency`). The API key needs
+    /// `btcpay.store.cancreatenonapprovedpullpayments`. `sub_account` names the payment
+    /// method the fan paid with (default `BTC`).
+    fn api_call(&self, s: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
+        let ApiOp::Refund {
+            transaction,
+            amount,
+            partial,
+        } = op
+        else {
+            return Err(ApiError::Unsupported(
+                "BTCPay invoices are not subscriptions",
+            ));
+        };
+        let server = required(&s.checkout_url, "BTCPay needs checkout_url (the server)")?
+            .trim_end_matches('/');
+        let store = required(&s.account, "BTCPay needs account (store id)")?;
+        let key = required(&s.api_key, "BTCPay needs api_key")?;
+        let method = s
+            .sub_account
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or("BTC");
+        let mut body = serde_json::json!({
+            "name": format!("Refund {transaction}"),
+            "paymentMethod": method,
+            "refundVariant": "Fiat",
+        });
+        if *partial {
+            body["refundVariant"] = "Custom".into();
+            body["customAmount"] = amount.decimal().into();
+            body["customCurrency"] = amount.currency.clone().into();
+        }
+        Ok(OutboundCall {
+            method: "POST",
+            url: format!(
+                "{server}/api/v1/stores/{}/invoices/{}/refund",
+                path_segment(store),
+                path_segment(transaction)
+            ),
+            headers: vec![
+                ("Authorization".into(), format!("token {key}")),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: body.to_string(),
+        })
+    }
+
+    /// 200 with the pull payment (`id`, `viewLink`: where the fan claims the refund); 4xx
+    /// with `{code, message}` or a list of `{path, message}` is a refusal.
+    fn api_answer(&self, _op: &ApiOp, status: u16, body: &str) -> Result<ApiDone, ApiError> {
+        let v: Option<serde_json::Value> = serde_json::from_str(body).ok();
+        if let Err(e) = api_status(status, body) {
+            let message = v.as_ref().and_then(|v| {
+                str_field(v, "message").map(str::to_owned).or_else(|| {
+                    v.as_array().map(|errs| {
+                        errs.iter()
+                            .filter_map(|e| str_field(e, "message"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                })
+            });
+            return Err(match (e, message) {
+                (ApiError::Refused(_), Some(m)) => ApiError::Refused(format!("HTTP {status}: {m}")),
+                (e, _) => e,
+            });
+        }
+        let v = v.ok_or_else(|| ApiError::Temporary("the refund answer is not JSON".into()))?;
+        let id = str_field(&v, "id")
+            .ok_or_else(|| ApiError::Temporary("the refund answer has no id".into()))?;
+        let link = str_field(&v, "viewLink").unwrap_or("");
+        Ok(ApiDone {
+            reference: Some(id.to_owned()),
+            detail: format!("pull payment {id} {link}").trim().to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -325,5 +416,78 @@ mod tests {
         assert!(Btcpay
             .checkout_url_from(r#"{"checkoutLink":"javascript:x"}"#)
             .is_err());
+    }
+
+    #[test]
+    fn refunds_are_greenfield_pull_payments() {
+        let full = ApiOp::Refund {
+            transaction: "inv 1".into(),
+            amount: Money::new(999, "USD"),
+            partial: false,
+        };
+        let call = Btcpay.api_call(&settings(), &full).unwrap();
+        assert_eq!(call.method, "POST");
+        assert_eq!(
+            call.url,
+            "https://pay.example/api/v1/stores/StoreA/invoices/inv%201/refund"
+        );
+        assert!(call
+            .headers
+            .contains(&("Authorization".into(), "token key1".into())));
+        let body: serde_json::Value = serde_json::from_str(&call.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"name": "Refund inv 1", "paymentMethod": "BTC", "refundVariant": "Fiat"})
+        );
+        let part = ApiOp::Refund {
+            transaction: "inv1".into(),
+            amount: Money::new(450, "EUR"),
+            partial: true,
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&Btcpay.api_call(&settings(), &part).unwrap().body).unwrap();
+        assert_eq!(body["refundVariant"], "Custom");
+        assert_eq!(body["customAmount"], "4.50");
+        assert_eq!(body["customCurrency"], "EUR");
+        assert!(matches!(
+            Btcpay.api_call(
+                &settings(),
+                &ApiOp::Cancel {
+                    subscription: "x".into()
+                }
+            ),
+            Err(ApiError::Unsupported(_))
+        ));
+
+        let done = Btcpay
+            .api_answer(
+                &full,
+                200,
+                r#"{"id":"pp-1","name":"Refund inv1","viewLink":"https://pay.example/pull-payments/pp-1"}"#,
+            )
+            .unwrap();
+        assert_eq!(done.reference.as_deref(), Some("pp-1"));
+        assert_eq!(
+            Btcpay.api_answer(
+                &full,
+                400,
+                r#"{"code":"non-refundable","message":"Cannot refund this invoice"}"#
+            ),
+            Err(ApiError::Refused(
+                "HTTP 400: Cannot refund this invoice".into()
+            ))
+        );
+        assert_eq!(
+            Btcpay.api_answer(
+                &full,
+                422,
+                r#"[{"path":"RefundVariant","message":"`refundVariant` is mandatory"}]"#
+            ),
+            Err(ApiError::Refused(
+                "HTTP 422: `refundVariant` is mandatory".into()
+            ))
+        );
+        assert!(Btcpay.api_answer(&full, 503, "").unwrap_err().retryable());
+        assert!(Btcpay.api_answer(&full, 200, "{}").unwrap_err().retryable());
     }
 }

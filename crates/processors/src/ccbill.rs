@@ -418,6 +418,107 @@ impl Processor for Ccbill {
         let base = format!("{FLEXFORMS_URL}/{}", form_id.trim());
         Ok(Start::Redirect(url_with(&base, &params)))
     }
+
+    fn cancels_by_api(&self) -> bool {
+        true
+    }
+
+    /// CCBill API (the Data Link `subscriptionManagement.cgi`), `action=cancelSubscription`
+    /// with `returnXML=1` (ccbill.com/doc/ccbill-api-cancel-subscription). Needs Data Link
+    /// access on the account: `api_user`/`api_key` are its username and password, and CCBill
+    /// only answers from the server addresses registered with it (code -8 otherwise).
+    /// Refunds are not asked by API: CCBill's public pages do not document the refund action's
+    /// parameters, so finance refunds in CCBill's console and the Refund webhook applies it.
+    fn api_call(&self, s: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
+        let ApiOp::Cancel { subscription } = op else {
+            return Err(ApiError::Unsupported(
+                "refunds are made in CCBill's console (the Refund webhook applies them)",
+            ));
+        };
+        let account = required(&s.account, "CCBill needs account (clientAccnum)")?;
+        let user = required(&s.api_user, "CCBill needs api_user (Data Link username)")?;
+        let password = required(&s.api_key, "CCBill needs api_key (Data Link password)")?;
+        let sub = s.sub_account.as_deref().map(str::trim).unwrap_or("");
+        let base = api_base(s, DATALINK_URL);
+        let params: Vec<(&str, String)> = vec![
+            ("clientAccnum", account.to_owned()),
+            ("clientSubacc", sub.to_owned()),
+            ("usingSubacc", sub.to_owned()),
+            ("username", user.to_owned()),
+            ("password", password.to_owned()),
+            ("action", "cancelSubscription".to_owned()),
+            ("subscriptionId", subscription.clone()),
+            ("returnXML", "1".to_owned()),
+        ];
+        Ok(OutboundCall {
+            method: "GET",
+            url: url_with(&format!("{base}/utils/subscriptionManagement.cgi"), &params),
+            headers: vec![],
+            body: String::new(),
+        })
+    }
+
+    /// `<results>1</results>` is success; other codes are CCBill's (the CCBill API guide's
+    /// list, as transcribed by datinglibre/ccbill): -7 (internal error), -12 (too many failed
+    /// logins: wait an hour) and 0 (the action failed) are retried, the rest are refusals.
+    fn api_answer(&self, _op: &ApiOp, status: u16, body: &str) -> Result<ApiDone, ApiError> {
+        api_status(status, body)?;
+        let code = datalink_code(body)
+            .ok_or_else(|| ApiError::Temporary("the Data Link answer has no result code".into()))?;
+        let meaning = datalink_meaning(code);
+        match code {
+            1 => Ok(ApiDone {
+                reference: None,
+                detail: format!("{code}: {meaning}"),
+            }),
+            0 | -7 | -12 => Err(ApiError::Temporary(format!("{code}: {meaning}"))),
+            _ => Err(ApiError::Refused(format!("{code}: {meaning}"))),
+        }
+    }
+}
+
+/// The CCBill API (Data Link) host.
+pub const DATALINK_URL: &str = "https://datalink.ccbill.com";
+
+/// The result code of a Data Link answer: `<results>N</results>` (XML) or the CSV form
+/// (`"results"` then `"N"`).
+pub fn datalink_code(body: &str) -> Option<i64> {
+    let b = body.trim();
+    if let Some(start) = b.find("<results>") {
+        let rest = &b[start + "<results>".len()..];
+        let end = rest.find("</results>")?;
+        return rest[..end].trim().parse().ok();
+    }
+    let mut lines = b.lines().map(|l| l.trim().trim_matches('"'));
+    if lines.next()? == "results" {
+        return lines.next()?.trim().parse().ok();
+    }
+    None
+}
+
+/// What a Data Link result code means.
+pub fn datalink_meaning(code: i64) -> &'static str {
+    match code {
+        1 => "success",
+        0 => "the requested action failed",
+        -1 => "the authentication arguments are invalid or missing",
+        -2 => "the subscription id is invalid or its type is not supported by the action",
+        -3 => "no record was found for the subscription",
+        -4 => "the subscription is not for this account",
+        -5 => "the action's arguments are invalid or missing",
+        -6 => "the action is invalid",
+        -7 => "internal or database error at CCBill",
+        -8 => "this server's address is not in the range registered with CCBill",
+        -9 => "Data Link is deactivated for the account or the action is not permitted",
+        -10 => "the account is not set up for Data Link",
+        -11 => "the subscription is not eligible for a discount",
+        -12 => "three or more failed logins in the last hour; wait an hour",
+        -15 => "over the refund threshold",
+        -16 => "over the void threshold",
+        -23 => "transaction limit reached",
+        -24 => "purchase limit reached",
+        _ => "unknown code",
+    }
 }
 
 #[cfg(test)]
@@ -590,5 +691,93 @@ mod tests {
         assert!(url.contains(&format!(
             "initialPrice=10.00&initialPeriod=2&currencyCode=840&formDigest={d}"
         )));
+    }
+
+    #[test]
+    fn cancel_is_a_datalink_call() {
+        let op = ApiOp::Cancel {
+            subscription: "1071776966".into(),
+        };
+        // Without Data Link credentials there is no call.
+        assert_eq!(
+            Ccbill.api_call(&settings(), &op),
+            Err(ApiError::NotConfigured(
+                "CCBill needs api_user (Data Link username)"
+            ))
+        );
+        let s = Settings {
+            api_user: Some("ccbill12".into()),
+            api_key: Some("test123".into()),
+            ..settings()
+        };
+        let call = Ccbill.api_call(&s, &op).unwrap();
+        assert_eq!(call.method, "GET");
+        // CCBill's own example request, with our account and sub-account.
+        assert_eq!(
+            call.url,
+            "https://datalink.ccbill.com/utils/subscriptionManagement.cgi?clientAccnum=900100&clientSubacc=0000\
+             &usingSubacc=0000&username=ccbill12&password=test123&action=cancelSubscription\
+             &subscriptionId=1071776966&returnXML=1"
+        );
+        let local = Settings {
+            api_url: Some("http://127.0.0.1:9/".into()),
+            ..s.clone()
+        };
+        assert!(Ccbill
+            .api_call(&local, &op)
+            .unwrap()
+            .url
+            .starts_with("http://127.0.0.1:9/utils/subscriptionManagement.cgi?"));
+        // Refunds are made in CCBill's console.
+        let refund = ApiOp::Refund {
+            transaction: "t".into(),
+            amount: Money::new(100, "USD"),
+            partial: false,
+        };
+        assert!(matches!(
+            Ccbill.api_call(&s, &refund),
+            Err(ApiError::Unsupported(_))
+        ));
+        assert!(Ccbill.cancels_by_api() && !Ccbill.refunds_by_api());
+    }
+
+    #[test]
+    fn datalink_answers_are_read() {
+        let op = ApiOp::Cancel {
+            subscription: "1".into(),
+        };
+        // CCBill's documented answers, XML and CSV.
+        let ok = Ccbill
+            .api_answer(
+                &op,
+                200,
+                "<?xml version='1.0' standalone='yes'?>\n<results>1</results>",
+            )
+            .unwrap();
+        assert_eq!(ok.detail, "1: success");
+        assert!(Ccbill.api_answer(&op, 200, "\"results\"\n\"1\"\n").is_ok());
+        assert_eq!(
+            Ccbill.api_answer(&op, 200, "<results>-3</results>"),
+            Err(ApiError::Refused(
+                "-3: no record was found for the subscription".into()
+            ))
+        );
+        assert!(Ccbill
+            .api_answer(&op, 200, "<results>-7</results>")
+            .unwrap_err()
+            .retryable());
+        assert!(Ccbill
+            .api_answer(&op, 200, "<results>-8</results>")
+            .is_err_and(|e| !e.retryable()));
+        assert!(Ccbill
+            .api_answer(&op, 502, "bad gateway")
+            .unwrap_err()
+            .retryable());
+        assert!(Ccbill
+            .api_answer(&op, 200, "<html>")
+            .unwrap_err()
+            .retryable());
+        assert_eq!(datalink_code("<results>-12</results>"), Some(-12));
+        assert_eq!(datalink_code("nonsense"), None);
     }
 }

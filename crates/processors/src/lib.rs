@@ -124,8 +124,15 @@ pub struct Settings {
     /// The shared secret: Verotel signature key, BTCPay webhook secret, CCBill FlexForms salt,
     /// Epoch salt string, the sandbox's signing key.
     pub secret: Option<String>,
-    /// API key for server-side calls (BTCPay `token`, CCBill DataLink password, Segpay SRS).
+    /// API key for server-side calls (BTCPay `token`, CCBill DataLink password, Segpay SRS
+    /// `UserAccessKey`).
     pub api_key: Option<String>,
+    /// The user the API key belongs to, where the processor's API wants one (CCBill DataLink
+    /// `username`, Segpay SRS `Userid`).
+    pub api_user: Option<String>,
+    /// The base URL of the processor's server-side API, where it has one apart from the
+    /// checkout (CCBill DataLink, Segpay SRS). Defaults per driver; set for tests.
+    pub api_url: Option<String>,
     /// CCBill FlexForms id; Verotel brand host; BTCPay server URL.
     pub form_id: Option<String>,
     /// The hosted checkout's base URL where the processor has several (BTCPay instance URL,
@@ -439,6 +446,91 @@ pub struct OutboundCall {
     pub body: String,
 }
 
+/// An operation on the processor's server-side API ([`Processor::api_call`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ApiOp {
+    /// Stop a subscription's rebilling (the processor's subscription id).
+    Cancel { subscription: String },
+    /// Return `amount` of a charge (the processor's transaction id; for BTCPay the invoice);
+    /// `partial` when it is less than the whole charge.
+    Refund {
+        transaction: String,
+        amount: Money,
+        partial: bool,
+    },
+}
+
+impl ApiOp {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiOp::Cancel { .. } => "cancel",
+            ApiOp::Refund { .. } => "refund",
+        }
+    }
+}
+
+/// What the processor's API answered when it did the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiDone {
+    /// The processor's id for what it did, when it gives one (BTCPay's pull payment id).
+    pub reference: Option<String>,
+    /// Its answer in a line, for finance.
+    pub detail: String,
+}
+
+/// Why an API operation was not done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The driver has no API for this: it is done in the processor's console.
+    #[error("the processor has no API for this: {0}")]
+    Unsupported(&'static str),
+    /// Credentials or ids the call needs are missing from the settings.
+    #[error("the processor's API is not configured: {0}")]
+    NotConfigured(&'static str),
+    /// The processor refused; asking again unchanged will not help.
+    #[error("the processor refused: {0}")]
+    Refused(String),
+    /// The processor could not do it now (unreachable, 5xx, a temporary code): retried.
+    #[error("the processor could not do it now: {0}")]
+    Temporary(String),
+}
+
+impl ApiError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, ApiError::Temporary(_))
+    }
+}
+
+/// The HTTP status classes every driver shares: 2xx is read by the driver; 408, 425, 429 and
+/// 5xx are temporary; any other status is a refusal. `Ok(())` for 2xx.
+pub fn api_status(status: u16, body: &str) -> Result<(), ApiError> {
+    let line: String = body.trim().chars().take(300).collect();
+    match status {
+        200..=299 => Ok(()),
+        408 | 425 | 429 | 500..=599 => Err(ApiError::Temporary(format!("HTTP {status}: {line}"))),
+        _ => Err(ApiError::Refused(format!("HTTP {status}: {line}"))),
+    }
+}
+
+/// The processor's API host: [`Settings::api_url`] when set, else `default`; no trailing `/`.
+pub fn api_base<'a>(s: &'a Settings, default: &'a str) -> &'a str {
+    s.api_url
+        .as_deref()
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .unwrap_or(default)
+}
+
+/// `value` of a required setting, or [`ApiError::NotConfigured`].
+pub fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::NotConfigured(name))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StartError {
     #[error("the processor is not configured: {0}")]
@@ -483,6 +575,27 @@ pub trait Processor: Send + Sync {
     /// processor's console and the refund notification does the rest.
     fn refunds_by_api(&self) -> bool {
         false
+    }
+
+    /// Whether a subscription can be cancelled by API ([`ApiOp::Cancel`]).
+    fn cancels_by_api(&self) -> bool {
+        false
+    }
+
+    /// Whether the processor notifies a refund made by API (the notification then applies the
+    /// books); otherwise the payments crate applies it when the API confirms it.
+    fn refund_notified(&self) -> bool {
+        true
+    }
+
+    /// The server-side call that does `op`. Pure: the payments crate makes the call.
+    fn api_call(&self, _settings: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
+        Err(ApiError::Unsupported(op.kind()))
+    }
+
+    /// Read the processor's answer to [`Processor::api_call`].
+    fn api_answer(&self, op: &ApiOp, _status: u16, _body: &str) -> Result<ApiDone, ApiError> {
+        Err(ApiError::Unsupported(op.kind()))
     }
 }
 
@@ -570,6 +683,19 @@ pub fn url_with(base: &str, params: &[(&str, String)]) -> String {
     let q = serde_urlencoded::to_string(params).unwrap_or_default();
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}{q}")
+}
+
+/// `value` percent-encoded as one URL path segment (everything but `A-Z a-z 0-9 - . _ ~`).
+pub fn path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Every driver, by name.

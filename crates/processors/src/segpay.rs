@@ -240,6 +240,97 @@ impl Processor for Segpay {
         }
         Ok(Start::Redirect(url_with(base, &params)))
     }
+
+    fn cancels_by_api(&self) -> bool {
+        true
+    }
+
+    fn refunds_by_api(&self) -> bool {
+        true
+    }
+
+    /// Segpay's SRS web service (`https://srs.segpay.com/ADM.asmx/…`, GET): `CancelMembership`
+    /// (`Userid`, `UserAccessKey`, `PurchaseID`, `CancelReason`) and `RefundTransaction`
+    /// (`Userid`, `UserAccessKey`, `TransID`, `RefundReason`). The names are from a public
+    /// client (stojankukrika/segpay-payments), not Segpay's own page: **unverified**. SRS
+    /// refunds a whole transaction, so partial refunds are refused here.
+    fn api_call(&self, s: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
+        let user = required(&s.api_user, "Segpay needs api_user (SRS Userid)")?;
+        let key = required(&s.api_key, "Segpay needs api_key (SRS UserAccessKey)")?;
+        let base = api_base(s, SRS_URL);
+        let (method, params): (&str, Vec<(&str, String)>) = match op {
+            ApiOp::Cancel { subscription } => (
+                "CancelMembership",
+                vec![
+                    ("Userid", user.to_owned()),
+                    ("UserAccessKey", key.to_owned()),
+                    ("PurchaseID", subscription.clone()),
+                    ("CancelReason", "Cancelled by the member".to_owned()),
+                ],
+            ),
+            ApiOp::Refund {
+                transaction,
+                partial,
+                ..
+            } => {
+                if *partial {
+                    return Err(ApiError::Unsupported(
+                        "Segpay refunds whole transactions only; refund a part in its console",
+                    ));
+                }
+                (
+                    "RefundTransaction",
+                    vec![
+                        ("Userid", user.to_owned()),
+                        ("UserAccessKey", key.to_owned()),
+                        ("TransID", transaction.clone()),
+                        ("RefundReason", "Refunded by the merchant".to_owned()),
+                    ],
+                )
+            }
+        };
+        Ok(OutboundCall {
+            method: "GET",
+            url: url_with(&format!("{base}/ADM.asmx/{method}"), &params),
+            headers: vec![],
+            body: String::new(),
+        })
+    }
+
+    /// **Unverified**: the shape of SRS answers is not public. A 2xx answer counts as done
+    /// unless its text says it failed (`fail`, `error`, `invalid`, `denied`, `not found`);
+    /// the answer is kept for finance, and Segpay's Cancel postback or refund TransPost
+    /// confirms it in the books.
+    fn api_answer(&self, _op: &ApiOp, status: u16, body: &str) -> Result<ApiDone, ApiError> {
+        api_status(status, body)?;
+        let text = srs_text(body);
+        let lower = text.to_ascii_lowercase();
+        if ["fail", "error", "invalid", "denied", "not found"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            return Err(ApiError::Refused(text));
+        }
+        Ok(ApiDone {
+            reference: None,
+            detail: text,
+        })
+    }
+}
+
+/// Segpay's SRS web service.
+pub const SRS_URL: &str = "https://srs.segpay.com";
+
+/// The text of an SRS answer: an ASMX `<string …>text</string>` envelope's content, else the
+/// body; trimmed to 300 characters.
+fn srs_text(body: &str) -> String {
+    let b = body.trim();
+    let inner = b
+        .find("<string")
+        .and_then(|i| b[i..].find('>').map(|j| &b[i + j + 1..]))
+        .and_then(|rest| rest.find("</string>").map(|k| &rest[..k]))
+        .unwrap_or(b);
+    inner.trim().chars().take(300).collect()
 }
 
 #[cfg(test)]
@@ -377,5 +468,63 @@ mod tests {
         );
         assert!(with_pricing_hash(&url, "dynamicpricingid", "gX35=")
             .ends_with("&dynamicpricingid=gX35%3D"));
+    }
+
+    #[test]
+    fn srs_cancel_and_refund_calls() {
+        let s = Settings {
+            api_user: Some("u1".into()),
+            api_key: Some("k&1".into()),
+            ..settings()
+        };
+        let cancel = Segpay
+            .api_call(
+                &s,
+                &ApiOp::Cancel {
+                    subscription: "P-77".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            cancel.url,
+            "https://srs.segpay.com/ADM.asmx/CancelMembership?Userid=u1&UserAccessKey=k%261&PurchaseID=P-77\
+             &CancelReason=Cancelled+by+the+member"
+        );
+        let refund = ApiOp::Refund {
+            transaction: "T-9".into(),
+            amount: Money::new(999, "USD"),
+            partial: false,
+        };
+        assert_eq!(
+            Segpay.api_call(&s, &refund).unwrap().url,
+            "https://srs.segpay.com/ADM.asmx/RefundTransaction?Userid=u1&UserAccessKey=k%261&TransID=T-9\
+             &RefundReason=Refunded+by+the+merchant"
+        );
+        let part = ApiOp::Refund {
+            transaction: "T-9".into(),
+            amount: Money::new(100, "USD"),
+            partial: true,
+        };
+        assert!(matches!(
+            Segpay.api_call(&s, &part),
+            Err(ApiError::Unsupported(_))
+        ));
+        assert!(matches!(
+            Segpay.api_call(&settings(), &refund),
+            Err(ApiError::NotConfigured(_))
+        ));
+        let ok = Segpay
+            .api_answer(
+                &refund,
+                200,
+                "<?xml version=\"1.0\"?><string xmlns=\"http://srs.segpay.com/\">Successful</string>",
+            )
+            .unwrap();
+        assert_eq!(ok.detail, "Successful");
+        assert_eq!(
+            Segpay.api_answer(&refund, 200, "<string>Transaction not found</string>"),
+            Err(ApiError::Refused("Transaction not found".into()))
+        );
+        assert!(Segpay.api_answer(&refund, 503, "").unwrap_err().retryable());
     }
 }

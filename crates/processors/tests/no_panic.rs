@@ -10,6 +10,8 @@ fn settings() -> Settings {
         sub_account: Some("0000".into()),
         secret: Some("s".into()),
         api_key: Some("k".into()),
+        api_user: Some("u".into()),
+        api_url: None,
         form_id: Some("f".into()),
         checkout_url: Some("https://pay.example".into()),
         allow_ips: vec!["0.0.0.0/0".into(), "::/0".into()],
@@ -141,6 +143,21 @@ proptest! {
         for p in all() {
             let _ = p.start_checkout(&settings(), &c);
             let _ = p.start_checkout(&Settings::default(), &c);
+        }
+    }
+
+    #[test]
+    fn api_answers_never_panic(status in 100u16..600, body in body(), partial in any::<bool>()) {
+        let text = String::from_utf8_lossy(&body);
+        let ops = [
+            ApiOp::Cancel { subscription: "s1".into() },
+            ApiOp::Refund { transaction: "t1".into(), amount: Money::new(100, "USD"), partial },
+        ];
+        for p in all() {
+            for op in &ops {
+                let _ = p.api_call(&settings(), op);
+                let _ = p.api_answer(op, status, &text);
+            }
         }
     }
 }

@@ -46,6 +46,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redrive))
         .routes(routes!(charges))
         .routes(routes!(refund_charge))
+        .routes(routes!(processor_calls))
+        .routes(routes!(retry_processor_call))
         .routes(routes!(make_batches))
         .routes(routes!(settle_payout))
         .routes(routes!(set_verification))
@@ -314,8 +316,14 @@ pub async fn cancel_subscription(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Subscription>> {
     let mut tx = state.store.begin().await?;
-    let s =
-        subscriptions::cancel_own(&mut tx, me.user_id, id, &actor.with_user(me.user_id)).await?;
+    let s = subscriptions::cancel_own(
+        &mut tx,
+        &state.payments,
+        me.user_id,
+        id,
+        &actor.with_user(me.user_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(axum::Json(s))
 }
@@ -804,8 +812,9 @@ pub struct RefundStarted {
 }
 
 /// Refund a charge (finance, admin; audited). Wallet payments are refunded at once; sandbox
-/// ones through the sandbox's refund notification; live processors' in their console, whose
-/// refund notification then applies it.
+/// ones through the sandbox's refund notification; live ones through the processor's API
+/// where it has one (BTCPay, Segpay; see `/api/v1/payments/processor-calls`), else in the
+/// processor's console (409 `refund_at_processor`), whose refund notification then applies it.
 #[utoipa::path(post, path = "/api/v1/payments/charges/{id}/refund", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = RefundRequest,
     responses((status = 202, body = RefundStarted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -1013,4 +1022,51 @@ pub async fn sandbox_emit(
     let id = sandbox::emit(&mut tx, &state.payments, &e).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, axum::Json(Emitted { id })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProcessorCallQuery {
+    /// `queued`, `retrying`, `done`, `failed` (finance must act) or `unapplied`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessorCallList {
+    pub calls: Vec<fanz_payments::calls::ProcessorCall>,
+}
+
+/// Calls to processors' APIs, newest first: fans' cancels and finance's refunds of live
+/// payments, with their attempts and the processor's answer or last error (finance, admin).
+#[utoipa::path(get, path = "/api/v1/payments/processor-calls", tag = "payments", security(("bearer" = [])),
+    params(ProcessorCallQuery),
+    responses((status = 200, body = ProcessorCallList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn processor_calls(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    Query(q): Query<ProcessorCallQuery>,
+) -> ApiResult<axum::Json<ProcessorCallList>> {
+    finance(&me)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(ProcessorCallList {
+        calls: fanz_payments::calls::list(&mut db, q.status.as_deref(), q.limit.unwrap_or(50))
+            .await?,
+    }))
+}
+
+/// Ask the processor again for a failed call (finance, admin; audited).
+#[utoipa::path(post, path = "/api/v1/payments/processor-calls/{id}/retry", tag = "payments", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 202, body = fanz_payments::calls::ProcessorCall), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn retry_processor_call(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<(StatusCode, axum::Json<fanz_payments::calls::ProcessorCall>)> {
+    finance(&me)?;
+    let mut tx = state.store.begin().await?;
+    let call = fanz_payments::calls::retry(&mut tx, id, &actor.with_user(me.user_id)).await?;
+    tx.commit().await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(call)))
 }

@@ -1272,7 +1272,9 @@ async fn subscription_post(
     let actor = actor.with_user(me.user_id);
     let mut tx = state.store.begin().await?;
     let result = match action.as_str() {
-        "cancel" => subscriptions::cancel_own(&mut tx, me.user_id, id, &actor).await,
+        "cancel" => {
+            subscriptions::cancel_own(&mut tx, &state.payments, me.user_id, id, &actor).await
+        }
         "resume" => subscriptions::resume_own(&mut tx, me.user_id, id, &actor).await,
         _ => return Ok(not_found(&pc, Some(&me), &csrf)),
     };

@@ -58,11 +58,15 @@ pub async fn spawn(backend: fanz_store::Backend, btcpay_url: Option<String>) -> 
         c.payments.sandbox_secret = SECRET.into();
         c.payments.apply_attempts = 3;
         c.payments.sandbox_chargeback_after_secs = 1;
+        let api = btcpay_url.unwrap_or_else(|| "http://127.0.0.1:9".into());
         let ccbill = fanz_config::payments::ProcessorSettings {
             enabled: true,
             account: Some("900100".into()),
             sub_account: Some("0000".into()),
             secret: Some("salt".into()),
+            api_user: Some("dl-user".into()),
+            api_key: Some("dl-pass".into()),
+            api_url: Some(api.clone()),
             form_id: Some("flex-1".into()),
             allow_ips: vec!["127.0.0.0/8".into()],
             descriptor: Some("CCBILL*FANZ".into()),
@@ -77,7 +81,7 @@ pub async fn spawn(backend: fanz_store::Backend, btcpay_url: Option<String>) -> 
             account: Some("store-1".into()),
             secret: Some(BTCPAY_SECRET.into()),
             api_key: Some("key".into()),
-            checkout_url: Some(btcpay_url.unwrap_or_else(|| "http://127.0.0.1:9".into())),
+            checkout_url: Some(api),
             descriptor: Some("FANZ CRYPTO".into()),
             ..Default::default()
         };
@@ -687,17 +691,88 @@ async fn forged_and_foreign_notifications_post_nothing(app: TestApp) {
 
 /// A stand-in BTCPay Server answering invoice creation with a checkout link.
 async fn fake_btcpay() -> String {
-    use axum::routing::post;
-    let router = axum::Router::new().route(
-        "/api/v1/stores/{store}/invoices",
-        post(|| async {
-            axum::Json(json!({"id": "inv-9", "checkoutLink": "https://btcpay.example/i/inv-9"}))
-        }),
-    );
+    fake_processor().await.0
+}
+
+/// What the stand-in processor was asked: `METHOD path?query | authorization | body`.
+type Hits = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A stand-in processor API on loopback: BTCPay's invoice and refund endpoints and CCBill's
+/// Data Link. It records every request; its first refund fails with 503 and its first cancel
+/// with CCBill's -7 (both temporary), and subscription `gone` is unknown to it (-3).
+async fn fake_processor() -> (String, Hits) {
+    use axum::extract::{Path as P, RawQuery};
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let hits: Hits = Default::default();
+    let refunds = Arc::new(AtomicUsize::new(0));
+    let cancels = Arc::new(AtomicUsize::new(0));
+    let auth = |h: &HeaderMap| {
+        h.get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (h1, h2) = (hits.clone(), hits.clone());
+    let router = axum::Router::new()
+        .route(
+            "/api/v1/stores/{store}/invoices",
+            post(|| async {
+                axum::Json(json!({"id": "inv-9", "checkoutLink": "https://btcpay.example/i/inv-9"}))
+            }),
+        )
+        .route(
+            "/api/v1/stores/{store}/invoices/{invoice}/refund",
+            post(
+                move |P((store, invoice)): P<(String, String)>,
+                      headers: HeaderMap,
+                      body: String| {
+                    let (hits, refunds) = (h1.clone(), refunds.clone());
+                    async move {
+                        hits.lock().unwrap().push(format!(
+                            "POST /api/v1/stores/{store}/invoices/{invoice}/refund | {} | {body}",
+                            auth(&headers)
+                        ));
+                        if refunds.fetch_add(1, Ordering::SeqCst) == 0 {
+                            return axum::response::IntoResponse::into_response((
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                "down for maintenance",
+                            ));
+                        }
+                        axum::response::IntoResponse::into_response(axum::Json(
+                            json!({"id": "pp-1", "name": format!("Refund {invoice}"),
+                                   "viewLink": "https://btcpay.example/pull-payments/pp-1"}),
+                        ))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/utils/subscriptionManagement.cgi",
+            get(move |RawQuery(q): RawQuery| {
+                let (hits, cancels) = (h2.clone(), cancels.clone());
+                async move {
+                    let q = q.unwrap_or_default();
+                    hits.lock()
+                        .unwrap()
+                        .push(format!("GET /utils/subscriptionManagement.cgi?{q} |  | "));
+                    let code = if q.contains("subscriptionId=gone") {
+                        -3
+                    } else if cancels.fetch_add(1, Ordering::SeqCst) == 0 {
+                        -7
+                    } else {
+                        1
+                    };
+                    format!("<?xml version='1.0' standalone='yes'?>\n<results>{code}</results>")
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
+    (format!("http://{addr}"), hits)
 }
 
 async fn wallet_and_gift_cards(app: TestApp) {
@@ -1511,6 +1586,299 @@ async fn bad_input_is_refused(app: TestApp) {
         )
         .await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "unknown_test_card").await;
+}
+
+mod live_processor_calls {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let (url, hits) = super::fake_processor().await;
+        let app = super::spawn(fanz_store::Backend::Sqlite, Some(url))
+            .await
+            .expect("sqlite app");
+        super::live_processor_calls(app, hits).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let (url, hits) = super::fake_processor().await;
+        match super::spawn(fanz_store::Backend::Postgres, Some(url)).await {
+            Some(app) => super::live_processor_calls(app, hits).await,
+            None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+        }
+    }
+}
+
+/// A new fan `handle` subscribed to `tier` through CCBill (its NewSaleSuccess for CCBill
+/// subscription `subscription`, from an allowed address): the fan's token and subscription id.
+async fn ccbill_subscriber(
+    app: &TestApp,
+    handle: &str,
+    tier: i64,
+    subscription: &str,
+) -> (String, i64) {
+    let (fan, _) = app.user(handle).await;
+    let c = checkout(
+        app,
+        &fan,
+        json!({"kind": "subscription", "tier_id": tier, "processor": "ccbill"}),
+    )
+    .await;
+    let body = json!({"subscriptionId": subscription, "transactionId": format!("t-{subscription}"),
+        "clientAccnum": "900100", "clientSubacc": "0000", "timestamp": "2026-12-01 10:00:00",
+        "billedInitialPrice": "9.99", "billedCurrencyCode": "840", "X-fanz_ref": c["reference"]});
+    let url = app.url("/api/v1/payments/webhooks/ccbill?clientAccnum=900100&clientSubacc=0000&eventType=NewSaleSuccess&eventGroupType=Subscription");
+    let res = app.client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let sid = subscriptions(app, &fan).await[0]["id"].as_i64().unwrap();
+    (fan, sid)
+}
+
+/// The fan cancels subscription `sid`: recorded at once.
+async fn cancel_subscription(app: &TestApp, fan: &str, sid: i64) {
+    let res = app
+        .post(
+            &format!("/api/v1/subscriptions/{sid}/cancel"),
+            json!({}),
+            Some(fan),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "cancelled");
+}
+
+/// The processor call finance sees matching `pick`, once it does (the job runs it).
+async fn wait_call(app: &TestApp, admin: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..300 {
+        let res = app
+            .get("/api/v1/payments/processor-calls?limit=500", Some(admin))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        if let Some(c) = v["calls"].as_array().unwrap().iter().find(|c| pick(c)) {
+            return c.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no processor call as expected");
+}
+
+/// A fan's cancel of a live subscription reaches the processor through the job, retried past
+/// a temporary error; a refusal is shown to finance, who asks again; finance's refund of a
+/// BTCPay charge calls its refund endpoint (retried past a 503) and, BTCPay sending no refund
+/// webhook, the refund is applied when made.
+async fn live_processor_calls(app: TestApp, hits: Hits) {
+    let admin = app.admin().await;
+    let (_, _, tier, subs_post, ppv) = shop(&app, "livia").await;
+    let (fan, sid) = ccbill_subscriber(&app, "lenny", tier, "7001").await;
+    assert!(!locked(&app, &fan, subs_post).await);
+
+    // The fan cancels: recorded here at once, and CCBill is asked to stop rebilling.
+    cancel_subscription(&app, &fan, sid).await;
+    let call = wait_call(&app, &admin, |c| {
+        c["op"] == "cancel" && c["subscription_id"] == sid && c["status"] == "done"
+    })
+    .await;
+    assert_eq!(call["processor"], "ccbill");
+    assert_eq!(call["attempts"], 2, "CCBill's -7 was retried: {call}");
+    assert_eq!(call["detail"], "1: success");
+    let asked: Vec<String> = hits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| h.contains("subscriptionId=7001"))
+        .cloned()
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for h in &asked {
+        assert!(
+            h.contains("action=cancelSubscription")
+                && h.contains("clientAccnum=900100")
+                && h.contains("username=dl-user")
+                && h.contains("password=dl-pass")
+                && h.contains("returnXML=1"),
+            "{h}"
+        );
+    }
+    // Access runs to the end of the paid period; the processor's cancel cannot be undone here.
+    assert!(!locked(&app, &fan, subs_post).await);
+    assert_error(
+        app.post(
+            &format!("/api/v1/subscriptions/{sid}/resume"),
+            json!({}),
+            Some(&fan),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "not_resumable",
+    )
+    .await;
+
+    // CCBill does not know the next one: the call fails and finance sees it.
+    let (fan2, sid2) = ccbill_subscriber(&app, "gina", tier, "gone").await;
+    cancel_subscription(&app, &fan2, sid2).await;
+    let failed = wait_call(&app, &admin, |c| {
+        c["subscription_id"] == sid2 && c["status"] == "failed"
+    })
+    .await;
+    assert_eq!(failed["attempts"], 1, "a refusal is not retried: {failed}");
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("-3"),
+        "{failed}"
+    );
+    let listed: Value = app
+        .get(
+            "/api/v1/payments/processor-calls?status=failed",
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["status"] == "failed"));
+    assert!(listed["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == failed["id"]));
+    // Finance asks again (audited); CCBill refuses again.
+    let res = app
+        .post(
+            &format!("/api/v1/payments/processor-calls/{}/retry", failed["id"]),
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "queued");
+    wait_call(&app, &admin, |c| {
+        c["id"] == failed["id"] && c["status"] == "failed" && c["attempts"] == 2
+    })
+    .await;
+    assert_eq!(
+        hits.lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.contains("subscriptionId=gone"))
+            .count(),
+        2
+    );
+    // Only finance sees the calls; a status must be one of the known ones.
+    assert_error(
+        app.get("/api/v1/payments/processor-calls", Some(&fan))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.get("/api/v1/payments/processor-calls?status=lost", Some(&admin))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_status",
+    )
+    .await;
+    assert_error(
+        app.post(
+            &format!("/api/v1/payments/processor-calls/{}/retry", call["id"]),
+            json!({}),
+            Some(&admin),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "not_failed",
+    )
+    .await;
+
+    // A BTCPay unlock, refunded by finance through BTCPay's API.
+    let (fan3, handle3) = app.user("bea").await;
+    let bc = checkout(
+        &app,
+        &fan3,
+        json!({"kind": "ppv", "post_id": ppv, "processor": "btcpay"}),
+    )
+    .await;
+    let body = json!({"deliveryId": "d1", "webhookId": "wh1", "isRedelivery": false, "type": "InvoiceSettled",
+        "timestamp": 1764583200, "storeId": "store-1", "invoiceId": "inv-9",
+        "metadata": {"orderId": bc["reference"]}, "manuallyMarked": false, "overPaid": false})
+    .to_string();
+    let sig = format!(
+        "sha256={}",
+        fanz_processors::hmac_sha256_hex(BTCPAY_SECRET.as_bytes(), body.as_bytes())
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/payments/webhooks/btcpay"))
+        .header("BTCPay-Sig", sig)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!locked(&app, &fan3, ppv).await);
+    assert_eq!(balance(&app, &admin, "cash:btcpay:USD").await, 500);
+    let charges: Value = app
+        .get(
+            &format!("/api/v1/payments/charges?fan={handle3}"),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let charge = charges["charges"][0]["id"].as_i64().unwrap();
+    let refund_path = format!("/api/v1/payments/charges/{charge}/refund");
+    let refund = |amount: Option<i64>| {
+        app.post(
+            &refund_path,
+            json!({"amount": amount, "reason": "asked nicely"}),
+            Some(&admin),
+        )
+    };
+    let res = refund(None).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "requested");
+    // One refund call per charge at a time.
+    assert_error(
+        refund(Some(100)).await,
+        StatusCode::CONFLICT,
+        "refund_already_requested",
+    )
+    .await;
+    let call = wait_call(&app, &admin, |c| {
+        c["op"] == "refund" && c["charge_id"] == charge && c["status"] == "done"
+    })
+    .await;
+    assert_eq!(call["attempts"], 2, "BTCPay's 503 was retried: {call}");
+    assert_eq!(call["reference"], "pp-1");
+    assert_eq!(call["amount"], 500);
+    let asked: Vec<String> = hits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| h.contains("/refund"))
+        .cloned()
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[1].starts_with("POST /api/v1/stores/store-1/invoices/inv-9/refund | token key | ")
+            && asked[1].contains(r#""refundVariant":"Fiat""#),
+        "{asked:?}"
+    );
+    // BTCPay sends no refund webhook: the refund was applied when BTCPay made it.
+    for _ in 0..100 {
+        if locked(&app, &fan3, ppv).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(locked(&app, &fan3, ppv).await);
+    assert_eq!(balance(&app, &admin, "cash:btcpay:USD").await, 0);
+    books_verify(&app, &admin).await;
 }
 
 /// Thirty notifications at once (committed together by the intake's group commit): each sale
