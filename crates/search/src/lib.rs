@@ -934,6 +934,9 @@ fn typo_distance(chars: usize) -> u8 {
     }
 }
 
+/// One clause of a boolean query.
+type Clause = (Occur, Box<dyn Query>);
+
 /// One term against one field: the exact term (BM25, weighted) and, when typos or a prefix
 /// apply, the terms it reaches (at most [`MAX_EXPANSIONS`]) with a constant, lower score. Also
 /// how many documents hold any of those terms, at most.
@@ -944,7 +947,7 @@ fn term_clauses(
     weight: Score,
     prefix: bool,
     exact: bool,
-) -> Result<(Vec<(Occur, Box<dyn Query>)>, u64)> {
+) -> Result<(Vec<Clause>, u64)> {
     let chars = text.chars().count();
     let term = Term::from_field_text(field, text);
     let mut docs = searcher.doc_freq(&term)?;
