@@ -257,8 +257,7 @@ pub async fn load(state: &AppState, args: &ScaleArgs) -> Result<Counts> {
     let mut follows: Vec<(u32, u32)> = Vec::with_capacity(args.follows);
     let mut followers = vec![0i64; args.creators];
     let mut following: Vec<i64> = Vec::with_capacity(args.fans);
-    if args.fans > 0 {
-        let base = args.follows / args.fans;
+    if let Some(base) = args.follows.checked_div(args.fans) {
         let extra = args.follows % args.fans;
         let mut mine = HashSet::new();
         // Every fan follows the mean number of creators (the remainder spread over the first
