@@ -176,6 +176,11 @@ pub async fn cluster_trending(
 }
 
 /// The posts of the creators a fan follows or subscribes to, newest first.
+///
+/// Each creator's newest page is read from its own index range (`posts_author`) and the pages
+/// are merged: the cost is a page per creator followed, however many posts those creators
+/// have. One range over all of them would read every post of the creators followed before
+/// sorting, and fans follow the most prolific creators most.
 pub async fn home(
     db: &mut Db,
     authors: &[i64],
@@ -190,12 +195,27 @@ pub async fn home(
     let k = keyset(cursor)?;
     // Bounded: the newest page of at most 2,000 creators (the most a fan can follow).
     let authors = &authors[..authors.len().min(2000)];
-    let ph = crate::placeholders(5, authors.len());
+    let per_author = (0..authors.len())
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT id, published_at FROM posts WHERE author_id = ${} \
+                 AND state = 'published' AND kind = 'post' AND published_at <= $1 \
+                 AND (published_at < $1 OR id < $2) \
+                 AND (expires_at IS NULL OR expires_at > $3) \
+                 ORDER BY published_at DESC, id DESC LIMIT $4) AS a{i}",
+                i + 5
+            )
+        })
+        .collect::<Vec<_>>();
+    // SQLite takes at most 500 terms in one compound SELECT: union them in groups.
+    let groups = per_author
+        .chunks(250)
+        .enumerate()
+        .map(|(g, terms)| format!("SELECT * FROM ({}) AS g{g}", terms.join(" UNION ALL ")))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     let sql = format!(
-        "SELECT id, published_at FROM posts WHERE author_id IN ({ph}) \
-         AND state = 'published' AND kind = 'post' \
-         AND (published_at < $1 OR (published_at = $1 AND id < $2)) \
-         AND (expires_at IS NULL OR expires_at > $3) \
+        "SELECT id, published_at FROM ({groups}) AS page \
          ORDER BY published_at DESC, id DESC LIMIT $4"
     );
     let mut q = sqlx::query(&sql)

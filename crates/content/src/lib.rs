@@ -13,6 +13,7 @@
 //! `blocks`, `likes`, `bookmarks` and `comments`. Payments sells tiers and unlocks by calling
 //! the grant functions in [`entitlements`].
 
+pub mod bulk;
 pub mod entitlements;
 pub mod events;
 pub mod feeds;

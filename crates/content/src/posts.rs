@@ -259,7 +259,7 @@ pub fn normalize_tag(raw: &str) -> Result<String> {
 
 /// The teaser of a creator who wrote none: the opening words, at most half the text (so a
 /// locked post never shows all of it) and at most [`AUTO_TEASER_CHARS`].
-fn auto_teaser(text: &str) -> String {
+pub(crate) fn auto_teaser(text: &str) -> String {
     let total = text.chars().count();
     let keep = (total / 2).min(AUTO_TEASER_CHARS);
     if keep == 0 {

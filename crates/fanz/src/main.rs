@@ -1,11 +1,13 @@
 //! `fanz`: the one binary. Parses the command line, loads configuration and hands over to the
 //! domain crates; it holds no business rules.
 
+mod bench_content;
 mod bench_jobs;
 mod bench_payments;
 mod compliance;
 mod demo;
 mod ops;
+mod scale;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -46,8 +48,9 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create demo creators and fans (idempotent); new credentials are printed once.
-    Demo,
+    /// Create demo creators and fans (idempotent); new credentials are printed once. With
+    /// --scale: benchmark-sized data written in bulk (see the flags).
+    Demo(scale::ScaleArgs),
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -221,6 +224,11 @@ enum BenchCommand {
     Jobs(bench_jobs::JobsArgs),
     /// Events through the outbox, the relay and a subscriber (NATS when events_url is set).
     Events(bench_jobs::EventsArgs),
+    /// Feeds and search of a running server at a fixed rate, beside `/api/v1/clusters` as the
+    /// reference, signed in as `fanz demo --scale` fans.
+    Content(bench_content::ContentArgs),
+    /// What `may_view` costs per home feed page of `fanz demo --scale` fans (in process).
+    MayView(bench_content::MayViewArgs),
 }
 
 #[derive(Subcommand)]
@@ -268,7 +276,11 @@ async fn run(cli: Cli) -> Result<()> {
             println!("migrations applied ({} store)", store.backend().name());
             Ok(())
         }
-        Command::Demo => {
+        Command::Demo(args) if args.scale => {
+            let state = state(config).await?;
+            scale::load(&state, &args).await.map(|_| ())
+        }
+        Command::Demo(_) => {
             // Demo sales go through the sandbox processor.
             let mut config = config;
             config.payments.sandbox = true;
@@ -423,6 +435,15 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config).await?;
             let node = fanz_web::background::node_name(&config);
             bench_jobs::events(&store, &config, node, args).await
+        }
+        Command::Bench {
+            command: BenchCommand::Content(args),
+        } => bench_content::content(args).await,
+        Command::Bench {
+            command: BenchCommand::MayView(args),
+        } => {
+            let state = state(config).await?;
+            bench_content::may_view(&state, args).await
         }
         Command::Jobs { command } => {
             let store = open_store(&config).await?;

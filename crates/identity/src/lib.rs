@@ -11,6 +11,7 @@
 
 mod accounts;
 mod api_keys;
+pub mod bulk;
 pub mod events;
 mod login;
 pub mod mail;

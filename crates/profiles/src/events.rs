@@ -12,6 +12,9 @@ pub enum ProfileEvent {
     Unfollowed { follower_id: i64, followee_id: i64 },
     #[serde(rename = "profiles.became_creator")]
     BecameCreator { user_id: i64, clusters: Vec<String> },
+    /// The owner changed what the profile shows (name, bio, images, links, clusters).
+    #[serde(rename = "profiles.updated")]
+    Updated { user_id: i64 },
     /// The account was erased at its owner's request: its profile is cleared.
     #[serde(rename = "profiles.erased")]
     Erased { user_id: i64 },
@@ -22,9 +25,9 @@ impl Event for ProfileEvent {
         match self {
             ProfileEvent::Followed { followee_id, .. }
             | ProfileEvent::Unfollowed { followee_id, .. } => format!("user:{followee_id}"),
-            ProfileEvent::BecameCreator { user_id, .. } | ProfileEvent::Erased { user_id } => {
-                format!("user:{user_id}")
-            }
+            ProfileEvent::BecameCreator { user_id, .. }
+            | ProfileEvent::Updated { user_id }
+            | ProfileEvent::Erased { user_id } => format!("user:{user_id}"),
         }
     }
 }
@@ -52,6 +55,10 @@ impl Catalogue for ProfileEvent {
                     clusters: vec!["boyfanz".into()],
                 },
                 "An account became a creator on the listed clusters.",
+            ),
+            (
+                ProfileEvent::Updated { user_id: 1 },
+                "A profile's name, bio, images, links or clusters changed (search re-reads it).",
             ),
             (
                 ProfileEvent::Erased { user_id: 1 },

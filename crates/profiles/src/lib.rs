@@ -5,6 +5,7 @@
 //! the profile is made so a profile page is one read of this module's tables. Follower counts
 //! are kept in the profile row, updated in the same transaction as the follow.
 
+pub mod bulk;
 pub mod events;
 pub mod privacy;
 
@@ -205,6 +206,7 @@ pub async fn update_profile(
         }),
     )
     .await?;
+    fanz_events::publish(db, &ProfileEvent::Updated { user_id }).await?;
     get_by_user(db, user_id).await
 }
 

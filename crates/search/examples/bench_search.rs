@@ -17,10 +17,10 @@
 //! and spelled right with typo tolerance off (`exact`), as the reference: what plain term
 //! matching costs on the same index.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use fanz_search::synthetic::{vocabulary, Rng, Zipf};
 use fanz_search::{CreatorDoc, Kinds, PostDoc, SearchIndex, SearchQuery};
 
 const CLUSTERS: [&str; 8] = [
@@ -69,78 +69,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-/// splitmix64: fast, seedable, and no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
-
-/// Draws ranks 0..n with probability ∝ 1/(rank+1).
-struct Zipf {
-    cumulative: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize) -> Self {
-        let mut total = 0.0;
-        let cumulative = (1..=n)
-            .map(|r| {
-                total += 1.0 / r as f64;
-                total
-            })
-            .collect();
-        Zipf { cumulative }
-    }
-
-    fn draw(&self, rng: &mut Rng) -> usize {
-        let x = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * self.cumulative.last().unwrap();
-        self.cumulative
-            .partition_point(|&c| c < x)
-            .min(self.cumulative.len() - 1)
-    }
-}
-
-fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
-    const ONSETS: [&str; 29] = [
-        "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
-        "br", "ch", "cl", "dr", "fl", "gr", "pl", "sh", "st", "th", "tr",
-    ];
-    const VOWELS: [&str; 9] = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"];
-    const CODAS: [&str; 10] = ["", "", "n", "r", "s", "t", "l", "x", "ck", "ng"];
-    let mut seen = HashSet::new();
-    let mut words = Vec::with_capacity(n);
-    while words.len() < n {
-        let syllables = 1 + rng.below(4);
-        let mut w = String::new();
-        for _ in 0..syllables {
-            w.push_str(ONSETS[rng.below(ONSETS.len())]);
-            w.push_str(VOWELS[rng.below(VOWELS.len())]);
-            if rng.chance(0.4) {
-                w.push_str(CODAS[rng.below(CODAS.len())]);
-            }
-        }
-        if w.len() >= 2 && seen.insert(w.clone()) {
-            words.push(w);
-        }
-    }
-    words
 }
 
 struct Corpus {

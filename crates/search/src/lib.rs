@@ -40,7 +40,9 @@
 //! away; shorter terms match exactly. The last term is also matched as a prefix (from two
 //! characters, so search-as-you-type works), unless the query ends in a space. An exact match
 //! always scores above a fuzzy one in the same field (a fuzzy match scores a constant half of
-//! its field's weight; an exact one adds BM25 on top). Posts get a small bonus for being recent
+//! its field's weight; an exact one adds BM25 on top). A typo or a prefix reaches at most
+//! [`MAX_EXPANSIONS`] terms of the index per field, the closest and then the most used, so a
+//! short prefix costs about what a few common words do. Posts get a small bonus for being recent
 //! (up to +20 %, halving every 30 days) and for engagement (up to +10 %).
 //!
 //! Queries are bounded: at most [`MAX_QUERY_CHARS`] characters are read, at most
@@ -54,16 +56,20 @@
 //! `spawn_blocking` in async code. Writes go through one writer behind a mutex; searches never
 //! wait for it and see the state of the last [`SearchIndex::commit`].
 
+pub mod synthetic;
+
 use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
+use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
@@ -72,8 +78,8 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
-    TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentReader, TantivyDocument, Term,
 };
 
 /// At most this many characters of a query are read; the rest is ignored.
@@ -87,6 +93,20 @@ pub const MAX_LIMIT: usize = 100;
 /// Hits past this offset are not returned (totals are still counted): deep paging through a
 /// search costs memory for every skipped hit and nobody reads page 500.
 pub const MAX_OFFSET: usize = 10_000;
+
+/// A typo-tolerant or prefix term matches at most this many terms of the index: the closest
+/// (fewest edits), then those in most documents. Unbounded, a two-letter prefix or a long
+/// handle with two typos expanded to thousands of terms, and every document of every one of
+/// them was read and scored (BENCHMARKS.md, "Search index"). Typesense (`max_candidates`) and
+/// Meilisearch bound their expansions the same way.
+pub const MAX_EXPANSIONS: usize = 10;
+/// A query expected to match more posts than this searches only the newest days, as many as
+/// should hold about this many matches, and says its total is a lower bound. Ranking and
+/// counting every match of a common word (hundreds of thousands of posts) was the slow tail of
+/// search (BENCHMARKS.md); the newest matches are what a feed-like search shows first anyway.
+/// When the newest days give less than a full page, the whole index is searched.
+pub const RECENT_MATCHES: u64 = 10_000;
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The writer's memory budget, shared by its indexing threads: a segment is flushed when its
 /// thread's share is full, so this bounds memory, not the index size.
@@ -205,8 +225,12 @@ pub struct Hit {
 pub struct SearchResults {
     pub posts: Vec<Hit>,
     pub creators: Vec<Hit>,
-    /// How many posts match in all (not only this page).
+    /// How many posts match in all (not only this page); a lower bound when
+    /// `total_posts_exact` is false.
     pub total_posts: usize,
+    /// False when the query matched so many posts that only the newest were searched (see
+    /// [`RECENT_MATCHES`]): there are at least `total_posts`.
+    pub total_posts_exact: bool,
     pub total_creators: usize,
 }
 
@@ -228,6 +252,9 @@ struct Fields {
     clusters: Field,
     sensitive: Field,
     published_at: Field,
+    /// Days since the epoch, indexed: a range of days is a few posting lists, where a range
+    /// over the fast field would scan the whole column.
+    published_day: Field,
     engagement: Field,
     posts: Words,
     creators: Words,
@@ -265,6 +292,7 @@ fn schema() -> (Schema, Fields) {
         clusters: b.add_text_field("clusters", STRING),
         sensitive: b.add_bool_field("sensitive", NumericOptions::default().set_indexed()),
         published_at: b.add_i64_field("published_at", FAST),
+        published_day: b.add_i64_field("published_day", NumericOptions::default().set_indexed()),
         engagement: b.add_i64_field("engagement", FAST),
         posts: Words {
             handle: b.add_text_field("post_handle", STRING),
@@ -517,6 +545,7 @@ impl SearchIndex {
         }
         doc.add_bool(f.sensitive, post.sensitive);
         doc.add_i64(f.published_at, post.published_at);
+        doc.add_i64(f.published_day, post.published_at.div_euclid(DAY_MICROS));
         doc.add_i64(f.engagement, post.engagement);
         let w = &f.posts;
         self.add_handle(&mut doc, w, &post.creator_handle);
@@ -573,7 +602,10 @@ impl SearchIndex {
 
     /// Searches posts, creators or both. Never fails on what the user typed.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
-        let mut results = SearchResults::default();
+        let mut results = SearchResults {
+            total_posts_exact: true,
+            ..SearchResults::default()
+        };
         let Some(plan) = self.plan(&query.q) else {
             return Ok(results);
         };
@@ -582,26 +614,59 @@ impl SearchIndex {
         let page = (limit > 0 && query.offset <= MAX_OFFSET).then_some((limit, query.offset));
 
         if query.kinds.posts() {
-            let q = self.kind_query(KIND_POST, &plan, query);
+            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query)?;
             // Recency is scored against the current hour, not the current microsecond: the
             // pages of one query, asked for one after the other, then rank alike and never
             // overlap or skip a post.
             let hour = 3_600_000_000;
             let now = now_micros() / hour * hour;
-            let (hits, total) = match page {
-                Some((limit, offset)) => {
-                    let top = TopDocs::with_limit(limit)
-                        .and_offset(offset)
-                        .tweak_score(move |segment: &SegmentReader| post_boost(segment, now));
-                    searcher.search(&q, &(top, Count))?
+            let run = |q: &dyn Query| -> Result<(Vec<(Score, DocAddress)>, usize)> {
+                Ok(match page {
+                    Some((limit, offset)) => {
+                        let top = TopDocs::with_limit(limit)
+                            .and_offset(offset)
+                            .tweak_score(move |segment: &SegmentReader| post_boost(segment, now));
+                        searcher.search(q, &(top, Count))?
+                    }
+                    None => (Vec::new(), searcher.search(q, &Count)?),
+                })
+            };
+            let mut found = None;
+            if expected > RECENT_MATCHES {
+                if let Some(first_day) = self.recent_days(&searcher, expected)? {
+                    let recent = BooleanQuery::new(vec![
+                        (Occur::Must, Box::new(q.clone()) as Box<dyn Query>),
+                        (
+                            Occur::Must,
+                            Box::new(InvertedIndexRangeQuery::new(
+                                Bound::Included(Term::from_field_i64(
+                                    self.fields.published_day,
+                                    first_day,
+                                )),
+                                Bound::Unbounded,
+                            )),
+                        ),
+                    ]);
+                    let (hits, total) = run(&recent)?;
+                    let full_page = page.is_none_or(|(limit, _)| hits.len() == limit);
+                    if full_page {
+                        found = Some((hits, total, false));
+                    }
                 }
-                None => (Vec::new(), searcher.search(&q, &Count)?),
+            }
+            let (hits, total, exact) = match found {
+                Some(f) => f,
+                None => {
+                    let (hits, total) = run(&q)?;
+                    (hits, total, true)
+                }
             };
             results.posts = self.hits(&searcher, hits)?;
             results.total_posts = total;
+            results.total_posts_exact = exact;
         }
         if query.kinds.creators() {
-            let q = self.kind_query(KIND_CREATOR, &plan, query);
+            let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query)?;
             let (hits, total) = match page {
                 Some((limit, offset)) => {
                     let top = TopDocs::with_limit(limit).and_offset(offset);
@@ -671,7 +736,13 @@ impl SearchIndex {
         })
     }
 
-    fn kind_query(&self, kind: &str, plan: &Plan, query: &SearchQuery) -> BooleanQuery {
+    fn kind_query(
+        &self,
+        searcher: &Searcher,
+        kind: &str,
+        plan: &Plan,
+        query: &SearchQuery,
+    ) -> Result<(BooleanQuery, u64)> {
         let f = &self.fields;
         let w = if kind == KIND_POST {
             &f.posts
@@ -685,24 +756,31 @@ impl SearchIndex {
             .chain([(w.name, WEIGHT_NAME), (w.text, WEIGHT_TEXT)])
             .collect();
         let n = plan.terms.len();
-        let all_terms: Vec<(Occur, Box<dyn Query>)> = plan
-            .terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let prefix = i + 1 == n && plan.last_is_prefix;
-                let per_field = word_fields
-                    .iter()
-                    .flat_map(|&(field, w)| term_clauses(field, t, w, prefix, query.exact))
-                    .collect();
-                (
-                    Occur::Must,
-                    Box::new(BooleanQuery::new(per_field)) as Box<dyn Query>,
-                )
-            })
-            .collect();
+        // How many documents may match, from the terms' document counts: every term must
+        // match, so the rarest bounds the words; the handle adds its own.
+        let mut expected = u64::MAX;
+        let mut all_terms: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(n);
+        for (i, t) in plan.terms.iter().enumerate() {
+            let prefix = i + 1 == n && plan.last_is_prefix;
+            let mut per_field = Vec::new();
+            let mut docs = 0;
+            for &(field, w) in &word_fields {
+                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, query.exact)?;
+                per_field.extend(clauses);
+                docs += d;
+            }
+            expected = expected.min(docs);
+            all_terms.push((Occur::Must, Box::new(BooleanQuery::new(per_field))));
+        }
         // The whole query as one handle, always as a prefix: people type the start of a handle.
-        let handle = term_clauses(w.handle, &plan.handle, WEIGHT_HANDLE, true, query.exact);
+        let (handle, handle_docs) = term_clauses(
+            searcher,
+            w.handle,
+            &plan.handle,
+            WEIGHT_HANDLE,
+            true,
+            query.exact,
+        )?;
         let text_match = BooleanQuery::new(vec![
             (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
             (Occur::Should, Box::new(BooleanQuery::new(handle))),
@@ -726,7 +804,32 @@ impl SearchIndex {
                 )),
             ));
         }
-        BooleanQuery::new(clauses)
+        Ok((
+            BooleanQuery::new(clauses),
+            expected.saturating_add(handle_docs),
+        ))
+    }
+
+    /// The first day of the newest days expected to hold about [`RECENT_MATCHES`] of
+    /// `expected` matches, assuming posts spread evenly over the days the index covers; `None`
+    /// when that is every day.
+    fn recent_days(&self, searcher: &Searcher, expected: u64) -> Result<Option<i64>> {
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        for segment in searcher.segment_readers() {
+            if segment.num_docs() == 0 {
+                continue;
+            }
+            let column = segment.fast_fields().i64("published_at")?;
+            first = first.min(column.min_value());
+            last = last.max(column.max_value());
+        }
+        if first > last {
+            return Ok(None);
+        }
+        let (first, last) = (first.div_euclid(DAY_MICROS), last.div_euclid(DAY_MICROS));
+        let days = (last - first + 1) as u64;
+        let keep = (days * RECENT_MATCHES).div_ceil(expected.max(1)).max(1);
+        Ok((keep < days).then(|| last - keep as i64 + 1))
     }
 }
 
@@ -831,21 +934,27 @@ fn typo_distance(chars: usize) -> u8 {
     }
 }
 
+/// One clause of a boolean query.
+type Clause = (Occur, Box<dyn Query>);
+
 /// One term against one field: the exact term (BM25, weighted) and, when typos or a prefix
-/// apply, a fuzzy or prefix match with a constant, lower score.
+/// apply, the terms it reaches (at most [`MAX_EXPANSIONS`]) with a constant, lower score. Also
+/// how many documents hold any of those terms, at most.
 fn term_clauses(
+    searcher: &Searcher,
     field: Field,
     text: &str,
     weight: Score,
     prefix: bool,
     exact: bool,
-) -> Vec<(Occur, Box<dyn Query>)> {
+) -> Result<(Vec<Clause>, u64)> {
     let chars = text.chars().count();
     let term = Term::from_field_text(field, text);
+    let mut docs = searcher.doc_freq(&term)?;
     let mut out: Vec<(Occur, Box<dyn Query>)> = vec![(
         Occur::Should,
         Box::new(BoostQuery::new(
-            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
             weight,
         )),
     )];
@@ -853,17 +962,112 @@ fn term_clauses(
     // One letter as a prefix would expand to a good part of the dictionary.
     let prefix = prefix && chars >= 2;
     if distance > 0 || prefix {
-        let fuzzy = if prefix {
-            FuzzyTermQuery::new_prefix(term, distance, true)
-        } else {
-            FuzzyTermQuery::new(term, distance, true)
-        };
-        out.push((
-            Occur::Should,
-            Box::new(ConstScoreQuery::new(Box::new(fuzzy), weight * FUZZY_SHARE)),
-        ));
+        let (near, near_docs) = expand(searcher, field, text, distance, prefix)?;
+        // The term itself is among those it reaches: count its documents once.
+        docs = docs.max(near_docs);
+        let near: Vec<(Occur, Box<dyn Query>)> = near
+            .into_iter()
+            .map(|t| {
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        if !near.is_empty() {
+            out.push((
+                Occur::Should,
+                Box::new(ConstScoreQuery::new(
+                    Box::new(BooleanQuery::new(near)),
+                    weight * FUZZY_SHARE,
+                )),
+            ));
+        }
     }
-    out
+    Ok((out, docs))
+}
+
+/// Levenshtein automaton builders for 0, 1 and 2 edits (a swap of neighbours is one edit);
+/// building one is costly, using it is not.
+fn automata(distance: u8) -> &'static LevenshteinAutomatonBuilder {
+    static BUILDERS: OnceLock<[LevenshteinAutomatonBuilder; 3]> = OnceLock::new();
+    &BUILDERS.get_or_init(|| [0, 1, 2].map(|d| LevenshteinAutomatonBuilder::new(d, true)))
+        [usize::from(distance.min(2))]
+}
+
+/// A Levenshtein DFA walked over a term dictionary.
+struct Dfa(DFA);
+
+impl tantivy_fst::Automaton for Dfa {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, state: &u32) -> bool {
+        matches!(self.0.distance(*state), Distance::Exact(_))
+    }
+
+    fn can_match(&self, state: &u32) -> bool {
+        *state != levenshtein_automata::SINK_STATE
+    }
+
+    fn accept(&self, state: &u32, byte: u8) -> u32 {
+        self.0.transition(*state, byte)
+    }
+}
+
+/// The terms of `field` within `distance` edits of `text` (of its start, with `prefix`), at
+/// most [`MAX_EXPANSIONS`]: fewest edits first, then most documents over every segment; and
+/// the sum of their document counts.
+fn expand(
+    searcher: &Searcher,
+    field: Field,
+    text: &str,
+    distance: u8,
+    prefix: bool,
+) -> Result<(Vec<Term>, u64)> {
+    let builder = automata(distance);
+    let dfa = Dfa(if prefix {
+        builder.build_prefix_dfa(text)
+    } else {
+        builder.build_dfa(text)
+    });
+    let mut found: HashMap<Vec<u8>, (u8, u64)> = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().search(&dfa).into_stream()?;
+        while stream.advance() {
+            let key = stream.key();
+            let docs = u64::from(stream.value().doc_freq);
+            found
+                .entry(key.to_vec())
+                .or_insert_with(|| {
+                    let edits = match dfa.0.eval(key) {
+                        Distance::Exact(d) => d,
+                        Distance::AtLeast(d) => d,
+                    };
+                    (edits, 0)
+                })
+                .1 += docs;
+        }
+    }
+    let mut near: Vec<(Vec<u8>, (u8, u64))> = found.into_iter().collect();
+    near.sort_unstable_by(|(ka, (ea, da)), (kb, (eb, db))| {
+        ea.cmp(eb).then(db.cmp(da)).then(ka.cmp(kb))
+    });
+    near.truncate(MAX_EXPANSIONS);
+    let docs = near.iter().map(|(_, (_, d))| d).sum();
+    let terms = near
+        .into_iter()
+        .filter_map(|(k, _)| {
+            std::str::from_utf8(&k)
+                .ok()
+                .map(|t| Term::from_field_text(field, t))
+        })
+        .collect();
+    Ok((terms, docs))
 }
 
 /// A clause that filters without changing the score.

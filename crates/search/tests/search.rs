@@ -450,7 +450,11 @@ fn empty_and_punctuation_only_queries_find_nothing() {
     let index = fixture();
     for text in ["", "   ", "#", "@", "***", "\"\"", "\0", "-:"] {
         let r = index.search(&q(text)).unwrap();
-        assert_eq!(r, SearchResults::default(), "{text:?}");
+        let nothing = SearchResults {
+            total_posts_exact: true,
+            ..SearchResults::default()
+        };
+        assert_eq!(r, nothing, "{text:?}");
     }
 }
 
@@ -644,4 +648,94 @@ fn rebuild_not_committed_changes_nothing() {
     assert_eq!(posts(&index, "latex"), vec![1]);
     assert_eq!(posts(&index, "replacement"), Vec::<i64>::new());
     assert_eq!(index.counts().unwrap().posts, 4);
+}
+
+/// A word in every post of 200 days (100 a day): more matches than `RECENT_MATCHES`, so only the
+/// newest days are searched, the newest posts come first and the total is a lower bound; a
+/// rare word counts exactly.
+#[test]
+fn common_words_search_the_newest_days() {
+    let index = SearchIndex::in_memory().unwrap();
+    let per_day = 100i64;
+    let days = 200i64;
+    assert!((per_day * days) as u64 > fanz_search::RECENT_MATCHES);
+    let base = now() - days * DAY;
+    let mut rebuild = index.rebuild().unwrap();
+    let docs: Vec<PostDoc> = (0..per_day * days)
+        .map(|i| {
+            let mut p = post(
+                i + 1,
+                "crowd",
+                if i % 1000 == 0 {
+                    "common rarity"
+                } else {
+                    "common"
+                },
+                &[],
+            );
+            p.published_at = base + (i / per_day) * DAY + (i % per_day) * 1000;
+            p
+        })
+        .collect();
+    rebuild.add_posts(docs.iter()).unwrap();
+    rebuild.commit().unwrap();
+
+    let mut common = q("common ");
+    common.kinds = Kinds::Posts;
+    let r = index.search(&common).unwrap();
+    assert!(!r.total_posts_exact);
+    assert!(
+        r.total_posts >= fanz_search::RECENT_MATCHES as usize,
+        "{}",
+        r.total_posts
+    );
+    assert!(r.total_posts < (per_day * days) as usize);
+    // Every hit is from the newest days searched.
+    let oldest_shown = *post_ids(&r).iter().min().unwrap();
+    assert!(
+        oldest_shown > per_day * days - r.total_posts as i64,
+        "{oldest_shown}"
+    );
+
+    let mut rare = q("rarity ");
+    rare.kinds = Kinds::Posts;
+    let r = index.search(&rare).unwrap();
+    assert!(r.total_posts_exact);
+    assert_eq!(r.total_posts, (per_day * days / 1000) as usize);
+
+    // Deep pages past what the newest days hold fall back to every match.
+    let mut deep = q("common ");
+    deep.kinds = Kinds::Posts;
+    deep.limit = 50;
+    deep.offset = 9_990;
+    let r = index.search(&deep).unwrap();
+    assert!(r.total_posts_exact);
+    assert_eq!(r.total_posts, (per_day * days) as usize);
+    assert_eq!(r.posts.len(), 50);
+}
+
+/// A prefix reaches at most `MAX_EXPANSIONS` words, the most used first: the common
+/// completions are found, a rare one among many is not.
+#[test]
+fn prefixes_expand_to_the_most_used_words() {
+    let index = SearchIndex::in_memory().unwrap();
+    let mut docs = Vec::new();
+    let mut id = 0;
+    // Twenty words starting with "zq": zqa… used 20 times down to zqt used once.
+    for (k, letter) in ('a'..='t').enumerate() {
+        for _ in 0..(20 - k) {
+            id += 1;
+            docs.push(post(id, "maker", &format!("zq{letter}x"), &[]));
+        }
+    }
+    index.upsert_posts(docs.iter()).unwrap();
+    index.commit().unwrap();
+    let mut prefix = q("zq");
+    prefix.kinds = Kinds::Posts;
+    let r = index.search(&prefix).unwrap();
+    let expected: usize = (0..fanz_search::MAX_EXPANSIONS).map(|k| 20 - k).sum();
+    assert_eq!(r.total_posts, expected);
+    // The rarest word, typed out, is still found, and first.
+    let r = index.search(&q("zqtx ")).unwrap();
+    assert_eq!(post_ids(&r)[0], id, "{r:?}");
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 pub use sqlx;
 
+pub mod bulk;
 pub mod testing;
 
 /// A database connection of either backend; what every domain function takes.

@@ -65,7 +65,18 @@ impl From<fanz_profiles::ProfileError> for SearchFailure {
 impl Search {
     /// The index in `dir`; `None` (search unavailable, logged) when another process holds it.
     pub fn open(dir: &Path) -> Option<Arc<Search>> {
-        match SearchIndex::open(dir) {
+        let opened = match SearchIndex::open(dir) {
+            // Derived data: an index of an older schema is thrown away and built again (by
+            // `fill_if_empty` at start, or the reindex that opened it).
+            Err(fanz_search::SearchError::Incompatible { .. }) => {
+                tracing::warn!(dir = %dir.display(), "the search index has an older schema: starting a new one");
+                std::fs::remove_dir_all(dir)
+                    .map_err(fanz_search::SearchError::from)
+                    .and_then(|()| SearchIndex::open(dir))
+            }
+            other => other,
+        };
+        match opened {
             Ok(index) => Some(Arc::new(Search {
                 index: Arc::new(index),
                 permits: Semaphore::new(CONCURRENT_SEARCHES),
@@ -305,6 +316,7 @@ pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store
         &[
             "content.post_",
             "profiles.became_creator",
+            "profiles.updated",
             "profiles.erased",
         ],
         move |env| {
@@ -324,6 +336,7 @@ pub fn subscribe(subs: &mut fanz_events::Subscribers, search: Arc<Search>, store
                 } else {
                     match serde_json::from_value::<ProfileEvent>(env.payload) {
                         Ok(ProfileEvent::BecameCreator { user_id, .. })
+                        | Ok(ProfileEvent::Updated { user_id })
                         | Ok(ProfileEvent::Erased { user_id }) => {
                             search.refresh_creator(&store, user_id).await
                         }

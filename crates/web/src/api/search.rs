@@ -42,7 +42,10 @@ pub struct CreatorHit {
 pub struct SearchResponse {
     pub posts: Vec<PostView>,
     pub creators: Vec<CreatorHit>,
+    /// How many posts match; at least this many when `total_posts_exact` is false (a query
+    /// matching very many posts searches the newest of them).
     pub total_posts: usize,
+    pub total_posts_exact: bool,
     pub total_creators: usize,
     /// Why the query was answered with nothing: `banned_term` when it names a term banned on
     /// the cluster searched.
@@ -107,6 +110,7 @@ pub async fn run(
             posts: vec![],
             creators: vec![],
             total_posts: 0,
+            total_posts_exact: true,
             total_creators: 0,
             refused: Some(fanz_content::Refusal::new(
                 "banned_term",
@@ -183,6 +187,7 @@ pub async fn run(
         posts,
         creators,
         total_posts: found.total_posts,
+        total_posts_exact: found.total_posts_exact,
         total_creators: found.total_creators,
         refused: None,
     })

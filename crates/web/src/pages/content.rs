@@ -1170,7 +1170,8 @@ pub struct SearchPage {
     pub q: String,
     pub creators: Vec<crate::api::search::CreatorHit>,
     pub cards: Vec<Card>,
-    pub total: usize,
+    /// `123`, or `10000+` when only the newest matches were searched.
+    pub total: String,
     pub error: Option<String>,
 }
 
@@ -1192,7 +1193,7 @@ async fn search_page(
     // A cluster that takes every category (the portal) searches every cluster.
     let cluster = (!pc.cluster.policy.categories.is_empty()).then(|| pc.cluster.slug.clone());
     let (creators, cards, total, error) = if q.trim().is_empty() {
-        (vec![], vec![], 0, None)
+        (vec![], vec![], "0".to_owned(), None)
     } else {
         match crate::api::search::run(
             &state,
@@ -1210,7 +1211,11 @@ async fn search_page(
             Ok(r) => (
                 r.creators,
                 cards(&r.posts, &pc.base),
-                r.total_posts,
+                if r.total_posts_exact {
+                    r.total_posts.to_string()
+                } else {
+                    format!("{}+", r.total_posts)
+                },
                 r.refused.map(|r| r.message),
             ),
             Err(e)
@@ -1218,7 +1223,7 @@ async fn search_page(
                     || e.code == "search_unavailable"
                     || e.code == "server_busy" =>
             {
-                (vec![], vec![], 0, Some(e.message))
+                (vec![], vec![], "0".to_owned(), Some(e.message))
             }
             Err(e) => return Err(e),
         }

@@ -1282,6 +1282,22 @@ async fn search_finds_posts_and_creators(app: TestApp) {
     })
     .await;
     assert_eq!(v["creators"][0]["handle"], "lola_latex");
+    // A changed bio is searchable without a reindex (the profiles.updated event).
+    let res = app
+        .client
+        .patch(app.url("/api/v1/me/profile"))
+        .bearer_auth(&tok)
+        .json(&json!({"bio": "marzipan sculptures on weekends"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = search_until(&app, "/api/v1/search?q=marzipan&kind=creators", None, |v| {
+        v["creators"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
+    assert_eq!(v["creators"][0]["handle"], "lola_latex");
+    assert_eq!(v["total_posts_exact"], true);
     // Signed in, safe search off: the sensitive post shows.
     let (fan, _) = app.user("searcher").await;
     let v = search_until(

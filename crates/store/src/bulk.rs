@@ -1,0 +1,217 @@
+//! Bulk loading: many rows per statement, for generated data (`fanz demo --scale`), where one
+//! `INSERT` per row would spend its time in round trips.
+//!
+//! Rows are bound as parameters (never spliced into SQL), a statement at a time of as many
+//! rows as both engines take (SQLite allows 32,766 parameters, PostgreSQL 65,535). Every full
+//! statement has the same text, so the driver prepares it once.
+//!
+//! Ids are given by the caller ([`next_id`] says where to start) so related rows can be written
+//! without reading ids back; [`sync_id_sequence`] then moves PostgreSQL's sequence past them
+//! (SQLite's `AUTOINCREMENT` follows the largest id by itself). Callers hold the table's lock
+//! ([`lock_for_ids`]) from `next_id` to the sequence sync, so a concurrent insert cannot take
+//! an id they chose.
+
+use crate::{backend_of, Backend, Db, StoreError};
+use sqlx::Row;
+
+/// At most this many parameters per statement on PostgreSQL (it takes 65,535).
+const MAX_PARAMS: usize = 30_000;
+/// On SQLite, fewer: binding a parameter looks its name up among all of the statement's
+/// (`sqlite3_bind_parameter_name`, from the driver), so a statement's binding time grows with
+/// the square of its parameters; 16,000 parameters per statement spent three quarters of a
+/// bulk load there.
+const MAX_PARAMS_SQLITE: usize = 500;
+/// At most this many rows per statement.
+const MAX_ROWS: usize = 1_000;
+
+/// One bound value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::OptInt(v)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::OptText(v)
+    }
+}
+
+/// Rows for one table, written with [`Rows::flush`] (call it whenever convenient: it writes
+/// everything pushed so far).
+#[derive(Debug)]
+pub struct Rows {
+    table: &'static str,
+    columns: &'static [&'static str],
+    values: Vec<Value>,
+    written: u64,
+}
+
+impl Rows {
+    pub fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
+        assert!(!columns.is_empty() && columns.len() <= MAX_PARAMS_SQLITE);
+        Rows {
+            table,
+            columns,
+            values: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Add one row; `row` has one value per column, in the columns' order.
+    pub fn push(&mut self, row: impl IntoIterator<Item = Value>) {
+        let before = self.values.len();
+        self.values.extend(row);
+        assert_eq!(
+            self.values.len() - before,
+            self.columns.len(),
+            "a row of {} needs {} values",
+            self.table,
+            self.columns.len()
+        );
+    }
+
+    /// Rows pushed and not written yet.
+    pub fn pending(&self) -> usize {
+        self.values.len() / self.columns.len()
+    }
+
+    /// Rows written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Write every pending row.
+    pub async fn flush(&mut self, db: &mut Db) -> Result<u64, StoreError> {
+        let width = self.columns.len();
+        let max_params = match backend_of(db) {
+            Backend::Sqlite => MAX_PARAMS_SQLITE,
+            Backend::Postgres => MAX_PARAMS,
+        };
+        let per_statement = (max_params / width).clamp(1, MAX_ROWS);
+        let mut full_sql = None;
+        let values = std::mem::take(&mut self.values);
+        let mut n = 0u64;
+        for chunk in values.chunks(per_statement * width) {
+            let rows = chunk.len() / width;
+            let sql = if rows == per_statement {
+                full_sql
+                    .get_or_insert_with(|| insert_sql(self.table, self.columns, rows))
+                    .clone()
+            } else {
+                insert_sql(self.table, self.columns, rows)
+            };
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = match v {
+                    Value::Int(i) => q.bind(*i),
+                    Value::OptInt(i) => q.bind(*i),
+                    Value::Text(s) => q.bind(s.as_str()),
+                    Value::OptText(s) => q.bind(s.as_deref()),
+                };
+            }
+            q.execute(&mut *db).await?;
+            n += rows as u64;
+        }
+        self.written += n;
+        Ok(n)
+    }
+}
+
+fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let width = columns.len();
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * width + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Keep other writers from inserting into `table` until the transaction ends (PostgreSQL;
+/// SQLite's write transaction already excludes them).
+pub async fn lock_for_ids(db: &mut Db, table: &'static str) -> Result<(), StoreError> {
+    if backend_of(db) == Backend::Postgres {
+        sqlx::query(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first id above every id in `table` (its `id` column).
+pub async fn next_id(db: &mut Db, table: &'static str) -> Result<i64, StoreError> {
+    let max: Option<i64> = sqlx::query(&format!("SELECT MAX(id) FROM {table}"))
+        .fetch_one(&mut *db)
+        .await?
+        .try_get(0)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// After ids were given by hand: the next id the database gives is above them.
+pub async fn sync_id_sequence(db: &mut Db, table: &'static str) -> Result<(), StoreError> {
+    if backend_of(db) == Backend::Postgres {
+        sqlx::query(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+             (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+        ))
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Refresh the planner's statistics after a bulk load (both engines choose indexes by them).
+pub async fn analyze(db: &mut Db) -> Result<(), StoreError> {
+    sqlx::query("ANALYZE").execute(&mut *db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_numbers_parameters_row_by_row() {
+        assert_eq!(
+            insert_sql("t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
+        );
+    }
+}
