@@ -156,7 +156,8 @@ struct Pending {
 /// id (none when it could not be stored) and the outcome the processor's answer is built from.
 ///
 /// It joins the notifications waiting for the next group commit. Whoever gets the turn takes
-/// every waiting notification (up to `intake_group_max`) and commits them in a task of its own, so a
+/// every waiting notification (up to `intake_group_max`; with a maximum of 1 each notification
+/// is committed on its own, side by side with others) and commits them in a task of its own, so a
 /// caller that goes away (a dropped connection) never abandons the others' work.
 pub async fn receive(
     store: &Store,
@@ -167,6 +168,22 @@ pub async fn receive(
     use std::sync::atomic::Ordering;
     use tokio::sync::oneshot::error::TryRecvError;
     env.driver(processor).ok_or(PaymentsError::NotFound)?;
+    let max = match env.config.intake_group_max {
+        // Automatic: grouping pays on SQLite's single writer; PostgreSQL runs separate
+        // transactions side by side, which measured faster there (BENCHMARKS.md).
+        0 if store.backend() == fanz_store::Backend::Sqlite => 256,
+        0 => 1,
+        n => n,
+    };
+    if max == 1 {
+        return Ok(match group_tx(store, env, &[(processor, &n)]).await {
+            Ok(mut answers) => answers.remove(0),
+            Err(e) => {
+                tracing::error!(processor, error = %e, "a payment notification could not be stored");
+                (None, Outcome::Failed)
+            }
+        });
+    }
     let group = &env.group;
     let seq = group.seq.fetch_add(1, Ordering::Relaxed);
     let (reply, mut answer) = tokio::sync::oneshot::channel();
@@ -187,7 +204,7 @@ pub async fn receive(
         }
         let batch: Vec<Pending> = {
             let mut waiting = group.waiting.lock().expect("intake queue");
-            let k = waiting.len().min(env.config.intake_group_max.max(1));
+            let k = waiting.len().min(max);
             waiting.drain(..k).collect()
         };
         let mine = batch.iter().any(|p| p.seq == seq);
@@ -204,7 +221,8 @@ pub async fn receive(
 
 /// Store, verify and apply `batch` in one transaction and answer each notification.
 async fn commit_group(store: &Store, env: &Payments, batch: Vec<Pending>) {
-    let answers = match group_tx(store, env, &batch).await {
+    let items: Vec<(&str, &Inbound)> = batch.iter().map(|p| (p.processor.as_str(), &p.n)).collect();
+    let answers = match group_tx(store, env, &items).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, count = batch.len(), "payment notifications could not be stored");
@@ -220,14 +238,14 @@ async fn commit_group(store: &Store, env: &Payments, batch: Vec<Pending>) {
 async fn group_tx(
     store: &Store,
     env: &Payments,
-    batch: &[Pending],
+    batch: &[(&str, &Inbound)],
 ) -> Result<Vec<(Option<i64>, Outcome)>> {
     let mut tx = store.begin().await?;
     let mut answers = Vec::with_capacity(batch.len());
-    for p in batch {
-        let driver = env.driver(&p.processor).ok_or(PaymentsError::NotFound)?;
-        let id = insert_raw(&mut tx, &p.processor, &p.n).await?;
-        match verify(env, &p.processor, driver.as_ref(), &p.n) {
+    for &(processor, n) in batch {
+        let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
+        let id = insert_raw(&mut tx, processor, n).await?;
+        match verify(env, processor, driver.as_ref(), n) {
             Ok(cluster) => {
                 let mut one = sqlx::Acquire::begin(&mut *tx).await?;
                 match apply_in(&mut one, env, id, false, cluster.as_deref()).await? {
@@ -240,7 +258,7 @@ async fn group_tx(
                 answers.push((Some(id), Outcome::Accepted));
             }
             Err(refusal) => {
-                reject_in(&mut tx, id, &p.processor, &refusal, &p.n).await?;
+                reject_in(&mut tx, id, processor, &refusal, n).await?;
                 answers.push((Some(id), Outcome::Rejected));
             }
         }
