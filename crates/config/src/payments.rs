@@ -53,8 +53,7 @@ pub struct PaymentsConfig {
     /// dead letter.
     pub apply_attempts: i64,
     /// Notification intake: the most notifications stored and applied in one transaction
-    /// (group commit; 1 gives each its own transaction, run side by side; 0, the default:
-    /// 256 on SQLite, 1 on PostgreSQL).
+    /// (group commit; 1 gives each its own transaction, run side by side).
     pub intake_group_max: usize,
     /// Chargebacks per sale over the last 30 days, in basis points, at which the finance
     /// console warns, and at which it marks a processor excessive. Set them from your
@@ -90,7 +89,7 @@ impl Default for PaymentsConfig {
             payout_minimum: 2_000,
             payout_days: 3,
             apply_attempts: 8,
-            intake_group_max: 0,
+            intake_group_max: 256,
         }
     }
 }

@@ -168,13 +168,7 @@ pub async fn receive(
     use std::sync::atomic::Ordering;
     use tokio::sync::oneshot::error::TryRecvError;
     env.driver(processor).ok_or(PaymentsError::NotFound)?;
-    let max = match env.config.intake_group_max {
-        // Automatic: grouping pays on SQLite's single writer; PostgreSQL runs separate
-        // transactions side by side, which measured faster there (BENCHMARKS.md).
-        0 if store.backend() == fanz_store::Backend::Sqlite => 256,
-        0 => 1,
-        n => n,
-    };
+    let max = env.config.intake_group_max.max(1);
     if max == 1 {
         return Ok(match group_tx(store, env, &[(processor, &n)]).await {
             Ok(mut answers) => answers.remove(0),
