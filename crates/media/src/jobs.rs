@@ -174,10 +174,29 @@ async fn backfill(media: &Media, ctx: JobContext) -> Result<(), JobError> {
 
 async fn process(media: &Media, ctx: JobContext, job: Process) -> Result<(), JobError> {
     let media_id = job.media_id;
-    match process_once(media, ctx.clone(), job).await {
-        // Storage kept failing: say so on the item instead of leaving it processing.
-        Err(e) if ctx.attempt >= Process::MAX_ATTEMPTS => {
-            tracing::warn!(media_id, error = %e, "media processing gave up");
+    let run = process_once(media, ctx.clone(), job).await;
+    give_up_on_last(
+        ctx,
+        media_id,
+        Process::MAX_ATTEMPTS,
+        "media processing",
+        run,
+    )
+    .await
+}
+
+/// After the job's last attempt, a failure is said on the item (`processing_failed`) instead
+/// of leaving it processing; before it, the error goes back to the runner to retry.
+async fn give_up_on_last(
+    ctx: JobContext,
+    media_id: i64,
+    max_attempts: i64,
+    what: &str,
+    run: Result<(), JobError>,
+) -> Result<(), JobError> {
+    match run {
+        Err(e) if ctx.attempt >= max_attempts => {
+            tracing::warn!(media_id, error = %e, "{what} gave up");
             fail(
                 ctx,
                 media_id,
@@ -335,19 +354,15 @@ async fn complete(ctx: JobContext) -> Result<(), JobError> {
 
 async fn transcode(media: &Media, ctx: JobContext, job: Transcode) -> Result<(), JobError> {
     let media_id = job.media_id;
-    match transcode_once(media, ctx.clone(), job).await {
-        Err(e) if ctx.attempt >= Transcode::MAX_ATTEMPTS => {
-            tracing::warn!(media_id, error = %e, "video or audio processing gave up");
-            fail(
-                ctx,
-                media_id,
-                "processing_failed",
-                &format!("processing failed: {e}"),
-            )
-            .await
-        }
-        other => other,
-    }
+    let run = transcode_once(media, ctx.clone(), job).await;
+    give_up_on_last(
+        ctx,
+        media_id,
+        Transcode::MAX_ATTEMPTS,
+        "video or audio processing",
+        run,
+    )
+    .await
 }
 
 /// Removes an item's work directory however processing ends.
