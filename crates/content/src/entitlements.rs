@@ -573,13 +573,39 @@ pub enum Side {
     CreatorsOf,
 }
 
-/// A creator's fans or a fan's creators (followers and live subscribers together), by handle.
-/// `filter`: `all`, `followers` or `subscribers`.
+/// Which people of a relation to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationFilter {
+    /// Followers and live subscribers together.
+    All,
+    /// Only those who follow.
+    Followers,
+    /// Only live subscribers.
+    Subscribers,
+}
+
+impl RelationFilter {
+    /// `all`, `followers` or `subscribers`; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(Self::All),
+            "followers" => Some(Self::Followers),
+            "subscribers" => Some(Self::Subscribers),
+            _ => None,
+        }
+    }
+}
+
+/// A page of a creator's fans or a fan's creators (followers and live subscribers), in handle
+/// order after the handle `after`. The filter is applied by the query, so a page is full
+/// whenever more people match; a person with several live subscriptions is listed once, with
+/// the one that lasts longest.
 pub async fn relations(
     db: &mut Db,
     user_id: i64,
     side: Side,
-    filter: &str,
+    filter: RelationFilter,
+    after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Relation>> {
     let now = now_micros();
@@ -587,28 +613,44 @@ pub async fn relations(
         Side::FansOf => ("followee_id", "follower_id", "subject_id", "viewer_id"),
         Side::CreatorsOf => ("follower_id", "followee_id", "viewer_id", "subject_id"),
     };
+    let live = |t: &str| {
+        format!(
+            "{t}kind = 'subscription' AND {t}revoked_at IS NULL \
+             AND ({t}ends_at IS NULL OR {t}ends_at > $2)"
+        )
+    };
+    let followers = format!("SELECT {other_follow} FROM follows WHERE {me_follow} = $1");
+    let subscribers = format!(
+        "SELECT {other_grant} FROM grants WHERE {me_grant} = $1 AND {}",
+        live("")
+    );
+    let people = match filter {
+        RelationFilter::All => format!("{followers} UNION {subscribers}"),
+        RelationFilter::Followers => followers,
+        RelationFilter::Subscribers => subscribers,
+    };
     let sql = format!(
         "SELECT p.user_id, p.handle, p.display_name, \
            (SELECT COUNT(*) FROM follows f WHERE f.{me_follow} = $1 AND f.{other_follow} = p.user_id) AS fo, \
            g.tier_id, g.ends_at, g.id AS gid \
-         FROM profiles p LEFT JOIN grants g ON g.kind = 'subscription' AND g.{me_grant} = $1 \
-           AND g.{other_grant} = p.user_id AND g.revoked_at IS NULL \
-           AND (g.ends_at IS NULL OR g.ends_at > $2) \
-         WHERE p.user_id IN (SELECT {other_follow} FROM follows WHERE {me_follow} = $1 \
-           UNION SELECT {other_grant} FROM grants WHERE kind = 'subscription' AND {me_grant} = $1 \
-           AND revoked_at IS NULL AND (ends_at IS NULL OR ends_at > $2)) \
-         ORDER BY p.handle LIMIT $3"
+         FROM profiles p LEFT JOIN grants g ON g.id = (SELECT g2.id FROM grants g2 \
+           WHERE g2.{me_grant} = $1 AND g2.{other_grant} = p.user_id AND {live2} \
+           ORDER BY COALESCE(g2.ends_at, 9223372036854775807) DESC, g2.id DESC LIMIT 1) \
+         WHERE p.user_id IN ({people}) AND p.handle > $4 \
+         ORDER BY p.handle LIMIT $3",
+        live2 = live("g2."),
     );
     let rows = sqlx::query(&sql)
         .bind(user_id)
         .bind(now)
         .bind(limit)
+        .bind(after.unwrap_or(""))
         .fetch_all(&mut *db)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let gid: Option<i64> = r.try_get("gid")?;
-        let rel = Relation {
+        out.push(Relation {
             user_id: r.try_get("user_id")?,
             handle: r.try_get("handle")?,
             display_name: r.try_get("display_name")?,
@@ -616,15 +658,7 @@ pub async fn relations(
             subscribed: gid.is_some(),
             tier_id: r.try_get("tier_id")?,
             subscription_ends_at: r.try_get("ends_at")?,
-        };
-        let keep = match filter {
-            "followers" => rel.follows,
-            "subscribers" => rel.subscribed,
-            _ => true,
-        };
-        if keep {
-            out.push(rel);
-        }
+        });
     }
     Ok(out)
 }

@@ -25,7 +25,7 @@ pub mod privacy;
 pub mod tiers;
 pub mod views;
 
-pub use entitlements::{may_view, Access, Facts, Viewer, Why};
+pub use entitlements::{may_view, Access, Facts, RelationFilter, Viewer, Why};
 pub use events::ContentEvent;
 pub use gate::{GateCheck, PublishGate, Refusal};
 pub use posts::{NewPost, Post, PostEdit, PostKind, PostState, Visibility};

@@ -1075,55 +1075,81 @@ pub async fn unblock(
 #[derive(Serialize, ToSchema)]
 pub struct RelationList {
     pub people: Vec<Relation>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RelationQuery {
     /// all (default), followers or subscribers.
+    #[param(pattern = "^(all|followers|subscribers)$")]
     pub filter: Option<String>,
+    /// The people after this handle (the `next` of the previous page).
+    #[param(max_length = 64)]
+    pub after: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
 }
 
-/// Your fans: followers and subscribers (for lists and mass messages).
+/// One page of a relation list, for either side.
+async fn relation_page(
+    state: &AppState,
+    me: i64,
+    side: Side,
+    q: RelationQuery,
+) -> ApiResult<axum::Json<RelationList>> {
+    let filter = entitlements::RelationFilter::parse(q.filter.as_deref().unwrap_or("all"))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_filter",
+                "filter must be all, followers or subscribers",
+            )
+        })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let mut db = state.store.conn().await?;
+    let people =
+        entitlements::relations(&mut db, me, side, filter, q.after.as_deref(), limit).await?;
+    let next = (people.len() as i64 == limit)
+        .then(|| people.last().map(|p| p.handle.clone()))
+        .flatten();
+    Ok(axum::Json(RelationList { people, next }))
+}
+
+/// Your fans: followers and subscribers (for lists and mass messages), by handle, a page at a
+/// time.
 #[utoipa::path(get, path = "/api/v1/creators/me/fans", tag = "content", security(("bearer" = [])),
     params(RelationQuery),
-    responses((status = 200, body = RelationList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = RelationList), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn my_fans(
     State(state): State<AppState>,
     Auth(me): Auth,
     Query(q): Query<RelationQuery>,
 ) -> ApiResult<axum::Json<RelationList>> {
-    let mut db = state.store.conn().await?;
-    let people = entitlements::relations(
-        &mut db,
-        me.user_id,
-        Side::FansOf,
-        q.filter.as_deref().unwrap_or("all"),
-        1000,
-    )
-    .await?;
-    Ok(axum::Json(RelationList { people }))
+    relation_page(&state, me.user_id, Side::FansOf, q).await
 }
 
-/// The creators you follow or subscribe to.
+/// The creators you follow or subscribe to, by handle, a page at a time.
 #[utoipa::path(get, path = "/api/v1/me/creators", tag = "content", security(("bearer" = [])),
     params(RelationQuery),
-    responses((status = 200, body = RelationList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = RelationList), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn my_creators(
     State(state): State<AppState>,
     Auth(me): Auth,
     Query(q): Query<RelationQuery>,
 ) -> ApiResult<axum::Json<RelationList>> {
-    let mut db = state.store.conn().await?;
-    let people = entitlements::relations(
-        &mut db,
-        me.user_id,
-        Side::CreatorsOf,
-        q.filter.as_deref().unwrap_or("all"),
-        1000,
-    )
-    .await?;
-    Ok(axum::Json(RelationList { people }))
+    relation_page(&state, me.user_id, Side::CreatorsOf, q).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -15,7 +15,8 @@ on_both_backends!(
     other_accounts_are_refused,
     bad_input,
     search_finds_posts_and_creators,
-    posts_carry_signed_media
+    posts_carry_signed_media,
+    fan_lists_page_by_handle
 );
 
 fn now_micros() -> i64 {
@@ -1423,4 +1424,116 @@ async fn posts_carry_signed_media(app: TestApp) {
         html.contains("class=\"lock-img\""),
         "teaser on the locked card"
     );
+}
+
+/// A creator's fan list and a fan's creator list come a page at a time in handle order; the
+/// filter is applied before the page is cut; a fan with two live subscriptions is listed once.
+async fn fan_lists_page_by_handle(app: TestApp) {
+    let pager = creator(&app, "pager", &["girlfanz"]).await;
+    let other = creator(&app, "otherpager", &["girlfanz"]).await;
+    let gold = tier(&app, &pager, "Gold", 900).await;
+    let silver = tier(&app, &pager, "Silver", 400).await;
+    let admin = app.admin().await;
+    let mut fans = Vec::new();
+    for i in 0..6 {
+        let (fan, _) = app.user(&format!("pfan{i}")).await;
+        if i < 5 {
+            let res = app
+                .post("/api/v1/profiles/pager/follow", json!({}), Some(&fan))
+                .await;
+            assert!(res.status().is_success(), "follow {}", res.status());
+        }
+        fans.push(fan);
+    }
+    for (fan, t) in [
+        ("pfan1", gold),
+        ("pfan3", gold),
+        ("pfan3", silver),
+        ("pfan5", silver),
+    ] {
+        grant(&app, &admin, json!({"kind": "subscription", "viewer": fan, "creator": "pager", "tier_id": t, "ends_at": null, "source": "test"})).await;
+    }
+    let page = |q: &'static str| {
+        let app = &app;
+        let pager = &pager;
+        async move {
+            let res = app
+                .get(&format!("/api/v1/creators/me/fans{q}"), Some(pager))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{q}");
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let handles = |v: &Value| -> Vec<String> {
+        v["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["handle"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Every fan once, two a page, in handle order.
+    let mut all = Vec::new();
+    let mut after = String::new();
+    for _ in 0..10 {
+        let res = app
+            .get(
+                &format!("/api/v1/creators/me/fans?limit=2&after={after}"),
+                Some(&pager),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        let got = handles(&v);
+        assert!(got.len() <= 2, "{v}");
+        all.extend(got);
+        match v["next"].as_str() {
+            Some(n) => after = n.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(all, ["pfan0", "pfan1", "pfan2", "pfan3", "pfan4", "pfan5"]);
+
+    // Subscribers only, filtered before the page is cut; pfan3 once, with a live tier.
+    let subs = page("?filter=subscribers&limit=2").await;
+    assert_eq!(handles(&subs), ["pfan1", "pfan3"], "{subs}");
+    assert_eq!(subs["next"], "pfan3");
+    assert_eq!(subs["people"][1]["subscribed"], true);
+    assert_eq!(subs["people"][1]["follows"], true);
+    let rest = page("?filter=subscribers&limit=2&after=pfan3").await;
+    assert_eq!(handles(&rest), ["pfan5"], "{rest}");
+    assert_eq!(rest["people"][0]["follows"], false);
+    assert!(rest["next"].is_null());
+    let followers = page("?filter=followers&limit=500").await;
+    assert_eq!(handles(&followers).len(), 5, "{followers}");
+    assert_eq!(followers["people"][2]["subscribed"], false);
+
+    // The fan's side: the creators they follow or subscribe to.
+    let mine: Value = app
+        .get("/api/v1/me/creators?filter=subscribers", Some(&fans[3]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(handles(&mine), ["pager"], "{mine}");
+
+    // Another creator has their own (empty) list; bad paging is refused; no token, 401.
+    let theirs = app
+        .get("/api/v1/creators/me/fans", Some(&other))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(theirs["people"], json!([]), "{theirs}");
+    let res = app
+        .get("/api/v1/creators/me/fans?filter=everyone", Some(&pager))
+        .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_filter").await;
+    let res = app
+        .get("/api/v1/creators/me/fans?limit=0", Some(&pager))
+        .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit").await;
+    let res = app.get("/api/v1/creators/me/fans", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,7 @@
+-- The home feed reads each followed creator's newest published posts (`feeds::home`). With only
+-- `posts_author` (author, published_at) every candidate row was read from the table to check
+-- its state, kind and expiry. This partial index holds exactly the published posts, ordered as
+-- the feed reads them, with the expiry included, so a creator's newest page is read from the
+-- index (and the table's visibility map where it is current).
+CREATE INDEX posts_home ON posts (author_id, published_at DESC, id DESC) INCLUDE (expires_at)
+    WHERE state = 'published' AND kind = 'post';
