@@ -151,6 +151,20 @@ fn creator(me: &Auth) -> ApiResult<()> {
     me.require_any(&[Role::Creator])
 }
 
+/// A body that is not `multipart/form-data` (the API's and the vault page's uploads).
+pub(crate) fn not_multipart(rej: axum::extract::multipart::MultipartRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("send a multipart/form-data body: {}", rej.body_text()),
+    )
+}
+
+/// A multipart body that cannot be read.
+pub(crate) fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
+}
+
 /// Uploads are for creators whose identity and age are verified (trust & safety decides).
 pub(crate) async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
     creator(me)?;
@@ -177,17 +191,8 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     uploader(&state, &me).await?;
-    let mut multipart = multipart.map_err(|rej| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("send a multipart/form-data body: {}", rej.body_text()),
-        )
-    })?;
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
-    };
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    let mut multipart = multipart.map_err(not_multipart)?;
+    while let Some(field) = multipart.next_field().await.map_err(bad_multipart)? {
         if field.file_name().is_none() && field.name() != Some("file") {
             continue;
         }

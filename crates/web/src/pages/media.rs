@@ -309,16 +309,8 @@ async fn upload(
             "this form has expired; reload the page and try again",
         )
     };
-    let mut multipart = multipart.map_err(|rej| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("send a multipart/form-data body: {}", rej.body_text()),
-        )
-    })?;
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
-    };
+    let mut multipart = multipart.map_err(crate::api::media::not_multipart)?;
+    let bad = crate::api::media::bad_multipart;
     let first = multipart
         .next_field()
         .await
