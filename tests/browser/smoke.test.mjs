@@ -781,3 +781,189 @@ test('a video post plays through hls.js on the post page; a locked one shows its
     await browser.close();
   }
 });
+
+test('a creator uploads a photo and a video in the studio, attaches them in order and publishes; an entitled fan sees them, a stranger the preview', async () => {
+  const stamp = Date.now().toString(36);
+  const handle = `mia_${stamp}`;
+  const fan = `fan_mia_${stamp}`;
+  const password = 'correct horse battery';
+  const call = async (method, path, body, token) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${res.ok ? '' : await res.text()}`);
+    return res.status === 204 ? null : res.json();
+  };
+  await call('POST', '/api/v1/auth/signup', { email: `${handle}@example.com`, handle, password });
+  const { token } = await call('POST', '/api/v1/auth/login', { email: `${handle}@example.com`, password });
+  await call('POST', '/api/v1/me/creator', { clusters: ['girlfanz'] }, token);
+  const agreement = await call('GET', '/api/v1/agreement');
+  await call('POST', '/api/v1/me/agreement', { version: agreement.version, typed_name: 'Mia Example' }, token);
+  const started = await call('POST', '/api/v1/me/verification', {}, token);
+  await call('POST', `/api/v1/verification/sandbox/${started.id}`,
+    { legal_name: 'Mia Example', date_of_birth: '1995-05-05', id_expires_on: '2034-01-01' }, token);
+  const tier = await call('POST', '/api/v1/creators/me/tiers',
+    { name: 'Fan club', price: { amount: 0, currency: 'USD' }, benefits: 'Every members post' }, token);
+  await call('POST', '/api/v1/auth/signup', { email: `${fan}@example.com`, handle: fan, password });
+  const fanToken = (await call('POST', '/api/v1/auth/login', { email: `${fan}@example.com`, password })).token;
+  await call('POST', `/api/v1/tiers/${tier.id}/join`, {}, fanToken);
+  const { video_processing: withVideo } = await call('GET', '/api/v1/media', undefined, token);
+
+  // The clip, made now; without ffmpeg only the photo is uploaded.
+  let clip = null;
+  if (hasFfmpeg() && withVideo) {
+    const dir = mkdtempSync(join(tmpdir(), 'fanz-studio-'));
+    clip = join(dir, 'neon-clip.mp4');
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=640x360:rate=25',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+  } else {
+    console.log('# ffmpeg is missing (here or on the server): the video part of the studio upload test is skipped');
+  }
+
+  const browser = await launch();
+  const signIn = async (page, email) => {
+    await page.goto(`${base}/c/girlfanz/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/c/girlfanz/settings');
+  };
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await signIn(page, `${handle}@example.com`);
+    await page.goto(`${base}/c/girlfanz/studio`);
+    await page.getByRole('link', { name: 'Media', exact: true }).waitFor();
+    const zone = page.locator('.picker [data-uploader]');
+    await zone.waitFor();
+    // A picture drawn in the page, as a PNG file.
+    const photo = Buffer.from(await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 1200; c.height = 800;
+      const g = c.getContext('2d');
+      const grad = g.createLinearGradient(0, 0, 1200, 800);
+      grad.addColorStop(0, '#ff2bd6'); grad.addColorStop(0.5, '#7c3aed'); grad.addColorStop(1, '#00e5ff');
+      g.fillStyle = grad; g.fillRect(0, 0, 1200, 800);
+      for (let i = 0; i < 40; i++) {
+        g.fillStyle = `hsla(${i * 37 % 360}, 90%, 60%, .55)`;
+        g.beginPath(); g.arc((i * 211) % 1200, (i * 137) % 800, 30 + (i * 13) % 90, 0, Math.PI * 2); g.fill();
+      }
+      g.fillStyle = '#fff'; g.font = 'bold 120px sans-serif'; g.fillText('NEON', 420, 440);
+      return c.toDataURL('image/png').split(',')[1];
+    }), 'base64');
+
+    // Slow the uplink so the progress shows, then upload through the page's tus uploader.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 400 * 1024 });
+    await zone.locator('[data-files]').setInputFiles({ name: 'neon-shoot.png', mimeType: 'image/png', buffer: photo });
+    await page.waitForFunction(() => {
+      const p = document.querySelector('.picker .upload progress');
+      return p && p.value > 0;
+    });
+    await page.screenshot({ path: `${shots}/studio-upload-progress-desktop.png`, fullPage: true });
+    await zone.locator('.upload.done').first().waitFor({ timeout: 60000 });
+    if (clip) {
+      await zone.locator('[data-files]').setInputFiles(clip);
+      // The connection drops in the middle of the upload: tus-js-client retries and resumes.
+      await page.waitForFunction(() => {
+        const p = document.querySelectorAll('.picker .upload progress')[1];
+        return p && p.value > 5;
+      });
+      await page.context().setOffline(true);
+      await page.waitForTimeout(1500);
+      await page.context().setOffline(false);
+      await zone.locator('.upload.done').nth(1).waitFor({ timeout: 120000 });
+    }
+    await cdp.send('Network.emulateNetworkConditions',
+      { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const expected = clip ? 2 : 1;
+    assert.equal(await zone.locator('.upload.failed').count(), 0, await zone.locator('.upload-list').innerText());
+    // Both are added to the picker, ticked in the order they were uploaded.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-picker] .pick input[data-pick]:checked').length === n, expected);
+    await page.screenshot({ path: `${shots}/studio-upload-done-desktop.png`, fullPage: true });
+
+    // The vault: both become ready; the page refreshes their state by itself.
+    const vault = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await vault.context().addCookies(await page.context().cookies());
+    await vault.goto(`${base}/c/girlfanz/studio/media`);
+    await vault.waitForFunction((n) => {
+      const cards = [...document.querySelectorAll('[data-vault-grid] .media-card')];
+      return cards.length === n && cards.every((c) => c.dataset.state !== 'processing');
+    }, expected, { timeout: 180000 });
+    assert.deepEqual(await vault.locator('[data-vault-grid] .media-card').evaluateAll((cs) => cs.map((c) => c.dataset.state)),
+      Array(expected).fill('ready'), await vault.locator('[data-vault-grid]').innerText());
+    const { items } = await call('GET', '/api/v1/media', undefined, token);
+    const photoItem = items.find((i) => i.kind === 'image');
+    const videoItem = items.find((i) => i.kind === 'video');
+    assert.equal(photoItem.state, 'ready');
+    if (clip) assert.equal(videoItem.state, 'ready');
+    await loadAllImages(vault);
+    await vault.screenshot({ path: `${shots}/vault-desktop.png`, fullPage: true });
+    const vaultPhone = await browser.newPage({ viewport: { width: 390, height: 844 }, reducedMotion: 'reduce' });
+    await vaultPhone.context().addCookies(await page.context().cookies());
+    await vaultPhone.goto(`${base}/c/girlfanz/studio/media`);
+    await loadAllImages(vaultPhone);
+    await vaultPhone.screenshot({ path: `${shots}/vault-mobile.png`, fullPage: true });
+
+    // Compose: the picker lists them as thumbnails; tick the photo, then the video.
+    await page.goto(`${base}/c/girlfanz/studio`);
+    await loadAllImages(page);
+    await page.locator(`#pick-${photoItem.id}`).check();
+    if (clip) await page.locator(`#pick-${videoItem.id}`).check();
+    assert.equal(await page.locator(`#order-${photoItem.id}`).inputValue(), '1');
+    if (clip) assert.equal(await page.locator(`#order-${videoItem.id}`).inputValue(), '2');
+    await page.getByLabel("What's new?").fill('From the neon shoot: the stills and the clip.');
+    await page.getByLabel('Who sees it').selectOption('subscribers');
+    await page.getByLabel(/Fan club/).check();
+    await page.locator('fieldset.picker').screenshot({ path: `${shots}/studio-picker-desktop.png` });
+    {
+      const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, reducedMotion: 'reduce' });
+      await phone.context().addCookies(await page.context().cookies());
+      await phone.goto(`${base}/c/girlfanz/studio`);
+      await loadAllImages(phone);
+      await phone.locator(`#pick-${photoItem.id}`).check();
+      await phone.locator('fieldset.picker').screenshot({ path: `${shots}/studio-picker-mobile.png` });
+      await phone.screenshot({ path: `${shots}/studio-media-mobile.png`, fullPage: true });
+      await phone.close();
+    }
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForURL('**/studio?done=published');
+    const mine = await call('GET', `/api/v1/creators/${handle}/posts`, undefined, token);
+    const post = mine.items[0];
+    assert.deepEqual(post.media.map((m) => m.id), clip ? [photoItem.id, videoItem.id] : [photoItem.id]);
+    assert.deepEqual(errors, []);
+
+    // The fan in the tier sees the picture and the player.
+    for (const [name, viewport] of VIEWPORTS) {
+      const fanPage = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await signIn(fanPage, `${fan}@example.com`);
+      await fanPage.goto(`${base}/c/girlfanz/p/${post.id}`);
+      const picture = fanPage.locator('.post-card img.tile-photo').first();
+      await picture.waitFor();
+      assert.ok(await picture.evaluate((i) => i.complete && i.naturalWidth > 0 || new Promise((r) => { i.onload = () => r(i.naturalWidth > 0); })));
+      if (clip) {
+        await fanPage.locator('video[data-hls]').waitFor();
+        await fanPage.waitForFunction(() => document.querySelector('video[data-hls]').getAttribute('data-player'));
+      }
+      assert.equal(await fanPage.locator('.post-card.is-locked').count(), 0);
+      await fanPage.screenshot({ path: `${shots}/studio-post-fan-${name}.png`, fullPage: true });
+      await fanPage.close();
+
+      // A stranger sees the locked preview, no picture and no player.
+      const stranger = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+      await stranger.goto(`${base}/c/girlfanz/p/${post.id}`);
+      await stranger.locator('.post-card.is-locked .lock-img').waitFor();
+      assert.equal(await stranger.locator('video').count(), 0);
+      assert.equal(await stranger.locator('.post-card img.tile-photo').count(), 0);
+      await stranger.screenshot({ path: `${shots}/studio-post-stranger-${name}.png`, fullPage: true });
+      await stranger.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});

@@ -1009,6 +1009,42 @@ pub async fn by_author_all(
     get_many(db, &ids).await
 }
 
+/// Where a media item is used: one post (not deleted) that carries it, and that post's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaUse {
+    pub media_id: i64,
+    pub post_id: i64,
+    pub state: PostState,
+}
+
+/// Every use of `media_ids` in posts that are not deleted, newest post first: the vault's
+/// "used in" and the rule that an item a live post shows cannot be deleted.
+pub async fn media_usage(db: &mut Db, media_ids: &[i64]) -> Result<Vec<MediaUse>> {
+    let mut out = Vec::new();
+    for chunk in media_ids.chunks(500) {
+        let sql = format!(
+            "SELECT pm.media_id, pm.post_id, p.state FROM post_media pm \
+             JOIN posts p ON p.id = pm.post_id \
+             WHERE pm.media_id IN ({}) AND p.state <> 'deleted'",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            let state: String = r.try_get(2)?;
+            out.push(MediaUse {
+                media_id: r.try_get(0)?,
+                post_id: r.try_get(1)?,
+                state: PostState::parse(&state).unwrap_or(PostState::Draft),
+            });
+        }
+    }
+    out.sort_unstable_by(|a, b| b.post_id.cmp(&a.post_id).then(a.media_id.cmp(&b.media_id)));
+    Ok(out)
+}
+
 /// The posts (any state but deleted) that carry any of `media_ids`, newest first: trust &
 /// safety's depictions of a performer and the posts a withdrawn consent takes down.
 pub async fn with_media(db: &mut Db, media_ids: &[i64]) -> Result<Vec<Post>> {

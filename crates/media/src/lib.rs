@@ -661,13 +661,28 @@ pub async fn list(
     before: Option<i64>,
     limit: u32,
 ) -> Result<(Vec<MediaItem>, Option<i64>)> {
+    list_where(db, owner_id, None, None, before, limit).await
+}
+
+/// [`list`] of the items of one kind and/or in one state (the vault page's filters).
+pub async fn list_where(
+    db: &mut Db,
+    owner_id: i64,
+    kind: Option<MediaKind>,
+    state: Option<MediaState>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<MediaItem>, Option<i64>)> {
     let limit = limit.clamp(1, 100) as i64;
     let rows = sqlx::query(&format!(
-        "SELECT {ITEM_COLUMNS} FROM media WHERE owner_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        "SELECT {ITEM_COLUMNS} FROM media WHERE owner_id = $1 AND id < $2 \
+         AND ($4 = '' OR kind = $4) AND ($5 = '' OR state = $5) ORDER BY id DESC LIMIT $3"
     ))
     .bind(owner_id)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit + 1)
+    .bind(kind.map(MediaKind::as_str).unwrap_or(""))
+    .bind(state.map(MediaState::as_str).unwrap_or(""))
     .fetch_all(&mut *db)
     .await?;
     let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;

@@ -163,7 +163,7 @@ fn check_target(req: &Request) -> Result<(), ApiError> {
 /// `X-CSRF-Token` header equal to the CSRF cookie. Without any of these (older browsers, plain
 /// clients), an HTML form outside `/api` is still checked by its `csrf` field
 /// ([`crate::pages::csrf::CsrfForm`]). Under `/api` (the proxy excepted) its body must also be
-/// JSON, which a cross-site form cannot send.
+/// JSON, which a cross-site form cannot send, except the media uploads of [`upload_body`].
 fn cookie_rule(req: &Request) -> Result<(), ApiError> {
     if matches!(
         *req.method(),
@@ -233,7 +233,9 @@ fn cookie_rule(req: &Request) -> Result<(), ApiError> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() != "0")
             || h.contains_key(header::TRANSFER_ENCODING);
-        if json == Some(false) || (json.is_none() && has_body) {
+        let upload =
+            header_str("content-type").is_some_and(|ct| upload_body(req.method(), path, ct));
+        if !upload && (json == Some(false) || (json.is_none() && has_body)) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -242,6 +244,28 @@ fn cookie_rule(req: &Request) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// The two bodies that are not JSON which our own pages send to `/api` with the cookie, once
+/// the same-origin proof above held: a multipart `POST /api/v1/media` (a small upload) and a
+/// tus `PATCH /api/v1/media/uploads/{id}` (`application/offset+octet-stream`). Nothing else.
+fn upload_body(method: &Method, path: &str, content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match (method, path) {
+        (&Method::POST, "/api/v1/media") => mime == "multipart/form-data",
+        (&Method::PATCH, p) => {
+            mime == "application/offset+octet-stream"
+                && p.strip_prefix("/api/v1/media/uploads/").is_some_and(|id| {
+                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+        }
+        _ => false,
+    }
 }
 
 /// An error under `/api` that some layer answered in plain text (a router or extractor

@@ -206,6 +206,26 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// An API caller by bearer token or API key, or else by the session cookie: only for the API
+/// routes our own pages call from script (media uploads and the vault). The edge's cookie rule
+/// has already made a state-changing cookie request prove it came from our pages.
+pub struct CookieAuth(pub Auth);
+
+impl FromRequestParts<AppState> for CookieAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).or_else(|| cookie(&parts.headers, SESSION_COOKIE));
+        principal_for(state, token)
+            .await?
+            .map(|p| CookieAuth(Auth(p)))
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
 /// An API caller if credentials were sent (bearer session token or API key), else nobody;
 /// invalid credentials are still 401.
 pub struct MaybeAuth(pub Option<Principal>);

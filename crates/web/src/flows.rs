@@ -186,3 +186,41 @@ pub async fn submit_scheduled(
         None => Ok((post, false)),
     }
 }
+
+/// Delete an item of the owner's vault, unless a published or scheduled post shows it: that
+/// post must be hidden or deleted first, so nothing live loses its media. A draft that carries
+/// it keeps its text; the publish gate then refuses the missing item.
+pub async fn delete_media(
+    db: &mut fanz_store::Db,
+    owner_id: i64,
+    media_id: i64,
+    actor: &Actor,
+) -> ApiResult<()> {
+    // Another account's item is 404 before its posts are looked at.
+    fanz_media::get_owned(db, owner_id, media_id).await?;
+    let live: Vec<i64> = fanz_content::posts::media_usage(db, &[media_id])
+        .await?
+        .into_iter()
+        .filter(|u| {
+            matches!(
+                u.state,
+                fanz_content::PostState::Published | fanz_content::PostState::Scheduled
+            )
+        })
+        .map(|u| u.post_id)
+        .collect();
+    if !live.is_empty() {
+        let n = live.len();
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "media_in_use",
+            format!(
+                "this item is in {n} published or scheduled post{}; hide or delete {} first",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "that post" } else { "those posts" }
+            ),
+        ));
+    }
+    fanz_media::delete(db, owner_id, media_id, actor).await?;
+    Ok(())
+}

@@ -258,6 +258,7 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/payments.js", get(payments_js))
         .merge(pages::art::router())
         .merge(pages::player::router())
+        .merge(pages::media::assets())
         .route("/media/{token}", get(api::media::deliver))
         .route("/media/{token}/{name}", get(api::media::deliver_named))
         .merge(pages.clone())
@@ -368,7 +369,8 @@ async fn app_css() -> Response {
             include_str!("../assets/app.css"),
             include_str!("../assets/content.css"),
             include_str!("../assets/payments.css"),
-            include_str!("../assets/safety.css")
+            include_str!("../assets/safety.css"),
+            include_str!("../assets/studio.css")
         ),
     )
         .into_response()

@@ -3,7 +3,7 @@
 //! rendition to whoever holds a valid signed URL.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Auth, Path, Query, RequestActor};
+use crate::extract::{Auth, CookieAuth, Path, Query, RequestActor};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
@@ -70,9 +70,40 @@ pub struct MediaView {
     pub duration_ms: Option<i64>,
     /// RFC 3339.
     pub created_at: String,
+    /// The posts (not deleted, newest first) that carry this item.
+    pub used_in: Vec<MediaUseView>,
 }
 
-fn view(state: &AppState, item: MediaItem) -> MediaView {
+/// A post that carries an item.
+#[derive(Serialize, ToSchema)]
+pub struct MediaUseView {
+    pub post_id: i64,
+    /// `draft`, `scheduled`, `published` or `hidden`.
+    pub state: String,
+}
+
+/// The uses of each of `items`, in the items' order.
+async fn uses_of(
+    db: &mut fanz_store::Db,
+    items: &[MediaItem],
+) -> ApiResult<Vec<Vec<MediaUseView>>> {
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let all = fanz_content::posts::media_usage(db, &ids).await?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            all.iter()
+                .filter(|u| u.media_id == *id)
+                .map(|u| MediaUseView {
+                    post_id: u.post_id,
+                    state: u.state.as_str().to_owned(),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+fn view(state: &AppState, item: MediaItem, used_in: Vec<MediaUseView>) -> MediaView {
     let renditions = item
         .renditions
         .iter()
@@ -95,6 +126,7 @@ fn view(state: &AppState, item: MediaItem) -> MediaView {
         error_code: item.error_code,
         duration_ms: item.duration_ms,
         created_at: fanz_core::clock::rfc3339(item.created_at),
+        used_in,
     }
 }
 
@@ -119,8 +151,22 @@ fn creator(me: &Auth) -> ApiResult<()> {
     me.require_any(&[Role::Creator])
 }
 
+/// A body that is not `multipart/form-data` (the API's and the vault page's uploads).
+pub(crate) fn not_multipart(rej: axum::extract::multipart::MultipartRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("send a multipart/form-data body: {}", rej.body_text()),
+    )
+}
+
+/// A multipart body that cannot be read.
+pub(crate) fn bad_multipart(e: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
+}
+
 /// Uploads are for creators whose identity and age are verified (trust & safety decides).
-async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
+pub(crate) async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
     creator(me)?;
     let mut db = state.store.conn().await?;
     Ok(fanz_safety::onboarding::may_upload(&mut db, me.0.user_id).await?)
@@ -141,21 +187,12 @@ async fn uploader(state: &AppState, me: &Auth) -> ApiResult<()> {
 pub async fn upload(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     uploader(&state, &me).await?;
-    let mut multipart = multipart.map_err(|rej| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("send a multipart/form-data body: {}", rej.body_text()),
-        )
-    })?;
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
-    };
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    let mut multipart = multipart.map_err(not_multipart)?;
+    while let Some(field) = multipart.next_field().await.map_err(bad_multipart)? {
         if field.file_name().is_none() && field.name() != Some("file") {
             continue;
         }
@@ -212,7 +249,7 @@ pub struct VaultPage {
     responses((status = 200, body = VaultPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn vault(
     State(state): State<AppState>,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Query(q): Query<VaultQuery>,
 ) -> ApiResult<Response> {
     creator(&me)?;
@@ -220,8 +257,13 @@ pub async fn vault(
     let (items, next) =
         fanz_media::list(&mut db, me.0.user_id, q.cursor, q.limit.unwrap_or(50)).await?;
     let usage = fanz_media::usage(&mut db, me.0.user_id).await?;
+    let uses = uses_of(&mut db, &items).await?;
     let page = VaultPage {
-        items: items.into_iter().map(|i| view(&state, i)).collect(),
+        items: items
+            .into_iter()
+            .zip(uses)
+            .map(|(i, u)| view(&state, i, u))
+            .collect(),
         next_cursor: next,
         usage_bytes: usage,
         quota_bytes: state.media.limits.quota_bytes,
@@ -237,28 +279,34 @@ pub async fn vault(
     responses((status = 200, body = MediaView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let mut db = state.store.conn().await?;
     let item = fanz_media::get_owned(&mut db, me.0.user_id, id).await?;
+    let uses = uses_of(&mut db, std::slice::from_ref(&item))
+        .await?
+        .pop()
+        .unwrap_or_default();
     Ok(crate::extract::no_store(
-        axum::Json(view(&state, item)).into_response(),
+        axum::Json(view(&state, item, uses)).into_response(),
     ))
 }
 
-/// Delete one item of yours with all its files.
+/// Delete one item of yours with all its files. An item that a published or scheduled post
+/// shows is refused with 409 `media_in_use`: hide or delete the post first.
 #[utoipa::path(delete, path = "/api/v1/media/{id}", tag = "media", security(("bearer" = []), ("api_key" = [])),
     params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "used by a published or scheduled post, or preserved", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    fanz_media::delete(&mut tx, me.0.user_id, id, &actor.with_user(me.0.user_id)).await?;
+    crate::flows::delete_media(&mut tx, me.0.user_id, id, &actor.with_user(me.0.user_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -363,7 +411,7 @@ pub async fn tus_options(State(state): State<AppState>) -> Response {
 pub async fn tus_create(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     headers: HeaderMap,
 ) -> Response {
     tus_result(
@@ -414,7 +462,7 @@ pub async fn tus_create(
         (status = 412, description = "another tus version", body = ErrorBody)))]
 pub async fn tus_head(
     State(state): State<AppState>,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -448,7 +496,7 @@ pub async fn tus_head(
 pub async fn tus_patch(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -499,7 +547,7 @@ pub async fn tus_patch(
 pub async fn tus_terminate(
     State(state): State<AppState>,
     RequestActor(actor): RequestActor,
-    me: Auth,
+    CookieAuth(me): CookieAuth,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {

@@ -687,6 +687,8 @@ pub struct StudioPage {
     pub drafts: Vec<Card>,
     pub scheduled: Vec<Card>,
     pub published: Vec<Card>,
+    /// The compose form's media picker: the creator's ready and processing items.
+    pub picker: Vec<super::media::MediaCard>,
 }
 
 #[derive(Deserialize)]
@@ -733,6 +735,17 @@ async fn studio_render(
     let profile = fanz_profiles::get_by_user(&mut db, me.user_id).await?;
     let tiers = tiers::list(&mut db, me.user_id, true).await?;
     let mine = posts::by_author_all(&mut db, me.user_id, None, 100).await?;
+    let (media, _) = fanz_media::list(&mut db, me.user_id, None, 60).await?;
+    let picker = media
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.state,
+                fanz_media::MediaState::Ready | fanz_media::MediaState::Processing
+            )
+        })
+        .map(|m| super::media::MediaCard::new(state, m, Vec::new()))
+        .collect();
     let views = crate::views::render(
         state,
         &mut db,
@@ -800,6 +813,7 @@ async fn studio_render(
             drafts,
             scheduled: by_state("scheduled"),
             published: by_state("published"),
+            picker,
             layout: layout(pc, Some(me), csrf),
         },
     ))
@@ -874,6 +888,27 @@ fn parse_local_time(s: &str) -> Option<i64> {
     Some((t.assume_utc().unix_timestamp_nanos() / 1000) as i64)
 }
 
+/// The media ticked in the picker, in the order their `order_<id>` fields give (ties and
+/// blanks keep the order of the form).
+fn ordered_media(form: &[(String, String)]) -> Vec<i64> {
+    let mut picked: Vec<(u32, i64)> = form
+        .iter()
+        .filter(|(k, _)| k == "media")
+        .filter_map(|(_, v)| v.trim().parse::<i64>().ok())
+        .map(|id| {
+            let key = format!("order_{id}");
+            let pos = form
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+                .unwrap_or(u32::MAX);
+            (pos, id)
+        })
+        .collect();
+    picked.sort_by_key(|(pos, _)| *pos);
+    picked.into_iter().map(|(_, id)| id).collect()
+}
+
 async fn studio_create(
     State(state): State<AppState>,
     pc: PageCluster,
@@ -933,10 +968,7 @@ async fn studio_create(
         price,
         publish_at,
         expires_at: None,
-        media: many("media")
-            .iter()
-            .filter_map(|t| t.parse().ok())
-            .collect(),
+        media: ordered_media(&form),
         tags: one("tags")
             .split([',', ' '])
             .filter(|t| !t.trim().is_empty())
@@ -1069,6 +1101,27 @@ mod tests {
             }),
             "€4.99"
         );
+    }
+
+    #[test]
+    fn picked_media_follow_their_positions() {
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let form = f(&[
+            ("media", "7"),
+            ("order_7", "2"),
+            ("media", "9"),
+            ("order_9", "1"),
+            ("order_4", "3"),
+            ("media", "5"),
+        ]);
+        // 4 has a position but is not ticked; 5 has none and goes last.
+        assert_eq!(ordered_media(&form), vec![9, 7, 5]);
+        assert_eq!(ordered_media(&f(&[("media", "x")])), Vec::<i64>::new());
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod csam;
 pub(crate) mod csrf;
 mod jobs;
 mod legal;
+pub(crate) mod media;
 pub(crate) mod payments;
 pub(crate) mod player;
 mod privacy;
@@ -62,6 +63,7 @@ pub fn router(cookie_secure: bool) -> Router<AppState> {
         .route("/@{handle}/follow", post(follow))
         .route("/@{handle}/unfollow", post(unfollow))
         .merge(content::routes())
+        .merge(media::routes())
         .merge(payments::routes())
         .merge(privacy::routes())
         .merge(safety::routes())

@@ -17,7 +17,7 @@ pub fn router() -> Router<crate::AppState> {
         .route("/assets/vendor/hls.light.min.js", get(hls_js))
 }
 
-fn js(body: &'static str) -> Response {
+pub(crate) fn js(body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),

@@ -12,7 +12,7 @@ on_both_backends!(
     other_accounts_in_the_pages
 );
 
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -20,18 +20,18 @@ fn browser() -> Client {
         .unwrap()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn page(b: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(b: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
 /// A browser signed in as `handle` (password of the harness).
-async fn signed_in(app: &TestApp, handle: &str) -> (Client, String) {
+pub(crate) async fn signed_in(app: &TestApp, handle: &str) -> (Client, String) {
     let b = browser();
     let (_, html) = page(&b, app, "/c/girlfanz/login").await;
     let csrf = csrf_of(&html);
@@ -51,11 +51,16 @@ async fn signed_in(app: &TestApp, handle: &str) -> (Client, String) {
     (b, csrf)
 }
 
-async fn form(b: &Client, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn form(
+    b: &Client,
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     b.post(app.url(path)).form(fields).send().await.unwrap()
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub(crate) fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")
         .map(|v| v.to_str().unwrap().to_owned())

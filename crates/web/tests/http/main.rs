@@ -25,5 +25,6 @@ mod payments;
 mod privacy;
 mod review;
 mod safety;
+mod studio_media;
 mod transparency;
 mod verification;
