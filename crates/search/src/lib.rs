@@ -59,17 +59,17 @@
 pub mod synthetic;
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
-use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
@@ -78,7 +78,7 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
     SegmentReader, TantivyDocument, Term,
 };
 
@@ -100,13 +100,14 @@ pub const MAX_OFFSET: usize = 10_000;
 /// them was read and scored (BENCHMARKS.md, "Search index"). Typesense (`max_candidates`) and
 /// Meilisearch bound their expansions the same way.
 pub const MAX_EXPANSIONS: usize = 10;
-/// A query expected to match more posts than this searches only the newest days, as many as
-/// should hold about this many matches, and says its total is a lower bound. Ranking and
-/// counting every match of a common word (hundreds of thousands of posts) was the slow tail of
-/// search (BENCHMARKS.md); the newest matches are what a feed-like search shows first anyway.
-/// When the newest days give less than a full page, the whole index is searched.
-pub const RECENT_MATCHES: u64 = 10_000;
-const DAY_MICROS: i64 = 86_400_000_000;
+/// A post search ranks the newest this many matches (or as many as the page reaches, if more),
+/// not every match: a common word matches hundreds of thousands of posts, and scoring and
+/// counting all of them was the slow tail of search (BENCHMARKS.md). Each segment is read
+/// from its end (the newest posts: the index is filled in publishing order) backwards, in
+/// spans that grow until they hold this many matches, and segments whose newest post is older
+/// than the candidates found so far are skipped. When anything was left unread the total is a
+/// lower bound (`total_posts_exact: false`).
+pub const CANDIDATES: usize = 400;
 
 /// The writer's memory budget, shared by its indexing threads: a segment is flushed when its
 /// thread's share is full, so this bounds memory, not the index size.
@@ -228,8 +229,8 @@ pub struct SearchResults {
     /// How many posts match in all (not only this page); a lower bound when
     /// `total_posts_exact` is false.
     pub total_posts: usize,
-    /// False when the query matched so many posts that only the newest were searched (see
-    /// [`RECENT_MATCHES`]): there are at least `total_posts`.
+    /// False when the query matched so many posts that only the newest were ranked (see
+    /// [`CANDIDATES`]): there are at least `total_posts`.
     pub total_posts_exact: bool,
     pub total_creators: usize,
 }
@@ -252,9 +253,6 @@ struct Fields {
     clusters: Field,
     sensitive: Field,
     published_at: Field,
-    /// Days since the epoch, indexed: a range of days is a few posting lists, where a range
-    /// over the fast field would scan the whole column.
-    published_day: Field,
     engagement: Field,
     posts: Words,
     creators: Words,
@@ -292,7 +290,6 @@ fn schema() -> (Schema, Fields) {
         clusters: b.add_text_field("clusters", STRING),
         sensitive: b.add_bool_field("sensitive", NumericOptions::default().set_indexed()),
         published_at: b.add_i64_field("published_at", FAST),
-        published_day: b.add_i64_field("published_day", NumericOptions::default().set_indexed()),
         engagement: b.add_i64_field("engagement", FAST),
         posts: Words {
             handle: b.add_text_field("post_handle", STRING),
@@ -545,7 +542,6 @@ impl SearchIndex {
         }
         doc.add_bool(f.sensitive, post.sensitive);
         doc.add_i64(f.published_at, post.published_at);
-        doc.add_i64(f.published_day, post.published_at.div_euclid(DAY_MICROS));
         doc.add_i64(f.engagement, post.engagement);
         let w = &f.posts;
         self.add_handle(&mut doc, w, &post.creator_handle);
@@ -614,68 +610,46 @@ impl SearchIndex {
         let page = (limit > 0 && query.offset <= MAX_OFFSET).then_some((limit, query.offset));
 
         if query.kinds.posts() {
-            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query)?;
             // Recency is scored against the current hour, not the current microsecond: the
             // pages of one query, asked for one after the other, then rank alike and never
             // overlap or skip a post.
             let hour = 3_600_000_000;
             let now = now_micros() / hour * hour;
-            let run = |q: &dyn Query| -> Result<(Vec<(Score, DocAddress)>, usize)> {
-                Ok(match page {
-                    Some((limit, offset)) => {
-                        let top = TopDocs::with_limit(limit)
-                            .and_offset(offset)
-                            .tweak_score(move |segment: &SegmentReader| post_boost(segment, now));
-                        searcher.search(q, &(top, Count))?
-                    }
-                    None => (Vec::new(), searcher.search(q, &Count)?),
-                })
-            };
-            let mut found = None;
-            if expected > RECENT_MATCHES {
-                if let Some(first_day) = self.recent_days(&searcher, expected)? {
-                    let recent = BooleanQuery::new(vec![
-                        (Occur::Must, Box::new(q.clone()) as Box<dyn Query>),
-                        (
-                            Occur::Must,
-                            Box::new(InvertedIndexRangeQuery::new(
-                                Bound::Included(Term::from_field_i64(
-                                    self.fields.published_day,
-                                    first_day,
-                                )),
-                                Bound::Unbounded,
-                            )),
-                        ),
-                    ]);
-                    let (hits, total) = run(&recent)?;
-                    let full_page = page.is_none_or(|(limit, _)| hits.len() == limit);
-                    if full_page {
-                        found = Some((hits, total, false));
-                    }
-                }
+            let want = page.map_or(0, |(limit, offset)| limit + offset);
+            let need = want.max(CANDIDATES);
+            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, true)?;
+            let mut found = newest_matches(&searcher, &q, expected, need, now)?;
+            // Typos only when the words as typed find less than a page: a word spelled right
+            // is not diluted by its neighbours, and a typo costs the walk over the dictionaries
+            // only when it is needed. The test does not depend on the offset, so every page of
+            // a query comes from the same matching.
+            if !query.exact && found.matched < limit.max(1) && plan.fuzzy_applies() {
+                let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, false)?;
+                found = newest_matches(&searcher, &q, expected, need, now)?;
             }
-            let (hits, total, exact) = match found {
-                Some(f) => f,
-                None => {
-                    let (hits, total) = run(&q)?;
-                    (hits, total, true)
-                }
-            };
-            results.posts = self.hits(&searcher, hits)?;
-            results.total_posts = total;
-            results.total_posts_exact = exact;
+            results.total_posts = found.matched;
+            results.total_posts_exact = found.complete;
+            if let Some((limit, offset)) = page {
+                results.posts = self.hits(&searcher, found.page(limit, offset))?;
+            }
         }
         if query.kinds.creators() {
-            let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query)?;
-            let (hits, total) = match page {
-                Some((limit, offset)) => {
-                    let top = TopDocs::with_limit(limit).and_offset(offset);
-                    searcher.search(&q, &(top, Count))?
-                }
-                None => (Vec::new(), searcher.search(&q, &Count)?),
+            let run = |exact: bool| -> Result<(Vec<(Score, DocAddress)>, usize)> {
+                let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query, exact)?;
+                Ok(match page {
+                    Some((limit, offset)) => {
+                        let top = TopDocs::with_limit(limit).and_offset(offset);
+                        searcher.search(&q, &(top, Count))?
+                    }
+                    None => (Vec::new(), searcher.search(&q, &Count)?),
+                })
             };
-            results.creators = self.hits(&searcher, hits)?;
-            results.total_creators = total;
+            let mut found = run(true)?;
+            if !query.exact && found.1 < limit.max(1) && plan.fuzzy_applies() {
+                found = run(false)?;
+            }
+            results.creators = self.hits(&searcher, found.0)?;
+            results.total_creators = found.1;
         }
         Ok(results)
     }
@@ -742,6 +716,7 @@ impl SearchIndex {
         kind: &str,
         plan: &Plan,
         query: &SearchQuery,
+        exact: bool,
     ) -> Result<(BooleanQuery, u64)> {
         let f = &self.fields;
         let w = if kind == KIND_POST {
@@ -765,7 +740,7 @@ impl SearchIndex {
             let mut per_field = Vec::new();
             let mut docs = 0;
             for &(field, w) in &word_fields {
-                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, query.exact)?;
+                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, exact)?;
                 per_field.extend(clauses);
                 docs += d;
             }
@@ -779,7 +754,7 @@ impl SearchIndex {
             &plan.handle,
             WEIGHT_HANDLE,
             true,
-            query.exact,
+            exact,
         )?;
         let text_match = BooleanQuery::new(vec![
             (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
@@ -808,28 +783,6 @@ impl SearchIndex {
             BooleanQuery::new(clauses),
             expected.saturating_add(handle_docs),
         ))
-    }
-
-    /// The first day of the newest days expected to hold about [`RECENT_MATCHES`] of
-    /// `expected` matches, assuming posts spread evenly over the days the index covers; `None`
-    /// when that is every day.
-    fn recent_days(&self, searcher: &Searcher, expected: u64) -> Result<Option<i64>> {
-        let (mut first, mut last) = (i64::MAX, i64::MIN);
-        for segment in searcher.segment_readers() {
-            if segment.num_docs() == 0 {
-                continue;
-            }
-            let column = segment.fast_fields().i64("published_at")?;
-            first = first.min(column.min_value());
-            last = last.max(column.max_value());
-        }
-        if first > last {
-            return Ok(None);
-        }
-        let (first, last) = (first.div_euclid(DAY_MICROS), last.div_euclid(DAY_MICROS));
-        let days = (last - first + 1) as u64;
-        let keep = (days * RECENT_MATCHES).div_ceil(expected.max(1)).max(1);
-        Ok((keep < days).then(|| last - keep as i64 + 1))
     }
 }
 
@@ -915,6 +868,126 @@ struct Plan {
     /// Every term run together, to match the compact handle.
     handle: String,
     last_is_prefix: bool,
+}
+
+impl Plan {
+    /// Whether typo tolerance can match anything exact terms do not: some term (or the
+    /// handle) is long enough to allow a typo.
+    fn fuzzy_applies(&self) -> bool {
+        let long = |t: &String| typo_distance(t.chars().count()) > 0;
+        self.terms.iter().any(long) || long(&self.handle)
+    }
+}
+
+/// The matches of a post search that were ranked, and how many were seen.
+struct Newest {
+    /// Score (with the recency and engagement bonus), publishing time, where.
+    candidates: Vec<(Score, i64, DocAddress)>,
+    /// Matches seen; every match when `complete`.
+    matched: usize,
+    complete: bool,
+}
+
+impl Newest {
+    fn page(mut self, limit: usize, offset: usize) -> Vec<(Score, DocAddress)> {
+        self.candidates.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+        });
+        self.candidates
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(score, _, addr)| (score, addr))
+            .collect()
+    }
+}
+
+/// The newest matches of `query`, at least `need` of them when there are as many (see
+/// [`CANDIDATES`]), scored with the post bonus. `expected` is an estimate of how many posts
+/// match in all, which sets the first span read of each segment.
+fn newest_matches(
+    searcher: &Searcher,
+    query: &dyn Query,
+    expected: u64,
+    need: usize,
+    now: i64,
+) -> Result<Newest> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let docs: u64 = searcher
+        .segment_readers()
+        .iter()
+        .map(|s| u64::from(s.max_doc()))
+        .sum();
+    let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        if segment.num_docs() == 0 {
+            continue;
+        }
+        let newest = segment.fast_fields().i64("published_at")?.max_value();
+        segments.push((newest, ord as u32));
+    }
+    segments.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = Newest {
+        candidates: Vec::new(),
+        matched: 0,
+        complete: true,
+    };
+    // Publishing times of the `need` newest candidates so far (a min-heap: its top is the
+    // oldest of them).
+    let mut newest: BinaryHeap<Reverse<i64>> = BinaryHeap::with_capacity(need + 1);
+    for (segment_newest, ord) in segments {
+        if newest.len() >= need && newest.peek().is_some_and(|o| segment_newest < o.0) {
+            out.complete = false;
+            continue;
+        }
+        let segment = searcher.segment_reader(ord);
+        let published = segment.fast_fields().i64("published_at")?;
+        let boost = post_boost(segment, now);
+        let alive = segment.alive_bitset();
+        let max_doc = segment.max_doc();
+        // A first span expected to hold what is needed (with some to spare), then four times
+        // longer each time it did not.
+        let density = (expected.max(1) as f64 / docs.max(1) as f64).min(1.0);
+        let mut span = ((need as f64 * 1.5 / density) as u64)
+            .max(256)
+            .min(u64::from(max_doc)) as u32;
+        let mut end = max_doc;
+        let mut found = 0;
+        while end > 0 {
+            let start = end.saturating_sub(span);
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            let mut doc = if start > 0 {
+                scorer.seek(start)
+            } else {
+                scorer.doc()
+            };
+            while doc < end {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    let at = published.first(doc).unwrap_or(i64::MIN);
+                    let score = boost(doc, scorer.score());
+                    out.candidates.push((score, at, DocAddress::new(ord, doc)));
+                    newest.push(Reverse(at));
+                    if newest.len() > need {
+                        newest.pop();
+                    }
+                    found += 1;
+                }
+                doc = scorer.advance();
+            }
+            end = start;
+            if found >= need {
+                break;
+            }
+            span = span.saturating_mul(4);
+        }
+        out.matched += found;
+        if end > 0 {
+            out.complete = false;
+        }
+    }
+    Ok(out)
 }
 
 fn key(kind: &str, id: i64) -> String {
