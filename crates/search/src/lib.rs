@@ -112,8 +112,6 @@ pub const CANDIDATES: usize = 400;
 /// The writer's memory budget, shared by its indexing threads: a segment is flushed when its
 /// thread's share is full, so this bounds memory, not the index size.
 const WRITER_HEAP_BYTES: usize = 50_000_000;
-/// tantivy refuses less than 15 MB per indexing thread.
-const MIN_HEAP_PER_THREAD: usize = 15_000_000;
 /// Tokens longer than this (in bytes) are not indexed: nobody searches for them, and a long
 /// run of letters is more likely spam or base64 than a word.
 const MAX_INDEXED_TOKEN_BYTES: usize = 256;
@@ -367,11 +365,11 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(WORDS_ANALYZER, words_analyzer());
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, WRITER_HEAP_BYTES / MIN_HEAP_PER_THREAD);
-        let writer = index.writer_with_num_threads(threads, WRITER_HEAP_BYTES)?;
+        // One indexing thread: documents land in segments in the order they are added (with
+        // several threads each takes documents as they come, and segments overlap in time), so
+        // a rebuild fed oldest first ends as one segment in publishing order, which is what
+        // post search reads from the end (see [`CANDIDATES`]).
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
         // Manual reload right after our own commit: a search that follows `commit()` sees it.
         // Nobody else writes this directory (the writer holds its lock).
         let reader = index
@@ -843,11 +841,27 @@ impl Rebuild<'_> {
         Ok(n)
     }
 
-    /// Replaces the index with what was added, durably, and shows it to searches.
+    /// Replaces the index with what was added, durably, and shows it to searches; then merges
+    /// it into one segment, its parts in publishing order (add posts oldest first, as the store
+    /// hands them out by id), and shows that. One segment means one term dictionary to walk
+    /// per typo-tolerant term instead of one per segment, and one run of posts from the oldest
+    /// to the newest for a post search to read from its end.
     pub fn commit(mut self) -> Result<()> {
         self.writer.commit()?;
         self.committed = true;
         self.index.reader.reload()?;
+        let searcher = self.index.reader.searcher();
+        let mut parts = Vec::new();
+        for segment in searcher.segment_readers() {
+            let oldest = segment.fast_fields().i64("published_at")?.min_value();
+            parts.push((oldest, segment.segment_id()));
+        }
+        if parts.len() > 1 {
+            parts.sort_unstable_by_key(|&(oldest, _)| oldest);
+            let ids: Vec<_> = parts.into_iter().map(|(_, id)| id).collect();
+            self.writer.merge(&ids).wait()?;
+            self.index.reader.reload()?;
+        }
         Ok(())
     }
 }
