@@ -239,6 +239,11 @@ struct Run {
     latencies: Vec<Duration>,
     with_hits: usize,
     total_hits: usize,
+    /// CPU time of this thread over the whole run (immune to waiting for a core on a shared
+    /// machine, unlike the latencies).
+    cpu: Duration,
+    /// The slowest queries: time, text, cluster.
+    slowest: Vec<(Duration, String, Option<String>)>,
 }
 
 fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exact: bool) -> Run {
@@ -247,7 +252,10 @@ fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exa
         latencies: Vec::with_capacity(cases.len()),
         with_hits: 0,
         total_hits: 0,
+        slowest: Vec::new(),
+        cpu: Duration::ZERO,
     };
+    let cpu_start = thread_cpu();
     for case in cases {
         let q = SearchQuery {
             q: if typed { &case.typed } else { &case.right }.clone(),
@@ -260,13 +268,26 @@ fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exa
         };
         let start = Instant::now();
         let r = index.search(&q).expect("search");
-        run.latencies.push(start.elapsed());
+        let took = start.elapsed();
+        run.latencies.push(took);
+        run.slowest.push((took, q.q.clone(), q.cluster.clone()));
         let hits = r.total_posts + r.total_creators;
         run.with_hits += usize::from(hits > 0);
         run.total_hits += hits;
     }
+    run.cpu = thread_cpu().saturating_sub(cpu_start);
     run.latencies.sort();
+    run.slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    run.slowest.truncate(5);
     run
+}
+
+/// CPU time this thread has run, from the scheduler's statistics (Linux).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -366,23 +387,30 @@ fn main() {
         run(&index, "typo queries, exact terms", &cases, true, true),
     ];
     println!(
-        "\n| queries ({} each, one thread, limit 20, posts and creators) | p50 ms | p90 ms | p99 ms | max ms | with hits | mean matches |",
+        "\n| queries ({} each, one thread, limit 20, posts and creators) | p50 ms | p90 ms | p99 ms | max ms | mean CPU ms | with hits | mean matches |",
         cases.len()
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in &runs {
         let n = r.latencies.len();
         let at = |p: f64| ms(r.latencies[((n as f64 * p) as usize).min(n - 1)]);
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} % | {:.0} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} % | {:.0} |",
             r.name,
             at(0.50),
             at(0.90),
             at(0.99),
             ms(r.latencies[n - 1]),
+            ms(r.cpu) / n as f64,
             100.0 * r.with_hits as f64 / n as f64,
             r.total_hits as f64 / n as f64,
         );
+    }
+    for r in &runs {
+        println!("\nslowest of {}:", r.name);
+        for (took, q, cluster) in &r.slowest {
+            println!("  {:8.2} ms  {q:?} on {cluster:?}", ms(*took));
+        }
     }
     drop(index);
     if args.dir.is_none() {
@@ -482,5 +510,4 @@ fn build(
         size as f64 / docs as f64,
         peak_rss_mib(),
     );
-
 }

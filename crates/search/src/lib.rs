@@ -57,17 +57,20 @@
 //! wait for it and see the state of the last [`SearchIndex::commit`].
 
 pub mod synthetic;
+mod union;
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
 };
@@ -79,8 +82,9 @@ use tantivy::tokenizer::{
 };
 use tantivy::{
     DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
-    SegmentReader, TantivyDocument, Term,
+    TantivyDocument, Term,
 };
+use union::SeekUnion;
 
 /// At most this many characters of a query are read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 256;
@@ -326,6 +330,17 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
     analyzer: TextAnalyzer,
+    /// The fast-field columns of each segment searched, opened once: opening a column reads
+    /// its block index (thousands of blocks for a million posts), which cost more than
+    /// ranking a page. Segments never change, only their deletes, so entries stay valid.
+    columns: Mutex<HashMap<SegmentId, Arc<Columns>>>,
+}
+
+/// The fast fields a search reads of one segment.
+struct Columns {
+    id: Column<i64>,
+    published_at: Column<i64>,
+    engagement: Column<i64>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -381,6 +396,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             analyzer: words_analyzer(),
+            columns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -616,14 +632,14 @@ impl SearchIndex {
             let want = page.map_or(0, |(limit, offset)| limit + offset);
             let need = want.max(CANDIDATES);
             let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, true)?;
-            let mut found = newest_matches(&searcher, &q, expected, need, now)?;
+            let mut found = self.newest_matches(&searcher, &q, expected, need, now)?;
             // Typos only when the words as typed find less than a page: a word spelled right
             // is not diluted by its neighbours, and a typo costs the walk over the dictionaries
             // only when it is needed. The test does not depend on the offset, so every page of
             // a query comes from the same matching.
             if !query.exact && found.matched < limit.max(1) && plan.fuzzy_applies() {
                 let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, false)?;
-                found = newest_matches(&searcher, &q, expected, need, now)?;
+                found = self.newest_matches(&searcher, &q, expected, need, now)?;
             }
             results.total_posts = found.matched;
             results.total_posts_exact = found.complete;
@@ -652,29 +668,42 @@ impl SearchIndex {
         Ok(results)
     }
 
-    fn hits(
-        &self,
-        searcher: &tantivy::Searcher,
-        docs: Vec<(Score, DocAddress)>,
-    ) -> Result<Vec<Hit>> {
+    fn hits(&self, searcher: &Searcher, docs: Vec<(Score, DocAddress)>) -> Result<Vec<Hit>> {
         let mut out = Vec::with_capacity(docs.len());
-        let mut column: Option<(u32, tantivy::columnar::Column<i64>)> = None;
         for (score, addr) in docs {
-            let ids = match &column {
-                Some((seg, ids)) if *seg == addr.segment_ord => ids,
-                _ => {
-                    let ids = searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .i64("id")?;
-                    &column.insert((addr.segment_ord, ids)).1
-                }
-            };
-            if let Some(id) = ids.first(addr.doc_id) {
+            let columns = self.columns(searcher, addr.segment_ord)?;
+            if let Some(id) = columns.id.first(addr.doc_id) {
                 out.push(Hit { id, score });
             }
         }
         Ok(out)
+    }
+
+    /// The columns of segment `ord` of `searcher`, opened on first use.
+    fn columns(&self, searcher: &Searcher, ord: u32) -> Result<Arc<Columns>> {
+        let segment = searcher.segment_reader(ord);
+        let id = segment.segment_id();
+        let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&id) {
+            return Ok(c.clone());
+        }
+        let fast = segment.fast_fields();
+        let columns = Arc::new(Columns {
+            id: fast.i64("id")?,
+            published_at: fast.i64("published_at")?,
+            engagement: fast.i64("engagement")?,
+        });
+        // Forget merged-away segments.
+        if cache.len() >= 4 * searcher.segment_readers().len() + 16 {
+            let live: HashSet<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(|s| s.segment_id())
+                .collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        cache.insert(id, columns.clone());
+        Ok(columns)
     }
 
     /// The user's text reduced to what the query uses; `None` when nothing is left.
@@ -722,6 +751,7 @@ impl SearchIndex {
         } else {
             &f.creators
         };
+        let seekable = kind == KIND_POST;
         let word_fields: Vec<(Field, Score)> = w
             .tags
             .map(|tags| (tags, WEIGHT_TAGS))
@@ -738,12 +768,12 @@ impl SearchIndex {
             let mut per_field = Vec::new();
             let mut docs = 0;
             for &(field, w) in &word_fields {
-                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, exact)?;
+                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, exact, seekable)?;
                 per_field.extend(clauses);
                 docs += d;
             }
             expected = expected.min(docs);
-            all_terms.push((Occur::Must, Box::new(BooleanQuery::new(per_field))));
+            all_terms.push((Occur::Must, union(per_field, seekable)));
         }
         // The whole query as one handle, always as a prefix: people type the start of a handle.
         let (handle, handle_docs) = term_clauses(
@@ -753,15 +783,19 @@ impl SearchIndex {
             WEIGHT_HANDLE,
             true,
             exact,
+            seekable,
         )?;
-        let text_match = BooleanQuery::new(vec![
-            (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
-            (Occur::Should, Box::new(BooleanQuery::new(handle))),
-        ]);
+        let text_match = union(
+            vec![
+                (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
+                (Occur::Should, union(handle, seekable)),
+            ],
+            seekable,
+        );
 
         // No filter on `kind`: the fields searched hold only documents of this kind, and
         // intersecting with every post of the index cost time on every match.
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(text_match))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_match)];
         if let Some(cluster) = &query.cluster {
             clauses.push((
                 Occur::Must,
@@ -781,6 +815,96 @@ impl SearchIndex {
             BooleanQuery::new(clauses),
             expected.saturating_add(handle_docs),
         ))
+    }
+}
+
+impl SearchIndex {
+    /// The newest matches of `query`, at least `need` of them when there are as many (see
+    /// [`CANDIDATES`]), scored with the post bonus. `expected` is an estimate of how many posts
+    /// match in all, which sets the first span read of each segment.
+    fn newest_matches(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        expected: u64,
+        need: usize,
+        now: i64,
+    ) -> Result<Newest> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let docs: u64 = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| u64::from(s.max_doc()))
+            .sum();
+        let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            if segment.num_docs() == 0 {
+                continue;
+            }
+            let newest = self.columns(searcher, ord as u32)?.published_at.max_value();
+            segments.push((newest, ord as u32));
+        }
+        segments.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = Newest {
+            candidates: Vec::new(),
+            matched: 0,
+            complete: true,
+        };
+        // Publishing times of the `need` newest candidates so far (a min-heap: its top is the
+        // oldest of them).
+        let mut newest: BinaryHeap<Reverse<i64>> = BinaryHeap::with_capacity(need + 1);
+        for (segment_newest, ord) in segments {
+            if newest.len() >= need && newest.peek().is_some_and(|o| segment_newest < o.0) {
+                out.complete = false;
+                continue;
+            }
+            let segment = searcher.segment_reader(ord);
+            let columns = self.columns(searcher, ord)?;
+            let published = &columns.published_at;
+            let boost = post_boost(&columns, now);
+            let alive = segment.alive_bitset();
+            let max_doc = segment.max_doc();
+            // A first span expected to hold what is needed (with some to spare), then four times
+            // longer each time it did not.
+            let density = (expected.max(1) as f64 / docs.max(1) as f64).min(1.0);
+            let mut span = ((need as f64 * 1.5 / density) as u64)
+                .max(256)
+                .min(u64::from(max_doc)) as u32;
+            let mut end = max_doc;
+            let mut found = 0;
+            while end > 0 {
+                let start = end.saturating_sub(span);
+                let mut scorer = weight.scorer(segment, 1.0)?;
+                let mut doc = if start > 0 {
+                    scorer.seek(start)
+                } else {
+                    scorer.doc()
+                };
+                while doc < end {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let at = published.first(doc).unwrap_or(i64::MIN);
+                        let score = boost(doc, scorer.score());
+                        out.candidates.push((score, at, DocAddress::new(ord, doc)));
+                        newest.push(Reverse(at));
+                        if newest.len() > need {
+                            newest.pop();
+                        }
+                        found += 1;
+                    }
+                    doc = scorer.advance();
+                }
+                end = start;
+                if found >= need {
+                    break;
+                }
+                span = span.saturating_mul(4);
+            }
+            out.matched += found;
+            if end > 0 {
+                out.complete = false;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -904,11 +1028,8 @@ struct Newest {
 
 impl Newest {
     fn page(mut self, limit: usize, offset: usize) -> Vec<(Score, DocAddress)> {
-        self.candidates.sort_unstable_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(b.1.cmp(&a.1))
-                .then(a.2.cmp(&b.2))
-        });
+        self.candidates
+            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         self.candidates
             .into_iter()
             .skip(offset)
@@ -916,92 +1037,6 @@ impl Newest {
             .map(|(score, _, addr)| (score, addr))
             .collect()
     }
-}
-
-/// The newest matches of `query`, at least `need` of them when there are as many (see
-/// [`CANDIDATES`]), scored with the post bonus. `expected` is an estimate of how many posts
-/// match in all, which sets the first span read of each segment.
-fn newest_matches(
-    searcher: &Searcher,
-    query: &dyn Query,
-    expected: u64,
-    need: usize,
-    now: i64,
-) -> Result<Newest> {
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
-    let docs: u64 = searcher
-        .segment_readers()
-        .iter()
-        .map(|s| u64::from(s.max_doc()))
-        .sum();
-    let mut segments = Vec::with_capacity(searcher.segment_readers().len());
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        if segment.num_docs() == 0 {
-            continue;
-        }
-        let newest = segment.fast_fields().i64("published_at")?.max_value();
-        segments.push((newest, ord as u32));
-    }
-    segments.sort_unstable_by(|a, b| b.cmp(a));
-    let mut out = Newest {
-        candidates: Vec::new(),
-        matched: 0,
-        complete: true,
-    };
-    // Publishing times of the `need` newest candidates so far (a min-heap: its top is the
-    // oldest of them).
-    let mut newest: BinaryHeap<Reverse<i64>> = BinaryHeap::with_capacity(need + 1);
-    for (segment_newest, ord) in segments {
-        if newest.len() >= need && newest.peek().is_some_and(|o| segment_newest < o.0) {
-            out.complete = false;
-            continue;
-        }
-        let segment = searcher.segment_reader(ord);
-        let published = segment.fast_fields().i64("published_at")?;
-        let boost = post_boost(segment, now);
-        let alive = segment.alive_bitset();
-        let max_doc = segment.max_doc();
-        // A first span expected to hold what is needed (with some to spare), then four times
-        // longer each time it did not.
-        let density = (expected.max(1) as f64 / docs.max(1) as f64).min(1.0);
-        let mut span = ((need as f64 * 1.5 / density) as u64)
-            .max(256)
-            .min(u64::from(max_doc)) as u32;
-        let mut end = max_doc;
-        let mut found = 0;
-        while end > 0 {
-            let start = end.saturating_sub(span);
-            let mut scorer = weight.scorer(segment, 1.0)?;
-            let mut doc = if start > 0 {
-                scorer.seek(start)
-            } else {
-                scorer.doc()
-            };
-            while doc < end {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    let at = published.first(doc).unwrap_or(i64::MIN);
-                    let score = boost(doc, scorer.score());
-                    out.candidates.push((score, at, DocAddress::new(ord, doc)));
-                    newest.push(Reverse(at));
-                    if newest.len() > need {
-                        newest.pop();
-                    }
-                    found += 1;
-                }
-                doc = scorer.advance();
-            }
-            end = start;
-            if found >= need {
-                break;
-            }
-            span = span.saturating_mul(4);
-        }
-        out.matched += found;
-        if end > 0 {
-            out.complete = false;
-        }
-    }
-    Ok(out)
 }
 
 fn key(kind: &str, id: i64) -> String {
@@ -1024,6 +1059,20 @@ fn typo_distance(chars: usize) -> u8 {
 /// One clause of a boolean query.
 type Clause = (Occur, Box<dyn Query>);
 
+/// Any of `clauses` (all `Should`). With `seekable`, as a union that is cheap to seek (for
+/// posts, whose matches are read a span at a time and intersected with filters); otherwise
+/// tantivy's, which is faster to read from start to end (creators, whose matches are all
+/// counted).
+fn union(clauses: Vec<Clause>, seekable: bool) -> Box<dyn Query> {
+    if seekable {
+        Box::new(SeekUnion::new(
+            clauses.into_iter().map(|(_, q)| q).collect(),
+        ))
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
 /// One term against one field: the exact term (BM25, weighted) and, when typos or a prefix
 /// apply, the terms it reaches (at most [`MAX_EXPANSIONS`]) with a constant, lower score. Also
 /// how many documents hold any of those terms, at most.
@@ -1034,6 +1083,7 @@ fn term_clauses(
     weight: Score,
     prefix: bool,
     exact: bool,
+    seekable: bool,
 ) -> Result<(Vec<Clause>, u64)> {
     let chars = text.chars().count();
     let term = Term::from_field_text(field, text);
@@ -1065,7 +1115,7 @@ fn term_clauses(
             out.push((
                 Occur::Should,
                 Box::new(ConstScoreQuery::new(
-                    Box::new(BooleanQuery::new(near)),
+                    union(near, seekable),
                     weight * FUZZY_SHARE,
                 )),
             ));
@@ -1166,17 +1216,16 @@ fn filter(term: Term) -> Box<dyn Query> {
 }
 
 /// Recency and engagement bonus for posts, per segment.
-fn post_boost(segment: &SegmentReader, now: i64) -> impl Fn(DocId, Score) -> Score {
-    let fast = segment.fast_fields();
-    let published = fast.i64("published_at").ok();
-    let engagement = fast.i64("engagement").ok();
+fn post_boost(columns: &Columns, now: i64) -> impl Fn(DocId, Score) -> Score + '_ {
+    let published = &columns.published_at;
+    let engagement = &columns.engagement;
     move |doc: DocId, score: Score| {
         let mut factor = 1.0f64;
-        if let Some(at) = published.as_ref().and_then(|c| c.first(doc)) {
+        if let Some(at) = published.first(doc) {
             let age = (now.saturating_sub(at)).max(0) as f64;
             factor *= 1.0 + RECENCY_BONUS * (-age / RECENCY_HALF_LIFE_MICROS).exp2();
         }
-        if let Some(e) = engagement.as_ref().and_then(|c| c.first(doc)) {
+        if let Some(e) = engagement.first(doc) {
             let level =
                 ((e.max(0) as f64).ln_1p() / std::f64::consts::LN_10 / ENGAGEMENT_FULL_LOG10)
                     .min(1.0);

@@ -685,7 +685,11 @@ fn common_words_rank_the_newest_matches() {
     common.kinds = Kinds::Posts;
     let r = index.search(&common).unwrap();
     assert!(!r.total_posts_exact);
-    assert!(r.total_posts >= fanz_search::CANDIDATES, "{}", r.total_posts);
+    assert!(
+        r.total_posts >= fanz_search::CANDIDATES,
+        "{}",
+        r.total_posts
+    );
     assert!(r.total_posts < all);
     // The newest post comes first, and every hit is among the newest tenth.
     let ids = post_ids(&r);
@@ -696,7 +700,10 @@ fn common_words_rank_the_newest_matches() {
     let next = post_ids(&index.search(&common).unwrap());
     assert_eq!(next.len(), common.limit);
     assert!(next.iter().all(|id| !ids.contains(id)), "{next:?}");
-    assert!(next.iter().max() < ids.iter().min(), "{next:?} after {ids:?}");
+    assert!(
+        next.iter().max() < ids.iter().min(),
+        "{next:?} after {ids:?}"
+    );
 
     let mut rare = q("rarity ");
     rare.kinds = Kinds::Posts;
