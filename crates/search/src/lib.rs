@@ -42,8 +42,22 @@
 //! always scores above a fuzzy one in the same field (a fuzzy match scores a constant half of
 //! its field's weight; an exact one adds BM25 on top). A typo or a prefix reaches at most
 //! [`MAX_EXPANSIONS`] terms of the index per field, the closest and then the most used, so a
-//! short prefix costs about what a few common words do. Posts get a small bonus for being recent
-//! (up to +20 %, halving every 30 days) and for engagement (up to +10 %).
+//! short prefix costs about what a few common words do.
+//!
+//! **Exact words first.** A search first matches the words as typed (the last one still as a
+//! prefix); only when that finds fewer than a page (`limit`) does it search again with typo
+//! tolerance, and answers with that. A word spelled right is then not diluted by its
+//! neighbours one edit away, and the walk over the term dictionaries that typos need is paid
+//! only by queries that need it (BENCHMARKS.md, "Search index").
+//!
+//! **The newest matches are ranked, not all of them.** Posts get a small bonus for being recent
+//! (up to +20 %, halving every 30 days) and for engagement (up to +10 %), and a post search ranks
+//! the newest [`CANDIDATES`] matches (more when the page reaches further): each segment is read
+//! from its end backwards, a span at a time, since the index is filled in publishing order and
+//! a rebuild ends as one segment in that order ([`Rebuild::commit`]). When anything was left
+//! unread, `total_posts` counts what was read and `total_posts_exact` is false ("400+"). A query
+//! whose matches all fit is ranked and counted exactly. Creators (thousands, not millions) are
+//! all ranked and counted.
 //!
 //! Queries are bounded: at most [`MAX_QUERY_CHARS`] characters are read, at most
 //! [`MAX_TERMS`] terms are used, each cut to [`MAX_TERM_CHARS`] characters. User text is never

@@ -814,3 +814,32 @@ fn prefixes_expand_to_the_most_used_words() {
     let r = index.search(&q("zqtx ")).unwrap();
     assert_eq!(post_ids(&r)[0], id, "{r:?}");
 }
+
+/// Posts indexed one commit at a time (as events keep the index current: a segment each),
+/// some replaced and some deleted: the newest are ranked across every segment, and neither a
+/// deleted post nor the old version of a replaced one is found.
+#[test]
+fn live_updates_across_many_segments() {
+    let index = SearchIndex::in_memory().unwrap();
+    let base = now() - 50 * DAY;
+    for id in 1..=40i64 {
+        let mut p = post(id, "maker", "sunrise hike", &[]);
+        p.published_at = base + id * DAY;
+        index.upsert_post(&p).unwrap();
+        index.commit().unwrap();
+    }
+    index.delete_post(40).unwrap();
+    let mut edited = post(39, "maker", "sunset swim", &[]);
+    edited.published_at = base + 39 * DAY;
+    index.upsert_post(&edited).unwrap();
+    index.commit().unwrap();
+    assert!(index.counts().unwrap().segments > 1);
+    let mut sunrise = q("sunrise ");
+    sunrise.kinds = Kinds::Posts;
+    let r = index.search(&sunrise).unwrap();
+    assert_eq!(r.total_posts, 38, "{r:?}");
+    assert!(r.total_posts_exact);
+    // Newest first (same words, recency decides).
+    assert_eq!(post_ids(&r)[..3], [38, 37, 36], "{r:?}");
+    assert_eq!(posts(&index, "sunset "), vec![39]);
+}
