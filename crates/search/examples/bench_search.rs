@@ -277,7 +277,7 @@ fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exa
     }
     run.cpu = thread_cpu().saturating_sub(cpu_start);
     run.latencies.sort();
-    run.slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    run.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     run.slowest.truncate(5);
     run
 }
@@ -427,7 +427,7 @@ fn build(
     samples: &mut Vec<PostDoc>,
 ) {
     let sample_every = (args.posts / args.queries.max(1)).max(1);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     println!(
         "indexing {} posts and {} creators into {} with {}",
         args.posts,
@@ -440,7 +440,7 @@ fn build(
         }
     );
 
-    let index = SearchIndex::open(&dir).expect("open");
+    let index = SearchIndex::open(dir).expect("open");
     let start = Instant::now();
     let mut last = Instant::now();
     let step = (args.posts / 10).max(1);
@@ -484,7 +484,7 @@ fn build(
         "  (making up the posts took {:.1} s of that, in the same thread)",
         generating.as_secs_f64()
     );
-    let size_committed = dir_size(&dir);
+    let size_committed = dir_size(dir);
     let merge_start = Instant::now();
     index.close().expect("close");
     let merged = merge_start.elapsed();
@@ -499,9 +499,9 @@ fn build(
         size_committed as f64 / (1 << 20) as f64,
     );
 
-    let index = SearchIndex::open(&dir).expect("re-open");
+    let index = SearchIndex::open(dir).expect("re-open");
     let counts = index.counts().expect("counts");
-    let size = dir_size(&dir);
+    let size = dir_size(dir);
     println!(
         "merged in {:.1} s more: {} segments, {:.0} MiB on disk ({:.0} bytes/post), peak RSS {:.0} MiB",
         merged.as_secs_f64(),
