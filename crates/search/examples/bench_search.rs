@@ -6,7 +6,12 @@
 //!
 //! Options: `--posts N` (1,000,000), `--creators N` (20,000), `--queries N` (3,000),
 //! `--dir PATH` (a temporary directory, removed at the end), `--seed N`, `--upsert` (build
-//! with `upsert_posts` instead of a `rebuild`: a delete by id per document).
+//! with `upsert_posts` instead of a `rebuild`: a delete by id per document), `--reuse` (with
+//! `--dir`: search the index already there, built by an earlier run with the same options,
+//! instead of building it again; the posts are made up again for the queries).
+//!
+//! Posts are published oldest first over two years, as a store's ids are, and indexed in that
+//! order, as `fanz search reindex` feeds them.
 //!
 //! The text is made of pseudo-words (syllables put together) drawn with a Zipf distribution,
 //! so a few words are very common and most are rare, as in real posts. Each query is taken from
@@ -44,6 +49,7 @@ struct Args {
     dir: Option<PathBuf>,
     seed: u64,
     upsert: bool,
+    reuse: bool,
 }
 
 fn args() -> Args {
@@ -54,6 +60,7 @@ fn args() -> Args {
         dir: None,
         seed: 42,
         upsert: false,
+        reuse: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +72,7 @@ fn args() -> Args {
             "--dir" => a.dir = Some(PathBuf::from(value())),
             "--seed" => a.seed = value().parse().expect("--seed N"),
             "--upsert" => a.upsert = true,
+            "--reuse" => a.reuse = true,
             other => panic!("unknown option {other}"),
         }
     }
@@ -115,7 +123,8 @@ impl Corpus {
         &self.tags[self.tag_zipf.draw(rng)]
     }
 
-    fn post(&self, rng: &mut Rng, id: i64, now: i64) -> PostDoc {
+    /// Post `id` of `total`, published oldest first over two years up to `now`.
+    fn post(&self, rng: &mut Rng, id: i64, total: usize, now: i64) -> PostDoc {
         let n_words = 8 + rng.below(33);
         let mut text = String::with_capacity(n_words * 7);
         for i in 0..n_words {
@@ -138,7 +147,8 @@ impl Corpus {
                 .collect(),
             clusters,
             sensitive: rng.chance(0.2),
-            published_at: now - rng.below(730) as i64 * DAY - rng.below(DAY as usize) as i64,
+            published_at: now - 730 * DAY + (730 * DAY / total.max(1) as i64) * id
+                - rng.below(DAY as usize / 24) as i64,
             engagement: 10f64.powf(rng.below(6000) as f64 / 1000.0) as i64,
         }
     }
@@ -229,6 +239,11 @@ struct Run {
     latencies: Vec<Duration>,
     with_hits: usize,
     total_hits: usize,
+    /// CPU time of this thread over the whole run (immune to waiting for a core on a shared
+    /// machine, unlike the latencies).
+    cpu: Duration,
+    /// The slowest queries: time, text, cluster.
+    slowest: Vec<(Duration, String, Option<String>)>,
 }
 
 fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exact: bool) -> Run {
@@ -237,7 +252,10 @@ fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exa
         latencies: Vec::with_capacity(cases.len()),
         with_hits: 0,
         total_hits: 0,
+        slowest: Vec::new(),
+        cpu: Duration::ZERO,
     };
+    let cpu_start = thread_cpu();
     for case in cases {
         let q = SearchQuery {
             q: if typed { &case.typed } else { &case.right }.clone(),
@@ -250,13 +268,26 @@ fn run(index: &SearchIndex, name: &'static str, cases: &[Case], typed: bool, exa
         };
         let start = Instant::now();
         let r = index.search(&q).expect("search");
-        run.latencies.push(start.elapsed());
+        let took = start.elapsed();
+        run.latencies.push(took);
+        run.slowest.push((took, q.q.clone(), q.cluster.clone()));
         let hits = r.total_posts + r.total_creators;
         run.with_hits += usize::from(hits > 0);
         run.total_hits += hits;
     }
+    run.cpu = thread_cpu().saturating_sub(cpu_start);
     run.latencies.sort();
+    run.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    run.slowest.truncate(5);
     run
+}
+
+/// CPU time this thread has run, from the scheduler's statistics (Linux).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -305,93 +336,25 @@ fn main() {
             tmp.clone()
         }
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    println!(
-        "indexing {} posts and {} creators into {} with {}",
-        args.posts,
-        args.creators,
-        dir.display(),
-        if args.upsert {
-            "upsert_posts"
-        } else {
-            "rebuild"
-        }
-    );
-
-    let index = SearchIndex::open(&dir).expect("open");
-    let start = Instant::now();
-    let mut last = Instant::now();
-    let step = (args.posts / 10).max(1);
     let sample_every = (args.posts / args.queries.max(1)).max(1);
     let mut samples = Vec::with_capacity(args.queries);
-    let mut generating = Duration::ZERO;
-    let posts = (0..args.posts).map(|i| {
-        if i > 0 && i % step == 0 {
-            let el = start.elapsed().as_secs_f64();
-            println!(
-                "  {i:>9} posts  {el:6.1} s  {:>7.0} docs/s (last {:.1} s)",
-                i as f64 / el,
-                last.elapsed().as_secs_f64()
-            );
-            last = Instant::now();
+    let reuse = args.reuse && args.dir.is_some() && dir.join("meta.json").exists();
+    if reuse {
+        println!("searching the index already in {}", dir.display());
+        for i in 0..args.posts {
+            let post = corpus.post(&mut rng, i as i64 + 1, args.posts, now);
+            if i % sample_every == 0 && samples.len() < args.queries {
+                samples.push(post);
+            }
         }
-        let t = Instant::now();
-        let post = corpus.post(&mut rng, i as i64 + 1, now);
-        generating += t.elapsed();
-        if i % sample_every == 0 && samples.len() < args.queries {
-            samples.push(post.clone());
-        }
-        post
-    });
-    let mut creator_rng = Rng(args.seed ^ 0x00c0_ffee);
-    let creators = (0..args.creators).map(|i| corpus.creator(&mut creator_rng, i));
-    let before_commit;
-    if args.upsert {
-        index.upsert_posts(posts).expect("upsert posts");
-        index.upsert_creators(creators).expect("upsert creators");
-        before_commit = start.elapsed();
-        index.commit().expect("commit");
     } else {
-        let mut rebuild = index.rebuild().expect("rebuild");
-        rebuild.add_posts(posts).expect("add posts");
-        rebuild.add_creators(creators).expect("add creators");
-        before_commit = start.elapsed();
-        rebuild.commit().expect("commit");
+        build(&args, &dir, &corpus, &mut rng, now, &mut samples);
     }
-    let built = start.elapsed();
-    let counts = index.counts().expect("counts");
-    println!(
-        "  (making up the posts took {:.1} s of that, in the same thread)",
-        generating.as_secs_f64()
-    );
-    let size_committed = dir_size(&dir);
-    let merge_start = Instant::now();
-    index.close().expect("close");
-    let merged = merge_start.elapsed();
-    let docs = args.posts + args.creators;
-    println!(
-        "built: {docs} docs in {:.1} s ({:.0} docs/s; adding {:.1} s, commit {:.1} s), {} segments, {:.0} MiB",
-        built.as_secs_f64(),
-        docs as f64 / built.as_secs_f64(),
-        before_commit.as_secs_f64(),
-        (built - before_commit).as_secs_f64(),
-        counts.segments,
-        size_committed as f64 / (1 << 20) as f64,
-    );
-
     let index = SearchIndex::open(&dir).expect("re-open");
     let counts = index.counts().expect("counts");
     assert_eq!(counts.posts, args.posts);
     assert_eq!(counts.creators, args.creators);
-    let size = dir_size(&dir);
-    println!(
-        "merged in {:.1} s more: {} segments, {:.0} MiB on disk ({:.0} bytes/post), peak RSS {:.0} MiB",
-        merged.as_secs_f64(),
-        counts.segments,
-        size as f64 / (1 << 20) as f64,
-        size as f64 / docs as f64,
-        peak_rss_mib(),
-    );
+    println!("{} segments", counts.segments);
 
     let cases = cases(&mut rng, &samples);
     for c in cases.iter().take(5) {
@@ -424,26 +387,127 @@ fn main() {
         run(&index, "typo queries, exact terms", &cases, true, true),
     ];
     println!(
-        "\n| queries ({} each, one thread, limit 20, posts and creators) | p50 ms | p90 ms | p99 ms | max ms | with hits | mean matches |",
+        "\n| queries ({} each, one thread, limit 20, posts and creators) | p50 ms | p90 ms | p99 ms | max ms | mean CPU ms | with hits | mean matches |",
         cases.len()
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in &runs {
         let n = r.latencies.len();
         let at = |p: f64| ms(r.latencies[((n as f64 * p) as usize).min(n - 1)]);
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} % | {:.0} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} % | {:.0} |",
             r.name,
             at(0.50),
             at(0.90),
             at(0.99),
             ms(r.latencies[n - 1]),
+            ms(r.cpu) / n as f64,
             100.0 * r.with_hits as f64 / n as f64,
             r.total_hits as f64 / n as f64,
         );
+    }
+    for r in &runs {
+        println!("\nslowest of {}:", r.name);
+        for (took, q, cluster) in &r.slowest {
+            println!("  {:8.2} ms  {q:?} on {cluster:?}", ms(*took));
+        }
     }
     drop(index);
     if args.dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+fn build(
+    args: &Args,
+    dir: &Path,
+    corpus: &Corpus,
+    rng: &mut Rng,
+    now: i64,
+    samples: &mut Vec<PostDoc>,
+) {
+    let sample_every = (args.posts / args.queries.max(1)).max(1);
+    let _ = std::fs::remove_dir_all(dir);
+    println!(
+        "indexing {} posts and {} creators into {} with {}",
+        args.posts,
+        args.creators,
+        dir.display(),
+        if args.upsert {
+            "upsert_posts"
+        } else {
+            "rebuild"
+        }
+    );
+
+    let index = SearchIndex::open(dir).expect("open");
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let step = (args.posts / 10).max(1);
+    let mut generating = Duration::ZERO;
+    let posts = (0..args.posts).map(|i| {
+        if i > 0 && i % step == 0 {
+            let el = start.elapsed().as_secs_f64();
+            println!(
+                "  {i:>9} posts  {el:6.1} s  {:>7.0} docs/s (last {:.1} s)",
+                i as f64 / el,
+                last.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+        let t = Instant::now();
+        let post = corpus.post(rng, i as i64 + 1, args.posts, now);
+        generating += t.elapsed();
+        if i % sample_every == 0 && samples.len() < args.queries {
+            samples.push(post.clone());
+        }
+        post
+    });
+    let mut creator_rng = Rng(args.seed ^ 0x00c0_ffee);
+    let creators = (0..args.creators).map(|i| corpus.creator(&mut creator_rng, i));
+    let before_commit;
+    if args.upsert {
+        index.upsert_posts(posts).expect("upsert posts");
+        index.upsert_creators(creators).expect("upsert creators");
+        before_commit = start.elapsed();
+        index.commit().expect("commit");
+    } else {
+        let mut rebuild = index.rebuild().expect("rebuild");
+        rebuild.add_posts(posts).expect("add posts");
+        rebuild.add_creators(creators).expect("add creators");
+        before_commit = start.elapsed();
+        rebuild.commit().expect("commit");
+    }
+    let built = start.elapsed();
+    let counts = index.counts().expect("counts");
+    println!(
+        "  (making up the posts took {:.1} s of that, in the same thread)",
+        generating.as_secs_f64()
+    );
+    let size_committed = dir_size(dir);
+    let merge_start = Instant::now();
+    index.close().expect("close");
+    let merged = merge_start.elapsed();
+    let docs = args.posts + args.creators;
+    println!(
+        "built: {docs} docs in {:.1} s ({:.0} docs/s; adding {:.1} s, commit {:.1} s), {} segments, {:.0} MiB",
+        built.as_secs_f64(),
+        docs as f64 / built.as_secs_f64(),
+        before_commit.as_secs_f64(),
+        (built - before_commit).as_secs_f64(),
+        counts.segments,
+        size_committed as f64 / (1 << 20) as f64,
+    );
+
+    let index = SearchIndex::open(dir).expect("re-open");
+    let counts = index.counts().expect("counts");
+    let size = dir_size(dir);
+    println!(
+        "merged in {:.1} s more: {} segments, {:.0} MiB on disk ({:.0} bytes/post), peak RSS {:.0} MiB",
+        merged.as_secs_f64(),
+        counts.segments,
+        size as f64 / (1 << 20) as f64,
+        size as f64 / docs as f64,
+        peak_rss_mib(),
+    );
 }

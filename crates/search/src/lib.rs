@@ -42,8 +42,22 @@
 //! always scores above a fuzzy one in the same field (a fuzzy match scores a constant half of
 //! its field's weight; an exact one adds BM25 on top). A typo or a prefix reaches at most
 //! [`MAX_EXPANSIONS`] terms of the index per field, the closest and then the most used, so a
-//! short prefix costs about what a few common words do. Posts get a small bonus for being recent
-//! (up to +20 %, halving every 30 days) and for engagement (up to +10 %).
+//! short prefix costs about what a few common words do.
+//!
+//! **Exact words first.** A search first matches the words as typed (the last one still as a
+//! prefix); only when that finds fewer than a page (`limit`) does it search again with typo
+//! tolerance, and answers with that. A word spelled right is then not diluted by its
+//! neighbours one edit away, and the walk over the term dictionaries that typos need is paid
+//! only by queries that need it (BENCHMARKS.md, "Search index").
+//!
+//! **The newest matches are ranked, not all of them.** Posts get a small bonus for being recent
+//! (up to +20 %, halving every 30 days) and for engagement (up to +10 %), and a post search ranks
+//! the newest [`CANDIDATES`] matches (more when the page reaches further): each segment is read
+//! from its end backwards, a span at a time, since the index is filled in publishing order and
+//! a rebuild ends as one segment in that order ([`Rebuild::commit`]). When anything was left
+//! unread, `total_posts` counts what was read and `total_posts_exact` is false ("400+"). A query
+//! whose matches all fit is ranked and counted exactly. Creators (thousands, not millions) are
+//! all ranked and counted.
 //!
 //! Queries are bounded: at most [`MAX_QUERY_CHARS`] characters are read, at most
 //! [`MAX_TERMS`] terms are used, each cut to [`MAX_TERM_CHARS`] characters. User text is never
@@ -57,19 +71,22 @@
 //! wait for it and see the state of the last [`SearchIndex::commit`].
 
 pub mod synthetic;
+mod union;
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
-use std::ops::Bound;
 use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
@@ -78,9 +95,10 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
-    SegmentReader, TantivyDocument, Term,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    TantivyDocument, Term,
 };
+use union::SeekUnion;
 
 /// At most this many characters of a query are read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 256;
@@ -100,19 +118,18 @@ pub const MAX_OFFSET: usize = 10_000;
 /// them was read and scored (BENCHMARKS.md, "Search index"). Typesense (`max_candidates`) and
 /// Meilisearch bound their expansions the same way.
 pub const MAX_EXPANSIONS: usize = 10;
-/// A query expected to match more posts than this searches only the newest days, as many as
-/// should hold about this many matches, and says its total is a lower bound. Ranking and
-/// counting every match of a common word (hundreds of thousands of posts) was the slow tail of
-/// search (BENCHMARKS.md); the newest matches are what a feed-like search shows first anyway.
-/// When the newest days give less than a full page, the whole index is searched.
-pub const RECENT_MATCHES: u64 = 10_000;
-const DAY_MICROS: i64 = 86_400_000_000;
+/// A post search ranks the newest this many matches (or as many as the page reaches, if more),
+/// not every match: a common word matches hundreds of thousands of posts, and scoring and
+/// counting all of them was the slow tail of search (BENCHMARKS.md). Each segment is read
+/// from its end (the newest posts: the index is filled in publishing order) backwards, in
+/// spans that grow until they hold this many matches, and segments whose newest post is older
+/// than the candidates found so far are skipped. When anything was left unread the total is a
+/// lower bound (`total_posts_exact: false`).
+pub const CANDIDATES: usize = 400;
 
 /// The writer's memory budget, shared by its indexing threads: a segment is flushed when its
 /// thread's share is full, so this bounds memory, not the index size.
 const WRITER_HEAP_BYTES: usize = 50_000_000;
-/// tantivy refuses less than 15 MB per indexing thread.
-const MIN_HEAP_PER_THREAD: usize = 15_000_000;
 /// Tokens longer than this (in bytes) are not indexed: nobody searches for them, and a long
 /// run of letters is more likely spam or base64 than a word.
 const MAX_INDEXED_TOKEN_BYTES: usize = 256;
@@ -228,8 +245,8 @@ pub struct SearchResults {
     /// How many posts match in all (not only this page); a lower bound when
     /// `total_posts_exact` is false.
     pub total_posts: usize,
-    /// False when the query matched so many posts that only the newest were searched (see
-    /// [`RECENT_MATCHES`]): there are at least `total_posts`.
+    /// False when the query matched so many posts that only the newest were ranked (see
+    /// [`CANDIDATES`]): there are at least `total_posts`.
     pub total_posts_exact: bool,
     pub total_creators: usize,
 }
@@ -252,9 +269,6 @@ struct Fields {
     clusters: Field,
     sensitive: Field,
     published_at: Field,
-    /// Days since the epoch, indexed: a range of days is a few posting lists, where a range
-    /// over the fast field would scan the whole column.
-    published_day: Field,
     engagement: Field,
     posts: Words,
     creators: Words,
@@ -292,7 +306,6 @@ fn schema() -> (Schema, Fields) {
         clusters: b.add_text_field("clusters", STRING),
         sensitive: b.add_bool_field("sensitive", NumericOptions::default().set_indexed()),
         published_at: b.add_i64_field("published_at", FAST),
-        published_day: b.add_i64_field("published_day", NumericOptions::default().set_indexed()),
         engagement: b.add_i64_field("engagement", FAST),
         posts: Words {
             handle: b.add_text_field("post_handle", STRING),
@@ -331,6 +344,17 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
     analyzer: TextAnalyzer,
+    /// The fast-field columns of each segment searched, opened once: opening a column reads
+    /// its block index (thousands of blocks for a million posts), which cost more than
+    /// ranking a page. Segments never change, only their deletes, so entries stay valid.
+    columns: Mutex<HashMap<SegmentId, Arc<Columns>>>,
+}
+
+/// The fast fields a search reads of one segment.
+struct Columns {
+    id: Column<i64>,
+    published_at: Column<i64>,
+    engagement: Column<i64>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -370,11 +394,11 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(WORDS_ANALYZER, words_analyzer());
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, WRITER_HEAP_BYTES / MIN_HEAP_PER_THREAD);
-        let writer = index.writer_with_num_threads(threads, WRITER_HEAP_BYTES)?;
+        // One indexing thread: documents land in segments in the order they are added (with
+        // several threads each takes documents as they come, and segments overlap in time), so
+        // a rebuild fed oldest first ends as one segment in publishing order, which is what
+        // post search reads from the end (see [`CANDIDATES`]).
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
         // Manual reload right after our own commit: a search that follows `commit()` sees it.
         // Nobody else writes this directory (the writer holds its lock).
         let reader = index
@@ -386,6 +410,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             analyzer: words_analyzer(),
+            columns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -545,7 +570,6 @@ impl SearchIndex {
         }
         doc.add_bool(f.sensitive, post.sensitive);
         doc.add_i64(f.published_at, post.published_at);
-        doc.add_i64(f.published_day, post.published_at.div_euclid(DAY_MICROS));
         doc.add_i64(f.engagement, post.engagement);
         let w = &f.posts;
         self.add_handle(&mut doc, w, &post.creator_handle);
@@ -614,95 +638,86 @@ impl SearchIndex {
         let page = (limit > 0 && query.offset <= MAX_OFFSET).then_some((limit, query.offset));
 
         if query.kinds.posts() {
-            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query)?;
             // Recency is scored against the current hour, not the current microsecond: the
             // pages of one query, asked for one after the other, then rank alike and never
             // overlap or skip a post.
             let hour = 3_600_000_000;
             let now = now_micros() / hour * hour;
-            let run = |q: &dyn Query| -> Result<(Vec<(Score, DocAddress)>, usize)> {
-                Ok(match page {
-                    Some((limit, offset)) => {
-                        let top = TopDocs::with_limit(limit)
-                            .and_offset(offset)
-                            .tweak_score(move |segment: &SegmentReader| post_boost(segment, now));
-                        searcher.search(q, &(top, Count))?
-                    }
-                    None => (Vec::new(), searcher.search(q, &Count)?),
-                })
-            };
-            let mut found = None;
-            if expected > RECENT_MATCHES {
-                if let Some(first_day) = self.recent_days(&searcher, expected)? {
-                    let recent = BooleanQuery::new(vec![
-                        (Occur::Must, Box::new(q.clone()) as Box<dyn Query>),
-                        (
-                            Occur::Must,
-                            Box::new(InvertedIndexRangeQuery::new(
-                                Bound::Included(Term::from_field_i64(
-                                    self.fields.published_day,
-                                    first_day,
-                                )),
-                                Bound::Unbounded,
-                            )),
-                        ),
-                    ]);
-                    let (hits, total) = run(&recent)?;
-                    let full_page = page.is_none_or(|(limit, _)| hits.len() == limit);
-                    if full_page {
-                        found = Some((hits, total, false));
-                    }
-                }
+            let want = page.map_or(0, |(limit, offset)| limit + offset);
+            let need = want.max(CANDIDATES);
+            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, true)?;
+            let mut found = self.newest_matches(&searcher, &q, expected, need, now)?;
+            // Typos only when the words as typed find less than a page: a word spelled right
+            // is not diluted by its neighbours, and a typo costs the walk over the dictionaries
+            // only when it is needed. The test does not depend on the offset, so every page of
+            // a query comes from the same matching.
+            if !query.exact && found.matched < limit.max(1) && plan.fuzzy_applies() {
+                let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, false)?;
+                found = self.newest_matches(&searcher, &q, expected, need, now)?;
             }
-            let (hits, total, exact) = match found {
-                Some(f) => f,
-                None => {
-                    let (hits, total) = run(&q)?;
-                    (hits, total, true)
-                }
-            };
-            results.posts = self.hits(&searcher, hits)?;
-            results.total_posts = total;
-            results.total_posts_exact = exact;
+            results.total_posts = found.matched;
+            results.total_posts_exact = found.complete;
+            if let Some((limit, offset)) = page {
+                results.posts = self.hits(&searcher, found.page(limit, offset))?;
+            }
         }
         if query.kinds.creators() {
-            let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query)?;
-            let (hits, total) = match page {
-                Some((limit, offset)) => {
-                    let top = TopDocs::with_limit(limit).and_offset(offset);
-                    searcher.search(&q, &(top, Count))?
-                }
-                None => (Vec::new(), searcher.search(&q, &Count)?),
+            let run = |exact: bool| -> Result<(Vec<(Score, DocAddress)>, usize)> {
+                let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query, exact)?;
+                Ok(match page {
+                    Some((limit, offset)) => {
+                        let top = TopDocs::with_limit(limit).and_offset(offset);
+                        searcher.search(&q, &(top, Count))?
+                    }
+                    None => (Vec::new(), searcher.search(&q, &Count)?),
+                })
             };
-            results.creators = self.hits(&searcher, hits)?;
-            results.total_creators = total;
+            let mut found = run(true)?;
+            if !query.exact && found.1 < limit.max(1) && plan.fuzzy_applies() {
+                found = run(false)?;
+            }
+            results.creators = self.hits(&searcher, found.0)?;
+            results.total_creators = found.1;
         }
         Ok(results)
     }
 
-    fn hits(
-        &self,
-        searcher: &tantivy::Searcher,
-        docs: Vec<(Score, DocAddress)>,
-    ) -> Result<Vec<Hit>> {
+    fn hits(&self, searcher: &Searcher, docs: Vec<(Score, DocAddress)>) -> Result<Vec<Hit>> {
         let mut out = Vec::with_capacity(docs.len());
-        let mut column: Option<(u32, tantivy::columnar::Column<i64>)> = None;
         for (score, addr) in docs {
-            let ids = match &column {
-                Some((seg, ids)) if *seg == addr.segment_ord => ids,
-                _ => {
-                    let ids = searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .i64("id")?;
-                    &column.insert((addr.segment_ord, ids)).1
-                }
-            };
-            if let Some(id) = ids.first(addr.doc_id) {
+            let columns = self.columns(searcher, addr.segment_ord)?;
+            if let Some(id) = columns.id.first(addr.doc_id) {
                 out.push(Hit { id, score });
             }
         }
         Ok(out)
+    }
+
+    /// The columns of segment `ord` of `searcher`, opened on first use.
+    fn columns(&self, searcher: &Searcher, ord: u32) -> Result<Arc<Columns>> {
+        let segment = searcher.segment_reader(ord);
+        let id = segment.segment_id();
+        let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&id) {
+            return Ok(c.clone());
+        }
+        let fast = segment.fast_fields();
+        let columns = Arc::new(Columns {
+            id: fast.i64("id")?,
+            published_at: fast.i64("published_at")?,
+            engagement: fast.i64("engagement")?,
+        });
+        // Forget merged-away segments.
+        if cache.len() >= 4 * searcher.segment_readers().len() + 16 {
+            let live: HashSet<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(|s| s.segment_id())
+                .collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        cache.insert(id, columns.clone());
+        Ok(columns)
     }
 
     /// The user's text reduced to what the query uses; `None` when nothing is left.
@@ -742,6 +757,7 @@ impl SearchIndex {
         kind: &str,
         plan: &Plan,
         query: &SearchQuery,
+        exact: bool,
     ) -> Result<(BooleanQuery, u64)> {
         let f = &self.fields;
         let w = if kind == KIND_POST {
@@ -749,6 +765,7 @@ impl SearchIndex {
         } else {
             &f.creators
         };
+        let seekable = kind == KIND_POST;
         let word_fields: Vec<(Field, Score)> = w
             .tags
             .map(|tags| (tags, WEIGHT_TAGS))
@@ -765,12 +782,12 @@ impl SearchIndex {
             let mut per_field = Vec::new();
             let mut docs = 0;
             for &(field, w) in &word_fields {
-                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, query.exact)?;
+                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, exact, seekable)?;
                 per_field.extend(clauses);
                 docs += d;
             }
             expected = expected.min(docs);
-            all_terms.push((Occur::Must, Box::new(BooleanQuery::new(per_field))));
+            all_terms.push((Occur::Must, union(per_field, seekable)));
         }
         // The whole query as one handle, always as a prefix: people type the start of a handle.
         let (handle, handle_docs) = term_clauses(
@@ -779,16 +796,20 @@ impl SearchIndex {
             &plan.handle,
             WEIGHT_HANDLE,
             true,
-            query.exact,
+            exact,
+            seekable,
         )?;
-        let text_match = BooleanQuery::new(vec![
-            (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
-            (Occur::Should, Box::new(BooleanQuery::new(handle))),
-        ]);
+        let text_match = union(
+            vec![
+                (Occur::Should, Box::new(BooleanQuery::new(all_terms))),
+                (Occur::Should, union(handle, seekable)),
+            ],
+            seekable,
+        );
 
         // No filter on `kind`: the fields searched hold only documents of this kind, and
         // intersecting with every post of the index cost time on every match.
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(text_match))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_match)];
         if let Some(cluster) = &query.cluster {
             clauses.push((
                 Occur::Must,
@@ -809,27 +830,95 @@ impl SearchIndex {
             expected.saturating_add(handle_docs),
         ))
     }
+}
 
-    /// The first day of the newest days expected to hold about [`RECENT_MATCHES`] of
-    /// `expected` matches, assuming posts spread evenly over the days the index covers; `None`
-    /// when that is every day.
-    fn recent_days(&self, searcher: &Searcher, expected: u64) -> Result<Option<i64>> {
-        let (mut first, mut last) = (i64::MAX, i64::MIN);
-        for segment in searcher.segment_readers() {
+impl SearchIndex {
+    /// The newest matches of `query`, at least `need` of them when there are as many (see
+    /// [`CANDIDATES`]), scored with the post bonus. `expected` is an estimate of how many posts
+    /// match in all, which sets the first span read of each segment.
+    fn newest_matches(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        expected: u64,
+        need: usize,
+        now: i64,
+    ) -> Result<Newest> {
+        let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let docs: u64 = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| u64::from(s.max_doc()))
+            .sum();
+        let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             if segment.num_docs() == 0 {
                 continue;
             }
-            let column = segment.fast_fields().i64("published_at")?;
-            first = first.min(column.min_value());
-            last = last.max(column.max_value());
+            let newest = self.columns(searcher, ord as u32)?.published_at.max_value();
+            segments.push((newest, ord as u32));
         }
-        if first > last {
-            return Ok(None);
+        segments.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = Newest {
+            candidates: Vec::new(),
+            matched: 0,
+            complete: true,
+        };
+        // Publishing times of the `need` newest candidates so far (a min-heap: its top is the
+        // oldest of them).
+        let mut newest: BinaryHeap<Reverse<i64>> = BinaryHeap::with_capacity(need + 1);
+        for (segment_newest, ord) in segments {
+            if newest.len() >= need && newest.peek().is_some_and(|o| segment_newest < o.0) {
+                out.complete = false;
+                continue;
+            }
+            let segment = searcher.segment_reader(ord);
+            let columns = self.columns(searcher, ord)?;
+            let published = &columns.published_at;
+            let boost = post_boost(&columns, now);
+            let alive = segment.alive_bitset();
+            let max_doc = segment.max_doc();
+            // A first span expected to hold what is needed (with some to spare), then four times
+            // longer each time it did not.
+            let density = (expected.max(1) as f64 / docs.max(1) as f64).min(1.0);
+            let mut span = ((need as f64 * 1.5 / density) as u64)
+                .max(256)
+                .min(u64::from(max_doc)) as u32;
+            let mut end = max_doc;
+            let mut found = 0;
+            while end > 0 {
+                let start = end.saturating_sub(span);
+                let mut scorer = weight.scorer(segment, 1.0)?;
+                let mut doc = if start > 0 {
+                    scorer.seek(start)
+                } else {
+                    scorer.doc()
+                };
+                while doc < end {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let at = published.first(doc).unwrap_or(i64::MIN);
+                        let score = boost(doc, scorer.score());
+                        out.candidates.push((score, at, DocAddress::new(ord, doc)));
+                        newest.push(Reverse(at));
+                        if newest.len() > need {
+                            newest.pop();
+                        }
+                        found += 1;
+                    }
+                    doc = scorer.advance();
+                }
+                end = start;
+                if found >= need {
+                    break;
+                }
+                span = span.saturating_mul(4);
+            }
+            out.matched += found;
+            if end > 0 {
+                out.complete = false;
+            }
         }
-        let (first, last) = (first.div_euclid(DAY_MICROS), last.div_euclid(DAY_MICROS));
-        let days = (last - first + 1) as u64;
-        let keep = (days * RECENT_MATCHES).div_ceil(expected.max(1)).max(1);
-        Ok((keep < days).then(|| last - keep as i64 + 1))
+        Ok(out)
     }
 }
 
@@ -890,11 +979,27 @@ impl Rebuild<'_> {
         Ok(n)
     }
 
-    /// Replaces the index with what was added, durably, and shows it to searches.
+    /// Replaces the index with what was added, durably, and shows it to searches; then merges
+    /// it into one segment, its parts in publishing order (add posts oldest first, as the store
+    /// hands them out by id), and shows that. One segment means one term dictionary to walk
+    /// per typo-tolerant term instead of one per segment, and one run of posts from the oldest
+    /// to the newest for a post search to read from its end.
     pub fn commit(mut self) -> Result<()> {
         self.writer.commit()?;
         self.committed = true;
         self.index.reader.reload()?;
+        let searcher = self.index.reader.searcher();
+        let mut parts = Vec::new();
+        for segment in searcher.segment_readers() {
+            let oldest = segment.fast_fields().i64("published_at")?.min_value();
+            parts.push((oldest, segment.segment_id()));
+        }
+        if parts.len() > 1 {
+            parts.sort_unstable_by_key(|&(oldest, _)| oldest);
+            let ids: Vec<_> = parts.into_iter().map(|(_, id)| id).collect();
+            self.writer.merge(&ids).wait()?;
+            self.index.reader.reload()?;
+        }
         Ok(())
     }
 }
@@ -917,6 +1022,37 @@ struct Plan {
     last_is_prefix: bool,
 }
 
+impl Plan {
+    /// Whether typo tolerance can match anything exact terms do not: some term (or the
+    /// handle) is long enough to allow a typo.
+    fn fuzzy_applies(&self) -> bool {
+        let long = |t: &String| typo_distance(t.chars().count()) > 0;
+        self.terms.iter().any(long) || long(&self.handle)
+    }
+}
+
+/// The matches of a post search that were ranked, and how many were seen.
+struct Newest {
+    /// Score (with the recency and engagement bonus), publishing time, where.
+    candidates: Vec<(Score, i64, DocAddress)>,
+    /// Matches seen; every match when `complete`.
+    matched: usize,
+    complete: bool,
+}
+
+impl Newest {
+    fn page(mut self, limit: usize, offset: usize) -> Vec<(Score, DocAddress)> {
+        self.candidates
+            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        self.candidates
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(score, _, addr)| (score, addr))
+            .collect()
+    }
+}
+
 fn key(kind: &str, id: i64) -> String {
     format!("{kind}:{id}")
 }
@@ -937,6 +1073,20 @@ fn typo_distance(chars: usize) -> u8 {
 /// One clause of a boolean query.
 type Clause = (Occur, Box<dyn Query>);
 
+/// Any of `clauses` (all `Should`). With `seekable`, as a union that is cheap to seek (for
+/// posts, whose matches are read a span at a time and intersected with filters); otherwise
+/// tantivy's, which is faster to read from start to end (creators, whose matches are all
+/// counted).
+fn union(clauses: Vec<Clause>, seekable: bool) -> Box<dyn Query> {
+    if seekable {
+        Box::new(SeekUnion::new(
+            clauses.into_iter().map(|(_, q)| q).collect(),
+        ))
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    }
+}
+
 /// One term against one field: the exact term (BM25, weighted) and, when typos or a prefix
 /// apply, the terms it reaches (at most [`MAX_EXPANSIONS`]) with a constant, lower score. Also
 /// how many documents hold any of those terms, at most.
@@ -947,6 +1097,7 @@ fn term_clauses(
     weight: Score,
     prefix: bool,
     exact: bool,
+    seekable: bool,
 ) -> Result<(Vec<Clause>, u64)> {
     let chars = text.chars().count();
     let term = Term::from_field_text(field, text);
@@ -978,7 +1129,7 @@ fn term_clauses(
             out.push((
                 Occur::Should,
                 Box::new(ConstScoreQuery::new(
-                    Box::new(BooleanQuery::new(near)),
+                    union(near, seekable),
                     weight * FUZZY_SHARE,
                 )),
             ));
@@ -1079,17 +1230,16 @@ fn filter(term: Term) -> Box<dyn Query> {
 }
 
 /// Recency and engagement bonus for posts, per segment.
-fn post_boost(segment: &SegmentReader, now: i64) -> impl Fn(DocId, Score) -> Score {
-    let fast = segment.fast_fields();
-    let published = fast.i64("published_at").ok();
-    let engagement = fast.i64("engagement").ok();
+fn post_boost(columns: &Columns, now: i64) -> impl Fn(DocId, Score) -> Score + '_ {
+    let published = &columns.published_at;
+    let engagement = &columns.engagement;
     move |doc: DocId, score: Score| {
         let mut factor = 1.0f64;
-        if let Some(at) = published.as_ref().and_then(|c| c.first(doc)) {
+        if let Some(at) = published.first(doc) {
             let age = (now.saturating_sub(at)).max(0) as f64;
             factor *= 1.0 + RECENCY_BONUS * (-age / RECENCY_HALF_LIFE_MICROS).exp2();
         }
-        if let Some(e) = engagement.as_ref().and_then(|c| c.first(doc)) {
+        if let Some(e) = engagement.first(doc) {
             let level =
                 ((e.max(0) as f64).ln_1p() / std::f64::consts::LN_10 / ENGAGEMENT_FULL_LOG10)
                     .min(1.0);

@@ -650,15 +650,16 @@ fn rebuild_not_committed_changes_nothing() {
     assert_eq!(index.counts().unwrap().posts, 4);
 }
 
-/// A word in every post of 200 days (100 a day): more matches than `RECENT_MATCHES`, so only the
-/// newest days are searched, the newest posts come first and the total is a lower bound; a
-/// rare word counts exactly.
+/// A word in every post of 200 days (100 a day, indexed oldest first as a reindex does): far
+/// more matches than `CANDIDATES`, so only the newest are ranked, the newest come first, pages
+/// do not overlap and the total is a lower bound; a rare word counts exactly.
 #[test]
-fn common_words_search_the_newest_days() {
+fn common_words_rank_the_newest_matches() {
     let index = SearchIndex::in_memory().unwrap();
     let per_day = 100i64;
     let days = 200i64;
-    assert!((per_day * days) as u64 > fanz_search::RECENT_MATCHES);
+    let all = (per_day * days) as usize;
+    assert!(all > 10 * fanz_search::CANDIDATES);
     let base = now() - days * DAY;
     let mut rebuild = index.rebuild().unwrap();
     let docs: Vec<PostDoc> = (0..per_day * days)
@@ -685,33 +686,107 @@ fn common_words_search_the_newest_days() {
     let r = index.search(&common).unwrap();
     assert!(!r.total_posts_exact);
     assert!(
-        r.total_posts >= fanz_search::RECENT_MATCHES as usize,
+        r.total_posts >= fanz_search::CANDIDATES,
         "{}",
         r.total_posts
     );
-    assert!(r.total_posts < (per_day * days) as usize);
-    // Every hit is from the newest days searched.
-    let oldest_shown = *post_ids(&r).iter().min().unwrap();
+    assert!(r.total_posts < all);
+    // The newest post comes first, and every hit is among the newest tenth.
+    let ids = post_ids(&r);
+    assert_eq!(ids[0], all as i64, "{ids:?}");
+    assert!(ids.iter().all(|&id| id > all as i64 * 9 / 10), "{ids:?}");
+    // The next page follows on without repeating.
+    common.offset = common.limit;
+    let next = post_ids(&index.search(&common).unwrap());
+    assert_eq!(next.len(), common.limit);
+    assert!(next.iter().all(|id| !ids.contains(id)), "{next:?}");
     assert!(
-        oldest_shown > per_day * days - r.total_posts as i64,
-        "{oldest_shown}"
+        next.iter().max() < ids.iter().min(),
+        "{next:?} after {ids:?}"
     );
 
     let mut rare = q("rarity ");
     rare.kinds = Kinds::Posts;
     let r = index.search(&rare).unwrap();
     assert!(r.total_posts_exact);
-    assert_eq!(r.total_posts, (per_day * days / 1000) as usize);
+    assert_eq!(r.total_posts, all / 1000);
 
-    // Deep pages past what the newest days hold fall back to every match.
+    // Deep pages read as far back as they need.
     let mut deep = q("common ");
     deep.kinds = Kinds::Posts;
     deep.limit = 50;
     deep.offset = 9_990;
     let r = index.search(&deep).unwrap();
-    assert!(r.total_posts_exact);
-    assert_eq!(r.total_posts, (per_day * days) as usize);
+    assert!(r.total_posts >= 10_040, "{}", r.total_posts);
     assert_eq!(r.posts.len(), 50);
+}
+
+/// Words spelled right are matched as typed first: a post with the exact word ranks first,
+/// and a near word (one edit away) is reached only when the exact words find less than a
+/// page ("did you mean").
+#[test]
+fn exact_words_first_typos_when_they_find_too_little() {
+    let index = SearchIndex::in_memory().unwrap();
+    let mut docs = vec![post(1, "maker", "glitter", &[])];
+    // Newer posts with a word one edit away.
+    for id in 2..30 {
+        let mut p = post(id, "maker", "glitters", &[]);
+        p.published_at = now() - DAY;
+        docs.push(p);
+    }
+    index.upsert_posts(docs.iter()).unwrap();
+    index.commit().unwrap();
+    let mut glitter = q("glitter ");
+    glitter.kinds = Kinds::Posts;
+    let r = index.search(&glitter).unwrap();
+    // One exact match is less than a page: the near words fill it, after the exact one.
+    assert_eq!(post_ids(&r)[0], 1, "{r:?}");
+    assert_eq!(r.total_posts, 29);
+    assert!(r.total_posts_exact);
+    // A page of one is filled by the exact word alone.
+    glitter.limit = 1;
+    let r = index.search(&glitter).unwrap();
+    assert_eq!(post_ids(&r), vec![1]);
+    assert_eq!(r.total_posts, 1);
+    // A typo (two edits in a word of eight letters) finds both, the nearer word first.
+    let r = index.search(&q("glitterz ")).unwrap();
+    assert_eq!(r.total_posts, 29, "{r:?}");
+}
+
+/// Filters hold when only the newest matches are ranked: a cluster filter and safe search
+/// leave out what they exclude however many posts match.
+#[test]
+fn filters_hold_for_common_words() {
+    let index = SearchIndex::in_memory().unwrap();
+    let base = now() - 100 * DAY;
+    let docs: Vec<PostDoc> = (0..5_000i64)
+        .map(|i| {
+            let mut p = post(i + 1, "crowd", "everyday words", &[]);
+            p.published_at = base + i * 1_000_000;
+            p.clusters = vec![if i % 7 == 0 { "boyfanz" } else { "fanzlab" }.into()];
+            p.sensitive = i % 3 == 0;
+            p
+        })
+        .collect();
+    let mut rebuild = index.rebuild().unwrap();
+    rebuild.add_posts(docs.iter()).unwrap();
+    rebuild.commit().unwrap();
+    let mut query = q("everyday words");
+    query.kinds = Kinds::Posts;
+    query.cluster = Some("boyfanz".into());
+    query.include_sensitive = false;
+    query.limit = 50;
+    let r = index.search(&query).unwrap();
+    assert_eq!(r.posts.len(), 50);
+    for id in post_ids(&r) {
+        let i = id - 1;
+        assert_eq!(i % 7, 0, "{id} is not on boyfanz");
+        assert_ne!(i % 3, 0, "{id} is sensitive");
+    }
+    query.include_sensitive = true;
+    let r = index.search(&query).unwrap();
+    assert!(post_ids(&r).iter().any(|id| (id - 1) % 3 == 0));
+    assert!(post_ids(&r).iter().all(|id| (id - 1) % 7 == 0));
 }
 
 /// A prefix reaches at most `MAX_EXPANSIONS` words, the most used first: the common
@@ -738,4 +813,33 @@ fn prefixes_expand_to_the_most_used_words() {
     // The rarest word, typed out, is still found, and first.
     let r = index.search(&q("zqtx ")).unwrap();
     assert_eq!(post_ids(&r)[0], id, "{r:?}");
+}
+
+/// Posts indexed one commit at a time (as events keep the index current: a segment each),
+/// some replaced and some deleted: the newest are ranked across every segment, and neither a
+/// deleted post nor the old version of a replaced one is found.
+#[test]
+fn live_updates_across_many_segments() {
+    let index = SearchIndex::in_memory().unwrap();
+    let base = now() - 50 * DAY;
+    for id in 1..=40i64 {
+        let mut p = post(id, "maker", "sunrise hike", &[]);
+        p.published_at = base + id * DAY;
+        index.upsert_post(&p).unwrap();
+        index.commit().unwrap();
+    }
+    index.delete_post(40).unwrap();
+    let mut edited = post(39, "maker", "sunset swim", &[]);
+    edited.published_at = base + 39 * DAY;
+    index.upsert_post(&edited).unwrap();
+    index.commit().unwrap();
+    assert!(index.counts().unwrap().segments > 1);
+    let mut sunrise = q("sunrise ");
+    sunrise.kinds = Kinds::Posts;
+    let r = index.search(&sunrise).unwrap();
+    assert_eq!(r.total_posts, 38, "{r:?}");
+    assert!(r.total_posts_exact);
+    // Newest first (same words, recency decides).
+    assert_eq!(post_ids(&r)[..3], [38, 37, 36], "{r:?}");
+    assert_eq!(posts(&index, "sunset "), vec![39]);
 }

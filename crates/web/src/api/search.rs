@@ -42,9 +42,11 @@ pub struct CreatorHit {
 pub struct SearchResponse {
     pub posts: Vec<PostView>,
     pub creators: Vec<CreatorHit>,
-    /// How many posts match; at least this many when `total_posts_exact` is false (a query
-    /// matching very many posts searches the newest of them).
+    /// How many posts match when `total_posts_exact` is true. When it is false the query
+    /// matched so many posts that only the newest of them (a few hundred, more for deep pages)
+    /// were ranked and counted: there are at least `total_posts` (show it as "400+").
     pub total_posts: usize,
+    /// Whether `total_posts` counts every match, or is a lower bound.
     pub total_posts_exact: bool,
     pub total_creators: usize,
     /// Why the query was answered with nothing: `banned_term` when it names a term banned on
