@@ -698,7 +698,7 @@ pub async fn reverse_charge(
         .bind(charge.id)
         .execute(&mut *db)
         .await?;
-    crate::confirm::reversed(db, charge.id).await?;
+    crate::confirm::reversed(db, charge.id, amount, charge.amount).await?;
     match charge.product {
         Kind::Subscription => {
             if let Some(sid) = charge.subscription_id {

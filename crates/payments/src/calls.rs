@@ -352,6 +352,16 @@ async fn op_of(db: &mut Db, call: &ProcessorCall) -> Result<ApiOp> {
 /// Make the HTTP call under the outbound limit, the client's deadline and [`MAX_ANSWER`]:
 /// the status and the answer's text, or why there is none (a temporary failure).
 pub async fn send(env: &Payments, call: OutboundCall) -> Result<(u16, String), ApiError> {
+    send_limited(env, call, MAX_ANSWER).await
+}
+
+/// [`send`] with another answer limit (a confirmation query's extract lists every transaction
+/// of its window).
+pub async fn send_limited(
+    env: &Payments,
+    call: OutboundCall,
+    limit: usize,
+) -> Result<(u16, String), ApiError> {
     let _permit = env
         .outbound
         .acquire()
@@ -377,8 +387,11 @@ pub async fn send(env: &Payments, call: OutboundCall) -> Result<(u16, String), A
         .await
         .map_err(|e| ApiError::Temporary(format!("reading the answer: {}", without_url(&e))))?
     {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(ApiError::Temporary("the answer is over 256 KiB".into()));
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::Temporary(format!(
+                "the answer is over {} KiB",
+                limit / 1024
+            )));
         }
         body.extend_from_slice(&chunk);
     }

@@ -31,6 +31,10 @@ pub const WAITING: [&str; 4] = ["pending", "manual", "denied", "overdue"];
 /// The most charges one query asks about.
 const PER_QUERY: i64 = 500;
 
+/// The largest answer to a confirmation query read (16 MiB): CCBill's extract lists every
+/// transaction of the account in the query's window, about 150 bytes each.
+pub const MAX_EXTRACT: usize = 16 * 1024 * 1024;
+
 /// A charge waiting for (or past) its confirmation.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Confirmation {
@@ -268,16 +272,28 @@ pub async fn list(db: &mut Db, status: Option<&str>, limit: i64) -> Result<Vec<C
     Ok(rows.iter().map(row).collect())
 }
 
-/// In the transaction that reverses the charge: an unconfirmed charge refunded, voided or
-/// charged back holds nothing any more (the reversal took the creator's share back).
-pub async fn reversed(db: &mut Db, charge_id: i64) -> Result<()> {
-    let sql = format!(
-        "UPDATE charge_confirmations SET status = 'reversed', updated_at = $1, decided_at = $1 \
-         WHERE charge_id = $2 AND status IN ({})",
-        waiting_list()
-    );
+/// In the transaction that reverses `amount` of the charge: an unconfirmed charge reversed in
+/// full holds nothing any more (the reversal took the creator's share back); one reversed in
+/// part keeps waiting, holding the share of what is left (rounded up), so a forged partial
+/// refund cannot release the rest of a forged sale.
+pub async fn reversed(db: &mut Db, charge_id: i64, amount: i64, charge_amount: i64) -> Result<()> {
+    let now = now_micros();
+    let sql = if amount >= charge_amount {
+        format!(
+            "UPDATE charge_confirmations SET status = 'reversed', updated_at = $1, decided_at = $1 \
+             WHERE charge_id = $2 AND status IN ({})",
+            waiting_list()
+        )
+    } else {
+        let left = charge_amount - amount;
+        format!(
+            "UPDATE charge_confirmations SET held = (held * {left} + {charge_amount} - 1) / {charge_amount}, \
+             updated_at = $1 WHERE charge_id = $2 AND status IN ({})",
+            waiting_list()
+        )
+    };
     sqlx::query(&sql)
-        .bind(now_micros())
+        .bind(now)
         .bind(charge_id)
         .execute(&mut *db)
         .await?;
@@ -549,7 +565,7 @@ pub async fn ask(
         return Err(ApiError::NotConfigured("the processor is not configured"));
     };
     let req = driver.confirm_call(&settings, q)?;
-    let (status, body) = crate::calls::send(env, req).await?;
+    let (status, body) = crate::calls::send_limited(env, req, MAX_EXTRACT).await?;
     let verdicts = driver.confirm_answer(q, status, &body)?;
     if verdicts.len() != q.charges.len() {
         return Err(ApiError::Refused(
