@@ -514,8 +514,8 @@ impl Processor for Ccbill {
     /// The extract is CSV, one transaction a line, its type first: `"REBILL"`, account,
     /// sub-account, subscription id, time, transaction id, amount; `"NEW"` rows carry the
     /// subscription id fourth and the amounts further on (their column order differs between
-    /// the public transcriptions, so a NEW row confirms when one of its fields is the charged
-    /// amount). `Error: …` is a refusal (bad credentials, an address not registered with
+    /// the public transcriptions, but in both the initial amount is the line's first decimal
+    /// field, before the recurring one). `Error: …` is a refusal (bad credentials, an address not registered with
     /// CCBill), or temporary when it says to wait; a bare `1` is an empty extract. Amounts are
     /// compared for USD charges only: the extract's are in the account's currency.
     fn confirm_answer(
@@ -613,7 +613,11 @@ fn verdict(c: &ToConfirm, rows: &[Vec<String>]) -> Verdict {
     let id = c.subscription.as_deref().unwrap_or(c.transaction.as_str());
     for r in rows.iter().filter(|r| r[0] == "NEW") {
         if r[3] == id {
-            return if !compare || r[4..].iter().any(|v| same(v.as_str())) {
+            // The first amount of the line is the initial one (the recurring price follows).
+            let first = r[4..]
+                .iter()
+                .find(|v| v.contains('.') && parse_amount(v).is_ok());
+            return if !compare || first.is_some_and(|v| same(v.as_str())) {
                 Verdict::Confirmed(format!("NEW {id} of {}", c.amount.decimal()))
             } else {
                 Verdict::Denied(format!(
