@@ -507,6 +507,45 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
       await again.locator('#history tbody tr', { hasText: 'Refund' }).first().waitFor();
       await again.screenshot({ path: `${shots}/pay-refunded-desktop.png`, fullPage: true });
       await again.close();
+
+      // Finance: processor API calls and charges awaiting confirmation. The demo's CCBill
+      // account (a processor that signs nothing, without Data Link credentials) has one sale
+      // waiting for a confirmation by hand, and a cancel call that failed for want of them.
+      for (const [name, viewport] of VIEWPORTS) {
+        const fin = await browser.newPage({ viewport, reducedMotion: 'reduce' });
+        await login(fin, email, process.env.ADMIN_PASSWORD);
+        let retry = 0;
+        for (let i = 0; i < 60 && retry === 0; i++) {
+          await fin.goto(`${base}/c/girlfanz/admin/payments`);
+          retry = await fin.locator('#calls tbody tr', { hasText: 'ccbill' }).getByRole('button', { name: /^Retry call/ }).count();
+          if (retry === 0) await fin.waitForTimeout(500);
+        }
+        assert.ok(retry >= 1, 'the failed CCBill cancel can be retried');
+        const failed = fin.locator('#calls tbody tr', { hasText: 'ccbill' }).first();
+        assert.match(await failed.textContent(), /cancel/);
+        assert.match(await failed.textContent(), /api_user/);
+        const waiting = fin.locator('#unconfirmed tbody tr', { hasText: 'ccbill' }).first();
+        assert.match(await waiting.textContent(), /manual/);
+        await fin.evaluate(() => document.getElementById('calls-h').scrollIntoView());
+        await fin.screenshot({ path: `${shots}/pay-admin-calls-${name}.png` });
+        await fin.close();
+      }
+      const fin = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+      await login(fin, email, process.env.ADMIN_PASSWORD);
+      await fin.goto(`${base}/c/girlfanz/admin/payments`);
+      const waiting = fin.locator('#unconfirmed tbody tr', { hasText: 'ccbill' }).first();
+      const chargeId = (await waiting.locator('td').first().textContent()).match(/#(\d+)/)[1];
+      await fin.getByLabel(`What you checked for charge ${chargeId}`).fill('Found in the CCBill admin, 9.99 approved');
+      await fin.getByRole('button', { name: `Confirm charge ${chargeId}` }).click();
+      await fin.locator('#notice', { hasText: `Charge #${chargeId} confirmed` }).waitFor();
+      assert.equal(await fin.locator('#unconfirmed tbody tr', { hasText: `#${chargeId} ` }).count(), 0, 'the confirmed charge leaves the list');
+      const call = fin.locator('#calls tbody tr', { hasText: 'ccbill' }).first();
+      const callId = (await call.locator('td').first().textContent()).trim();
+      await call.getByRole('button', { name: `Retry call ${callId}` }).click();
+      await fin.locator('#notice', { hasText: `Processor call #${callId} queued again` }).waitFor();
+      await fin.evaluate(() => document.getElementById('calls-h').scrollIntoView());
+      await fin.screenshot({ path: `${shots}/pay-admin-calls-after-desktop.png` });
+      await fin.close();
     }
   } finally {
     await browser.close();

@@ -61,6 +61,13 @@ pub struct PaymentsConfig {
     /// change their thresholds.
     pub dispute_warn_bps: i64,
     pub dispute_limit_bps: i64,
+    /// Charges from processors that sign nothing wait for the processor's own records
+    /// (CCBill's Data Link) before payout: asked at most once per `confirm_interval_secs` per
+    /// account (CCBill answers one extract an hour); after `confirm_attempts` answers without
+    /// the charge, or `confirm_days` days, the charge is listed for finance as overdue.
+    pub confirm_interval_secs: i64,
+    pub confirm_attempts: i64,
+    pub confirm_days: i64,
 }
 
 impl Default for PaymentsConfig {
@@ -90,6 +97,9 @@ impl Default for PaymentsConfig {
             payout_days: 3,
             apply_attempts: 8,
             intake_group_max: 256,
+            confirm_interval_secs: 3600,
+            confirm_attempts: 24,
+            confirm_days: 7,
         }
     }
 }
@@ -120,6 +130,12 @@ impl PaymentsConfig {
             || self.topup_max < self.topup_min
         {
             return Err("payments: tip and top-up limits must be positive and min ≤ max".into());
+        }
+        if self.confirm_interval_secs < 0
+            || !(1..=1000).contains(&self.confirm_attempts)
+            || !(1..=365).contains(&self.confirm_days)
+        {
+            return Err("payments: confirm_interval_secs must be ≥ 0, confirm_attempts 1–1000 and confirm_days 1–365".into());
         }
         if self.bundle_discounts.iter().any(|d| !(0..=90).contains(d)) {
             return Err("payments: bundle_discounts must be 0–90 percent".into());

@@ -138,6 +138,9 @@ pub async fn load(state: &AppState) -> Result<()> {
         println!("demo reviews: {approved} post approved; the rest wait at /admin/reviews");
     }
     let sales = payments(state, &actor).await?;
+    if unsigned_sale(state, &actor).await? {
+        println!("demo payments: one CCBill sale (a processor that signs nothing) awaits finance's confirmation at /admin/payments");
+    }
     if takedown(state, &actor).await? {
         println!("demo trust & safety: one post taken down after a non-consent report, with its statement of reasons");
     }
@@ -758,4 +761,135 @@ async fn payments(state: &AppState, actor: &Actor) -> Result<usize> {
         tx.commit().await?;
     }
     Ok(sales)
+}
+
+/// The demo's CCBill account, unless the configuration has CCBill: never offered at checkout
+/// (not enabled; its hosted page is CCBill's real one), no Data Link credentials, and
+/// notifications accepted only from this machine. It lets the demo show a charge from a
+/// processor that signs nothing waiting for finance's confirmation, and a cancel call that
+/// failed for want of credentials.
+pub fn ccbill_settings(p: &mut fanz_config::payments::PaymentsConfig) {
+    if p.processors.values().any(|m| m.contains_key("ccbill")) {
+        return;
+    }
+    p.processors.entry("default".into()).or_default().insert(
+        "ccbill".into(),
+        fanz_config::payments::ProcessorSettings {
+            enabled: false,
+            account: Some("900100".into()),
+            sub_account: Some("0000".into()),
+            secret: Some("demo-salt".into()),
+            form_id: Some("demo".into()),
+            allow_ips: vec!["127.0.0.1/32".into()],
+            descriptor: Some("CCBILL.COM*DEMO".into()),
+            ..Default::default()
+        },
+    );
+}
+
+/// One demo fan subscribes to the first creator's paid tier through the demo CCBill account
+/// (a NewSaleSuccess webhook from this machine, through the real intake), then cancels: the
+/// sale waits for finance's confirmation (no Data Link here) and the cancel call fails (no
+/// credentials), so the console has something in both lists. Once: skipped when any CCBill
+/// charge exists.
+async fn unsigned_sale(state: &AppState, actor: &Actor) -> Result<bool> {
+    use fanz_payments::checkout::{self, CheckoutRequest, Kind};
+    let Some(mut settings) = state.payments.settings("boyfanz", "ccbill") else {
+        return Ok(false);
+    };
+    if settings.account.as_deref() != Some("900100") || settings.api_user.is_some() {
+        return Ok(false);
+    }
+    let mut db = state.store.conn().await?;
+    let seen = fanz_store::sqlx::query("SELECT 1 FROM charges WHERE processor = 'ccbill' LIMIT 1")
+        .fetch_optional(&mut *db)
+        .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    let creators = fanz_profiles::creators_on(&mut db, "boyfanz", 50).await?;
+    let mut tier = None;
+    for c in &creators {
+        if let Some(t) = fanz_content::tiers::list(&mut db, c.user_id, false)
+            .await?
+            .into_iter()
+            .find(|t| !t.is_free())
+        {
+            tier = Some(t.id);
+            break;
+        }
+    }
+    drop(db);
+    let fans = demo_fans(state, actor).await?;
+    let (Some(tier), Some(&fan)) = (tier, fans.last()) else {
+        return Ok(false);
+    };
+    // The checkout is opened as if CCBill were offered; the sale comes back through the intake
+    // like a real webhook.
+    settings.enabled = true;
+    let mut config = state.payments.config.clone();
+    config
+        .processors
+        .entry("default".into())
+        .or_default()
+        .insert("ccbill".into(), settings);
+    let opener = fanz_payments::Payments::new(&config);
+    let mut tx = state.store.begin().await?;
+    let req = CheckoutRequest {
+        kind: Kind::Subscription,
+        processor: "ccbill".into(),
+        tier_id: Some(tier),
+        period_days: None,
+        promo_code: None,
+        post_id: None,
+        creator_id: None,
+        amount: None,
+        currency: None,
+        message: None,
+    };
+    let started = match checkout::create(
+        &mut tx,
+        &opener,
+        fan,
+        "boyfanz",
+        &req,
+        &actor.with_user(fan),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(fanz_payments::PaymentsError::Conflict(_)) => return Ok(false),
+        Err(e) => return Err(anyhow::anyhow!("demo CCBill checkout: {e}")),
+    };
+    tx.commit().await?;
+    let c = started.checkout;
+    let body = serde_json::json!({
+        "subscriptionId": "0100000001", "transactionId": "0112000000000000001",
+        "clientAccnum": "900100", "clientSubacc": "0000",
+        "timestamp": "2026-12-01 10:00:00",
+        "billedInitialPrice": fanz_processors::Money::new(c.amount, &c.currency).decimal(),
+        "billedCurrencyCode": fanz_processors::currency_numeric(&c.currency).unwrap_or("840"),
+        "X-fanz_ref": c.reference,
+    });
+    let n = fanz_processors::Inbound {
+        method: "POST".into(),
+        query: "clientAccnum=900100&clientSubacc=0000&eventType=NewSaleSuccess&eventGroupType=Subscription".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+        source_ip: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+    };
+    fanz_payments::intake::receive(&state.store, &state.payments, "ccbill", n).await?;
+    let mut tx = state.store.begin().await?;
+    if let Some(sub) = fanz_payments::subscriptions::by_checkout(&mut tx, c.id).await? {
+        fanz_payments::subscriptions::cancel_own(
+            &mut tx,
+            &state.payments,
+            fan,
+            sub.id,
+            &actor.with_user(fan),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }

@@ -705,6 +705,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     if demo {
         // The demo takes payments through the sandbox processor (test cards, no money).
         config.payments.sandbox = true;
+        demo::ccbill_settings(&mut config.payments);
         config.compliance.sandbox_verification = true;
         demo_age_assurance(&mut config.age_assurance);
     }

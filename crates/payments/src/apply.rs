@@ -92,7 +92,26 @@ async fn post_charge(
     .bind(now_micros())
     .fetch_one(&mut *db)
     .await?;
-    Ok(Some(row.get(0)))
+    let id: i64 = row.get(0);
+    crate::confirm::record(
+        db,
+        env,
+        &crate::confirm::NewCharge {
+            charge_id: id,
+            processor: &s.processor,
+            cluster: &c.cluster,
+            creator_id: c.creator_id.filter(|_| sale),
+            amount: s.amount,
+            currency: &c.currency,
+            transaction: &s.external_id,
+            subscription: s.subscription.as_deref(),
+            renewal: kind == "renewal",
+            postings: &entry.entry.postings,
+        },
+        actor,
+    )
+    .await?;
+    Ok(Some(id))
 }
 
 /// Settle an open checkout: post the money and give what was bought. A checkout already
@@ -679,6 +698,7 @@ pub async fn reverse_charge(
         .bind(charge.id)
         .execute(&mut *db)
         .await?;
+    crate::confirm::reversed(db, charge.id, amount, charge.amount).await?;
     match charge.product {
         Kind::Subscription => {
             if let Some(sid) = charge.subscription_id {

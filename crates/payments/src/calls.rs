@@ -16,7 +16,7 @@ use crate::subscriptions::Subscription;
 use crate::{Payments, PaymentsError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
-use fanz_processors::{ApiError, ApiOp, Money, OutboundCall, Processor};
+use fanz_processors::{ApiDone, ApiError, ApiOp, Money, OutboundCall, Processor};
 use fanz_store::{sqlx, Db, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -29,7 +29,8 @@ pub const MAX_ANSWER: usize = 256 * 1024;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProcessorCall {
     pub id: i64,
-    /// `cancel` or `refund`.
+    /// `cancel`, `refund` or `confirm` (a query of the processor's records for the charges
+    /// waiting for confirmation, `crate::confirm`).
     pub op: String,
     pub processor: String,
     pub cluster: String,
@@ -158,7 +159,7 @@ fn api_of(env: &Payments, cluster: &str, processor: &str, op: &str) -> Option<Bo
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert(
+pub(crate) async fn insert(
     db: &mut Db,
     op: &str,
     processor: &str,
@@ -351,6 +352,16 @@ async fn op_of(db: &mut Db, call: &ProcessorCall) -> Result<ApiOp> {
 /// Make the HTTP call under the outbound limit, the client's deadline and [`MAX_ANSWER`]:
 /// the status and the answer's text, or why there is none (a temporary failure).
 pub async fn send(env: &Payments, call: OutboundCall) -> Result<(u16, String), ApiError> {
+    send_limited(env, call, MAX_ANSWER).await
+}
+
+/// [`send`] with another answer limit (a confirmation query's extract lists every transaction
+/// of its window).
+pub async fn send_limited(
+    env: &Payments,
+    call: OutboundCall,
+    limit: usize,
+) -> Result<(u16, String), ApiError> {
     let _permit = env
         .outbound
         .acquire()
@@ -376,8 +387,11 @@ pub async fn send(env: &Payments, call: OutboundCall) -> Result<(u16, String), A
         .await
         .map_err(|e| ApiError::Temporary(format!("reading the answer: {}", without_url(&e))))?
     {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(ApiError::Temporary("the answer is over 256 KiB".into()));
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::Temporary(format!(
+                "the answer is over {} KiB",
+                limit / 1024
+            )));
         }
         body.extend_from_slice(&chunk);
     }
@@ -407,20 +421,34 @@ pub async fn run(
     if call.status == "done" || call.status == "failed" {
         return Ok(Ok(()));
     }
-    let op = op_of(&mut db, &call).await?;
-    drop(db);
-    let outcome = match (
-        env.driver(&call.processor),
-        env.settings(&call.cluster, &call.processor),
-    ) {
-        (Some(driver), Some(settings)) => match driver.api_call(&settings, &op) {
-            Ok(req) => match send(env, req).await {
-                Ok((status, body)) => driver.api_answer(&op, status, &body),
+    let mut verdicts = Vec::new();
+    let outcome = if call.op == "confirm" {
+        let (q, ids) = crate::confirm::query_of(&mut db, &call).await?;
+        drop(db);
+        crate::confirm::ask(env, &call, &q).await.map(|v| {
+            let done = ApiDone {
+                reference: None,
+                detail: crate::confirm::summary(&v),
+            };
+            verdicts = ids.into_iter().zip(v).collect();
+            done
+        })
+    } else {
+        let op = op_of(&mut db, &call).await?;
+        drop(db);
+        match (
+            env.driver(&call.processor),
+            env.settings(&call.cluster, &call.processor),
+        ) {
+            (Some(driver), Some(settings)) => match driver.api_call(&settings, &op) {
+                Ok(req) => match send(env, req).await {
+                    Ok((status, body)) => driver.api_answer(&op, status, &body),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
-            Err(e) => Err(e),
-        },
-        _ => Err(ApiError::NotConfigured("the processor is not configured")),
+            _ => Err(ApiError::NotConfigured("the processor is not configured")),
+        }
     };
     let now = now_micros();
     let mut tx = store.begin().await?;
@@ -446,6 +474,7 @@ pub async fn run(
                        "detail": done.detail}),
             )
             .await?;
+            crate::confirm::apply_verdicts(&mut tx, env, &verdicts).await?;
             tx.commit().await?;
             let notified = env
                 .driver(&call.processor)

@@ -2,7 +2,7 @@
 //! picking up ones a stopped process left, ending due subscriptions, the sandbox's
 //! deliveries and rebills, scheduled payouts, and calls to processors' APIs.
 
-use crate::{calls, intake, payouts, sandbox, subscriptions, Payments};
+use crate::{calls, confirm, intake, payouts, sandbox, subscriptions, Payments};
 use fanz_audit::Actor;
 use fanz_core::clock::{now_micros, SECOND};
 use fanz_jobs::{Job, JobContext, JobError, Registry};
@@ -45,6 +45,16 @@ pub struct ScheduledPayouts {}
 
 impl Job for ScheduledPayouts {
     const KIND: &'static str = "payments.payouts";
+    const QUEUE: &'static str = "maintenance";
+}
+
+/// Every 30 s (or the interval when shorter): ask processors that sign nothing to confirm waiting charges (each account at
+/// most once per `confirm_interval_secs`), and list overdue ones for finance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConfirmCharges {}
+
+impl Job for ConfirmCharges {
+    const KIND: &'static str = "payments.confirm";
     const QUEUE: &'static str = "maintenance";
 }
 
@@ -153,7 +163,25 @@ pub fn register_jobs(registry: &mut Registry, env: Payments) {
             .map_err(JobError::retry)
         }
     });
+    let e = env.clone();
+    registry.register(move |ctx: JobContext, _: ConfirmCharges| {
+        let env = e.clone();
+        async move {
+            let mut tx = ctx.begin().await?;
+            let calls = confirm::sweep(&mut tx, &env, now_micros())
+                .await
+                .map_err(JobError::retry)?;
+            tx.complete().await?;
+            if calls > 0 {
+                tracing::info!(calls, "asked processors to confirm charges");
+            }
+            Ok(())
+        }
+    });
     registry.every(Duration::from_secs(10), SweepReceived {});
+    // Every 30 s, or as often as the interval when it is shorter (5 s at least).
+    let confirm_every = env.config.confirm_interval_secs.clamp(5, 30) as u64;
+    registry.every(Duration::from_secs(confirm_every), ConfirmCharges {});
     registry.every(Duration::from_secs(60), Subscriptions {});
     registry.every(Duration::from_secs(3600), ScheduledPayouts {});
 }

@@ -12,15 +12,18 @@
 //!   transaction. Nothing grants access without an approved payment behind it.
 //! - [`calls`]: a fan's cancel and finance's refund sent to the processor's API by a job
 //!   with retries.
+//! - [`confirm`]: charges from processors that sign nothing wait for the processor's own
+//!   records (or finance) before the creator's share can be paid out.
 //! - [`subscriptions`], [`wallet`], [`payouts`], [`sandbox`] and the [`jobs`].
 //!
 //! Owns `checkouts`, `subscriptions`, `charges`, `payment_notifications`, `payment_events`,
 //! `promo_codes`, `gift_cards`, `payout_accounts`, `payouts`, `payout_batches`,
-//! `payment_flags`, `processor_calls` and `sandbox_payments`.
+//! `payment_flags`, `processor_calls`, `charge_confirmations` and `sandbox_payments`.
 
 pub mod apply;
 pub mod calls;
 pub mod checkout;
+pub mod confirm;
 pub mod intake;
 pub mod jobs;
 pub mod payouts;
@@ -170,6 +173,15 @@ pub enum PaymentsError {
         needed: i64,
         currency: String,
     },
+    /// A payout over what can be paid now; `awaiting` more waits for the processors'
+    /// confirmation of the creator's sales.
+    #[error("{}", payout_refusal(*available, *awaiting, *needed, currency))]
+    PayoutOverAvailable {
+        available: i64,
+        awaiting: i64,
+        needed: i64,
+        currency: String,
+    },
     #[error("payments from this account are on hold; contact support")]
     Flagged,
     #[error("{0}")]
@@ -203,6 +215,8 @@ impl PaymentsError {
             E::Forbidden => "forbidden",
             E::ProcessorUnavailable(_) => "processor_unavailable",
             E::InsufficientFunds { .. } => "insufficient_funds",
+            E::PayoutOverAvailable { awaiting, .. } if *awaiting > 0 => "awaiting_confirmation",
+            E::PayoutOverAvailable { .. } => "insufficient_funds",
             E::Flagged => "payments_on_hold",
             E::Conflict(_) => "conflict",
             E::Processor(_) => "processor_error",
@@ -211,6 +225,24 @@ impl PaymentsError {
             E::Content(_) | E::Ledger(_) => "internal",
             E::Database(_) | E::Audit(_) => "internal",
         }
+    }
+}
+
+fn payout_refusal(available: i64, awaiting: i64, needed: i64, currency: &str) -> String {
+    let m = |a: i64| Money::new(a, currency).decimal();
+    if awaiting > 0 {
+        format!(
+            "you can be paid {} {currency} now, less than {}: {} {currency} more awaits the processor's confirmation of your sales",
+            m(available),
+            m(needed),
+            m(awaiting)
+        )
+    } else {
+        format!(
+            "you can be paid {} {currency} now, less than {}",
+            m(available),
+            m(needed)
+        )
     }
 }
 

@@ -490,13 +490,18 @@ pub async fn of_creator(db: &mut Db, creator_id: i64) -> Result<Vec<Payout>> {
     Ok(rows.iter().map(row).collect())
 }
 
-/// What the creator can be paid now in `currency`.
+/// What the creator can be paid now in `currency`: the payable balance less their share of
+/// charges still awaiting the processor's confirmation ([`crate::confirm`]). The one place
+/// that says what can be paid.
 pub async fn available(db: &mut Db, creator_id: i64, currency: &str) -> Result<i64> {
-    match fanz_ledger::balance(db, &format!("creator_payable:{creator_id}:{currency}")).await {
-        Ok(b) => Ok(b.available.max(0)),
-        Err(fanz_ledger::LedgerError::UnknownAccount(_)) => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    let payable =
+        match fanz_ledger::balance(db, &format!("creator_payable:{creator_id}:{currency}")).await {
+            Ok(b) => b.available,
+            Err(fanz_ledger::LedgerError::UnknownAccount(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
+    let held = crate::confirm::held(db, creator_id, currency).await?;
+    Ok((payable - held).max(0))
 }
 
 /// Request a payout of `amount` (default: everything available). Held, not moved, while
@@ -527,8 +532,9 @@ pub async fn request(
         ));
     }
     if amount > avail {
-        return Err(PaymentsError::InsufficientFunds {
+        return Err(PaymentsError::PayoutOverAvailable {
             available: avail,
+            awaiting: crate::confirm::held(db, creator_id, &acct.currency).await?,
             needed: amount,
             currency: acct.currency.clone(),
         });

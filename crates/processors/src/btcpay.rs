@@ -60,6 +60,11 @@ fn micros(v: Option<&serde_json::Value>) -> Option<i64> {
 }
 
 impl Processor for Btcpay {
+    /// Notifications carry a signature [`Processor::verify`] checks.
+    fn signed(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "btcpay"
     }

@@ -475,6 +475,159 @@ impl Processor for Ccbill {
             _ => Err(ApiError::Refused(format!("{code}: {meaning}"))),
         }
     }
+
+    /// The Data Link Extract (ccbill.com/doc/data-link-extract-system-user-guide):
+    /// `GET https://datalink.ccbill.com/data/main.cgi?startTime=…&endTime=…&transactionTypes=NEW,REBILL&clientAccnum=…&clientSubacc=…&username=…&password=…`,
+    /// times as `YYYYMMDDHHMMSS`. CCBill answers at most one extract an hour, so one call
+    /// covers every waiting charge of the account; the window is widened by a day on each side
+    /// (CCBill reports in its own time zone).
+    fn confirm_call(&self, s: &Settings, q: &ConfirmQuery) -> Result<OutboundCall, ApiError> {
+        let account = required(&s.account, "CCBill needs account (clientAccnum)")?;
+        let user = required(&s.api_user, "CCBill needs api_user (Data Link username)")?;
+        let password = required(&s.api_key, "CCBill needs api_key (Data Link password)")?;
+        let base = api_base(s, DATALINK_URL);
+        let day = 86_400_000_000;
+        let mut params: Vec<(&str, String)> = vec![
+            ("startTime", datalink_time(q.from - day)),
+            ("endTime", datalink_time(q.to + day)),
+            ("transactionTypes", "NEW,REBILL".to_owned()),
+            ("clientAccnum", account.to_owned()),
+        ];
+        if let Some(sub) = s
+            .sub_account
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+        {
+            params.push(("clientSubacc", sub.to_owned()));
+        }
+        params.push(("username", user.to_owned()));
+        params.push(("password", password.to_owned()));
+        Ok(OutboundCall {
+            method: "GET",
+            url: url_with(&format!("{base}/data/main.cgi"), &params),
+            headers: vec![],
+            body: String::new(),
+        })
+    }
+
+    /// The extract is CSV, one transaction a line, its type first: `"REBILL"`, account,
+    /// sub-account, subscription id, time, transaction id, amount; `"NEW"` rows carry the
+    /// subscription id fourth and the amounts further on (their column order differs between
+    /// the public transcriptions, but in both the initial amount is the line's first decimal
+    /// field, before the recurring one). `Error: …` is a refusal (bad credentials, an address not registered with
+    /// CCBill), or temporary when it says to wait; a bare `1` is an empty extract. Amounts are
+    /// compared for USD charges only: the extract's are in the account's currency.
+    fn confirm_answer(
+        &self,
+        q: &ConfirmQuery,
+        status: u16,
+        body: &str,
+    ) -> Result<Vec<Verdict>, ApiError> {
+        api_status(status, body)?;
+        let text = body.trim();
+        if let Some(err) = text
+            .strip_prefix("Error:")
+            .or_else(|| text.strip_prefix("Error"))
+        {
+            let line: String = err.trim().chars().take(300).collect();
+            let lower = line.to_ascii_lowercase();
+            return Err(
+                if lower.contains("minute")
+                    || lower.contains("try again")
+                    || lower.contains("too many")
+                {
+                    ApiError::Temporary(format!("Data Link: {line}"))
+                } else {
+                    ApiError::Refused(format!("Data Link: {line}"))
+                },
+            );
+        }
+        let rows: Vec<Vec<String>> = if text == "1" || text.is_empty() {
+            Vec::new()
+        } else {
+            text.lines().map(csv_row).filter(|r| r.len() >= 5).collect()
+        };
+        Ok(q.charges.iter().map(|c| verdict(c, &rows)).collect())
+    }
+}
+
+/// `YYYYMMDDHHMMSS` (UTC) of microseconds since the epoch, as Data Link takes times.
+pub fn datalink_time(micros: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// One CSV line's fields, quotes removed (Data Link quotes every field).
+fn csv_row(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur).trim().to_owned()),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_owned());
+    out
+}
+
+/// What the extract's rows say of one charge.
+fn verdict(c: &ToConfirm, rows: &[Vec<String>]) -> Verdict {
+    let compare = c.amount.currency == "USD";
+    // Amounts are written with decimals ("9.99"); a bare number is a period or a count.
+    let same = |v: &str| v.contains('.') && parse_amount(v).is_ok_and(|a| a == c.amount.amount);
+    if c.renewal {
+        for r in rows.iter().filter(|r| r[0] == "REBILL") {
+            if r.get(5).map(String::as_str) == Some(c.transaction.as_str()) {
+                let amount = r.get(6).map(String::as_str).unwrap_or("");
+                return if !compare || same(amount) {
+                    Verdict::Confirmed(format!("REBILL {} of {amount}", c.transaction))
+                } else {
+                    Verdict::Denied(format!(
+                        "CCBill reports rebill {} for {amount}, not {}",
+                        c.transaction,
+                        c.amount.decimal()
+                    ))
+                };
+            }
+        }
+        return Verdict::NotFound;
+    }
+    let id = c.subscription.as_deref().unwrap_or(c.transaction.as_str());
+    for r in rows.iter().filter(|r| r[0] == "NEW") {
+        if r[3] == id {
+            // The first amount of the line is the initial one (the recurring price follows).
+            let first = r[4..]
+                .iter()
+                .find(|v| v.contains('.') && parse_amount(v).is_ok());
+            return if !compare || first.is_some_and(|v| same(v.as_str())) {
+                Verdict::Confirmed(format!("NEW {id} of {}", c.amount.decimal()))
+            } else {
+                Verdict::Denied(format!(
+                    "CCBill reports sale {id} without the amount {}",
+                    c.amount.decimal()
+                ))
+            };
+        }
+    }
+    Verdict::NotFound
 }
 
 /// The CCBill API (Data Link) host.
@@ -779,5 +932,80 @@ mod tests {
             .retryable());
         assert_eq!(datalink_code("<results>-12</results>"), Some(-12));
         assert_eq!(datalink_code("nonsense"), None);
+    }
+    #[test]
+    fn confirm_is_a_datalink_extract() {
+        let q = ConfirmQuery {
+            from: 1_767_323_045_000_000, // 2026-01-02 03:04:05
+            to: 1_767_409_445_000_000,
+            charges: vec![
+                ToConfirm {
+                    transaction: "0912191101000000159".into(),
+                    subscription: Some("1000000000".into()),
+                    renewal: false,
+                    amount: Money::new(999, "USD"),
+                },
+                ToConfirm {
+                    transaction: "0112100602000000021".into(),
+                    subscription: Some("1000000001".into()),
+                    renewal: true,
+                    amount: Money::new(1999, "USD"),
+                },
+                ToConfirm {
+                    transaction: "t-nowhere".into(),
+                    subscription: Some("1000000099".into()),
+                    renewal: false,
+                    amount: Money::new(500, "USD"),
+                },
+                ToConfirm {
+                    transaction: "t-wrong".into(),
+                    subscription: Some("1000000002".into()),
+                    renewal: false,
+                    amount: Money::new(500, "USD"),
+                },
+            ],
+        };
+        assert!(matches!(
+            Ccbill.confirm_call(&settings(), &q),
+            Err(ApiError::NotConfigured(_))
+        ));
+        let s = Settings {
+            api_user: Some("dluser".into()),
+            api_key: Some("dlpass".into()),
+            ..settings()
+        };
+        let call = Ccbill.confirm_call(&s, &q).unwrap();
+        assert_eq!(call.method, "GET");
+        assert_eq!(
+            call.url,
+            "https://datalink.ccbill.com/data/main.cgi?startTime=20260101030405&endTime=20260104030405\
+             &transactionTypes=NEW%2CREBILL&clientAccnum=900100&clientSubacc=0000&username=dluser&password=dlpass"
+        );
+        let extract = "\"NEW\",\"900100\",\"0000\",\"1000000000\",\"20260102030405\",\"Jane\",\"Doe\",\"jane@example.com\",\"\",\"1\",\"9.99\",\"30\",\"9.99\",\"30\",\"1\",\"VISA\"\n\
+             \"REBILL\",\"900100\",\"0000\",\"1000000001\",\"20260102090000\",\"0112100602000000021\",\"19.99\"\n\
+             \"NEW\",\"900100\",\"0000\",\"1000000002\",\"20260102030405\",\"A\",\"B\",\"a@example.com\",\"\",\"1\",\"4.00\",\"2\",\"0\",\"0\",\"0\",\"VISA\"\n";
+        let v = Ccbill.confirm_answer(&q, 200, extract).unwrap();
+        assert_eq!(v.len(), 4);
+        assert!(matches!(&v[0], Verdict::Confirmed(d) if d.contains("1000000000")));
+        assert!(matches!(&v[1], Verdict::Confirmed(d) if d.contains("19.99")));
+        assert_eq!(v[2], Verdict::NotFound);
+        assert!(matches!(&v[3], Verdict::Denied(d) if d.contains("5.00")));
+        // An empty extract is a bare 1.
+        assert!(Ccbill
+            .confirm_answer(&q, 200, "1\n")
+            .unwrap()
+            .iter()
+            .all(|v| *v == Verdict::NotFound));
+        assert!(matches!(
+            Ccbill.confirm_answer(&q, 200, "Error: Authentication failed"),
+            Err(ApiError::Refused(_))
+        ));
+        assert!(Ccbill
+            .confirm_answer(&q, 200, "Error: only one request every 60 minutes")
+            .unwrap_err()
+            .retryable());
+        assert!(Ccbill.confirm_answer(&q, 503, "").unwrap_err().retryable());
+        assert!(!Ccbill.signed());
+        assert_eq!(datalink_time(0), "19700101000000");
     }
 }

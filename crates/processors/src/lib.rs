@@ -144,6 +144,10 @@ pub struct Settings {
     pub allow_ips: Vec<String>,
     /// The billing descriptor shown to the fan before paying (what their statement says).
     pub descriptor: Option<String>,
+    /// Whether this processor's charges wait for a server-side confirmation before the
+    /// creator's share can be paid out ([`Processor::signed`] processors never wait). Unset:
+    /// on for processors whose notifications are not signed (CCBill, Segpay, Epoch).
+    pub confirm: Option<bool>,
 }
 
 impl Settings {
@@ -479,6 +483,40 @@ pub struct ApiDone {
     pub detail: String,
 }
 
+/// One charge to confirm with the processor's own records ([`Processor::confirm_call`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ToConfirm {
+    /// The processor's transaction id of the charge.
+    pub transaction: String,
+    /// The processor's subscription id, when the notification named one (CCBill reports a
+    /// first sale under it).
+    pub subscription: Option<String>,
+    /// A renewal (rebill) rather than a first sale.
+    pub renewal: bool,
+    pub amount: Money,
+}
+
+/// A server-side query for several charges at once: charged between `from` and `to`
+/// (microseconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConfirmQuery {
+    pub from: i64,
+    pub to: i64,
+    pub charges: Vec<ToConfirm>,
+}
+
+/// What the processor's records say of one charge of a [`ConfirmQuery`], in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The processor has the charge, with this amount: the detail says what was found.
+    Confirmed(String),
+    /// The processor has it with another amount (or says it does not exist): never paid out
+    /// without finance.
+    Denied(String),
+    /// Not in the answer (yet): asked again later.
+    NotFound,
+}
+
 /// Why an API operation was not done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -596,6 +634,34 @@ pub trait Processor: Send + Sync {
     /// Read the processor's answer to [`Processor::api_call`].
     fn api_answer(&self, op: &ApiOp, _status: u16, _body: &str) -> Result<ApiDone, ApiError> {
         Err(ApiError::Unsupported(op.kind()))
+    }
+
+    /// Whether the processor signs its notifications (a forged one cannot pass
+    /// [`Processor::verify`]); otherwise they are trusted by source address and account only,
+    /// and their charges wait for a server-side confirmation before payout (research §2.10).
+    fn signed(&self) -> bool {
+        false
+    }
+
+    /// The server-side query that confirms the charges of `q` from the processor's own
+    /// records. Pure: the payments crate makes the call. [`ApiError::Unsupported`] or
+    /// [`ApiError::NotConfigured`]: finance confirms by hand.
+    fn confirm_call(
+        &self,
+        _settings: &Settings,
+        _q: &ConfirmQuery,
+    ) -> Result<OutboundCall, ApiError> {
+        Err(ApiError::Unsupported("confirm"))
+    }
+
+    /// Read the answer to [`Processor::confirm_call`]: one [`Verdict`] per charge of `q`.
+    fn confirm_answer(
+        &self,
+        _q: &ConfirmQuery,
+        _status: u16,
+        _body: &str,
+    ) -> Result<Vec<Verdict>, ApiError> {
+        Err(ApiError::Unsupported("confirm"))
     }
 }
 

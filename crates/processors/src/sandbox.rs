@@ -94,6 +94,11 @@ fn kind_from(s: &str) -> Option<EventKind> {
 }
 
 impl Processor for Sandbox {
+    /// Notifications carry a signature [`Processor::verify`] checks.
+    fn signed(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "sandbox"
     }

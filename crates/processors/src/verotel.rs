@@ -88,6 +88,11 @@ fn digest_of(p: &[(String, String)]) -> String {
 }
 
 impl Processor for Verotel {
+    /// Notifications carry a signature [`Processor::verify`] checks.
+    fn signed(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "verotel"
     }

@@ -16,6 +16,7 @@ fn settings() -> Settings {
         checkout_url: Some("https://pay.example".into()),
         allow_ips: vec!["0.0.0.0/0".into(), "::/0".into()],
         descriptor: None,
+        confirm: None,
     }
 }
 
@@ -95,6 +96,26 @@ fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A confirmation query's answer (CCBill's Data Link extract) is read without panicking,
+    /// one verdict per charge, whatever it holds.
+    #[test]
+    fn confirm_answers_never_panic(body in ".{0,400}", status in 100u16..600) {
+        let q = ConfirmQuery {
+            from: 0,
+            to: 1,
+            charges: vec![
+                ToConfirm { transaction: "t".into(), subscription: Some("1".into()), renewal: false, amount: Money::new(999, "USD") },
+                ToConfirm { transaction: "\"".into(), subscription: None, renewal: true, amount: Money::new(1, "EUR") },
+            ],
+        };
+        let lines = format!("\"NEW\",\"1\",\"0\",\"1\",{body}\n\"REBILL\",{body}");
+        for text in [body.as_str(), lines.as_str()] {
+            if let Ok(v) = Ccbill.confirm_answer(&q, status, text) {
+                prop_assert_eq!(v.len(), 2);
+            }
+        }
+    }
 
     #[test]
     fn drivers_never_panic(

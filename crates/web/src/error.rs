@@ -201,6 +201,10 @@ impl From<fanz_payments::PaymentsError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "processor_unavailable")
             }
             E::InsufficientFunds { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_funds"),
+            E::PayoutOverAvailable { awaiting, .. } if *awaiting > 0 => {
+                (StatusCode::CONFLICT, "awaiting_confirmation")
+            }
+            E::PayoutOverAvailable { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_funds"),
             E::Flagged => (StatusCode::FORBIDDEN, "payments_on_hold"),
             E::Conflict(code) => (StatusCode::CONFLICT, *code),
             E::Processor(_) => (StatusCode::BAD_GATEWAY, "processor_error"),

@@ -13,6 +13,7 @@ use fanz_core::clock::now_micros;
 use fanz_core::Role;
 use fanz_identity::Principal;
 use fanz_payments::checkout::{self, CheckoutRequest, NewPromo, Promo};
+use fanz_payments::confirm::{self, Confirmation};
 use fanz_payments::intake::{self, Applied, Notification};
 use fanz_payments::payouts::{self, Batch, Payout, PayoutAccount, PayoutSettings};
 use fanz_payments::sandbox::{self, Emit};
@@ -46,6 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redrive))
         .routes(routes!(charges))
         .routes(routes!(refund_charge))
+        .routes(routes!(confirm_charge))
+        .routes(routes!(confirmations))
         .routes(routes!(processor_calls))
         .routes(routes!(retry_processor_call))
         .routes(routes!(make_batches))
@@ -495,6 +498,11 @@ pub struct Earnings {
     pub reserve: i64,
     /// Requested or sent, not yet paid.
     pub in_payout: i64,
+    /// Your share of sales the processor has not confirmed yet: not available for payout
+    /// until it does (or finance does), included in neither figure above.
+    pub awaiting_confirmation: i64,
+    /// Those sales, each with its status and reason.
+    pub unconfirmed: Vec<Confirmation>,
     pub statement: fanz_ledger::CreatorStatement,
     pub payout_account: PayoutAccount,
 }
@@ -538,7 +546,10 @@ pub async fn earnings(
         .filter(|p| p.currency == currency && matches!(p.status.as_str(), "pending" | "sent"))
         .map(|p| p.amount)
         .sum();
+    let unconfirmed = confirm::of_creator(&mut db, me.user_id, &currency).await?;
     Ok(axum::Json(Earnings {
+        awaiting_confirmation: confirm::held(&mut db, me.user_id, &currency).await?,
+        unconfirmed,
         currency,
         available,
         reserve,
@@ -552,6 +563,12 @@ pub async fn earnings(
 pub struct PayoutList {
     pub payouts: Vec<Payout>,
     pub account: PayoutAccount,
+    /// What can be paid now, in the account's currency.
+    pub available: i64,
+    /// Your share of sales awaiting the processor's confirmation: not available yet.
+    pub awaiting_confirmation: i64,
+    /// Those sales, each with its status and reason.
+    pub unconfirmed: Vec<Confirmation>,
 }
 
 /// Your payouts with their expected dates and, when held, the reason (creators).
@@ -563,9 +580,14 @@ pub async fn my_payouts(
 ) -> ApiResult<axum::Json<PayoutList>> {
     creator(&me)?;
     let mut db = state.store.conn().await?;
+    let account = payouts::account(&mut db, me.user_id).await?;
+    let cur = account.currency.clone();
     Ok(axum::Json(PayoutList {
         payouts: payouts::of_creator(&mut db, me.user_id).await?,
-        account: payouts::account(&mut db, me.user_id).await?,
+        available: payouts::available(&mut db, me.user_id, &cur).await?,
+        awaiting_confirmation: confirm::held(&mut db, me.user_id, &cur).await?,
+        unconfirmed: confirm::of_creator(&mut db, me.user_id, &cur).await?,
+        account,
     }))
 }
 
@@ -843,6 +865,64 @@ pub async fn refund_charge(
             status: status.into(),
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// What finance checked (kept in the audit log).
+    pub reason: String,
+}
+
+/// Confirm by hand a charge waiting for its processor's confirmation (pending, manual,
+/// denied or overdue), after checking it in the processor's console: the creator's share
+/// becomes available for payout (finance, admin; audited).
+#[utoipa::path(post, path = "/api/v1/payments/charges/{id}/confirm", tag = "payments", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ConfirmRequest,
+    responses((status = 200, body = Confirmation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn confirm_charge(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    Auth(me): Auth,
+    Path(id): Path<i64>,
+    Json(r): Json<ConfirmRequest>,
+) -> ApiResult<axum::Json<Confirmation>> {
+    finance(&me)?;
+    let mut tx = state.store.begin().await?;
+    let c = confirm::confirm_by_hand(&mut tx, id, &r.reason, &actor.with_user(me.user_id)).await?;
+    tx.commit().await?;
+    Ok(axum::Json(c))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ConfirmationQuery {
+    /// `pending`, `manual`, `denied`, `overdue`, `confirmed` or `reversed`; default every one
+    /// still waiting (the first four).
+    pub status: Option<String>,
+    /// 1–500; default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationList {
+    pub confirmations: Vec<Confirmation>,
+}
+
+/// Charges from processors that sign nothing, waiting for (or past) their confirmation from
+/// the processor's records; denied and overdue ones are for finance (finance, admin).
+#[utoipa::path(get, path = "/api/v1/payments/confirmations", tag = "payments", security(("bearer" = [])),
+    params(ConfirmationQuery),
+    responses((status = 200, body = ConfirmationList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn confirmations(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    Query(q): Query<ConfirmationQuery>,
+) -> ApiResult<axum::Json<ConfirmationList>> {
+    finance(&me)?;
+    let mut db = state.store.conn().await?;
+    Ok(axum::Json(ConfirmationList {
+        confirmations: confirm::list(&mut db, q.status.as_deref(), q.limit.unwrap_or(100)).await?,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

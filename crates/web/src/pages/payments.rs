@@ -175,6 +175,8 @@ fn refusal(e: impl Into<ApiError>) -> Result<(StatusCode, String), ApiError> {
         "gift_card_redeemed" => "This gift card has been redeemed already.".into(),
         "subscription_expired" => "This subscription has ended.".into(),
         "not_resumable" => "This subscription cannot be resumed.".into(),
+        "not_awaiting_confirmation" => "This charge is not waiting for a confirmation.".into(),
+        "not_failed" => "Only a failed call can be asked again.".into(),
         "not_found" => "That does not exist, or is not yours.".into(),
         _ => {
             let mut m = e.message.clone();
@@ -1442,6 +1444,10 @@ pub struct EarningsPage {
     pub available: String,
     pub reserve: String,
     pub in_payout: String,
+    /// Your share of sales awaiting the processor's confirmation ("" when none).
+    pub awaiting: String,
+    /// Those sales: (charge, amount held, status, reason).
+    pub unconfirmed: Vec<(i64, String, String, String)>,
     /// The statement for the last 30 days: (label, amount) lines, and the totals.
     pub period: String,
     pub lines: Vec<(String, String)>,
@@ -1497,6 +1503,8 @@ async fn earnings_render(
         .map(|p| p.amount)
         .sum();
     let account = payouts::account(&mut db, me.user_id).await?;
+    let awaiting = fanz_payments::confirm::held(&mut db, me.user_id, currency).await?;
+    let unconfirmed = fanz_payments::confirm::of_creator(&mut db, me.user_id, currency).await?;
     let sales = apply::charges_of_creator(&mut db, me.user_id, 20).await?;
     let sales = charge_lines(&mut db, sales, false).await?;
     let promos = checkout::promos(&mut db, me.user_id).await?;
@@ -1542,6 +1550,24 @@ async fn earnings_render(
             available: money(available, currency),
             reserve: money(reserve, currency),
             in_payout: money(in_payout, currency),
+            awaiting: if awaiting > 0 {
+                money(awaiting, currency)
+            } else {
+                String::new()
+            },
+            unconfirmed: unconfirmed
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.charge_id,
+                        money(c.held, &c.currency),
+                        awaiting_label(&c.status).to_owned(),
+                        c.reason.unwrap_or_else(|| {
+                            format!("{} has not confirmed this sale yet", c.processor)
+                        }),
+                    )
+                })
+                .collect(),
             period: format!("{} – {}", day(from), day(to)),
             lines,
             total_earnings: money(st.total_earnings, currency),
@@ -1587,6 +1613,16 @@ async fn earnings_render(
                 .collect(),
         },
     )))
+}
+
+/// What a creator reads for a confirmation's status.
+fn awaiting_label(status: &str) -> &'static str {
+    match status {
+        "pending" => "awaiting confirmation",
+        "manual" => "awaiting finance",
+        "denied" => "denied by the processor",
+        _ => "overdue: with finance",
+    }
 }
 
 fn creator_only(pc: &PageCluster, me: &Principal, csrf: &CsrfToken) -> Option<Response> {
@@ -1775,6 +1811,35 @@ pub struct ConsolePage {
     pub fan: String,
     /// The charge the refund form is filled in with ("" for none).
     pub charge: String,
+    /// Calls to processors' APIs that failed or are still on their way.
+    pub calls: Vec<CallLine>,
+    /// Charges waiting for their processor's confirmation.
+    pub unconfirmed: Vec<UnconfirmedLine>,
+}
+
+/// A processor call as the console lists it.
+pub struct CallLine {
+    pub id: i64,
+    pub processor: String,
+    pub op: String,
+    pub what: String,
+    pub status: String,
+    pub attempts: i64,
+    pub answer: String,
+    pub when: String,
+    pub retryable: bool,
+}
+
+/// A charge waiting for its processor's confirmation.
+pub struct UnconfirmedLine {
+    pub charge_id: i64,
+    pub processor: String,
+    pub creator: String,
+    pub amount: String,
+    pub held: String,
+    pub status: String,
+    pub reason: String,
+    pub when: String,
 }
 
 /// A charge as the console lists it, with a way to refund it when it can be.
@@ -1981,6 +2046,59 @@ async fn console_render(
         .map(note_line)
         .collect();
     let ratios = crate::api::payments::ratio_list(state, &mut db, 30).await?;
+    let mut open_calls = Vec::new();
+    for status in ["failed", "retrying", "queued"] {
+        open_calls.extend(fanz_payments::calls::list(&mut db, Some(status), 50).await?);
+    }
+    open_calls.sort_by_key(|c| std::cmp::Reverse(c.id));
+    let calls = open_calls
+        .into_iter()
+        .map(|c| CallLine {
+            what: match (c.op.as_str(), c.subscription_id, c.charge_id) {
+                ("cancel", Some(s), _) => format!("subscription #{s}"),
+                ("refund", _, Some(ch)) => format!(
+                    "charge #{ch}{}",
+                    c.amount
+                        .map(|a| format!(" · {}", money(a, c.currency.as_deref().unwrap_or("USD"))))
+                        .unwrap_or_default()
+                ),
+                ("confirm", _, _) => format!("charges on {}", c.cluster),
+                _ => String::new(),
+            },
+            retryable: c.status == "failed",
+            answer: c
+                .last_error
+                .clone()
+                .or_else(|| c.detail.clone())
+                .unwrap_or_else(|| "not asked yet".into()),
+            when: stamp(c.updated_at),
+            id: c.id,
+            processor: c.processor,
+            op: c.op,
+            status: c.status,
+            attempts: c.attempts,
+        })
+        .collect();
+    let mut unconfirmed = Vec::new();
+    for u in fanz_payments::confirm::list(&mut db, None, 100).await? {
+        let creator = match u.creator_id {
+            Some(id) => fanz_profiles::get_by_user(&mut db, id)
+                .await
+                .map(|p| format!("@{}", p.handle))
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        unconfirmed.push(UnconfirmedLine {
+            charge_id: u.charge_id,
+            processor: u.processor,
+            creator,
+            amount: money(u.amount, &u.currency),
+            held: money(u.held, &u.currency),
+            status: u.status,
+            reason: u.reason.unwrap_or_default(),
+            when: stamp(u.charged_at),
+        });
+    }
     drop(db);
     let base = &pc.base;
     let mut filters = vec![(
@@ -2023,6 +2141,8 @@ async fn console_render(
             charges: listed,
             fan: ask.fan.unwrap_or_default(),
             charge: ask.charge.map(|c| c.to_string()).unwrap_or_default(),
+            calls,
+            unconfirmed,
         },
     )))
 }
@@ -2049,6 +2169,14 @@ async fn console_get(
             "Refund of charge #{}: {}.",
             q.get("id").map(String::as_str).unwrap_or(""),
             q.get("how").map(String::as_str).unwrap_or("done")
+        ),
+        "retry" => format!(
+            "Processor call #{} queued again.",
+            q.get("id").map(String::as_str).unwrap_or("")
+        ),
+        "confirm" => format!(
+            "Charge #{} confirmed: its share is available for payout.",
+            q.get("id").map(String::as_str).unwrap_or("")
         ),
         _ => "Done.".to_string(),
     });
@@ -2165,6 +2293,47 @@ async fn console_post(
                     Ok(go(
                         &pc,
                         &format!("/admin/payments?done=refund&id={id}&how={how}"),
+                    ))
+                }
+                Err(e) => {
+                    drop(tx);
+                    let (status, text) = refusal(e)?;
+                    fail(text, status).await
+                }
+            }
+        }
+        "retry" => {
+            let Some(id) = id_of(&form, "id") else {
+                return fail("Which call?".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
+            };
+            let mut tx = state.store.begin().await?;
+            match fanz_payments::calls::retry(&mut tx, id, &actor).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    Ok(go(
+                        &pc,
+                        &format!("/admin/payments?done=retry&id={id}#calls-h"),
+                    ))
+                }
+                Err(e) => {
+                    drop(tx);
+                    let (status, text) = refusal(e)?;
+                    fail(text, status).await
+                }
+            }
+        }
+        "confirm" => {
+            let Some(id) = id_of(&form, "charge_id") else {
+                return fail("Which charge?".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
+            };
+            let reason = field(&form, "reason");
+            let mut tx = state.store.begin().await?;
+            match fanz_payments::confirm::confirm_by_hand(&mut tx, id, &reason, &actor).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    Ok(go(
+                        &pc,
+                        &format!("/admin/payments?done=confirm&id={id}#unconfirmed-h"),
                     ))
                 }
                 Err(e) => {

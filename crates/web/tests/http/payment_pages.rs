@@ -17,6 +17,33 @@ on_both_backends!(
     wallet_earnings_and_console_pages
 );
 
+on_both_backends!(
+    config = super::ccbill_config;
+    unconfirmed_charges_and_processor_calls_on_the_pages
+);
+
+/// The sandbox, and a CCBill account without Data Link credentials: its charges wait for
+/// finance, and its cancels fail for want of them.
+pub fn ccbill_config(c: &mut Config) {
+    sandbox_config(c);
+    c.payments.processors.insert(
+        "default".into(),
+        [(
+            "ccbill".to_owned(),
+            fanz_config::payments::ProcessorSettings {
+                enabled: true,
+                account: Some("900100".into()),
+                sub_account: Some("0000".into()),
+                secret: Some("salt".into()),
+                form_id: Some("flex-1".into()),
+                allow_ips: vec!["127.0.0.0/8".into()],
+                ..Default::default()
+            },
+        )]
+        .into(),
+    );
+}
+
 pub fn sandbox_config(c: &mut Config) {
     c.payments.sandbox = true;
     c.payments.sandbox_secret = "test-secret".into();
@@ -713,4 +740,164 @@ async fn wallet_earnings_and_console_pages(app: TestApp) {
     )
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// A CCBill sale (a processor that signs nothing) waits on the creator's earnings page as
+/// "awaiting finance"; the console lists it with a Confirm form and the fan's failed CCBill
+/// cancel with a Retry form; both are finance's alone and need the CSRF token; once confirmed,
+/// the earnings page no longer shows it.
+async fn unconfirmed_charges_and_processor_calls_on_the_pages(app: TestApp) {
+    let cora = creator(&app, "pay_cora", &["girlfanz"]).await;
+    let silver = tier(&app, &cora, "Silver", 999).await;
+    let (fan, _) = app.user("pay_cfan").await;
+    let res = app
+        .post(
+            "/api/v1/checkout",
+            json!({"kind": "subscription", "tier_id": silver, "processor": "ccbill"}),
+            Some(&fan),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let c: Value = res.json().await.unwrap();
+    let body = json!({"subscriptionId": "9001", "transactionId": "t-9001", "clientAccnum": "900100",
+        "clientSubacc": "0000", "timestamp": "2026-12-01 10:00:00", "billedInitialPrice": "9.99",
+        "billedCurrencyCode": "840", "X-fanz_ref": c["reference"]});
+    let res = app
+        .client
+        .post(app.url("/api/v1/payments/webhooks/ccbill?clientAccnum=900100&clientSubacc=0000&eventType=NewSaleSuccess&eventGroupType=Subscription"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let (creator_b, _) = signed_in(&app, "pay_cora@example.com").await;
+    let (status, html) = page(&creator_b, &app, "/studio/earnings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Awaiting confirmation") && html.contains("awaiting finance"),
+        "{html}"
+    );
+    assert!(html.contains("CCBill needs api_user"));
+
+    // The fan cancels: CCBill cannot be asked without credentials, so the call fails.
+    let subs: Value = app
+        .get("/api/v1/me/subscriptions", Some(&fan))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sid = subs["subscriptions"][0]["id"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/subscriptions/{sid}/cancel"),
+            json!({}),
+            Some(&fan),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    app.admin().await;
+    let (ops, ops_csrf) = signed_in(&app, "root@example.com").await;
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = page(&ops, &app, "/admin/payments").await.1;
+        if html.contains("Retry call") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        html.contains("Processor API calls") && html.contains("Retry call"),
+        "{html}"
+    );
+    assert!(html.contains("Charges awaiting confirmation") && html.contains("Confirm charge"));
+    let call_id = {
+        let needle = "aria-label=\"Retry call ";
+        let at = html.find(needle).unwrap() + needle.len();
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+    let charge_id = {
+        let needle = "aria-label=\"Confirm charge ";
+        let at = html.find(needle).unwrap() + needle.len();
+        html[at..].split('"').next().unwrap().to_owned()
+    };
+
+    // Not for the fan or the creator; not without the CSRF token; not without a reason.
+    let (fan_b, fan_csrf) = signed_in(&app, "pay_cfan@example.com").await;
+    for (path, field, id) in [
+        ("/admin/payments/confirm", "charge_id", &charge_id),
+        ("/admin/payments/retry", "id", &call_id),
+    ] {
+        let res = form(
+            &fan_b,
+            &app,
+            path,
+            &[("csrf", &fan_csrf), (field, id), ("reason", "mine")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        page(&creator_b, &app, "/admin/payments").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/confirm",
+        &[("charge_id", &charge_id), ("reason", "checked")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("csrf", &ops_csrf),
+            ("charge_id", &charge_id),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Finance asks CCBill again, and confirms the sale by hand.
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/retry",
+        &[("csrf", &ops_csrf), ("id", &call_id)],
+    )
+    .await;
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/admin/payments?done=retry&id={call_id}#calls-h")
+    );
+    let res = form(
+        &ops,
+        &app,
+        "/admin/payments/confirm",
+        &[
+            ("csrf", &ops_csrf),
+            ("charge_id", &charge_id),
+            ("reason", "approved in CCBill's admin"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&res),
+        format!("{SITE}/admin/payments?done=confirm&id={charge_id}#unconfirmed-h")
+    );
+    let (_, html) = page(
+        &ops,
+        &app,
+        &format!("/admin/payments?done=confirm&id={charge_id}"),
+    )
+    .await;
+    assert!(html.contains(&format!("Charge #{charge_id} confirmed")));
+    assert!(!html.contains(&format!("Confirm charge {charge_id}\"")));
+    let (_, html) = page(&creator_b, &app, "/studio/earnings").await;
+    assert!(!html.contains("Awaiting confirmation"), "{html}");
 }

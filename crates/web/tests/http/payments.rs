@@ -58,6 +58,8 @@ pub async fn spawn(backend: fanz_store::Backend, btcpay_url: Option<String>) -> 
         c.payments.sandbox_secret = SECRET.into();
         c.payments.apply_attempts = 3;
         c.payments.sandbox_chargeback_after_secs = 1;
+        // Ask processors to confirm charges at every sweep (5 s) instead of once an hour.
+        c.payments.confirm_interval_secs = 0;
         let api = btcpay_url.unwrap_or_else(|| "http://127.0.0.1:9".into());
         let ccbill = fanz_config::payments::ProcessorSettings {
             enabled: true,
@@ -699,7 +701,8 @@ type Hits = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// A stand-in processor API on loopback: BTCPay's invoice and refund endpoints and CCBill's
 /// Data Link. It records every request; its first refund fails with 503 and its first cancel
-/// with CCBill's -7 (both temporary), and subscription `gone` is unknown to it (-3).
+/// with CCBill's -7 (both temporary), and subscription `gone` is unknown to it (-3). Its
+/// Data Link extract reports sale 8001 for 9.99 and sale 8002 for 4.00 (and nothing else).
 async fn fake_processor() -> (String, Hits) {
     use axum::extract::{Path as P, RawQuery};
     use axum::http::HeaderMap;
@@ -715,7 +718,7 @@ async fn fake_processor() -> (String, Hits) {
             .unwrap_or("")
             .to_owned()
     };
-    let (h1, h2) = (hits.clone(), hits.clone());
+    let (h1, h2, h3) = (hits.clone(), hits.clone(), hits.clone());
     let router = axum::Router::new()
         .route(
             "/api/v1/stores/{store}/invoices",
@@ -769,6 +772,22 @@ async fn fake_processor() -> (String, Hits) {
                 }
             }),
         );
+    let router = router.route(
+        "/data/main.cgi",
+        get(move |RawQuery(q): RawQuery| {
+            let hits = h3.clone();
+            async move {
+                let q = q.unwrap_or_default();
+                hits.lock()
+                    .unwrap()
+                    .push(format!("GET /data/main.cgi?{q} |  | "));
+                concat!(
+                    "\"NEW\",\"900100\",\"0000\",\"8001\",\"20261201100000\",\"Cora\",\"Fan\",\"cora@example.com\",\"\",\"1\",\"9.99\",\"30\",\"9.99\",\"30\",\"1\",\"VISA\"\n",
+                    "\"NEW\",\"900100\",\"0000\",\"8002\",\"20261201100000\",\"Dex\",\"Fan\",\"dex@example.com\",\"\",\"1\",\"4.00\",\"30\",\"9.99\",\"30\",\"1\",\"VISA\"\n"
+                )
+            }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -1608,6 +1627,26 @@ mod live_processor_calls {
     }
 }
 
+mod unsigned_charges_wait_for_confirmation {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let (url, hits) = super::fake_processor().await;
+        let app = super::spawn(fanz_store::Backend::Sqlite, Some(url))
+            .await
+            .expect("sqlite app");
+        super::unsigned_charges_wait_for_confirmation(app, hits).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let (url, hits) = super::fake_processor().await;
+        match super::spawn(fanz_store::Backend::Postgres, Some(url)).await {
+            Some(app) => super::unsigned_charges_wait_for_confirmation(app, hits).await,
+            None => eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+        }
+    }
+}
+
 /// A new fan `handle` subscribed to `tier` through CCBill (its NewSaleSuccess for CCBill
 /// subscription `subscription`, from an allowed address): the fan's token and subscription id.
 async fn ccbill_subscriber(
@@ -1967,5 +2006,262 @@ async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
     assert_eq!(count("applied"), 26);
     assert_eq!(count("rejected"), 1);
     assert_eq!(count("retrying"), 1, "the early refund waits for its sale");
+    books_verify(&app, &admin).await;
+}
+
+/// The creator's earnings: (available, awaiting confirmation, the unconfirmed sales).
+async fn earnings_of(app: &TestApp, token: &str) -> (i64, i64, Vec<Value>) {
+    let res = app.get("/api/v1/creators/me/earnings", Some(token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    (
+        v["available"].as_i64().unwrap(),
+        v["awaiting_confirmation"].as_i64().unwrap(),
+        v["unconfirmed"].as_array().unwrap().clone(),
+    )
+}
+
+/// The confirmation finance sees for `charge` once `pick` holds (the sweep and the job run).
+async fn wait_confirmation(app: &TestApp, admin: &str, charge: i64, status: &str) -> Value {
+    for _ in 0..300 {
+        let res = app
+            .get(
+                &format!("/api/v1/payments/confirmations?status={status}&limit=500"),
+                Some(admin),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.unwrap();
+        if let Some(c) = v["confirmations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["charge_id"] == charge)
+        {
+            return c.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("charge {charge} never became {status}");
+}
+
+/// CCBill signs nothing: its sales credit the creator's books but are not available for payout
+/// until CCBill's Data Link extract confirms them (sale 8001); one it reports with another
+/// amount (8002) is denied, never available, and listed for finance, who confirms it by hand
+/// (audited; creators and fans are refused). A sandbox sale (signed) is available at once. A
+/// payout over the confirmed amount is refused with the reason. The books balance throughout.
+async fn unsigned_charges_wait_for_confirmation(app: TestApp, hits: Hits) {
+    let admin = app.admin().await;
+    let (ctoken, cid, tier, _, _) = shop(&app, "conny").await;
+    let res = app.client.put(app.url("/api/v1/creators/me/payout-method")).bearer_auth(&ctoken)
+        .json(&json!({"method": "sandbox", "destination": "conny's account", "schedule": "on_request"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // A sandbox tip (signed): available at once.
+    let (tipper, _) = app.user("tipper").await;
+    let t = checkout(
+        &app,
+        &tipper,
+        json!({"kind": "tip", "creator_id": cid, "amount": 5000, "processor": "sandbox"}),
+    )
+    .await;
+    assert_eq!(notify(&app, sale(&t, "ctip")).await, StatusCode::OK);
+    let account = format!("creator_payable:{cid}:USD");
+    let after_tip = balance(&app, &admin, &account).await;
+    assert!(after_tip > 0);
+    let (available, awaiting, unconfirmed) = earnings_of(&app, &ctoken).await;
+    assert_eq!((available, awaiting), (after_tip, 0));
+    assert!(unconfirmed.is_empty());
+
+    // Two CCBill sales: credited to the books, awaiting confirmation, not available.
+    ccbill_subscriber(&app, "cora", tier, "8001").await;
+    let share = balance(&app, &admin, &account).await - after_tip;
+    assert!(share > 0);
+    ccbill_subscriber(&app, "dex", tier, "8002").await;
+    assert_eq!(balance(&app, &admin, &account).await, after_tip + 2 * share);
+    books_verify(&app, &admin).await;
+    let (available, awaiting, unconfirmed) = earnings_of(&app, &ctoken).await;
+    assert_eq!(available, after_tip, "unconfirmed sales are not available");
+    assert!(awaiting == 2 * share || awaiting == share, "{awaiting}");
+    assert!(!unconfirmed.is_empty());
+    assert!(unconfirmed
+        .iter()
+        .all(|u| u["held"] == share && u["processor"] == "ccbill"));
+    let mine: Value = app
+        .get("/api/v1/creators/me/payouts", Some(&ctoken))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["available"], after_tip);
+    assert!(mine["awaiting_confirmation"].as_i64().unwrap() >= share);
+
+    // A payout over what is confirmed is refused, saying why.
+    let body = assert_error(
+        app.post(
+            "/api/v1/creators/me/payouts",
+            json!({"amount": after_tip + 1}),
+            Some(&ctoken),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "awaiting_confirmation",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("awaits the processor's confirmation"),
+        "{body}"
+    );
+
+    // The sweep asks CCBill's Data Link; 8001 is confirmed, 8002 (4.00, not 9.99) denied.
+    let charges: Value = app
+        .get("/api/v1/payments/charges?fan=cora", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let confirmed_charge = charges["charges"][0]["id"].as_i64().unwrap();
+    let charges: Value = app
+        .get("/api/v1/payments/charges?fan=dex", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let denied_charge = charges["charges"][0]["id"].as_i64().unwrap();
+    let c = wait_confirmation(&app, &admin, confirmed_charge, "confirmed").await;
+    assert!(c["reason"].as_str().unwrap().contains("8001"), "{c}");
+    let d = wait_confirmation(&app, &admin, denied_charge, "denied").await;
+    assert!(d["reason"].as_str().unwrap().contains("9.99"), "{d}");
+    let asked: Vec<String> = hits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|h| h.contains("/data/main.cgi"))
+        .cloned()
+        .collect();
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|h| h.contains("transactionTypes=NEW%2CREBILL")
+                && h.contains("clientAccnum=900100")
+                && h.contains("username=dl-user")
+                && h.contains("password=dl-pass")
+                && h.contains("startTime=")),
+        "{asked:?}"
+    );
+    let call = wait_call(&app, &admin, |c| {
+        c["op"] == "confirm"
+            && c["status"] == "done"
+            && c["detail"].as_str().is_some_and(|d| d.contains("1 denied"))
+    })
+    .await;
+    assert_eq!(call["processor"], "ccbill");
+
+    // The confirmed share is available; the denied one never is, whatever the sweeps do.
+    let (available, awaiting, unconfirmed) = earnings_of(&app, &ctoken).await;
+    assert_eq!(available, after_tip + share);
+    assert_eq!(awaiting, share);
+    assert_eq!(unconfirmed.len(), 1);
+    assert_eq!(unconfirmed[0]["charge_id"], denied_charge);
+    assert_eq!(unconfirmed[0]["status"], "denied");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(earnings_of(&app, &ctoken).await.0, after_tip + share);
+    let denied: Value = app
+        .get("/api/v1/payments/confirmations?status=denied", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(denied["confirmations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["charge_id"] == denied_charge));
+    let res = app
+        .post(
+            "/api/v1/creators/me/payouts",
+            json!({"amount": after_tip + share + 1}),
+            Some(&ctoken),
+        )
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "awaiting_confirmation").await;
+    books_verify(&app, &admin).await;
+
+    // Only finance confirms by hand, with a reason.
+    let path = format!("/api/v1/payments/charges/{denied_charge}/confirm");
+    for who in [&ctoken, &app.user("nosy").await.0] {
+        assert_error(
+            app.post(&path, json!({"reason": "mine"}), Some(who)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    assert_error(
+        app.get("/api/v1/payments/confirmations", Some(&ctoken))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.post(&path, json!({"reason": " "}), Some(&admin)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reason_required",
+    )
+    .await;
+    assert_error(
+        app.post(
+            &format!("/api/v1/payments/charges/{confirmed_charge}/confirm"),
+            json!({"reason": "again"}),
+            Some(&admin),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "not_awaiting_confirmation",
+    )
+    .await;
+    let res = app
+        .post(
+            &path,
+            json!({"reason": "the upgrade was billed 4.00 by agreement; checked in CCBill admin"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "confirmed");
+    assert!(v["decided_by"].as_i64().is_some());
+    let (available, awaiting, unconfirmed) = earnings_of(&app, &ctoken).await;
+    assert_eq!((available, awaiting), (after_tip + 2 * share, 0));
+    assert!(unconfirmed.is_empty());
+    let audit: Value = app
+        .get("/api/v1/admin/audit?limit=50", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let target = format!("charge:{denied_charge}");
+    assert!(
+        audit
+            .to_string()
+            .contains("payments.charge_confirmed_by_hand")
+            && audit.to_string().contains(&target),
+        "{audit}"
+    );
+
+    // Now everything can be paid.
+    let res = app
+        .post(
+            "/api/v1/creators/me/payouts",
+            json!({"amount": after_tip + 2 * share}),
+            Some(&ctoken),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
     books_verify(&app, &admin).await;
 }
