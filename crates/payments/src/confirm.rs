@@ -493,11 +493,16 @@ pub async fn apply_verdicts(
     let actor = Actor::system();
     for (id, v) in verdicts {
         match v {
-            Verdict::Confirmed(detail) => {
+            Verdict::Confirmed(detail) | Verdict::Denied(detail) => {
+                let (status, action) = match v {
+                    Verdict::Confirmed(_) => ("confirmed", "payments.charge_confirmed"),
+                    _ => ("denied", "payments.charge_denied"),
+                };
                 sqlx::query(
-                    "UPDATE charge_confirmations SET status = 'confirmed', reason = $1, decided_at = $2, \
-                     updated_at = $2, queries = queries + 1 WHERE charge_id = $3 AND status = 'pending'",
+                    "UPDATE charge_confirmations SET status = $1, reason = $2, decided_at = $3, \
+                     updated_at = $3, queries = queries + 1 WHERE charge_id = $4 AND status = 'pending'",
                 )
+                .bind(status)
                 .bind(detail)
                 .bind(now)
                 .bind(id)
@@ -506,32 +511,15 @@ pub async fn apply_verdicts(
                 audit(
                     db,
                     &actor,
-                    "payments.charge_confirmed",
+                    action,
                     Some(&format!("charge:{id}")),
                     json!({"detail": detail}),
                 )
                 .await?;
-            }
-            Verdict::Denied(detail) => {
-                sqlx::query(
-                    "UPDATE charge_confirmations SET status = 'denied', reason = $1, decided_at = $2, \
-                     updated_at = $2, queries = queries + 1 WHERE charge_id = $3 AND status = 'pending'",
-                )
-                .bind(detail)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *db)
-                .await?;
-                audit(
-                    db,
-                    &actor,
-                    "payments.charge_denied",
-                    Some(&format!("charge:{id}")),
-                    json!({"detail": detail}),
-                )
-                .await?;
-                tracing::warn!(charge = id, detail = %detail,
-                    "the processor's records deny a charge; finance must act");
+                if status == "denied" {
+                    tracing::warn!(charge = id, detail = %detail,
+                        "the processor's records deny a charge; finance must act");
+                }
             }
             Verdict::NotFound => {
                 sqlx::query(
