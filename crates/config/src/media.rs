@@ -59,6 +59,13 @@ pub struct MediaConfig {
     pub hls_heights: Vec<u32>,
     /// Length of the muted preview clip.
     pub preview_secs: u32,
+    /// Length of an HLS segment (1 to 10 s). Each segment of a marked video carries one bit
+    /// of the viewer's A/B mark, so shorter segments trace shorter recordings.
+    pub hls_segment_secs: u32,
+    /// Encode every video twice (variants A and B of each segment, B with a faint pattern),
+    /// so each viewer gets a sequence of them that a recording can be traced back by
+    /// (`fanz media trace`). Costs about twice the transcode time and storage of the ladder.
+    pub video_marks: bool,
 }
 
 impl Default for MediaConfig {
@@ -91,6 +98,8 @@ impl Default for MediaConfig {
             transcode_threads: 2,
             hls_heights: vec![240, 360, 480, 720, 1080],
             preview_secs: 4,
+            hls_segment_secs: 4,
+            video_marks: true,
         }
     }
 }
@@ -142,6 +151,12 @@ impl MediaConfig {
             return Err((
                 "media.rendition_widths",
                 "list one or more widths from 16 to 8192".into(),
+            ));
+        }
+        if !(1..=10).contains(&self.hls_segment_secs) {
+            return Err((
+                "media.hls_segment_secs",
+                "must be from 1 to 10 seconds".into(),
             ));
         }
         if self.hls_heights.is_empty()

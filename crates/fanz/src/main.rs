@@ -8,6 +8,7 @@ mod compliance;
 mod demo;
 mod ops;
 mod scale;
+mod trace;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -108,10 +109,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MediaCommand {
-    /// Name the viewer a leaked picture was delivered to, from its forensic mark, with a
-    /// confidence (or say that it cannot). Exit status 1 when no viewer is named.
+    /// Name the viewer a leaked picture or a recording of a video was delivered to, from its
+    /// forensic mark, with a confidence (or say that it cannot). Exit status 1 when no viewer
+    /// is named.
     Trace {
-        /// The leaked copy (JPEG, PNG, WebP or GIF; resized or re-encoded is fine, cropped is not).
+        /// The leaked copy: a picture (JPEG, PNG, WebP or GIF) or a recording of a video (MP4,
+        /// MOV or WebM); resized or re-encoded is fine, cropped is not.
         file: PathBuf,
     },
 }
@@ -483,50 +486,8 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let store = open_store(&config).await?;
             let media = fanz_media::Media::from_config(&config)?;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut db = store.conn().await?;
-            use fanz_media::mark::Trace;
-            match fanz_media::mark::trace_bytes(&media, &mut db, bytes).await? {
-                Trace::UnknownPicture => {
-                    println!(
-                        "cannot trace: no picture on this server looks like {}",
-                        file.display()
-                    );
-                    std::process::exit(1);
-                }
-                Trace::NoViewer {
-                    media_id,
-                    candidates,
-                    best,
-                } => {
-                    println!(
-                        "the picture is media {media_id}, but no viewer's mark stands out among the \
-                         {candidates} it was delivered to marked (best correlation {best:.3}): \
-                         cannot name a viewer"
-                    );
-                    std::process::exit(1);
-                }
-                Trace::Viewer {
-                    media_id,
-                    viewer_id,
-                    correlation,
-                    sigmas,
-                    runner_up,
-                    confidence,
-                } => {
-                    let handle = fanz_profiles::get_by_user(&mut db, viewer_id)
-                        .await
-                        .map(|p| format!("@{}", p.handle))
-                        .unwrap_or_else(|_| "an erased account".into());
-                    println!(
-                        "media {media_id} was leaked by {handle} (user {viewer_id}): confidence {confidence:.2} \
-                         (correlation {correlation:.3} with their mark, {sigmas:.0} standard deviations above an \
-                         unmarked copy; next best viewer {runner_up:.3})"
-                    );
-                }
-            }
-            Ok(())
+            trace::run(&media, &mut db, &file).await
         }
         Command::Serve { demo } => serve(config, demo).await,
     }

@@ -70,6 +70,10 @@ pub struct AvLimits {
     pub threads: u32,
     pub heights: Vec<u32>,
     pub preview: Duration,
+    /// The length of an HLS segment, in seconds.
+    pub segment_secs: u32,
+    /// Whether videos get the B variant of each segment ([`crate::abmark`]).
+    pub marks: bool,
 }
 
 impl AvLimits {
@@ -85,6 +89,8 @@ impl AvLimits {
             threads: c.transcode_threads.max(1),
             heights,
             preview: Duration::from_secs(u64::from(c.preview_secs)),
+            segment_secs: c.hls_segment_secs.clamp(1, 10),
+            marks: c.video_marks,
         }
     }
 }
@@ -361,8 +367,7 @@ impl Av {
         self.check(&probe, true)?;
         let (w, h) = probe.video.expect("checked");
         let duration = Duration::from_millis(probe.duration_ms as u64);
-        // A frame a little way in: the first is often black.
-        let at = (duration / 10).min(Duration::from_secs(3));
+        let at = poster_at(duration);
 
         // Poster frame, as PNG; the image code makes the JPEG, teaser and hashes from it.
         let poster_png = out.join("poster.png");
@@ -441,15 +446,30 @@ impl Av {
             .await
             .map_err(|e| AvFailure::Malformed(format!("video (work directory: {e})")))?;
         let rungs = ladder(w, h, &self.limits.heights);
-        let args = self.ladder_args(input, format, &rungs, probe.audio, &hls);
+        let marks = self.limits.marks;
+        let args = self.ladder_args(input, format, &rungs, probe.audio, &hls, marks);
         self.run(&self.ffmpeg, args, deadline, "video").await?;
+        if marks {
+            // ffmpeg lists the B variants in the master playlist too; players must never
+            // see them (each viewer's rung playlist picks A or B per segment).
+            let path = hls.join("master.m3u8");
+            let text = tokio::fs::read_to_string(&path)
+                .await
+                .map_err(|e| AvFailure::Malformed(format!("video (its master playlist: {e})")))?;
+            tokio::fs::write(&path, crate::abmark::without_b(&text))
+                .await
+                .map_err(|e| AvFailure::Malformed(format!("video (its master playlist: {e})")))?;
+        }
         files.push((
             file_rendition("hls/master.m3u8", "m3u8", w, h, &hls.join("master.m3u8")).await?,
             Output::File(hls.join("master.m3u8")),
         ));
+        let variants: &[&str] = if marks { &["", "b"] } else { &[""] };
         for (i, &(rw, rh, _)) in rungs.iter().enumerate() {
-            for (ext, format) in [("m3u8", "m3u8"), ("mp4", "mp4")] {
-                let name = format!("v{i}.{ext}");
+            for (ext, format) in variants.iter().flat_map(|v| {
+                [("m3u8", "m3u8"), ("mp4", "mp4")].map(|(e, f)| (format!("{v}.{e}"), f))
+            }) {
+                let name = format!("v{i}{ext}");
                 let path = hls.join(&name);
                 files.push((
                     file_rendition(&format!("hls/{name}"), format, rw, rh, &path).await?,
@@ -475,6 +495,7 @@ impl Av {
         rungs: &[(u32, u32, u32)],
         audio: bool,
         dir: &Path,
+        marks: bool,
     ) -> Vec<OsString> {
         let mut a = self.input(format, input, None);
         let n = rungs.len();
@@ -483,19 +504,41 @@ impl Av {
             graph.push_str(&format!("[s{i}]"));
         }
         for (i, (w, h, _)) in rungs.iter().enumerate() {
-            graph.push_str(&format!(
-                ";[s{i}]scale={w}:{h},setsar=1,format=yuv420p[o{i}]"
-            ));
+            if marks {
+                // Scaled once, then encoded twice: as it is (A) and with the faint pattern
+                // (B), with the same settings, so the segments fall at the same instants.
+                graph.push_str(&format!(
+                    ";[s{i}]scale={w}:{h},setsar=1,format=yuv420p,split=2[o{i}][q{i}];{}",
+                    crate::abmark::b_filter(&format!("q{i}"), &format!("b{i}"), *w, *h)
+                ));
+            } else {
+                graph.push_str(&format!(
+                    ";[s{i}]scale={w}:{h},setsar=1,format=yuv420p[o{i}]"
+                ));
+            }
         }
         a.extend(os(&["-filter_complex", &graph]));
         let mut map = Vec::new();
-        for (i, (_, _, kbps)) in rungs.iter().enumerate() {
-            a.extend(os(&["-map", &format!("[o{i}]")]));
+        // Output streams: the A rungs, then (when marked) the B rungs, named `<i>` and
+        // `<i>b` (`v0.mp4`, `v0b.mp4`, …).
+        let outputs = rungs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("o{i}"), i.to_string(), r))
+            .chain(
+                rungs
+                    .iter()
+                    .enumerate()
+                    .filter(|_| marks)
+                    .map(|(i, r)| (format!("b{i}"), format!("{i}b"), r)),
+            );
+        for (i, (label, name, (_, _, kbps))) in outputs.enumerate() {
+            a.extend(os(&["-map", &format!("[{label}]")]));
             if audio {
                 a.extend(os(&["-map", "0:a:0"]));
-                map.push(format!("v:{i},a:{i}"));
+                map.push(format!("v:{i},a:{i},name:{name}"));
             } else {
-                map.push(format!("v:{i}"));
+                map.push(format!("v:{i},name:{name}"));
             }
             a.extend(os(&[
                 &format!("-b:v:{i}"),
@@ -514,7 +557,10 @@ impl Av {
             "-profile:v",
             "high",
             "-force_key_frames",
-            "expr:gte(t,n_forced*2)",
+            &format!(
+                "expr:gte(t,n_forced*{})",
+                keyframe_secs(self.limits.segment_secs)
+            ),
             "-sc_threshold",
             "0",
             // x264's version and settings string (an SEI unit) is dropped too.
@@ -530,7 +576,7 @@ impl Av {
             "-f",
             "hls",
             "-hls_time",
-            "4",
+            &self.limits.segment_secs.to_string(),
             "-hls_playlist_type",
             "vod",
             "-hls_segment_type",
@@ -546,6 +592,59 @@ impl Av {
         a.push(dir.join("v%v.mp4").into_os_string());
         a.push(dir.join("v%v.m3u8").into_os_string());
         a
+    }
+
+    /// One frame of `input` at `at`, at most 1280 wide, as PNG (for finding which video a
+    /// recording is of).
+    pub async fn frame_png(
+        &self,
+        input: &Path,
+        format: &str,
+        at: Duration,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, AvFailure> {
+        let mut a = self.input(format, input, Some(at));
+        a.extend(os(&[
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale='min(1280,iw)':-2",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+            "pipe:1",
+        ]));
+        self.run(&self.ffmpeg, a, deadline, "video").await
+    }
+
+    /// The frames of `input`'s first video stream from its first frame on, `fps` a second,
+    /// each shrunk to `w`×`h` greyscale (one byte a pixel, frame after frame). At most
+    /// 16 MiB are kept: choose `fps` so the whole length fits.
+    pub async fn gray_frames(
+        &self,
+        input: &Path,
+        format: &str,
+        (w, h): (u32, u32),
+        fps: f64,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, AvFailure> {
+        let mut a = self.input(format, input, None);
+        a.extend(os(&[
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            &format!("setpts=PTS-STARTPTS,fps={fps:.4},scale={w}:{h}:flags=area,format=gray"),
+            "-f",
+            "rawvideo",
+            "pipe:1",
+        ]));
+        self.run(&self.ffmpeg, a, deadline, "video").await
     }
 
     /// Process audio: AAC in MP4 and a waveform picture, written under `out`.
@@ -617,6 +716,22 @@ impl Av {
                 ),
             ],
         })
+    }
+}
+
+/// Where a video's poster frame is taken: a little way in (the first frame is often black).
+pub fn poster_at(duration: Duration) -> Duration {
+    (duration / 10).min(Duration::from_secs(3))
+}
+
+/// The keyframe interval for `segment` second segments: 2 s, or 1 s when that does not
+/// divide the segment, so every segment starts on a keyframe at the same instant in every
+/// rung and variant.
+fn keyframe_secs(segment: u32) -> u32 {
+    if segment % 2 == 0 {
+        2
+    } else {
+        1
     }
 }
 

@@ -138,6 +138,9 @@ struct Claims {
     v: Option<i64>,
     /// Expiry, seconds since the epoch.
     e: i64,
+    /// Only these bytes of the rendition: `[offset, length]` (one HLS segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<[u64; 2]>,
 }
 
 /// What a valid token allows.
@@ -149,6 +152,10 @@ pub struct Grant {
     pub viewer_id: Option<i64>,
     /// Seconds since the epoch.
     pub expires_at: i64,
+    /// Only these bytes of the rendition may be read: `(offset, length)`. A segment of an
+    /// HLS rung is signed so, so its URL reads that segment and nothing else (in particular
+    /// not the other variant's: [`crate::abmark`]).
+    pub slice: Option<(u64, u64)>,
 }
 
 /// Why a token was refused.
@@ -160,6 +167,8 @@ pub enum UrlError {
     Expired,
     #[error("the media URL was issued to someone else")]
     WrongViewer,
+    #[error("the media URL does not cover the bytes asked for")]
+    OutsideSlice,
 }
 
 fn mac(key: &Key, claims_b64: &str) -> Vec<u8> {
@@ -179,11 +188,24 @@ pub fn sign(
     viewer_id: Option<i64>,
     expires_at: i64,
 ) -> String {
+    sign_slice(keys, media_id, rendition, viewer_id, expires_at, None)
+}
+
+/// A token like [`sign`]'s that reads only `slice` (`(offset, length)`) of the rendition.
+pub fn sign_slice(
+    keys: &UrlKeys,
+    media_id: i64,
+    rendition: &str,
+    viewer_id: Option<i64>,
+    expires_at: i64,
+    slice: Option<(u64, u64)>,
+) -> String {
     let claims = Claims {
         m: media_id,
         r: rendition.to_owned(),
         v: viewer_id,
         e: expires_at,
+        s: slice.map(|(o, l)| [o, l]),
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
     let sig = URL_SAFE_NO_PAD.encode(mac(&keys.current, &payload));
@@ -246,6 +268,7 @@ pub fn verify(
         rendition: claims.r,
         viewer_id: claims.v,
         expires_at: claims.e,
+        slice: claims.s.map(|[o, l]| (o, l)),
     })
 }
 
@@ -277,6 +300,20 @@ mod tests {
         // Another server's key.
         assert_eq!(
             verify(&UrlKeys::ephemeral(), &t, 999, Some(42)),
+            Err(UrlError::Invalid)
+        );
+        // A slice is part of what is signed.
+        let part = sign_slice(&keys, 7, "hls/v0.mp4", Some(42), 1_000, Some((100, 50)));
+        let g = verify(&keys, &part, 1, Some(42)).unwrap();
+        assert_eq!(g.slice, Some((100, 50)));
+        let (kid, rest) = part.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&serde_json::json!({"m": 7, "r": "hls/v0b.mp4", "v": 42, "e": 1000, "s": [100, 50]}))
+                .unwrap(),
+        );
+        assert_eq!(
+            verify(&keys, &format!("{kid}.{forged}.{sig}"), 1, Some(42)),
             Err(UrlError::Invalid)
         );
         let public = sign(&keys, 7, "teaser.jpg", None, 1_000);

@@ -13,6 +13,7 @@
 //! own vault. It must never deliver an original (they keep the uploader's metadata), nor take
 //! an object key from user input.
 
+pub mod abmark;
 pub mod av;
 pub mod delivery;
 pub mod hls;

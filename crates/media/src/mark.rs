@@ -286,12 +286,12 @@ pub enum Trace {
 /// The PDQ distance up to which a picture is looked at as the copy's source (re-encoding and
 /// resizing move a photograph's hash by a few bits, flat or synthetic pictures' by more;
 /// unrelated pictures are about 128 apart).
-const NEAR: u32 = 64;
+pub(crate) const NEAR: u32 = 64;
 /// The correlation of 32×32 greyscale thumbnails above which a copy is of the picture.
-const SAME_PICTURE: f32 = 0.9;
+pub(crate) const SAME_PICTURE: f32 = 0.9;
 
 /// How alike two pictures look: the correlation of their 32×32 greyscale thumbnails.
-fn similarity(a: &image::DynamicImage, b: &image::DynamicImage) -> f32 {
+pub(crate) fn similarity(a: &image::DynamicImage, b: &image::DynamicImage) -> f32 {
     let thumb = |i: &image::DynamicImage| -> Vec<f32> {
         let t = i.resize_exact(32, 32, FilterType::Triangle).to_luma8();
         let v: Vec<f32> = t.pixels().map(|p| f32::from(p.0[0])).collect();

@@ -309,6 +309,7 @@ impl From<fanz_media::MediaError> for ApiError {
             E::Url(UrlError::Invalid) => (StatusCode::FORBIDDEN, "media_url_invalid"),
             E::Url(UrlError::Expired) => (StatusCode::FORBIDDEN, "media_url_expired"),
             E::Url(UrlError::WrongViewer) => (StatusCode::FORBIDDEN, "media_url_wrong_viewer"),
+            E::Url(UrlError::OutsideSlice) => (StatusCode::FORBIDDEN, "media_url_outside_segment"),
             E::Storage(_) => {
                 tracing::error!(error = %e, "media storage failed");
                 return ApiError::new(

@@ -632,9 +632,19 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
         }
         _ => (item.rendition_key(&rendition), rendition.bytes),
     };
+    // A URL signed for one segment reads those bytes only (`(first, last)`).
+    let slice = match grant.slice {
+        Some((o, l)) if l > 0 && o.checked_add(l).is_some_and(|end| end <= total) => {
+            Some((o, o + l - 1))
+        }
+        Some(_) => {
+            return Err(fanz_media::MediaError::Url(fanz_media::UrlError::OutsideSlice).into())
+        }
+        None => None,
+    };
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => match parse_range(r, total) {
-            RangeAsk::Whole => None,
+            RangeAsk::Whole => slice,
             RangeAsk::Part(a, b) => Some((a, b)),
             RangeAsk::Unsatisfiable => {
                 let mut res = ApiError::new(
@@ -650,8 +660,13 @@ async fn deliver_inner(state: &AppState, token: &str, headers: &HeaderMap) -> Ap
                 return Ok(res);
             }
         },
-        None => None,
+        None => slice,
     };
+    if let Some((first, last)) = slice {
+        if range.is_none_or(|(a, b)| a < first || b > last) {
+            return Err(fanz_media::MediaError::Url(fanz_media::UrlError::OutsideSlice).into());
+        }
+    }
     let got = state
         .media
         .objects
@@ -699,33 +714,37 @@ fn cache_control(res: &mut Response, grant: &fanz_media::Grant) {
     );
 }
 
-/// The largest playlist read (a ladder's playlists are a few KiB per hour of video).
-const MAX_PLAYLIST_BYTES: u64 = 4 << 20;
-
-/// An HLS playlist with every URI in it signed for the grant's viewer. The URIs outlive the
-/// playlist's own URL by the item's duration (and a minute), so a video started just before
-/// its URL expires still plays to the end.
+/// An HLS playlist with every URI in it signed for the grant's viewer (a rung of a marked
+/// video is the viewer's own sequence of A and B segments: `fanz_media::abmark`); a URI read
+/// by a byte range is signed for those bytes only. The URIs outlive the playlist's own URL
+/// by the item's duration (and a minute), so a video started just before its URL expires
+/// still plays to the end.
 async fn playlist(
     state: &AppState,
     item: &MediaItem,
     rendition: &Rendition,
     grant: &fanz_media::Grant,
 ) -> ApiResult<Response> {
-    let stored = state
+    let text = state
         .media
-        .objects
-        .read_all(&item.rendition_key(rendition), MAX_PLAYLIST_BYTES)
+        .rung_playlist(&state.store, item, rendition, grant.viewer_id)
         .await?;
-    let text = std::str::from_utf8(&stored).map_err(|_| fanz_media::MediaError::NotFound)?;
     let expires = grant
         .expires_at
         .saturating_add(item.duration_ms.unwrap_or(0).max(0) / 1000 + 60);
     let keys = &state.media.keys;
-    let body = fanz_media::hls::rewrite(text, &rendition.name, |name| {
+    let body = fanz_media::hls::rewrite(&text, &rendition.name, |name, range| {
         item.rendition(name).map(|_| {
             format!(
                 "/media/{}/{}",
-                fanz_media::delivery::sign(keys, item.id, name, grant.viewer_id, expires),
+                fanz_media::delivery::sign_slice(
+                    keys,
+                    item.id,
+                    name,
+                    grant.viewer_id,
+                    expires,
+                    range
+                ),
                 name.rsplit('/').next().unwrap_or(name)
             )
         })

@@ -48,6 +48,7 @@ media_tests!(
     hls_only_for_the_entitled_viewer,
     without_ffmpeg_video_is_refused,
     a_leaked_picture_names_its_viewer,
+    a_recorded_video_names_its_viewer,
 );
 
 /// Settings a test needs besides the defaults.
@@ -58,6 +59,10 @@ fn settings(test: &str, c: &mut Config) {
     }
     if test == "bad_video_fails_with_a_clear_state" {
         c.media.max_duration_secs = 3;
+    }
+    if test == "a_recorded_video_names_its_viewer" {
+        // One bit of the mark per second of video.
+        c.media.hls_segment_secs = 1;
     }
     if test == "without_ffmpeg_video_is_refused" {
         c.media.ffmpeg = "/nonexistent/ffmpeg".into();
@@ -1783,5 +1788,329 @@ async fn a_leaked_picture_names_its_viewer(app: TestApp) {
             .await
             .unwrap(),
         Trace::UnknownPicture
+    );
+}
+
+// ---- A/B marks on video ----
+
+/// One byte-ranged URI of a delivered rung playlist.
+#[derive(Debug, Clone)]
+struct Part {
+    url: String,
+    offset: u64,
+    len: u64,
+}
+
+/// The init section and the segments of a delivered rung playlist.
+fn parts(playlist: &str) -> (Part, Vec<Part>) {
+    let mut init = None;
+    let mut segments = Vec::new();
+    let mut range = None;
+    let split = |r: &str| {
+        let (l, o) = r.split_once('@').unwrap();
+        (o.parse::<u64>().unwrap(), l.parse::<u64>().unwrap())
+    };
+    for line in playlist.lines() {
+        if let Some(rest) = line.strip_prefix("#EXT-X-MAP:URI=\"") {
+            let (url, attrs) = rest.split_once('"').unwrap();
+            let r = attrs.split("BYTERANGE=\"").nth(1).unwrap();
+            let (offset, len) = split(&r[..r.find('"').unwrap()]);
+            init = Some(Part {
+                url: url.to_owned(),
+                offset,
+                len,
+            });
+        } else if let Some(r) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            range = Some(split(r));
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let (offset, len) = range.take().expect("a byte range per segment");
+            segments.push(Part {
+                url: line.trim().to_owned(),
+                offset,
+                len,
+            });
+        }
+    }
+    (init.expect("an init section"), segments)
+}
+
+async fn read_part(app: &TestApp, p: &Part, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&p.url))
+        .bearer_auth(token)
+        .header(
+            "range",
+            format!("bytes={}-{}", p.offset, p.offset + p.len - 1),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The lowest rung's playlist of a post's video, as `token`'s holder gets it.
+async fn rung_of(app: &TestApp, post: i64, token: &str) -> String {
+    let v: Value = app
+        .get(&format!("/api/v1/posts/{post}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let master_url = v["media"][0]["url"]
+        .as_str()
+        .expect("a playlist")
+        .to_owned();
+    let master = text_of(app, &master_url, Some(token)).await;
+    assert!(
+        !master.contains("v0b"),
+        "B variants are never listed: {master}"
+    );
+    text_of(app, &uris(&master)[0], Some(token)).await
+}
+
+/// What a leaker does: save the stream they were served (init section and segments), then
+/// re-encode it at 80 % of its size, x264 CRF 28.
+async fn record(
+    app: &TestApp,
+    playlist: &str,
+    token: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> std::path::PathBuf {
+    let (init, segments) = parts(playlist);
+    let mut stream = Vec::new();
+    for p in std::iter::once(&init).chain(&segments) {
+        let res = read_part(app, p, token).await;
+        assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT, "{}", p.url);
+        let bytes = res.bytes().await.unwrap();
+        assert_eq!(bytes.len() as u64, p.len);
+        stream.extend_from_slice(&bytes);
+    }
+    let played = dir.join(format!("{name}-played.mp4"));
+    std::fs::write(&played, stream).unwrap();
+    let out = dir.join(format!("{name}.mp4"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&played)
+        .args([
+            "-vf",
+            "scale=iw*0.8:-2",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "28",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "re-encoding the recording");
+    out
+}
+
+/// A token's claims, and the token made from other claims with the same signature.
+fn claims(url: &str) -> (Value, impl Fn(&Value) -> String) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let token = url.strip_prefix("/media/").unwrap();
+    let (token, file) = token.split_once('/').unwrap();
+    let mut it = token.splitn(3, '.');
+    let (kid, payload, sig) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let (kid, sig, file) = (kid.to_owned(), sig.to_owned(), file.to_owned());
+    (c, move |other: &Value| {
+        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(other).unwrap());
+        format!("/media/{kid}.{p}.{sig}/{file}")
+    })
+}
+
+async fn a_recorded_video_names_its_viewer(app: TestApp) {
+    use fanz_media::abmark::VideoTrace;
+    if !ffmpeg_or_skip("a_recorded_video_names_its_viewer") {
+        return;
+    }
+    let tok = crate::content::creator(&app, "abm_ava", &["boyfanz"]).await;
+    let id = upload_ok(&app, &tok, &clip(320, 240, 20, true), "paid.mp4").await;
+    let item = settled_av(&app, &tok, id).await;
+    assert_eq!(item["state"], "ready", "{item}");
+    // Both variants of the rung are kept (the owner's vault lists them).
+    for name in ["hls/v0.m3u8", "hls/v0.mp4", "hls/v0b.m3u8", "hls/v0b.mp4"] {
+        assert!(
+            rendition(&item, name)["bytes"].as_u64().unwrap() > 0,
+            "{name}"
+        );
+    }
+    let post = crate::content::post_json(
+        &app,
+        &tok,
+        json!({"text": "paid clip", "visibility": "ppv", "price": {"amount": 500, "currency": "USD"}, "media": [id], "publish": true}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let admin = app.admin().await;
+    let mut fans = Vec::new();
+    for h in ["abm_xia", "abm_yan"] {
+        let (t, _) = app.user(h).await;
+        let res = app
+            .post(
+                "/api/v1/admin/grants",
+                json!({"kind": "unlock", "viewer": h, "post_id": post, "source": "test"}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let me: Value = app.get("/api/v1/me", Some(&t)).await.json().await.unwrap();
+        fans.push((t, me["id"].as_i64().unwrap()));
+    }
+    let (x, x_id) = fans[0].clone();
+    let (y, y_id) = fans[1].clone();
+
+    // Each fan's rung playlist is their own sequence of A and B segments.
+    let px = rung_of(&app, post, &x).await;
+    let py = rung_of(&app, post, &y).await;
+    let (init_x, sx) = parts(&px);
+    let (_, sy) = parts(&py);
+    assert_eq!(sx.len(), 20, "{px}");
+    assert_eq!(sy.len(), sx.len());
+    let seq = |s: &[Part]| -> Vec<bool> { s.iter().map(|p| p.url.ends_with("/v0b.mp4")).collect() };
+    let (qx, qy) = (seq(&sx), seq(&sy));
+    assert_ne!(qx, qy, "two fans get different sequences");
+    assert_eq!(qx, fanz_media::abmark::bits(id, x_id, sx.len()));
+    assert_eq!(qy, fanz_media::abmark::bits(id, y_id, sy.len()));
+    assert!(qx.contains(&true) && qx.contains(&false), "{qx:?}");
+    // The owner gets A throughout.
+    let (_, so) = parts(&rung_of(&app, post, &tok).await);
+    assert!(so.iter().all(|p| p.url.ends_with("/v0.mp4")));
+
+    // A fan's own segment URL reads that segment (with or without a Range header) …
+    let res = read_part(&app, &sx[3], &x).await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let seg = res.bytes().await.unwrap();
+    assert_eq!(seg.len() as u64, sx[3].len);
+    let whole = fetch(&app, &sx[3].url, Some(&x)).await;
+    assert_eq!(whole.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(whole.bytes().await.unwrap(), seg);
+    // … and nothing else of the file, nor for anyone else.
+    let k = (0..sx.len()).find(|&k| qx[k] != qy[k]).unwrap();
+    let beyond = Part {
+        url: sx[k].url.clone(),
+        offset: sx[k].offset - 50,
+        len: 100,
+    };
+    assert_error(
+        read_part(&app, &beyond, &x).await,
+        StatusCode::FORBIDDEN,
+        "media_url_outside_segment",
+    )
+    .await;
+    assert_error(
+        read_part(&app, &sy[k], &x).await,
+        StatusCode::FORBIDDEN,
+        "media_url_wrong_viewer",
+    )
+    .await;
+    // The other variant of segment k, by editing the URL: its file and bytes (taken from
+    // the other fan's URL) under this fan's signature.
+    let (mut c, forge) = claims(&sx[k].url);
+    let (theirs, _) = claims(&sy[k].url);
+    c["r"] = theirs["r"].clone();
+    c["s"] = theirs["s"].clone();
+    let edited = Part {
+        url: forge(&c),
+        offset: sy[k].offset,
+        len: sy[k].len,
+    };
+    assert_error(
+        read_part(&app, &edited, &x).await,
+        StatusCode::FORBIDDEN,
+        "media_url_invalid",
+    )
+    .await;
+    // The init section is signed for its own bytes too, and is the same in both variants
+    // (the owner's vault reads the whole files), so either variant's segments follow it.
+    let init = read_part(&app, &init_x, &x).await;
+    assert_eq!(init.status(), StatusCode::PARTIAL_CONTENT);
+    let init = init.bytes().await.unwrap();
+    for name in ["hls/v0.mp4", "hls/v0b.mp4"] {
+        let file = fetch(&app, rendition(&item, name)["url"].as_str().unwrap(), Some(&tok))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&file[..init.len()], init.as_ref(), "{name}");
+    }
+
+    // A recording of fan X's stream names fan X.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(&app, &px, &x, dir.path(), "x").await;
+    let mut db = app.store.conn().await.unwrap();
+    match fanz_media::abmark::trace_file(&app.state.media, &mut db, &rec)
+        .await
+        .unwrap()
+    {
+        VideoTrace::Viewer {
+            media_id,
+            candidates,
+            segments,
+            best,
+            runner_up,
+            confidence,
+        } => {
+            assert_eq!((media_id, best.viewer_id, candidates), (id, x_id, 2));
+            assert!(segments >= 16, "{segments}");
+            assert!(best.agree >= segments - 1, "{best:?} of {segments}");
+            assert!(confidence > 0.999, "{confidence}");
+            let r = runner_up.expect("fan Y is a candidate");
+            assert_eq!(r.viewer_id, y_id);
+            assert!(r.agree < best.agree && r.p_value > 1e-3, "{r:?}");
+        }
+        other => panic!("not traced: {other:?}"),
+    }
+    // The owner's stream carries no viewer's sequence.
+    let plain = record(
+        &app,
+        &rung_of(&app, post, &tok).await,
+        &tok,
+        dir.path(),
+        "owner",
+    )
+    .await;
+    match fanz_media::abmark::trace_file(&app.state.media, &mut db, &plain)
+        .await
+        .unwrap()
+    {
+        VideoTrace::NoViewer {
+            media_id,
+            candidates,
+            ..
+        } => assert_eq!((media_id, candidates), (id, 2)),
+        other => panic!("{other:?}"),
+    }
+    // A video this server never had: cannot tell.
+    let other = dir.path().join("other.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+        .arg("cellauto=s=320x240:rate=25")
+        .args([
+            "-t",
+            "20",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        fanz_media::abmark::trace_file(&app.state.media, &mut db, &other)
+            .await
+            .unwrap(),
+        VideoTrace::UnknownVideo
     );
 }
