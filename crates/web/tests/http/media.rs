@@ -2034,11 +2034,15 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
     assert_eq!(init.status(), StatusCode::PARTIAL_CONTENT);
     let init = init.bytes().await.unwrap();
     for name in ["hls/v0.mp4", "hls/v0b.mp4"] {
-        let file = fetch(&app, rendition(&item, name)["url"].as_str().unwrap(), Some(&tok))
-            .await
-            .bytes()
-            .await
-            .unwrap();
+        let file = fetch(
+            &app,
+            rendition(&item, name)["url"].as_str().unwrap(),
+            Some(&tok),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
         assert_eq!(&file[..init.len()], init.as_ref(), "{name}");
     }
 
