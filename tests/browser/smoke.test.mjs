@@ -534,11 +534,11 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
       await login(fin, email, process.env.ADMIN_PASSWORD);
       await fin.goto(`${base}/c/girlfanz/admin/payments`);
       const waiting = fin.locator('#unconfirmed tbody tr', { hasText: 'ccbill' }).first();
-      const chargeId = (await waiting.locator('td').first().textContent()).match(/#(\d+)/)[1];
-      await fin.getByLabel(`What you checked for charge ${chargeId}`).fill('Found in the CCBill admin, 9.99 approved');
-      await fin.getByRole('button', { name: `Confirm charge ${chargeId}` }).click();
-      await fin.locator('#notice', { hasText: `Charge #${chargeId} confirmed` }).waitFor();
-      assert.equal(await fin.locator('#unconfirmed tbody tr', { hasText: `#${chargeId} ` }).count(), 0, 'the confirmed charge leaves the list');
+      const heldId = (await waiting.locator('td').first().textContent()).match(/#(\d+)/)[1];
+      await fin.getByLabel(`What you checked for charge ${heldId}`).fill('Found in the CCBill admin, 9.99 approved');
+      await fin.getByRole('button', { name: `Confirm charge ${heldId}` }).click();
+      await fin.locator('#notice', { hasText: `Charge #${heldId} confirmed` }).waitFor();
+      assert.equal(await fin.locator('#unconfirmed tbody tr', { hasText: `#${heldId} ` }).count(), 0, 'the confirmed charge leaves the list');
       const call = fin.locator('#calls tbody tr', { hasText: 'ccbill' }).first();
       const callId = (await call.locator('td').first().textContent()).trim();
       await call.getByRole('button', { name: `Retry call ${callId}` }).click();
