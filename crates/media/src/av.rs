@@ -370,31 +370,14 @@ impl Av {
         let at = poster_at(duration);
 
         // Poster frame, as PNG; the image code makes the JPEG, teaser and hashes from it.
-        let poster_png = out.join("poster.png");
-        let mut a = self.input(format, input, Some(at));
-        a.extend(os(&[
-            "-map",
-            "0:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale='min(1280,iw)':-2",
-            "-f",
-            "image2",
-            "-c:v",
-            "png",
-            "-y",
-        ]));
-        a.push(poster_png.as_os_str().to_owned());
-        self.run(&self.ffmpeg, a, deadline, "video").await?;
-        let png = tokio::fs::read(&poster_png)
-            .await
-            .map_err(|e| AvFailure::Malformed(format!("video (no poster frame: {e})")))?;
+        let png = self.frame_png(input, format, at, deadline).await?;
+        if png.is_empty() {
+            return Err(AvFailure::Malformed("video (no poster frame)".into()));
+        }
         let still = tokio::task::spawn_blocking(move || images::still(&png))
             .await
             .map_err(|_| AvFailure::Malformed("video (its poster frame)".into()))?
             .map_err(|e| AvFailure::Malformed(format!("video ({e})")))?;
-        let _ = tokio::fs::remove_file(&poster_png).await;
         let mut files: Vec<(Rendition, Output)> = still
             .files
             .into_iter()
@@ -594,8 +577,8 @@ impl Av {
         a
     }
 
-    /// One frame of `input` at `at`, at most 1280 wide, as PNG (for finding which video a
-    /// recording is of).
+    /// One frame of `input` at `at`, at most 1280 wide, as PNG (the poster, and for finding
+    /// which video a recording is of).
     pub async fn frame_png(
         &self,
         input: &Path,
