@@ -336,4 +336,45 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).ok();
     }
+
+    /// With STAT4 histograms SQLite re-prepares a statement whenever a bound value might change
+    /// its plan (nearly every feed query): the build leaves STAT4 out (`.cargo/config.toml`),
+    /// and ANALYZE then writes only `sqlite_stat1`.
+    #[tokio::test]
+    async fn sqlite_is_built_without_stat4() {
+        let dir = std::env::temp_dir().join(format!("fanz-store-stat4-{}", std::process::id()));
+        let url = format!("sqlite://{}/fanz.db", dir.display());
+        let store = Store::connect(&url, 1).await.unwrap();
+        let mut db = store.conn().await.unwrap();
+        let stat4: i64 = sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
+            .fetch_one(&mut *db)
+            .await
+            .unwrap();
+        assert_eq!(stat4, 0, "SQLite was built with STAT4");
+        sqlx::query("CREATE TABLE t (a INTEGER, b INTEGER)")
+            .execute(&mut *db)
+            .await
+            .unwrap();
+        sqlx::query("CREATE INDEX t_a ON t (a)")
+            .execute(&mut *db)
+            .await
+            .unwrap();
+        for i in 0..100i64 {
+            sqlx::query("INSERT INTO t (a, b) VALUES ($1, $2)")
+                .bind(i % 7)
+                .bind(i)
+                .execute(&mut *db)
+                .await
+                .unwrap();
+        }
+        bulk::analyze(&mut db).await.unwrap();
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")
+                .fetch_all(&mut *db)
+                .await
+                .unwrap();
+        assert_eq!(tables, vec!["sqlite_stat1".to_string()]);
+        drop(db);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }
