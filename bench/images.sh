@@ -97,23 +97,16 @@ for _ in $(seq 1 500); do
   sleep 0.02
 done
 
-python3 - "$port" "$work" "$pid" "$runs" "$vips_python" <<'PY'
+PYTHONPATH=bench python3 - "$port" "$work" "$pid" "$runs" "$vips_python" <<'PY'
 import json, os, re, statistics, subprocess, sys, time, urllib.request
+from benchapi import Api, mib
 port, work, pid, runs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 vips_python = sys.argv[5]
-base = f"http://127.0.0.1:{port}"
+api = Api(port)
+base, call = api.base, api.call
 tick = os.sysconf("SC_CLK_TCK")
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(base + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(req) as r:
-        raw = r.read()
-        return json.loads(raw) if raw else None
 def status(field):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+    return mib(pid, field)
 def cpu():
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / tick
@@ -123,15 +116,7 @@ def job_seconds():
     c = re.search(r'^jobs_duration_seconds_count\{queue="default"\} (\S+)', text, re.M)
     return (float(s.group(1)) if s else 0.0, int(float(c.group(1))) if c else 0)
 
-email, pw = "bench@example.com", "bench password 1"
-call("POST", "/api/v1/auth/signup", {"email": email, "handle": "bench_img", "password": pw})
-tok = call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["token"]
-call("POST", "/api/v1/me/creator", {"clusters": ["boyfanz"]}, tok)
-ver = call("GET", "/api/v1/agreement")["version"]
-call("POST", "/api/v1/me/agreement", {"version": ver, "typed_name": "Bench Example"}, tok)
-sid = call("POST", "/api/v1/me/verification", {}, tok)["id"]
-call("POST", f"/api/v1/verification/sandbox/{sid}",
-     {"legal_name": "Bench Example", "date_of_birth": "1990-01-01", "id_expires_on": "2035-01-01"}, tok)
+tok = api.creator("bench_img")
 time.sleep(1)
 idle_rss, idle_hwm = status("VmRSS"), status("VmHWM")
 print(f"fanz idle before the first upload: RSS {idle_rss:.1f} MiB, peak so far {idle_hwm:.1f} MiB")
@@ -170,11 +155,7 @@ for i in range(runs):
                          check=True, capture_output=True).stdout
     uploaded = time.monotonic()
     mid = json.loads(res)["id"]
-    while True:
-        item = call("GET", f"/api/v1/media/{mid}", token=tok)
-        if item["state"] != "processing":
-            break
-        time.sleep(0.05)
+    item = api.wait_processed(mid, tok, every=0.05)
     ready = time.monotonic()
     assert item["state"] == "ready", item
     c1 = cpu()

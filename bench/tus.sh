@@ -56,33 +56,18 @@ run() { # mode, extra env...
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.02
   done
-  python3 - "$port" "$work" "$pid" "$mode" "$chunk_mib" <<'PY'
-import http.client, json, os, subprocess, sys, threading, time, urllib.request
+  PYTHONPATH=bench python3 - "$port" "$work" "$pid" "$mode" "$chunk_mib" <<'PY'
+import http.client, os, subprocess, sys, threading, time
+from benchapi import Api, mib
 port, work, pid, mode, chunk_mib = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-base = f"http://127.0.0.1:{port}"
+api = Api(port)
+base = api.base
 path = f"{work}/file"
 size = os.path.getsize(path)
-def call(method, p, body=None, token=None):
-    req = urllib.request.Request(base + p, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(req) as r:
-        raw = r.read()
-        return json.loads(raw) if raw else None
 def status(field):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+    return mib(pid, field)
 
-email, pw = "bench@example.com", "bench password 1"
-call("POST", "/api/v1/auth/signup", {"email": email, "handle": "bench_tus", "password": pw})
-tok = call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["token"]
-call("POST", "/api/v1/me/creator", {"clusters": ["boyfanz"]}, tok)
-ver = call("GET", "/api/v1/agreement")["version"]
-call("POST", "/api/v1/me/agreement", {"version": ver, "typed_name": "Bench Example"}, tok)
-sid = call("POST", "/api/v1/me/verification", {}, tok)["id"]
-call("POST", f"/api/v1/verification/sandbox/{sid}",
-     {"legal_name": "Bench Example", "date_of_birth": "1990-01-01", "id_expires_on": "2035-01-01"}, tok)
+tok = api.creator("bench_tus")
 time.sleep(1)
 idle = status("VmRSS")
 
@@ -144,11 +129,7 @@ print(f"  server RSS: idle {idle:.1f} MiB; during the upload ({len(during)} samp
       f"min {min(during):.1f}, max {max(during):.1f} MiB; at the end {end_rss:.1f} MiB")
 # The processing job joins the parts into the original; keep sampling until it is done.
 assert media_id, "the last PATCH names the item"
-while True:
-    item = call("GET", f"/api/v1/media/{media_id}", token=tok)
-    if item["state"] != "processing":
-        break
-    time.sleep(0.5)
+item = api.wait_processed(media_id, tok, every=0.5)
 t2 = time.monotonic()
 sampling[0] = False
 after = [r for t, r in samples if t > t1] or [status("VmRSS")]
