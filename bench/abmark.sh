@@ -42,39 +42,19 @@ for marks in false true; do
   data="$work/data-$marks"
   start_server "$data" "$marks"
   echo "== video_marks = $marks"
-  python3 - "$port" "$work" "$marks" <<'PY'
-import json, subprocess, sys, time, urllib.request
+  PYTHONPATH=bench python3 - "$port" "$work" "$marks" <<'PY'
+import json, subprocess, sys, time
+from benchapi import Api
 port, work, marks = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "true"
-base = f"http://127.0.0.1:{port}"
-def call(method, path, body=None, token=None, raw=False, headers=None):
-    req = urllib.request.Request(base + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", **(headers or {}),
-                 **({"authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(req) as r:
-        data = r.read()
-        return data if raw else (json.loads(data) if data else None)
-def account(handle):
-    email, pw = f"{handle}@example.com", "bench password 1"
-    call("POST", "/api/v1/auth/signup", {"email": email, "handle": handle, "password": pw})
-    return call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["token"]
-tok = account("bench_ab")
-call("POST", "/api/v1/me/creator", {"clusters": ["boyfanz"]}, tok)
-ver = call("GET", "/api/v1/agreement")["version"]
-call("POST", "/api/v1/me/agreement", {"version": ver, "typed_name": "Bench Example"}, tok)
-sid = call("POST", "/api/v1/me/verification", {}, tok)["id"]
-call("POST", f"/api/v1/verification/sandbox/{sid}",
-     {"legal_name": "Bench Example", "date_of_birth": "1990-01-01", "id_expires_on": "2035-01-01"}, tok)
+api = Api(port)
+base, call, account = api.base, api.call, api.account
+tok = api.creator("bench_ab")
 out = subprocess.run(["curl", "-fsS", "-H", f"authorization: Bearer {tok}",
                       "-F", f"file=@{work}/clip.mp4", base + "/api/v1/media"],
                      check=True, capture_output=True).stdout
 uploaded = time.monotonic()
 mid = json.loads(out)["id"]
-while True:
-    item = call("GET", f"/api/v1/media/{mid}", token=tok)
-    if item["state"] != "processing":
-        break
-    time.sleep(0.1)
+item = api.wait_processed(mid, tok)
 ready = time.monotonic()
 assert item["state"] == "ready", item
 hls = sum(r["bytes"] for r in item["renditions"] if r["name"].startswith("hls/"))

@@ -38,37 +38,20 @@ for _ in $(seq 1 500); do
   sleep 0.02
 done
 
-python3 - "$port" "$work" <<'PY'
-import json, subprocess, sys, time, urllib.request
+PYTHONPATH=bench python3 - "$port" "$work" <<'PY'
+import json, subprocess, sys, time
+from benchapi import Api
 port, work = int(sys.argv[1]), sys.argv[2]
-base = f"http://127.0.0.1:{port}"
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(base + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(req) as r:
-        raw = r.read()
-        return json.loads(raw) if raw else None
-email, pw = "bench@example.com", "bench password 1"
-call("POST", "/api/v1/auth/signup", {"email": email, "handle": "bench_vid", "password": pw})
-tok = call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["token"]
-call("POST", "/api/v1/me/creator", {"clusters": ["boyfanz"]}, tok)
-ver = call("GET", "/api/v1/agreement")["version"]
-call("POST", "/api/v1/me/agreement", {"version": ver, "typed_name": "Bench Example"}, tok)
-sid = call("POST", "/api/v1/me/verification", {}, tok)["id"]
-call("POST", f"/api/v1/verification/sandbox/{sid}",
-     {"legal_name": "Bench Example", "date_of_birth": "1990-01-01", "id_expires_on": "2035-01-01"}, tok)
+api = Api(port)
+base, call = api.base, api.call
+tok = api.creator("bench_vid")
 t0 = time.monotonic()
 out = subprocess.run(["curl", "-fsS", "-H", f"authorization: Bearer {tok}",
                       "-F", f"file=@{work}/clip.mp4", base + "/api/v1/media"],
                      check=True, capture_output=True).stdout
 uploaded = time.monotonic()
 mid = json.loads(out)["id"]
-while True:
-    item = call("GET", f"/api/v1/media/{mid}", token=tok)
-    if item["state"] != "processing":
-        break
-    time.sleep(0.1)
+item = api.wait_processed(mid, tok)
 ready = time.monotonic()
 assert item["state"] == "ready", item
 print(f"upload (loopback): {uploaded - t0:.2f} s")
