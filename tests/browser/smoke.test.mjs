@@ -1044,8 +1044,9 @@ test('a creator uploads a photo and a video in the studio, attaches them in orde
     const form = new FormData();
     form.append('file', new Blob([second]), 'club.png');
     const up = await fetch(`${base}/api/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-    assert.equal(up.status, 201, await up.text());
-    const secondId = (await up.json()).id;
+    const upBody = await up.text();
+    assert.equal(up.status, 201, upBody);
+    const secondId = JSON.parse(upBody).id;
     for (let i = 0; i < 300; i++) {
       if ((await call('GET', `/api/v1/media/${secondId}`, undefined, token)).state !== 'processing') break;
       await new Promise((r) => setTimeout(r, 200));

@@ -24,10 +24,10 @@
 //! to none of theirs (the trace then names nobody, or one of them with less confidence);
 //! cropping or rotating moves the cells; a clip of a few segments carries a few bits only.
 
+use crate::markkey::Seed;
 use crate::{av, Media, MediaError, MediaItem, MediaKind, MediaState, Rendition, Result};
 use fanz_core::clock::now_micros;
 use fanz_store::{sqlx, Db, Store};
-use crate::markkey::Seed;
 use sqlx::Row;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -697,9 +697,8 @@ mod tests {
     fn the_viewer_whose_sequence_was_read_is_named() {
         let key = Seed::Keyed([3; 32]);
         let seq = bits(&key, 9, 77, 24);
-        let viewers = |ids: &[i64]| -> Vec<(i64, Seed)> {
-            ids.iter().map(|&v| (v, key.clone())).collect()
-        };
+        let viewers =
+            |ids: &[i64]| -> Vec<(i64, Seed)> { ids.iter().map(|&v| (v, key.clone())).collect() };
         let read: Vec<Option<bool>> = seq
             .iter()
             .enumerate()

@@ -188,12 +188,10 @@ impl Av {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         limit_memory(&mut cmd, self.limits.memory_bytes);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| {
-                tracing::warn!(program = %program.display(), error = %e, "cannot start");
-                AvFailure::Unavailable
-            })?;
+        let mut child = cmd.spawn().map_err(|e| {
+            tracing::warn!(program = %program.display(), error = %e, "cannot start");
+            AvFailure::Unavailable
+        })?;
         let drain = |pipe: Option<Box<dyn std::io::Read + Send>>, cap: u64| {
             tokio::task::spawn_blocking(move || {
                 let mut buf = Vec::new();
@@ -442,11 +440,18 @@ impl Av {
             format,
             input,
             Some(at.min(duration.saturating_sub(preview_len))),
-            preview_mark.as_slice().iter().collect::<Vec<_>>().as_slice(),
+            preview_mark
+                .as_slice()
+                .iter()
+                .collect::<Vec<_>>()
+                .as_slice(),
         );
         let scaled = format!("scale={pw}:{ph},setsar=1");
         let graph = match &preview_mark {
-            Some(m) => format!("[0:v:0]{scaled}[c];[c][1:v]{},format=yuv420p[v]", m.filter()),
+            Some(m) => format!(
+                "[0:v:0]{scaled}[c];[c][1:v]{},format=yuv420p[v]",
+                m.filter()
+            ),
             None => format!("[0:v:0]{scaled},format=yuv420p[v]"),
         };
         a.extend(os(&[
@@ -484,15 +489,7 @@ impl Av {
             .await
             .map_err(|e| AvFailure::Malformed(format!("video (work directory: {e})")))?;
         let marks = self.limits.marks;
-        let args = self.ladder_args(
-            input,
-            format,
-            &rungs,
-            probe.audio,
-            &hls,
-            marks,
-            &rung_marks,
-        );
+        let args = self.ladder_args(input, format, &rungs, probe.audio, &hls, marks, &rung_marks);
         self.run(&self.ffmpeg, args, deadline, "video").await?;
         if marks {
             // ffmpeg lists the B variants in the master playlist too; players must never
@@ -830,7 +827,10 @@ impl Overlay {
     /// The `overlay` filter that puts it in place (its still picture repeats over every
     /// frame).
     fn filter(&self) -> String {
-        format!("overlay=x={}:y={}:format=auto:eof_action=repeat", self.x, self.y)
+        format!(
+            "overlay=x={}:y={}:format=auto:eof_action=repeat",
+            self.x, self.y
+        )
     }
 }
 
@@ -1147,7 +1147,9 @@ mod tests {
         ] {
             assert!(memory_words(said), "{said}");
         }
-        assert!(!memory_words("moov atom not found\nclip.mp4: Invalid data found when processing input"));
+        assert!(!memory_words(
+            "moov atom not found\nclip.mp4: Invalid data found when processing input"
+        ));
     }
 
     #[test]

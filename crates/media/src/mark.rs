@@ -16,9 +16,9 @@
 //! which is why the mark lives there. Cropping, rotation or heavy filtering defeat it; the
 //! trace then says it cannot tell.
 
+use crate::markkey::Seed;
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
-use crate::markkey::Seed;
 
 /// Cells per side.
 pub const GRID: usize = 64;
@@ -214,7 +214,11 @@ impl Media {
         r: &Rendition,
         viewer_id: i64,
     ) -> Result<(String, u64)> {
-        let key = format!("{}/{}", copies_prefix(&item.object_prefix, viewer_id), r.name);
+        let key = format!(
+            "{}/{}",
+            copies_prefix(&item.object_prefix, viewer_id),
+            r.name
+        );
         if let Ok(size) = self.objects.size(&key).await {
             return Ok((key, size));
         }

@@ -99,13 +99,12 @@ impl Media {
 
     /// The item's mark secret, if it has one.
     pub async fn existing_mark_key(&self, db: &mut Db, media_id: i64) -> Result<Option<[u8; 32]>> {
-        let sealed: Option<String> =
-            sqlx::query("SELECT mark_secret FROM media WHERE id = $1")
-                .bind(media_id)
-                .fetch_optional(&mut *db)
-                .await?
-                .ok_or(MediaError::NotFound)?
-                .try_get(0)?;
+        let sealed: Option<String> = sqlx::query("SELECT mark_secret FROM media WHERE id = $1")
+            .bind(media_id)
+            .fetch_optional(&mut *db)
+            .await?
+            .ok_or(MediaError::NotFound)?
+            .try_get(0)?;
         let Some(sealed) = sealed else {
             return Ok(None);
         };
@@ -113,9 +112,9 @@ impl Media {
             .keyring
             .open(&sealed, &context(media_id))
             .map_err(|e| MediaError::Config(format!("the mark secret of media {media_id}: {e}")))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| MediaError::Config(format!("the mark secret of media {media_id} is damaged")))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            MediaError::Config(format!("the mark secret of media {media_id} is damaged"))
+        })?;
         Ok(Some(key))
     }
 
@@ -166,7 +165,10 @@ impl Media {
                 match key {
                     Some(k) => Seed::Keyed(k),
                     None => {
-                        tracing::warn!(media_id, "keyed marks recorded but the item has no mark secret");
+                        tracing::warn!(
+                            media_id,
+                            "keyed marks recorded but the item has no mark secret"
+                        );
                         continue;
                     }
                 }
@@ -186,7 +188,10 @@ mod tests {
         let a = Seed::Keyed([1; 32]);
         let b = Seed::Keyed([2; 32]);
         assert_ne!(a.digest("fanz-abmark", 5, 7), b.digest("fanz-abmark", 5, 7));
-        assert_ne!(a.digest("fanz-abmark", 5, 7), Seed::Ids.digest("fanz-abmark", 5, 7));
+        assert_ne!(
+            a.digest("fanz-abmark", 5, 7),
+            Seed::Ids.digest("fanz-abmark", 5, 7)
+        );
         assert_ne!(a.digest("fanz-abmark", 5, 7), a.digest("fanz-abmark", 5, 8));
         assert_ne!(a.digest("fanz-abmark", 5, 7), a.digest("fanz-mark", 5, 7));
         assert_eq!(a.digest("fanz-abmark", 5, 7), a.digest("fanz-abmark", 5, 7));

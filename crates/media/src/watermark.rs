@@ -210,17 +210,21 @@ pub struct MediaSettings {
 pub trait Byline: Send + Sync {
     /// `@handle · host` for `owner_id` on `cluster` (empty: their first cluster); `None`
     /// when there is no such account any more.
-    async fn text(&self, db: &mut Db, owner_id: i64, cluster: &str) -> crate::Result<Option<String>>;
+    async fn text(
+        &self,
+        db: &mut Db,
+        owner_id: i64,
+        cluster: &str,
+    ) -> crate::Result<Option<String>>;
 }
 
 /// `owner_id`'s settings (the defaults when they never saved any).
 pub async fn settings(db: &mut Db, owner_id: i64) -> crate::Result<MediaSettings> {
-    let row = sqlx::query(
-        "SELECT watermark, watermark_cluster FROM media_settings WHERE owner_id = $1",
-    )
-    .bind(owner_id)
-    .fetch_optional(&mut *db)
-    .await?;
+    let row =
+        sqlx::query("SELECT watermark, watermark_cluster FROM media_settings WHERE owner_id = $1")
+            .bind(owner_id)
+            .fetch_optional(&mut *db)
+            .await?;
     Ok(match row {
         Some(r) => MediaSettings {
             watermark: r.try_get::<i64, _>(0)? != 0,
@@ -287,7 +291,11 @@ mod tests {
     use super::*;
 
     fn grey(w: u32, h: u32) -> DynamicImage {
-        DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([120, 120, 120])))
+        DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            w,
+            h,
+            image::Rgb([120, 120, 120]),
+        ))
     }
 
     #[test]
@@ -315,7 +323,12 @@ mod tests {
     fn sized_by_the_width_and_kept_inside() {
         let small = render("@pat · boyfanz.example", 320);
         let large = render("@pat · boyfanz.example", 1280);
-        assert!(large.height() > small.height() * 3, "{} {}", small.height(), large.height());
+        assert!(
+            large.height() > small.height() * 3,
+            "{} {}",
+            small.height(),
+            large.height()
+        );
         // A very long text is drawn smaller, never wider than the picture.
         let long = render(&"w".repeat(200), 320);
         assert!(long.width() <= 320, "{}", long.width());

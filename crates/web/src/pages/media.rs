@@ -364,22 +364,7 @@ async fn upload(
     }
     let again = |error: ApiError| {
         let (state, pc, me, csrf) = (&state, &pc, &me, &csrf);
-        async move {
-            if error.status.is_server_error() {
-                return Err(error);
-            }
-            vault_render(
-                state,
-                pc,
-                me,
-                csrf,
-                VaultQ::default(),
-                None,
-                Some(error.message),
-                error.status,
-            )
-            .await
-        }
+        async move { vault_error(state, pc, me, csrf, error).await }
     };
     let who = Auth(me.clone());
     if let Err(e) = crate::api::media::uploader(&state, &who).await {
@@ -430,22 +415,35 @@ async fn delete(
             tx.commit().await?;
             Ok(go(&pc, "/studio/media?done=deleted"))
         }
-        Err(e) if e.status.is_server_error() => Err(e),
         Err(e) => {
             drop(tx);
-            vault_render(
-                &state,
-                &pc,
-                &me,
-                &csrf,
-                VaultQ::default(),
-                None,
-                Some(e.message),
-                e.status,
-            )
-            .await
+            vault_error(&state, &pc, &me, &csrf, e).await
         }
     }
+}
+
+/// The vault again with a refusal's message and status; a server error stays an error.
+async fn vault_error(
+    state: &AppState,
+    pc: &PageCluster,
+    me: &Principal,
+    csrf: &CsrfToken,
+    error: ApiError,
+) -> Result<Response, ApiError> {
+    if error.status.is_server_error() {
+        return Err(error);
+    }
+    vault_render(
+        state,
+        pc,
+        me,
+        csrf,
+        VaultQ::default(),
+        None,
+        Some(error.message),
+        error.status,
+    )
+    .await
 }
 
 /// The watermark setting's form: a checkbox (absent: off) and, for a creator on several
@@ -479,20 +477,7 @@ async fn save_settings(
     };
     match result {
         Ok(_) => Ok(go(&pc, "/studio/media?done=settings")),
-        Err(e) if e.status.is_server_error() => Err(e),
-        Err(e) => {
-            vault_render(
-                &state,
-                &pc,
-                &me,
-                &csrf,
-                VaultQ::default(),
-                None,
-                Some(e.message),
-                e.status,
-            )
-            .await
-        }
+        Err(e) => vault_error(&state, &pc, &me, &csrf, e).await,
     }
 }
 
