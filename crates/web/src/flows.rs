@@ -254,8 +254,20 @@ pub async fn save_media_settings(
     Ok(saved)
 }
 
-/// The visible watermark's text: `@handle · host`, the host being the first of the chosen
-/// cluster's (or of the creator's first cluster's) host names, or its name when it has none.
+/// The address a watermark shows for a cluster: its first public host name (one that is not
+/// `localhost` or under `.localhost`), else its first, else its name.
+pub fn cluster_address(c: &fanz_clusters::Cluster) -> String {
+    let public = |h: &&String| h.as_str() != "localhost" && !h.ends_with(".localhost");
+    c.hosts
+        .iter()
+        .find(public)
+        .or(c.hosts.first())
+        .cloned()
+        .unwrap_or_else(|| c.name.clone())
+}
+
+/// The visible watermark's text: `@handle · address`, the address of the chosen cluster (or
+/// of the creator's first cluster, [`cluster_address`]).
 pub struct Byline {
     pub clusters: fanz_clusters::Clusters,
 }
@@ -281,9 +293,7 @@ impl fanz_media::watermark::Byline for Byline {
         } else {
             Some(cluster)
         };
-        let place = slug
-            .and_then(|s| self.clusters.get(s))
-            .map(|c| c.hosts.first().cloned().unwrap_or_else(|| c.name.clone()));
+        let place = slug.and_then(|s| self.clusters.get(s)).map(cluster_address);
         Ok(Some(match place {
             Some(p) => format!("@{} · {p}", profile.handle),
             None => format!("@{}", profile.handle),

@@ -315,8 +315,11 @@ async fn vault_render(
         .iter()
         .filter_map(|slug| {
             let c = state.clusters.get(slug)?;
-            let address = c.hosts.first().cloned().unwrap_or_else(|| c.name.clone());
-            Some((slug.clone(), address, *slug == chosen))
+            Some((
+                slug.clone(),
+                crate::flows::cluster_address(c),
+                *slug == chosen,
+            ))
         })
         .collect();
     Ok(crate::extract::no_store(render(status, page)))

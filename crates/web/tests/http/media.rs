@@ -2407,10 +2407,7 @@ async fn a_visible_watermark_when_the_creator_wants_one(app: TestApp) {
     let marked_id = upload_ok(&app, &ana, &source, "marked.png").await;
     let marked = settled(&app, &ana, marked_id).await;
     assert_eq!(marked["state"], "ready", "{marked}");
-    assert_eq!(
-        marked["watermark"], "@wm_ana · boyfanz.localhost",
-        "{marked}"
-    );
+    assert_eq!(marked["watermark"], "@wm_ana · boyfanz.com", "{marked}");
     for name in ["w640.jpg", "w1280.jpg", "w320.webp"] {
         let a = image::load_from_memory(&owner_rendition(&app, &ana, &plain, name).await)
             .unwrap()
