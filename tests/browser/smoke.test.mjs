@@ -874,6 +874,16 @@ test('a creator uploads a photo and a video in the studio, attaches them in orde
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await signIn(page, `${handle}@example.com`);
+    // The visible watermark, turned on in the vault before anything is uploaded.
+    await page.goto(`${base}/c/girlfanz/studio/media`);
+    const wm = page.locator('.watermark-form');
+    await wm.getByRole('checkbox', { name: /in the corner of my photos and videos/ }).check();
+    assert.match(await wm.locator('.wm-sample').innerText(), new RegExp(`^@${handle} · `));
+    await wm.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL('**/studio/media?done=settings');
+    assert.ok(await page.locator('.watermark-form input[name=watermark]').isChecked());
+    await page.locator('.watermark-panel').screenshot({ path: `${shots}/vault-watermark-desktop.png` });
+    assert.equal((await call('GET', '/api/v1/media/settings', undefined, token)).watermark, true);
     await page.goto(`${base}/c/girlfanz/studio`);
     await page.getByRole('link', { name: 'Media', exact: true }).waitFor();
     const zone = page.locator('.picker [data-uploader]');
@@ -940,6 +950,7 @@ test('a creator uploads a photo and a video in the studio, attaches them in orde
     const photoItem = items.find((i) => i.kind === 'image');
     const videoItem = items.find((i) => i.kind === 'video');
     assert.equal(photoItem.state, 'ready');
+    assert.match(photoItem.watermark, new RegExp(`^@${handle} · `));
     if (clip) assert.equal(videoItem.state, 'ready');
     await loadAllImages(vault);
     await vault.screenshot({ path: `${shots}/vault-desktop.png`, fullPage: true });
@@ -991,6 +1002,22 @@ test('a creator uploads a photo and a video in the studio, attaches them in orde
       }
       assert.equal(await fanPage.locator('.post-card.is-locked').count(), 0);
       await fanPage.screenshot({ path: `${shots}/studio-post-fan-${name}.png`, fullPage: true });
+      // The lightbox: without script the photo links to its full rendition; with it, a
+      // click opens it large, Esc closes and focus goes back to the photo.
+      const link = fanPage.locator('.post-card a[data-lightbox]').first();
+      assert.equal(await link.getAttribute('href'), await picture.getAttribute('src'));
+      await link.click();
+      const box = fanPage.locator('.lightbox[role=dialog]');
+      await box.waitFor();
+      assert.ok(await box.locator('img').evaluate((i) => i.complete && i.naturalWidth > 0 || new Promise((r) => { i.onload = () => r(i.naturalWidth > 0); })));
+      assert.equal(await fanPage.evaluate(() => document.activeElement.className), 'lightbox-button lightbox-close');
+      // Tab stays inside (one photo: the close button is the only stop).
+      await fanPage.keyboard.press('Tab');
+      assert.ok(await fanPage.evaluate(() => !!document.activeElement.closest('.lightbox')));
+      await fanPage.screenshot({ path: `${shots}/lightbox-${name}.png` });
+      await fanPage.keyboard.press('Escape');
+      await box.waitFor({ state: 'hidden' });
+      assert.ok(await link.evaluate((a) => document.activeElement === a));
       await fanPage.close();
 
       // A stranger sees the locked preview, no picture and no player.
@@ -1002,6 +1029,58 @@ test('a creator uploads a photo and a video in the studio, attaches them in orde
       await stranger.screenshot({ path: `${shots}/studio-post-stranger-${name}.png`, fullPage: true });
       await stranger.close();
     }
+
+    // A post of two photos: the lightbox's arrows move between them.
+    const second = Buffer.from(await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 900; c.height = 1200;
+      const g = c.getContext('2d');
+      const grad = g.createLinearGradient(0, 0, 0, 1200);
+      grad.addColorStop(0, '#00e5ff'); grad.addColorStop(1, '#1b1464');
+      g.fillStyle = grad; g.fillRect(0, 0, 900, 1200);
+      g.fillStyle = '#fff'; g.font = 'bold 140px sans-serif'; g.fillText('CLUB', 260, 640);
+      return c.toDataURL('image/png').split(',')[1];
+    }), 'base64');
+    const form = new FormData();
+    form.append('file', new Blob([second]), 'club.png');
+    const up = await fetch(`${base}/api/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+    const upBody = await up.text();
+    assert.equal(up.status, 201, upBody);
+    const secondId = JSON.parse(upBody).id;
+    for (let i = 0; i < 300; i++) {
+      if ((await call('GET', `/api/v1/media/${secondId}`, undefined, token)).state !== 'processing') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const pair = await call('POST', '/api/v1/posts', { text: 'Two from the neon shoot.', visibility: 'subscribers',
+      tiers: [tier.id], media: [photoItem.id, secondId], publish: true }, token);
+    const fanPage = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await signIn(fanPage, `${fan}@example.com`);
+    await fanPage.goto(`${base}/c/girlfanz/p/${pair.id}`);
+    const links = fanPage.locator('.post-card a[data-lightbox]');
+    assert.equal(await links.count(), 2);
+    const hrefs = await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    await links.first().click();
+    const box = fanPage.locator('.lightbox[role=dialog]');
+    await box.waitFor();
+    const shown = () => box.locator('img').getAttribute('src');
+    assert.equal(await shown(), hrefs[0]);
+    assert.equal(await box.locator('.lightbox-count').innerText(), '1 of 2');
+    await fanPage.keyboard.press('ArrowRight');
+    assert.equal(await shown(), hrefs[1]);
+    assert.equal(await box.locator('.lightbox-count').innerText(), '2 of 2');
+    await box.locator('img').evaluate((i) => i.complete || new Promise((r) => { i.onload = r; }));
+    await fanPage.screenshot({ path: `${shots}/lightbox-second-desktop.png` });
+    await fanPage.keyboard.press('ArrowLeft');
+    assert.equal(await shown(), hrefs[0]);
+    // Tab goes round the viewer's three buttons and never leaves it.
+    for (let i = 0; i < 4; i++) {
+      await fanPage.keyboard.press('Tab');
+      assert.ok(await fanPage.evaluate(() => !!document.activeElement.closest('.lightbox')));
+    }
+    await fanPage.keyboard.press('Escape');
+    await box.waitFor({ state: 'hidden' });
+    assert.ok(await links.first().evaluate((a) => document.activeElement === a));
+    await fanPage.close();
   } finally {
     await browser.close();
   }

@@ -51,6 +51,10 @@ pub struct MediaConfig {
     pub max_streams: u32,
     /// One ffmpeg or ffprobe run is killed after this long, and the item fails.
     pub transcode_timeout_secs: u64,
+    /// The address space each ffmpeg or ffprobe run may have, in MiB (`RLIMIT_AS`, set in
+    /// the child before it starts): past it, its allocations fail and the item fails with
+    /// `processing_out_of_memory`; the server is untouched. 0: no limit.
+    pub ffmpeg_memory_mb: u64,
     /// ffmpeg runs at once on this node (each uses up to `transcode_threads` threads).
     pub transcode_concurrency: u32,
     pub transcode_threads: u32,
@@ -94,6 +98,7 @@ impl Default for MediaConfig {
             max_video_pixels: 4096 * 2160,
             max_streams: 8,
             transcode_timeout_secs: 3 * 3600,
+            ffmpeg_memory_mb: 4096,
             transcode_concurrency: 1,
             transcode_threads: 2,
             hls_heights: vec![240, 360, 480, 720, 1080],

@@ -24,10 +24,10 @@
 //! to none of theirs (the trace then names nobody, or one of them with less confidence);
 //! cropping or rotating moves the cells; a clip of a few segments carries a few bits only.
 
+use crate::markkey::Seed;
 use crate::{av, Media, MediaError, MediaItem, MediaKind, MediaState, Rendition, Result};
 use fanz_core::clock::now_micros;
 use fanz_store::{sqlx, Db, Store};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,10 +48,10 @@ pub fn b_filter(input: &str, output: &str, w: u32, h: u32) -> String {
 }
 
 /// `viewer_id`'s bits for the first `n` segments of `media_id` (`true`: B). Pseudo-random
-/// from both ids, so two viewers' sequences (and one viewer's on two items) are unrelated.
-pub fn bits(media_id: i64, viewer_id: i64, n: usize) -> Vec<bool> {
-    let seed = Sha256::digest(format!("fanz-abmark-v1:{media_id}:{viewer_id}"));
-    let mut s = u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")) | 1;
+/// from both ids under the item's key ([`crate::markkey`]), so two viewers' sequences (and
+/// one viewer's on two items) are unrelated, and nobody without the key can compute one.
+pub fn bits(seed: &Seed, media_id: i64, viewer_id: i64, n: usize) -> Vec<bool> {
+    let mut s = seed.state("fanz-abmark", media_id, viewer_id);
     (0..n)
         .map(|_| {
             s ^= s << 13;
@@ -212,21 +212,23 @@ impl Media {
         let b_r = item.rendition(&b_name).expect("applies");
         let b = read(item.rendition_key(b_r)).await?;
         let n = durations(&a).len();
-        let seq = bits(item.id, viewer, n);
+        let mut db = store.conn().await?;
+        let seed = self.delivery_seed(&mut db, item.id, viewer).await?;
+        let seq = bits(&seed, item.id, viewer, n);
         let Some(merged) = merge(&a, &b, |k| seq[k]) else {
             tracing::error!(media_id = item.id, rung = %r.name, "the A and B playlists differ: delivered unmarked");
             return Ok(a);
         };
-        let mut db = store.conn().await?;
         sqlx::query(
-            "INSERT INTO media_marks (media_id, viewer_id, rendition, object_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO media_marks (media_id, viewer_id, rendition, object_key, created_at, scheme) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(item.id)
         .bind(viewer)
         .bind(&r.name)
         .bind("")
         .bind(now_micros())
+        .bind(seed.scheme())
         .execute(&mut *db)
         .await?;
         Ok(merged)
@@ -305,12 +307,13 @@ pub fn binomial_tail(n: usize, k: usize) -> f64 {
 
 /// Score the candidates against `read` (the variant each segment was read as, `None` when
 /// it could not be told) and decide.
-pub fn verdict(media_id: i64, read: &[Option<bool>], viewers: &[i64]) -> VideoTrace {
+pub fn verdict(media_id: i64, read: &[Option<bool>], viewers: &[(i64, Seed)]) -> VideoTrace {
     let segments = read.iter().filter(|r| r.is_some()).count();
     let mut scores: Vec<Score> = viewers
         .iter()
-        .map(|&v| {
-            let seq = bits(media_id, v, read.len());
+        .map(|(v, seed)| {
+            let v = *v;
+            let seq = bits(seed, media_id, v, read.len());
             let agree = read
                 .iter()
                 .zip(&seq)
@@ -617,15 +620,7 @@ pub async fn trace_file(media: &Media, db: &mut Db, path: &Path) -> Result<Video
         tokio::task::spawn_blocking(move || read_segments(&rec, &a, &b, len, fps, &segments))
             .await
             .map_err(|_| MediaError::Invalid("reading the recording failed".into()))?;
-    let viewers: Vec<i64> = sqlx::query(
-        "SELECT DISTINCT viewer_id FROM media_marks WHERE media_id = $1 AND rendition LIKE 'hls/%'",
-    )
-    .bind(media_id)
-    .fetch_all(&mut *db)
-    .await?
-    .iter()
-    .map(|row| row.try_get::<i64, _>(0))
-    .collect::<std::result::Result<_, _>>()?;
+    let viewers = media.traced_viewers(db, media_id, "hls/%").await?;
     Ok(verdict(media_id, &read, &viewers))
 }
 
@@ -677,9 +672,16 @@ mod tests {
 
     #[test]
     fn sequences_differ_and_tails_are_right() {
-        let x = bits(5, 1, 64);
-        let y = bits(5, 2, 64);
-        assert_eq!(x, bits(5, 1, 64));
+        let key = Seed::Keyed([9; 32]);
+        let x = bits(&key, 5, 1, 64);
+        let y = bits(&key, 5, 2, 64);
+        assert_eq!(x, bits(&key, 5, 1, 64));
+        // The sequence depends on the key: another key, or the ids alone, give another.
+        for other in [Seed::Keyed([8; 32]), Seed::Ids] {
+            let z = bits(&other, 5, 1, 64);
+            let same = x.iter().zip(&z).filter(|(a, b)| a == b).count();
+            assert!((16..=48).contains(&same), "{same}");
+        }
         let same = x.iter().zip(&y).filter(|(a, b)| a == b).count();
         assert!((16..=48).contains(&same), "{same}");
         assert!(x.iter().any(|b| *b) && x.iter().any(|b| !*b));
@@ -693,13 +695,16 @@ mod tests {
 
     #[test]
     fn the_viewer_whose_sequence_was_read_is_named() {
-        let seq = bits(9, 77, 24);
+        let key = Seed::Keyed([3; 32]);
+        let seq = bits(&key, 9, 77, 24);
+        let viewers =
+            |ids: &[i64]| -> Vec<(i64, Seed)> { ids.iter().map(|&v| (v, key.clone())).collect() };
         let read: Vec<Option<bool>> = seq
             .iter()
             .enumerate()
             .map(|(k, b)| if k == 3 { None } else { Some(*b) })
             .collect();
-        match verdict(9, &read, &[76, 77, 78]) {
+        match verdict(9, &read, &viewers(&[76, 77, 78])) {
             VideoTrace::Viewer {
                 best,
                 segments,
@@ -714,13 +719,13 @@ mod tests {
         // All A (an unmarked copy): nobody.
         let plain = vec![Some(false); 24];
         assert!(matches!(
-            verdict(9, &plain, &[76, 77, 78]),
+            verdict(9, &plain, &viewers(&[76, 77, 78])),
             VideoTrace::NoViewer { .. }
         ));
         // Too few segments to be sure of anyone.
         let short: Vec<Option<bool>> = seq[..6].iter().map(|b| Some(*b)).collect();
         assert!(matches!(
-            verdict(9, &short, &[76, 77]),
+            verdict(9, &short, &viewers(&[76, 77])),
             VideoTrace::NoViewer { .. }
         ));
     }

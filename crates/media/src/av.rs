@@ -44,6 +44,8 @@ pub enum AvFailure {
     TooManyStreams { streams: u64, max: u32 },
     #[error("processing took longer than {0:?}")]
     Timeout(Duration),
+    #[error("processing needed more memory than this server allows ({limit_mb} MiB)")]
+    OutOfMemory { limit_mb: u64 },
 }
 
 impl AvFailure {
@@ -56,6 +58,7 @@ impl AvFailure {
             AvFailure::TooManyPixels { .. } => "media_too_many_pixels",
             AvFailure::TooManyStreams { .. } => "media_too_many_streams",
             AvFailure::Timeout(_) => "processing_timeout",
+            AvFailure::OutOfMemory { .. } => "processing_out_of_memory",
         }
     }
 }
@@ -67,6 +70,8 @@ pub struct AvLimits {
     pub max_pixels: u64,
     pub max_streams: u32,
     pub timeout: Duration,
+    /// The address space of each ffmpeg or ffprobe run, in bytes (`RLIMIT_AS`); 0: none.
+    pub memory_bytes: u64,
     pub threads: u32,
     pub heights: Vec<u32>,
     pub preview: Duration,
@@ -86,6 +91,7 @@ impl AvLimits {
             max_pixels: c.max_video_pixels,
             max_streams: c.max_streams,
             timeout: Duration::from_secs(c.transcode_timeout_secs),
+            memory_bytes: c.ffmpeg_memory_mb.saturating_mul(1 << 20),
             threads: c.transcode_threads.max(1),
             heights,
             preview: Duration::from_secs(u64::from(c.preview_secs)),
@@ -176,16 +182,16 @@ impl Av {
         // For the log (and the benchmark, which runs the same commands by hand).
         let command = shell_line(program, &args);
         let started = std::time::Instant::now();
-        let mut child = std::process::Command::new(program)
-            .args(args)
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                tracing::warn!(program = %program.display(), error = %e, "cannot start");
-                AvFailure::Unavailable
-            })?;
+            .stderr(Stdio::piped());
+        limit_memory(&mut cmd, self.limits.memory_bytes);
+        let mut child = cmd.spawn().map_err(|e| {
+            tracing::warn!(program = %program.display(), error = %e, "cannot start");
+            AvFailure::Unavailable
+        })?;
         let drain = |pipe: Option<Box<dyn std::io::Read + Send>>, cap: u64| {
             tokio::task::spawn_blocking(move || {
                 let mut buf = Vec::new();
@@ -250,6 +256,11 @@ impl Av {
             .trim();
         // The file's own words stay out of the message a creator sees; the log keeps them.
         tracing::info!(program = %program.display(), %status, stderr = %last, "ffmpeg failed");
+        if self.limits.memory_bytes > 0 && out_of_memory(&status, &stderr) {
+            return Err(AvFailure::OutOfMemory {
+                limit_mb: self.limits.memory_bytes >> 20,
+            });
+        }
         Err(AvFailure::Malformed(what.to_owned()))
     }
 
@@ -329,6 +340,17 @@ impl Av {
 
     /// The common start of every ffmpeg run over an untrusted input.
     fn input(&self, format: &str, input: &Path, seek: Option<Duration>) -> Vec<OsString> {
+        self.inputs(format, input, seek, &[])
+    }
+
+    /// [`Av::input`] with pictures of our own after it (inputs 1, 2, …: the watermarks).
+    fn inputs(
+        &self,
+        format: &str,
+        input: &Path,
+        seek: Option<Duration>,
+        pictures: &[&Overlay],
+    ) -> Vec<OsString> {
         let mut a = os(&[
             "-nostdin",
             "-hide_banner",
@@ -344,6 +366,10 @@ impl Av {
         }
         a.extend(os(&["-f", format, "-i"]));
         a.push(input.as_os_str().to_owned());
+        for p in pictures {
+            a.extend(os(&["-f", "png_pipe", "-i"]));
+            a.push(p.path.as_os_str().to_owned());
+        }
         a.extend(os(&[
             "-map_metadata",
             "-1",
@@ -356,12 +382,15 @@ impl Av {
     }
 
     /// Process a video: poster, teaser, preview clip and HLS ladder, written under `out`.
+    /// With `watermark`, the poster, the preview and every rung carry that text
+    /// ([`crate::watermark`]).
     pub async fn video(
         &self,
         input: &Path,
         format: &str,
         out: &Path,
         deadline: Instant,
+        watermark: Option<&str>,
     ) -> Result<Processed, AvFailure> {
         let probe = self.probe(input, format, deadline).await?;
         self.check(&probe, true)?;
@@ -374,7 +403,8 @@ impl Av {
         if png.is_empty() {
             return Err(AvFailure::Malformed("video (no poster frame)".into()));
         }
-        let still = tokio::task::spawn_blocking(move || images::still(&png))
+        let text = watermark.map(str::to_owned);
+        let still = tokio::task::spawn_blocking(move || images::still(&png, text.as_deref()))
             .await
             .map_err(|_| AvFailure::Malformed("video (its poster frame)".into()))?
             .map_err(|e| AvFailure::Malformed(format!("video ({e})")))?;
@@ -387,23 +417,53 @@ impl Av {
         // A muted preview clip at the lowest rung.
         let low = self.limits.heights.first().copied().unwrap_or(240);
         let (pw, ph) = rung_size(w, h, low.min(w.min(h)));
+        let rungs = ladder(w, h, &self.limits.heights);
+        // The watermark pictures: one for the preview, one per rung.
+        let (preview_mark, rung_marks) = match watermark {
+            Some(text) => {
+                let dir = out.join("watermark");
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| AvFailure::Malformed(format!("video (work directory: {e})")))?;
+                let preview_mark = Overlay::write(&dir, "preview", text, pw, ph).await?;
+                let mut marks = Vec::with_capacity(rungs.len());
+                for (i, &(rw, rh, _)) in rungs.iter().enumerate() {
+                    marks.push(Overlay::write(&dir, &format!("v{i}"), text, rw, rh).await?);
+                }
+                (Some(preview_mark), marks)
+            }
+            None => (None, Vec::new()),
+        };
         let preview = out.join("preview.mp4");
         let preview_len = self.limits.preview.min(duration);
-        let mut a = self.input(
+        let mut a = self.inputs(
             format,
             input,
             Some(at.min(duration.saturating_sub(preview_len))),
+            preview_mark
+                .as_slice()
+                .iter()
+                .collect::<Vec<_>>()
+                .as_slice(),
         );
+        let scaled = format!("scale={pw}:{ph},setsar=1");
+        let graph = match &preview_mark {
+            Some(m) => format!(
+                "[0:v:0]{scaled}[c];[c][1:v]{},format=yuv420p[v]",
+                m.filter()
+            ),
+            None => format!("[0:v:0]{scaled},format=yuv420p[v]"),
+        };
         a.extend(os(&[
             "-t",
             &format!("{:.3}", preview_len.as_secs_f64()),
+            "-filter_complex",
+            &graph,
             "-map",
-            "0:v:0",
+            "[v]",
             "-an",
             "-sn",
             "-dn",
-            "-vf",
-            &format!("scale={pw}:{ph},setsar=1,format=yuv420p"),
             "-c:v",
             "libx264",
             "-preset",
@@ -428,9 +488,8 @@ impl Av {
         tokio::fs::create_dir_all(&hls)
             .await
             .map_err(|e| AvFailure::Malformed(format!("video (work directory: {e})")))?;
-        let rungs = ladder(w, h, &self.limits.heights);
         let marks = self.limits.marks;
-        let args = self.ladder_args(input, format, &rungs, probe.audio, &hls, marks);
+        let args = self.ladder_args(input, format, &rungs, probe.audio, &hls, marks, &rung_marks);
         self.run(&self.ffmpeg, args, deadline, "video").await?;
         if marks {
             // ffmpeg lists the B variants in the master playlist too; players must never
@@ -471,6 +530,7 @@ impl Av {
     }
 
     /// The ffmpeg arguments of an HLS ladder (also what the benchmark runs by hand).
+    #[allow(clippy::too_many_arguments)]
     pub fn ladder_args(
         &self,
         input: &Path,
@@ -479,15 +539,33 @@ impl Av {
         audio: bool,
         dir: &Path,
         marks: bool,
+        watermarks: &[Overlay],
     ) -> Vec<OsString> {
-        let mut a = self.input(format, input, None);
+        let pictures: Vec<&Overlay> = watermarks.iter().take(rungs.len()).collect();
+        let mut a = self.inputs(format, input, None, &pictures);
         let n = rungs.len();
         let mut graph = format!("[0:v:0]split={n}");
         for i in 0..n {
             graph.push_str(&format!("[s{i}]"));
         }
         for (i, (w, h, _)) in rungs.iter().enumerate() {
-            if marks {
+            if let Some(m) = pictures.get(i) {
+                // The watermark goes on the scaled rung before anything else, so A and B
+                // carry the same one.
+                graph.push_str(&format!(
+                    ";[s{i}]scale={w}:{h},setsar=1[c{i}];[c{i}][{}:v]{}[s{i}w]",
+                    i + 1,
+                    m.filter()
+                ));
+                if marks {
+                    graph.push_str(&format!(
+                        ";[s{i}w]format=yuv420p,split=2[o{i}][q{i}];{}",
+                        crate::abmark::b_filter(&format!("q{i}"), &format!("b{i}"), *w, *h)
+                    ));
+                } else {
+                    graph.push_str(&format!(";[s{i}w]format=yuv420p[o{i}]"));
+                }
+            } else if marks {
                 // Scaled once, then encoded twice: as it is (A) and with the faint pattern
                 // (B), with the same settings, so the segments fall at the same instants.
                 graph.push_str(&format!(
@@ -716,6 +794,104 @@ fn keyframe_secs(segment: u32) -> u32 {
     } else {
         1
     }
+}
+
+/// A watermark picture of our own ([`crate::watermark`]) written for one output size, and
+/// where it goes on it.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    pub path: PathBuf,
+    pub x: i64,
+    pub y: i64,
+}
+
+impl Overlay {
+    /// Draw `text` for a `w`×`h` output into `<dir>/<name>.png`.
+    async fn write(dir: &Path, name: &str, text: &str, w: u32, h: u32) -> Result<Self, AvFailure> {
+        let text = text.to_owned();
+        let mark = tokio::task::spawn_blocking(move || crate::watermark::render(&text, w))
+            .await
+            .map_err(|_| AvFailure::Malformed("video (drawing the watermark)".into()))?;
+        let (x, y) = crate::watermark::position(w, h, mark.width(), mark.height());
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgba8(mark)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| AvFailure::Malformed(format!("video (drawing the watermark: {e})")))?;
+        let path = dir.join(format!("{name}.png"));
+        tokio::fs::write(&path, png)
+            .await
+            .map_err(|e| AvFailure::Malformed(format!("video (work directory: {e})")))?;
+        Ok(Overlay { path, x, y })
+    }
+
+    /// The `overlay` filter that puts it in place (its still picture repeats over every
+    /// frame).
+    fn filter(&self) -> String {
+        format!(
+            "overlay=x={}:y={}:format=auto:eof_action=repeat",
+            self.x, self.y
+        )
+    }
+}
+
+/// Give the child `command` starts an address space of at most `bytes` (`RLIMIT_AS`; 0: no
+/// limit), so a file that makes ffmpeg allocate without end fails it, not the server.
+fn limit_memory(command: &mut std::process::Command, bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let limit = libc::rlimit {
+            rlim_cur: bytes as libc::rlim_t,
+            rlim_max: bytes as libc::rlim_t,
+        };
+        // SAFETY: the closure runs in the child between fork and exec; it only calls
+        // setrlimit, which is async-signal-safe, on a value prepared before the fork, and
+        // allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Whether a run that failed under a memory limit ran out of it: it died of a signal (an
+/// allocation that was not checked), or its error output speaks of memory, allocation, the
+/// loader mapping a library, threads that could not start ("resource temporarily
+/// unavailable") or an encoder that could not be opened (the encoders' arguments are ours,
+/// so that is resources). ffmpeg does not always say why an allocation failed.
+fn out_of_memory(status: &std::process::ExitStatus, stderr: &str) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal().is_some() {
+            return true;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = status;
+    memory_words(stderr)
+}
+
+fn memory_words(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    [
+        "cannot allocate memory",
+        "out of memory",
+        "failed to map segment",
+        "malloc",
+        "enomem",
+        "resource temporarily unavailable",
+        "error while opening encoder",
+    ]
+    .iter()
+    .any(|w| s.contains(w))
 }
 
 /// A child process that is killed (and reaped) when dropped before it ended.
@@ -958,6 +1134,22 @@ mod tests {
         });
         let p = Probe::from_json(&cover);
         assert_eq!((p.video, p.audio, p.duration_ms), (None, true, 3000));
+    }
+
+    #[test]
+    fn running_out_of_memory_is_recognised() {
+        // What ffmpeg 5.1 says under RLIMIT_AS limits from 64 to 500 MiB.
+        for said in [
+            "ffprobe: error while loading shared libraries: libavcodec.so.59: failed to map segment from shared object",
+            "Failed to inject frame into filter network: Resource temporarily unavailable",
+            "x264 [error]: malloc of size 552384 failed\nError submitting video frame to the encoder",
+            "Error initializing output stream 0:0 -- Error while opening encoder for output stream #0:0 - maybe incorrect parameters such as bit_rate, rate, width or height",
+        ] {
+            assert!(memory_words(said), "{said}");
+        }
+        assert!(!memory_words(
+            "moov atom not found\nclip.mp4: Invalid data found when processing input"
+        ));
     }
 
     #[test]

@@ -48,8 +48,13 @@ pub struct Rendered {
     pub files: Vec<(Rendition, Vec<u8>)>,
 }
 
-/// Render `bytes` on the blocking pool, within the node's limits.
-pub async fn render(media: &Media, bytes: Bytes) -> Result<Rendered, ImageFailure> {
+/// Render `bytes` on the blocking pool, within the node's limits; with `watermark`, every
+/// rendition but the teaser carries that text ([`crate::watermark`]).
+pub async fn render(
+    media: &Media,
+    bytes: Bytes,
+    watermark: Option<String>,
+) -> Result<Rendered, ImageFailure> {
     let permit = media
         .decode_slots
         .clone()
@@ -62,7 +67,7 @@ pub async fn render(media: &Media, bytes: Bytes) -> Result<Rendered, ImageFailur
     let work = tokio::task::spawn_blocking(move || {
         // The slot is held until the thread is done, even when the job stopped waiting.
         let _permit = permit;
-        render_blocking(&bytes, &limits, deadline)
+        render_blocking(&bytes, &limits, deadline, watermark.as_deref())
     });
     match tokio::time::timeout(timeout, work).await {
         Err(_) => Err(ImageFailure::Timeout(timeout)),
@@ -90,6 +95,7 @@ pub fn render_blocking(
     bytes: &[u8],
     limits: &Limits,
     deadline: Instant,
+    watermark: Option<&str>,
 ) -> Result<Rendered, ImageFailure> {
     let reader = || {
         ImageReader::new(Cursor::new(bytes))
@@ -151,8 +157,12 @@ pub fn render_blocking(
             current = current.resize_exact(tw, th, FilterType::Triangle);
         }
         let name = format!("w{slot}");
-        files.push(jpeg(&current, &format!("{name}.jpg"), false)?);
-        files.push(webp(&current, &format!("{name}.webp"), alpha)?);
+        // The watermark goes on a copy: the next (smaller) rendition is scaled from the
+        // clean picture, and gets a watermark of its own size.
+        let marked = watermark.map(|t| crate::watermark::apply(&current, t));
+        let shown = marked.as_ref().unwrap_or(&current);
+        files.push(jpeg(shown, &format!("{name}.jpg"), false)?);
+        files.push(webp(shown, &format!("{name}.webp"), alpha)?);
         check(deadline, limits)?;
     }
     files.push(teaser(&current, sw, sh)?);
@@ -177,13 +187,15 @@ pub struct Still {
     pub files: Vec<(Rendition, Vec<u8>)>,
 }
 
-/// Make a [`Still`] of a PNG that ffmpeg wrote (already scaled to at most 1280 wide).
-pub fn still(png: &[u8]) -> Result<Still, ImageFailure> {
+/// Make a [`Still`] of a PNG that ffmpeg wrote (already scaled to at most 1280 wide); with
+/// `watermark`, the poster carries it (the teaser and the hashes are of the clean frame).
+pub fn still(png: &[u8], watermark: Option<&str>) -> Result<Still, ImageFailure> {
     let img = image::load_from_memory_with_format(png, ImageFormat::Png).map_err(undecodable)?;
     let (width, height) = img.dimensions();
     let pdq = crate::pdq::hash_image(&img);
+    let marked = watermark.map(|t| crate::watermark::apply(&img, t));
     let files = vec![
-        jpeg(&img, "poster.jpg", false)?,
+        jpeg(marked.as_ref().unwrap_or(&img), "poster.jpg", false)?,
         teaser(&img, width, height)?,
     ];
     let thumb = img.thumbnail(32, 32).to_rgba8();
@@ -332,7 +344,7 @@ mod tests {
 
     #[test]
     fn renditions_at_the_configured_widths() {
-        let r = render_blocking(&png(1000, 500), &limits(), later()).unwrap();
+        let r = render_blocking(&png(1000, 500), &limits(), later(), None).unwrap();
         assert_eq!((r.width, r.height), (1000, 500));
         let sizes: Vec<(String, u32, u32)> = r
             .files
@@ -351,7 +363,7 @@ mod tests {
         );
         assert!(r.blurhash.is_some());
         assert!(r.pdq.is_some());
-        let small = render_blocking(&png(100, 80), &limits(), later()).unwrap();
+        let small = render_blocking(&png(100, 80), &limits(), later(), None).unwrap();
         let names: Vec<&str> = small.files.iter().map(|(r, _)| r.name.as_str()).collect();
         assert_eq!(names, ["w320.jpg", "w320.webp", "teaser.jpg"]);
     }
@@ -360,7 +372,7 @@ mod tests {
     fn the_deadline_is_kept() {
         let past = Instant::now() - Duration::from_millis(1);
         assert!(matches!(
-            render_blocking(&png(64, 64), &limits(), past),
+            render_blocking(&png(64, 64), &limits(), past, None),
             Err(ImageFailure::Timeout(_))
         ));
     }
@@ -379,7 +391,7 @@ mod tests {
         jpeg.extend_from_slice(b"Exif\0\0");
         jpeg.extend_from_slice(tiff);
         jpeg.extend_from_slice(&plain[2..]);
-        let r = render_blocking(&jpeg, &limits(), later()).unwrap();
+        let r = render_blocking(&jpeg, &limits(), later(), None).unwrap();
         assert_eq!((r.width, r.height), (20, 40));
         for (rendition, bytes) in &r.files {
             assert!(
@@ -395,15 +407,15 @@ mod tests {
         // A PNG header claiming 100000×100000 pixels, with no image data behind it.
         let bomb = png_claiming(100_000, 100_000);
         assert!(matches!(
-            render_blocking(&bomb, &limits(), later()),
+            render_blocking(&bomb, &limits(), later(), None),
             Err(ImageFailure::TooManyPixels { width: 100_000, .. })
         ));
         let full = png(64, 64);
         let truncated = &full[..full.len() / 2];
         assert!(matches!(
-            render_blocking(truncated, &limits(), later()),
+            render_blocking(truncated, &limits(), later(), None),
             Err(ImageFailure::Undecodable(_))
         ));
-        assert!(render_blocking(b"not an image", &limits(), later()).is_err());
+        assert!(render_blocking(b"not an image", &limits(), later(), None).is_err());
     }
 }

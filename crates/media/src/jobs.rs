@@ -257,7 +257,11 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
         }
         Err(e) => return Err(e.into()),
     };
-    let out = match images::render(media, bytes).await {
+    let watermark = {
+        let mut db = ctx.store().conn().await?;
+        crate::watermark::text_for(media.byline.as_deref(), &mut db, item.owner_id).await?
+    };
+    let out = match images::render(media, bytes, watermark.clone()).await {
         Ok(out) => out,
         Err(failure) => {
             tracing::info!(media_id = item.id, error = %failure, "image processing failed");
@@ -283,7 +287,7 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
     let updated = sqlx::query(
         "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
          renditions = $4, derived_bytes = $5, error = NULL, pdq = $6, pdq_quality = $7, \
-         updated_at = $8 WHERE id = $9 AND state = 'processing'",
+         updated_at = $8, watermark = $10 WHERE id = $9 AND state = 'processing'",
     )
     .bind(i64::from(out.width))
     .bind(i64::from(out.height))
@@ -294,6 +298,7 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
     .bind(out.pdq.map(|(_, q)| i64::from(q)))
     .bind(now_micros())
     .bind(item.id)
+    .bind(watermark.as_deref())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -304,7 +309,7 @@ async fn process_once(media: &Media, ctx: JobContext, job: Process) -> Result<()
             "media.ready",
             Some(&format!("media:{}", item.id)),
             serde_json::json!({"width": out.width, "height": out.height, "renditions": renditions.len(),
-                               "pdq": out.pdq.map(|(h, _)| h.to_hex())}),
+                               "pdq": out.pdq.map(|(h, _)| h.to_hex()), "watermark": watermark}),
         )
         .await?;
         // Screened in the same transaction: a matching item is never ready to anyone.
@@ -411,8 +416,18 @@ async fn transcode_once(media: &Media, ctx: JobContext, job: Transcode) -> Resul
     tokio::fs::create_dir_all(&out_dir)
         .await
         .map_err(|e| JobError::retry(format!("{}: {e}", out_dir.display())))?;
+    let watermark = match item.kind {
+        MediaKind::Video => {
+            let mut db = ctx.store().conn().await?;
+            crate::watermark::text_for(media.byline.as_deref(), &mut db, item.owner_id).await?
+        }
+        _ => None,
+    };
     let outcome = match item.kind {
-        MediaKind::Video => av.video(&input, format, &out_dir, deadline).await,
+        MediaKind::Video => {
+            av.video(&input, format, &out_dir, deadline, watermark.as_deref())
+                .await
+        }
         _ => av.audio(&input, format, &out_dir, deadline).await,
     };
     let out = match outcome {
@@ -441,7 +456,8 @@ async fn transcode_once(media: &Media, ctx: JobContext, job: Transcode) -> Resul
     let updated = sqlx::query(
         "UPDATE media SET state = 'ready', width = $1, height = $2, blurhash = $3, \
          renditions = $4, derived_bytes = $5, error = NULL, error_code = NULL, pdq = $6, \
-         pdq_quality = $7, duration_ms = $8, updated_at = $9 WHERE id = $10 AND state = 'processing'",
+         pdq_quality = $7, duration_ms = $8, updated_at = $9, watermark = $11 \
+         WHERE id = $10 AND state = 'processing'",
     )
     .bind(out.width.map(i64::from))
     .bind(out.height.map(i64::from))
@@ -453,6 +469,7 @@ async fn transcode_once(media: &Media, ctx: JobContext, job: Transcode) -> Resul
     .bind(out.duration_ms)
     .bind(now_micros())
     .bind(item.id)
+    .bind(watermark.as_deref())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -463,7 +480,7 @@ async fn transcode_once(media: &Media, ctx: JobContext, job: Transcode) -> Resul
             "media.ready",
             Some(&format!("media:{}", item.id)),
             serde_json::json!({"kind": item.kind.as_str(), "duration_ms": out.duration_ms,
-                               "renditions": renditions.len()}),
+                               "renditions": renditions.len(), "watermark": watermark}),
         )
         .await?;
         // The poster frame is screened as an image is.

@@ -20,10 +20,12 @@ pub mod hls;
 pub mod images;
 pub mod jobs;
 pub mod mark;
+pub mod markkey;
 pub mod objects;
 pub mod pdq;
 pub mod sniff;
 pub mod tus;
+pub mod watermark;
 
 pub use delivery::{delivery_url, Grant, UrlError, UrlKeys};
 pub use objects::Objects;
@@ -216,6 +218,8 @@ pub struct MediaItem {
     pub pdq_quality: Option<u8>,
     /// Why the item is quarantined.
     pub quarantine_reason: Option<String>,
+    /// The visible watermark its renditions carry, if any ([`watermark`]).
+    pub watermark: Option<String>,
     /// Kept until this time (trust & safety's preservation, 18 U.S.C. 2258A(h)): until then
     /// nothing deletes it.
     pub preserved_until: Option<i64>,
@@ -312,10 +316,14 @@ pub struct Media {
     decode_slots: Arc<tokio::sync::Semaphore>,
     /// What processed images are screened by (none: not screened).
     pub screen: Option<Arc<dyn Screen>>,
+    /// Who writes the visible watermark's text (none: no watermarks).
+    pub byline: Option<Arc<dyn watermark::Byline>>,
     /// ffmpeg and ffprobe, when this node has them: video and audio are refused without.
     pub av: Option<Arc<av::Av>>,
     /// Where video and audio are processed (a directory per item, removed after).
     pub work_dir: std::path::PathBuf,
+    /// Seals each item's forensic mark secret (`[secrets]`, [`markkey`]).
+    pub keyring: Arc<fanz_secrets::Keyring>,
 }
 
 impl std::fmt::Debug for Media {
@@ -335,8 +343,10 @@ impl Media {
             limits,
             decode_slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             screen: None,
+            byline: None,
             av: None,
             work_dir: std::env::temp_dir(),
+            keyring: Arc::new(fanz_secrets::Keyring::ephemeral()),
         }
     }
 
@@ -366,6 +376,18 @@ impl Media {
         self
     }
 
+    /// Seal mark secrets with `keyring` (the server's, `[secrets]`).
+    pub fn with_keyring(mut self, keyring: Arc<fanz_secrets::Keyring>) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
+    /// Draw creators' visible watermarks with the text `byline` writes.
+    pub fn with_byline(mut self, byline: Arc<dyn watermark::Byline>) -> Self {
+        self.byline = Some(byline);
+        self
+    }
+
     /// The module as `[media]` configures it (the store is opened, nothing is fetched).
     pub fn from_config(config: &fanz_config::Config) -> Result<Self> {
         let c = &config.media;
@@ -375,7 +397,15 @@ impl Media {
             Limits::from_config(c),
             c.process_concurrency as usize,
         )
-        .with_av(av::Av::detect(c), config.data_dir.join("media-work")))
+        .with_av(av::Av::detect(c), config.data_dir.join("media-work"))
+        .with_keyring(Arc::new(
+            fanz_secrets::Keyring::load(
+                &config.secrets.key,
+                &config.secrets.old_keys,
+                &config.data_dir,
+            )
+            .map_err(|e| MediaError::Config(e.to_string()))?,
+        )))
     }
 
     /// An item's original as uploaded, metadata and all: for tools and tests, never to be
@@ -596,7 +626,7 @@ pub async fn summaries(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaSummary>> {
 }
 
 const ITEM_COLUMNS: &str = "id, owner_id, kind, state, mime, object_prefix, bytes, derived_bytes, \
-     width, height, blurhash, renditions, error, error_code, duration_ms, pdq, pdq_quality, quarantine_reason, preserved_until, \
+     width, height, blurhash, renditions, error, error_code, duration_ms, pdq, pdq_quality, quarantine_reason, watermark, preserved_until, \
      created_at, updated_at";
 
 fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
@@ -628,6 +658,7 @@ fn item_from_row(row: &sqlx::any::AnyRow) -> Result<MediaItem> {
             .try_get::<Option<i64>, _>("pdq_quality")?
             .map(|q| q.clamp(0, 100) as u8),
         quarantine_reason: row.try_get("quarantine_reason")?,
+        watermark: row.try_get("watermark")?,
         preserved_until: row.try_get("preserved_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -917,4 +948,50 @@ pub async fn preserve(
 /// Seconds since the epoch, as delivery tokens count time.
 pub fn now_secs() -> i64 {
     now_micros() / SECOND
+}
+
+/// At an account's erasure, what media keeps of them besides their own items (which the
+/// caller deletes or keeps by its rules): the record of the paid media they were served with
+/// a forensic mark (`media_marks`, a history of what they viewed) is deleted, with their marked
+/// copies (purged from the store by `media.purge` jobs enqueued here), and their media
+/// settings. A copy they leaked before can then no longer be traced to them. Audited
+/// (`media.viewer_erased`). The number of mark records removed.
+pub async fn erase_viewer(db: &mut Db, user_id: i64, actor: &Actor) -> Result<u64> {
+    let prefixes: Vec<String> = sqlx::query(
+        "SELECT DISTINCT m.object_prefix FROM media_marks k JOIN media m ON m.id = k.media_id \
+         WHERE k.viewer_id = $1 AND k.object_key <> ''",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *db)
+    .await?
+    .iter()
+    .map(|r| r.try_get::<String, _>(0))
+    .collect::<std::result::Result<_, _>>()?;
+    for prefix in prefixes {
+        fanz_jobs::enqueue(
+            db,
+            &jobs::Purge {
+                prefix: mark::copies_prefix(&prefix, user_id),
+            },
+        )
+        .await?;
+    }
+    let removed = sqlx::query("DELETE FROM media_marks WHERE viewer_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM media_settings WHERE owner_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    fanz_audit::record(
+        db,
+        actor,
+        "media.viewer_erased",
+        Some(&format!("user:{user_id}")),
+        serde_json::json!({"marks_removed": removed}),
+    )
+    .await?;
+    Ok(removed)
 }

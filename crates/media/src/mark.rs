@@ -16,9 +16,9 @@
 //! which is why the mark lives there. Cropping, rotation or heavy filtering defeat it; the
 //! trace then says it cannot tell.
 
+use crate::markkey::Seed;
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
-use sha2::{Digest, Sha256};
 
 /// Cells per side.
 pub const GRID: usize = 64;
@@ -27,9 +27,8 @@ pub const STRENGTH: f32 = 2.5;
 
 /// The ±1 cell values of `viewer_id`'s mark on `media_id`: pseudo-random from both, so two
 /// viewers' marks (and two pictures' marks of one viewer) are unrelated.
-fn expected(media_id: i64, viewer_id: i64) -> Vec<f32> {
-    let seed = Sha256::digest(format!("fanz-mark-v1:{media_id}:{viewer_id}"));
-    let mut s = u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")) | 1;
+fn expected(seed: &Seed, media_id: i64, viewer_id: i64) -> Vec<f32> {
+    let mut s = seed.state("fanz-mark", media_id, viewer_id);
     (0..GRID * GRID)
         .map(|_| {
             s ^= s << 13;
@@ -44,9 +43,9 @@ fn expected(media_id: i64, viewer_id: i64) -> Vec<f32> {
         .collect()
 }
 
-/// Add `viewer_id`'s mark for `media_id` to `img`.
-pub fn embed(img: &mut RgbImage, media_id: i64, viewer_id: i64) {
-    let field = expected(media_id, viewer_id);
+/// Add `viewer_id`'s mark for `media_id` (seeded by `seed`) to `img`.
+pub fn embed(img: &mut RgbImage, seed: &Seed, media_id: i64, viewer_id: i64) {
+    let field = expected(seed, media_id, viewer_id);
     let (w, h) = img.dimensions();
     let at = |cx: isize, cy: isize| -> f32 {
         let cx = cx.clamp(0, GRID as isize - 1) as usize;
@@ -102,8 +101,8 @@ pub fn residual(copy: &DynamicImage, original: &DynamicImage) -> Vec<f32> {
 
 /// How well a residual matches `viewer_id`'s mark: the normalised correlation, from −1 to 1
 /// (about 0 for someone else's copy or an unmarked one).
-pub fn score(residual: &[f32], media_id: i64, viewer_id: i64) -> f32 {
-    let e = expected(media_id, viewer_id);
+pub fn score(residual: &[f32], seed: &Seed, media_id: i64, viewer_id: i64) -> f32 {
+    let e = expected(seed, media_id, viewer_id);
     let dot: f32 = residual.iter().zip(&e).map(|(r, e)| r * e).sum();
     let norm = residual.iter().map(|r| r * r).sum::<f32>().sqrt() * (e.len() as f32).sqrt();
     if norm == 0.0 {
@@ -153,7 +152,8 @@ mod tests {
     fn a_leak_names_its_viewer() {
         let original = photo(800, 600);
         let mut marked = original.clone();
-        embed(&mut marked, 77, 4242);
+        let k = Seed::Keyed([5; 32]);
+        embed(&mut marked, &k, 77, 4242);
         // Faint: no pixel moves by more than the strength.
         let most = marked
             .pixels()
@@ -167,16 +167,19 @@ mod tests {
             .unwrap();
         assert!(most <= STRENGTH.ceil() as i16, "{most}");
         let r = residual(&leak(&marked), &DynamicImage::ImageRgb8(original.clone()));
-        let mine = score(&r, 77, 4242);
+        let mine = score(&r, &k, 77, 4242);
         for other in [1, 4241, 4243, 99_999] {
-            assert!(score(&r, 77, other) < mine / 2.0, "{other}");
+            assert!(score(&r, &k, 77, other) < mine / 2.0, "{other}");
         }
         assert!(mine > 0.5, "{mine}");
-        // The same viewer's mark on another picture is another pattern.
-        assert!(score(&r, 78, 4242) < mine / 2.0);
+        // The same viewer's mark on another picture is another pattern; so is their mark
+        // under another key, or from the ids alone.
+        assert!(score(&r, &k, 78, 4242) < mine / 2.0);
+        assert!(score(&r, &Seed::Keyed([6; 32]), 77, 4242) < mine / 2.0);
+        assert!(score(&r, &Seed::Ids, 77, 4242) < mine / 2.0);
         // An unmarked copy matches nobody.
         let r = residual(&leak(&original), &DynamicImage::ImageRgb8(original));
-        assert!(score(&r, 77, 4242).abs() < 0.2);
+        assert!(score(&r, &k, 77, 4242).abs() < 0.2);
     }
 }
 
@@ -185,12 +188,16 @@ mod tests {
 use crate::{Media, MediaError, MediaItem, MediaKind, MediaState, Rendition, Result};
 use fanz_core::clock::now_micros;
 use fanz_store::{sqlx, Db, Store};
-use sqlx::Row;
 
 /// Whether a rendition is delivered marked to a viewer other than its owner: the pictures
 /// posts show in full (JPEG, not the public teaser).
 pub fn applies(item: &MediaItem, r: &Rendition, viewer_id: i64) -> bool {
     item.kind == MediaKind::Image && r.format == "jpeg" && !r.teaser && viewer_id != item.owner_id
+}
+
+/// Where `viewer_id`'s marked copies of an item (under `object_prefix`) are kept.
+pub(crate) fn copies_prefix(object_prefix: &str, viewer_id: i64) -> String {
+    format!("{object_prefix}/fx/{viewer_id}")
 }
 
 /// JPEG quality of marked copies (the renditions' own).
@@ -207,7 +214,11 @@ impl Media {
         r: &Rendition,
         viewer_id: i64,
     ) -> Result<(String, u64)> {
-        let key = format!("{}/fx/{viewer_id}/{}", item.object_prefix, r.name);
+        let key = format!(
+            "{}/{}",
+            copies_prefix(&item.object_prefix, viewer_id),
+            r.name
+        );
         if let Ok(size) = self.objects.size(&key).await {
             return Ok((key, size));
         }
@@ -222,12 +233,17 @@ impl Media {
             .await
             .map_err(|_| MediaError::Storage("the node is shutting down".into()))?;
         let media_id = item.id;
+        let seed = {
+            let mut db = store.conn().await?;
+            self.delivery_seed(&mut db, media_id, viewer_id).await?
+        };
+        let scheme = seed.scheme();
         let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut img = image::load_from_memory(&bytes)
                 .map_err(|e| MediaError::Storage(format!("a rendition does not decode: {e}")))?
                 .to_rgb8();
-            embed(&mut img, media_id, viewer_id);
+            embed(&mut img, &seed, media_id, viewer_id);
             let mut out = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, MARKED_QUALITY)
                 .encode_image(&img)
@@ -242,14 +258,15 @@ impl Media {
         self.objects.put(&key, out.into()).await?;
         let mut db = store.conn().await?;
         sqlx::query(
-            "INSERT INTO media_marks (media_id, viewer_id, rendition, object_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO media_marks (media_id, viewer_id, rendition, object_key, created_at, scheme) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(item.id)
         .bind(viewer_id)
         .bind(&r.name)
         .bind(&key)
         .bind(now_micros())
+        .bind(scheme)
         .execute(&mut *db)
         .await?;
         Ok((key, size))
@@ -360,20 +377,13 @@ pub async fn trace(media: &Media, db: &mut Db, copy: &image::DynamicImage) -> Re
         return Ok(Trace::UnknownPicture);
     };
     let media_id = item.id;
-    let viewers: Vec<i64> =
-        sqlx::query("SELECT DISTINCT viewer_id FROM media_marks WHERE media_id = $1")
-            .bind(media_id)
-            .fetch_all(&mut *db)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i64, _>(0))
-            .collect::<std::result::Result<_, _>>()?;
+    let viewers = media.traced_viewers(db, media_id, "%").await?;
     let copy = copy.clone();
     let scores = tokio::task::spawn_blocking(move || {
         let residual = residual(&copy, &original);
         let mut scores: Vec<(i64, f32)> = viewers
             .iter()
-            .map(|&v| (v, score(&residual, media_id, v)))
+            .map(|(v, seed)| (*v, score(&residual, seed, media_id, *v)))
             .collect();
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         scores

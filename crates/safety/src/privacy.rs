@@ -548,6 +548,8 @@ pub struct Erasure {
     pub media_deleted: usize,
     /// Media kept: published depictions of a 2257 record, or in a post a case is about.
     pub media_kept: usize,
+    /// Records of paid media served to them with a forensic mark (`media_marks`), removed.
+    pub media_marks_removed: u64,
     /// The account's export ZIPs, deleted by the caller after commit.
     #[serde(skip)]
     pub export_keys: Vec<String>,
@@ -612,6 +614,10 @@ pub async fn erase(db: &mut Db, user_id: i64, actor: &Actor) -> Result<Erasure> 
             out.media_deleted += 1;
         }
     }
+
+    // What they were served with forensic marks (a viewing history), their marked copies
+    // and their media settings.
+    out.media_marks_removed = fanz_media::erase_viewer(db, user_id, actor).await?;
 
     let content = fanz_content::privacy::erase(db, user_id, actor).await?;
     out.posts_deleted = content.posts;

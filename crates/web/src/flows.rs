@@ -224,3 +224,79 @@ pub async fn delete_media(
     fanz_media::delete(db, owner_id, media_id, actor).await?;
     Ok(())
 }
+
+/// Save a creator's media settings (the visible watermark): only ever the caller's own, so
+/// no account can change another's. The watermark's cluster must be one the creator appears
+/// on (empty: their first). Audited by media (`media.settings_changed`).
+pub async fn save_media_settings(
+    state: &AppState,
+    owner_id: i64,
+    mut new: fanz_media::watermark::MediaSettings,
+    actor: &Actor,
+) -> ApiResult<fanz_media::watermark::MediaSettings> {
+    new.watermark_cluster = new.watermark_cluster.trim().to_lowercase();
+    let mut tx = state.store.begin().await?;
+    if !new.watermark_cluster.is_empty() {
+        let profile = fanz_profiles::get_by_user(&mut tx, owner_id).await?;
+        if !profile.clusters.contains(&new.watermark_cluster) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_cluster",
+                format!(
+                    "you do not appear on a cluster named {:?}",
+                    new.watermark_cluster
+                ),
+            ));
+        }
+    }
+    let saved = fanz_media::watermark::save_settings(&mut tx, owner_id, &new, actor).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// The address a watermark shows for a cluster: its first public host name (one that is not
+/// `localhost` or under `.localhost`), else its first, else its name.
+pub fn cluster_address(c: &fanz_clusters::Cluster) -> String {
+    let public = |h: &&String| h.as_str() != "localhost" && !h.ends_with(".localhost");
+    c.hosts
+        .iter()
+        .find(public)
+        .or(c.hosts.first())
+        .cloned()
+        .unwrap_or_else(|| c.name.clone())
+}
+
+/// The visible watermark's text: `@handle · address`, the address of the chosen cluster (or
+/// of the creator's first cluster, [`cluster_address`]).
+pub struct Byline {
+    pub clusters: fanz_clusters::Clusters,
+}
+
+#[async_trait::async_trait]
+impl fanz_media::watermark::Byline for Byline {
+    async fn text(
+        &self,
+        db: &mut fanz_store::Db,
+        owner_id: i64,
+        cluster: &str,
+    ) -> fanz_media::Result<Option<String>> {
+        let profile = match fanz_profiles::get_by_user(db, owner_id).await {
+            Ok(p) => p,
+            Err(fanz_profiles::ProfileError::NotFound) => return Ok(None),
+            Err(fanz_profiles::ProfileError::Database(e)) => {
+                return Err(fanz_media::MediaError::Database(e))
+            }
+            Err(e) => return Err(fanz_media::MediaError::Invalid(e.to_string())),
+        };
+        let slug = if cluster.is_empty() || !profile.clusters.iter().any(|c| c == cluster) {
+            profile.clusters.first().map(String::as_str)
+        } else {
+            Some(cluster)
+        };
+        let place = slug.and_then(|s| self.clusters.get(s)).map(cluster_address);
+        Ok(Some(match place {
+            Some(p) => format!("@{} · {p}", profile.handle),
+            None => format!("@{}", profile.handle),
+        }))
+    }
+}

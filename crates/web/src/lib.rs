@@ -129,8 +129,14 @@ impl AppState {
         let screen = fanz_safety::hashes::HashScreen {
             threshold: config.review.pdq_threshold,
         };
-        let media =
-            Arc::new(fanz_media::Media::from_config(&config)?.with_screen(Arc::new(screen)));
+        let media = Arc::new(
+            fanz_media::Media::from_config(&config)?
+                .with_screen(Arc::new(screen))
+                .with_keyring(identity.secrets.clone())
+                .with_byline(Arc::new(flows::Byline {
+                    clusters: clusters.clone(),
+                })),
+        );
         let payments = fanz_payments::Payments::new(&config.payments);
         let age = Arc::new(age_assurance(&config, &clusters, identity.secrets.clone())?);
         Ok(AppState(Arc::new(Inner {

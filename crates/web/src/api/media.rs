@@ -3,7 +3,7 @@
 //! rendition to whoever holds a valid signed URL.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Auth, CookieAuth, Path, Query, RequestActor};
+use crate::extract::{Auth, CookieAuth, Json, Path, Query, RequestActor};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload, vault))
+        .routes(routes!(get_settings, put_settings))
         .routes(routes!(show, remove))
         .routes(routes!(tus_options, tus_create))
         .routes(routes!(tus_head, tus_patch, tus_terminate))
@@ -68,6 +69,9 @@ pub struct MediaView {
     /// The length of a video or audio item.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
+    /// The visible watermark its renditions carry (your setting when it was processed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// The posts (not deleted, newest first) that carry this item.
@@ -125,6 +129,7 @@ fn view(state: &AppState, item: MediaItem, used_in: Vec<MediaUseView>) -> MediaV
         error: item.error,
         error_code: item.error_code,
         duration_ms: item.duration_ms,
+        watermark: item.watermark,
         created_at: fanz_core::clock::rfc3339(item.created_at),
         used_in,
     }
@@ -309,6 +314,63 @@ pub async fn remove(
     crate::flows::delete_media(&mut tx, me.0.user_id, id, &actor.with_user(me.0.user_id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- settings ----
+
+/// Your media settings (creators). No route names another account: each creator reads and
+/// changes only their own.
+#[utoipa::path(get, path = "/api/v1/media/settings", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = fanz_media::watermark::MediaSettings), (status = 401, body = ErrorBody),
+        (status = 403, description = "not a creator", body = ErrorBody)))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    CookieAuth(me): CookieAuth,
+) -> ApiResult<Response> {
+    creator(&me)?;
+    let mut db = state.store.conn().await?;
+    let s = fanz_media::watermark::settings(&mut db, me.0.user_id).await?;
+    Ok(crate::extract::no_store(axum::Json(s).into_response()))
+}
+
+/// A change of your media settings.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettingsUpdate {
+    /// Put your handle and your cluster's address ("@handle · boyfanz.example") visibly in
+    /// the corner of photos and videos processed from now on. Items processed before keep
+    /// what they have.
+    pub watermark: bool,
+    /// Whose address the watermark shows: one of the clusters you appear on; empty or absent:
+    /// the first of them.
+    #[serde(default)]
+    pub watermark_cluster: String,
+}
+
+/// Change your media settings (creators); audited.
+#[utoipa::path(put, path = "/api/v1/media/settings", tag = "media", security(("bearer" = []), ("api_key" = [])),
+    request_body = MediaSettingsUpdate,
+    responses((status = 200, body = fanz_media::watermark::MediaSettings), (status = 401, body = ErrorBody),
+        (status = 403, description = "not a creator", body = ErrorBody),
+        (status = 422, description = "not a cluster you appear on, or an unknown field", body = ErrorBody)))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    RequestActor(actor): RequestActor,
+    CookieAuth(me): CookieAuth,
+    Json(req): Json<MediaSettingsUpdate>,
+) -> ApiResult<Response> {
+    creator(&me)?;
+    let saved = crate::flows::save_media_settings(
+        &state,
+        me.0.user_id,
+        fanz_media::watermark::MediaSettings {
+            watermark: req.watermark,
+            watermark_cluster: req.watermark_cluster,
+        },
+        &actor.with_user(me.0.user_id),
+    )
+    .await?;
+    Ok(crate::extract::no_store(axum::Json(saved).into_response()))
 }
 
 // ---- tus 1.0 ----

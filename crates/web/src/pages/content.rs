@@ -117,6 +117,13 @@ impl Card {
             .iter()
             .any(|t| t.kind == "video" && !t.url.is_empty())
     }
+
+    /// Whether the card shows a photo (the post page then loads the lightbox).
+    pub fn has_photo(&self) -> bool {
+        self.tiles
+            .iter()
+            .any(|t| t.kind == "image" && !t.url.is_empty())
+    }
 }
 
 fn kind_of(k: fanz_media::MediaKind) -> (&'static str, &'static str) {

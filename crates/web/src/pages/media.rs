@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
             get(vault).post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/studio/media/{id}/delete", post(delete))
+        .route("/studio/media/settings", post(save_settings))
 }
 
 /// The uploader's scripts, served at the root like the player's.
@@ -190,6 +191,12 @@ pub struct VaultPage {
     /// Percent of the quota used, 0–100.
     pub used_pct: u64,
     pub video_processing: bool,
+    /// The visible watermark setting, and the text it draws.
+    pub watermark: bool,
+    pub watermark_text: String,
+    /// The clusters the creator appears on, whose address the watermark may show:
+    /// (slug, address, chosen).
+    pub watermark_clusters: Vec<(String, String, bool)>,
 }
 
 impl VaultPage {
@@ -236,6 +243,7 @@ async fn vault(
                            published once it is ready."
             }
             "deleted" => "Deleted.",
+            "settings" => "Saved. Photos and videos you upload from now on follow this setting.",
             _ => "Done.",
         }
         .to_owned()
@@ -269,6 +277,9 @@ async fn vault_render(
         quota: size(state.media.limits.quota_bytes),
         used_pct: 0,
         video_processing: state.media.av_available(),
+        watermark: false,
+        watermark_text: String::new(),
+        watermark_clusters: Vec::new(),
     };
     if !page.is_creator {
         return Ok(render(StatusCode::FORBIDDEN, page));
@@ -280,6 +291,37 @@ async fn vault_render(
     page.next = next;
     page.used = size(used);
     page.used_pct = (used.saturating_mul(100) / state.media.limits.quota_bytes.max(1)).min(100);
+    let settings = fanz_media::watermark::settings(&mut db, me.user_id).await?;
+    let byline = crate::flows::Byline {
+        clusters: state.clusters.clone(),
+    };
+    page.watermark = settings.watermark;
+    page.watermark_text = fanz_media::watermark::Byline::text(
+        &byline,
+        &mut db,
+        me.user_id,
+        &settings.watermark_cluster,
+    )
+    .await?
+    .unwrap_or_default();
+    let profile = fanz_profiles::get_by_user(&mut db, me.user_id).await?;
+    let chosen = if profile.clusters.contains(&settings.watermark_cluster) {
+        settings.watermark_cluster.clone()
+    } else {
+        profile.clusters.first().cloned().unwrap_or_default()
+    };
+    page.watermark_clusters = profile
+        .clusters
+        .iter()
+        .filter_map(|slug| {
+            let c = state.clusters.get(slug)?;
+            Some((
+                slug.clone(),
+                crate::flows::cluster_address(c),
+                *slug == chosen,
+            ))
+        })
+        .collect();
     Ok(crate::extract::no_store(render(status, page)))
 }
 
@@ -325,22 +367,7 @@ async fn upload(
     }
     let again = |error: ApiError| {
         let (state, pc, me, csrf) = (&state, &pc, &me, &csrf);
-        async move {
-            if error.status.is_server_error() {
-                return Err(error);
-            }
-            vault_render(
-                state,
-                pc,
-                me,
-                csrf,
-                VaultQ::default(),
-                None,
-                Some(error.message),
-                error.status,
-            )
-            .await
-        }
+        async move { vault_error(state, pc, me, csrf, error).await }
     };
     let who = Auth(me.clone());
     if let Err(e) = crate::api::media::uploader(&state, &who).await {
@@ -391,21 +418,69 @@ async fn delete(
             tx.commit().await?;
             Ok(go(&pc, "/studio/media?done=deleted"))
         }
-        Err(e) if e.status.is_server_error() => Err(e),
         Err(e) => {
             drop(tx);
-            vault_render(
+            vault_error(&state, &pc, &me, &csrf, e).await
+        }
+    }
+}
+
+/// The vault again with a refusal's message and status; a server error stays an error.
+async fn vault_error(
+    state: &AppState,
+    pc: &PageCluster,
+    me: &Principal,
+    csrf: &CsrfToken,
+    error: ApiError,
+) -> Result<Response, ApiError> {
+    if error.status.is_server_error() {
+        return Err(error);
+    }
+    vault_render(
+        state,
+        pc,
+        me,
+        csrf,
+        VaultQ::default(),
+        None,
+        Some(error.message),
+        error.status,
+    )
+    .await
+}
+
+/// The watermark setting's form: a checkbox (absent: off) and, for a creator on several
+/// clusters, whose address it shows. Saved by the same flow as `PUT /api/v1/media/settings`.
+async fn save_settings(
+    State(state): State<AppState>,
+    pc: PageCluster,
+    Viewer(viewer): Viewer,
+    RequestActor(actor): RequestActor,
+    csrf: CsrfToken,
+    CsrfForm(form): CsrfForm<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let Some(me) = viewer else {
+        return Ok(go(&pc, "/login"));
+    };
+    let settings = fanz_media::watermark::MediaSettings {
+        watermark: form.get("watermark").is_some_and(|v| v == "on"),
+        watermark_cluster: form.get("watermark_cluster").cloned().unwrap_or_default(),
+    };
+    let result = match Auth(me.clone()).require_any(&[Role::Creator]) {
+        Ok(()) => {
+            crate::flows::save_media_settings(
                 &state,
-                &pc,
-                &me,
-                &csrf,
-                VaultQ::default(),
-                None,
-                Some(e.message),
-                e.status,
+                me.user_id,
+                settings,
+                &actor.with_user(me.user_id),
             )
             .await
         }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(go(&pc, "/studio/media?done=settings")),
+        Err(e) => vault_error(&state, &pc, &me, &csrf, e).await,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The post page's video player: hls.js (vendored from npm, `assets/vendor`) and the small
 //! script that starts it on each `<video data-hls>`, or hands the playlist to the browser
 //! where HLS is native (Safari on iOS). Served at the root; the post page loads them only
-//! when it shows a video.
+//! when it shows a video. The photo lightbox's script is served here too (loaded when the post
+//! shows a photo).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +15,7 @@ const CACHE_HOUR: &str = "public, max-age=3600";
 pub fn router() -> Router<crate::AppState> {
     Router::new()
         .route("/assets/player.js", get(player_js))
+        .route("/assets/lightbox.js", get(lightbox_js))
         .route("/assets/vendor/hls.light.min.js", get(hls_js))
 }
 
@@ -34,4 +36,8 @@ async fn player_js() -> Response {
 
 async fn hls_js() -> Response {
     js(include_str!("../../assets/vendor/hls.light.min.js"))
+}
+
+async fn lightbox_js() -> Response {
+    js(include_str!("../../assets/lightbox.js"))
 }

@@ -49,6 +49,8 @@ media_tests!(
     without_ffmpeg_video_is_refused,
     a_leaked_picture_names_its_viewer,
     a_recorded_video_names_its_viewer,
+    a_visible_watermark_when_the_creator_wants_one,
+    ffmpeg_over_its_memory_limit_fails_cleanly,
 );
 
 /// Settings a test needs besides the defaults.
@@ -63,6 +65,10 @@ fn settings(test: &str, c: &mut Config) {
     if test == "a_recorded_video_names_its_viewer" {
         // One bit of the mark per second of video.
         c.media.hls_segment_secs = 1;
+    }
+    if test == "ffmpeg_over_its_memory_limit_fails_cleanly" {
+        // Too little for ffmpeg to even load its libraries.
+        c.media.ffmpeg_memory_mb = 64;
     }
     if test == "without_ffmpeg_video_is_refused" {
         c.media.ffmpeg = "/nonexistent/ffmpeg".into();
@@ -1279,6 +1285,38 @@ async fn video_becomes_an_hls_ladder(app: TestApp) {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     assert!(!names.contains(&"hls/v2.m3u8"), "{names:?}");
+    // The quota counts every stored file: the original and all renditions, the B variants
+    // of the A/B marks included (uploads are checked against this usage).
+    let b_bytes: u64 = item["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let n = r["name"].as_str().unwrap();
+            n.starts_with("hls/v") && (n.ends_with("b.mp4") || n.ends_with("b.m3u8"))
+        })
+        .map(|r| r["bytes"].as_u64().unwrap())
+        .sum();
+    let all: u64 = item["bytes"].as_u64().unwrap()
+        + item["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["bytes"].as_u64().unwrap())
+            .sum::<u64>();
+    let vault: Value = app
+        .get("/api/v1/media", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(b_bytes > 10_000, "the B variants are stored: {b_bytes}");
+    assert_eq!(vault["usage_bytes"].as_u64(), Some(all), "{vault}");
+    let b_mp4 = owner_rendition(&app, &token, &item, "hls/v1b.mp4").await;
+    assert_eq!(
+        Some(b_mp4.len() as u64),
+        rendition(&item, "hls/v1b.mp4")["bytes"].as_u64()
+    );
     assert_eq!(
         (
             rendition(&item, "hls/v0.mp4")["width"].as_u64(),
@@ -1770,17 +1808,24 @@ async fn a_leaked_picture_names_its_viewer(app: TestApp) {
         }
     }
     // The owner's own copy carries no mark: the picture is known, the viewer is not.
-    match fanz_media::mark::trace_bytes(&app.state.media, &mut db, leaked(&copies[2]))
-        .await
-        .unwrap()
-    {
-        Trace::NoViewer {
-            media_id,
-            candidates,
-            ..
-        } => assert_eq!((media_id, candidates), (id, 2)),
-        other => panic!("{other:?}"),
-    }
+    let names_nobody = |copy: Vec<u8>, expected: usize| {
+        let app = &app;
+        async move {
+            let mut db = app.store.conn().await.unwrap();
+            match fanz_media::mark::trace_bytes(&app.state.media, &mut db, copy)
+                .await
+                .unwrap()
+            {
+                Trace::NoViewer {
+                    media_id,
+                    candidates,
+                    ..
+                } => assert_eq!((media_id, candidates), (id, expected)),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    names_nobody(leaked(&copies[2]), 2).await;
     // A picture this server never had.
     let other = encode(noisy(300, 200), ImageFormat::Jpeg);
     assert_eq!(
@@ -1789,6 +1834,59 @@ async fn a_leaked_picture_names_its_viewer(app: TestApp) {
             .unwrap(),
         Trace::UnknownPicture
     );
+
+    // Ann erases her account: the record of what she was served marked (a viewing history)
+    // goes, and her marked copy with it; her leaked copy no longer names her. Ben's stays.
+    let copy_key: String = fanz_store::sqlx::query_scalar(
+        "SELECT object_key FROM media_marks WHERE media_id = $1 AND viewer_id = $2",
+    )
+    .bind(id)
+    .bind(ann_id)
+    .fetch_one(&mut *db)
+    .await
+    .unwrap();
+    assert!(app.state.media.objects.size(&copy_key).await.is_ok());
+    let res = app
+        .post(
+            "/api/v1/me/erasure",
+            json!({"password": "correct horse battery"}),
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let erased: Value = res.json().await.unwrap();
+    assert_eq!(erased["media_marks_removed"], 1, "{erased}");
+    let marks = |viewer: i64| {
+        let store = app.store.clone();
+        async move {
+            fanz_store::sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM media_marks WHERE viewer_id = $1",
+            )
+            .bind(viewer)
+            .fetch_one(&mut *store.conn().await.unwrap())
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(marks(ann_id).await, 0);
+    assert_eq!(marks(ben_id).await, 1);
+    let mut gone = false;
+    for _ in 0..200 {
+        if app.state.media.objects.size(&copy_key).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "Ann's marked copy is still stored");
+    names_nobody(leaked(&copies[0]), 1).await;
+    match fanz_media::mark::trace_bytes(&app.state.media, &mut db, leaked(&copies[1]))
+        .await
+        .unwrap()
+    {
+        Trace::Viewer { viewer_id, .. } => assert_eq!(viewer_id, ben_id),
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---- A/B marks on video ----
@@ -1950,7 +2048,7 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
         .unwrap();
     let admin = app.admin().await;
     let mut fans = Vec::new();
-    for h in ["abm_xia", "abm_yan"] {
+    for h in ["abm_xia", "abm_yan", "abm_zed"] {
         let (t, _) = app.user(h).await;
         let res = app
             .post(
@@ -1965,6 +2063,8 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
     }
     let (x, x_id) = fans[0].clone();
     let (y, y_id) = fans[1].clone();
+    // Fan Z's first playlist is fetched below, after a scheme-1 record of them is made.
+    let (z, z_id) = fans[2].clone();
 
     // Each fan's rung playlist is their own sequence of A and B segments.
     let px = rung_of(&app, post, &x).await;
@@ -1976,8 +2076,53 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
     let seq = |s: &[Part]| -> Vec<bool> { s.iter().map(|p| p.url.ends_with("/v0b.mp4")).collect() };
     let (qx, qy) = (seq(&sx), seq(&sy));
     assert_ne!(qx, qy, "two fans get different sequences");
-    assert_eq!(qx, fanz_media::abmark::bits(id, x_id, sx.len()));
-    assert_eq!(qy, fanz_media::abmark::bits(id, y_id, sy.len()));
+    // The sequences are keyed by the item's secret (sealed by the server's keyring): the
+    // ids alone, or another key, give other sequences, so nobody can compute a fan's.
+    use fanz_media::markkey::Seed;
+    let key = {
+        let mut db = app.store.conn().await.unwrap();
+        app.state
+            .media
+            .existing_mark_key(&mut db, id)
+            .await
+            .unwrap()
+            .expect("the item has a mark secret once marks were delivered")
+    };
+    let keyed = Seed::Keyed(key);
+    assert_eq!(qx, fanz_media::abmark::bits(&keyed, id, x_id, sx.len()));
+    assert_eq!(qy, fanz_media::abmark::bits(&keyed, id, y_id, sy.len()));
+    let mut other_key = key;
+    other_key[0] ^= 1;
+    for other in [Seed::Ids, Seed::Keyed(other_key)] {
+        let guess = fanz_media::abmark::bits(&other, id, x_id, sx.len());
+        assert_ne!(guess, qx, "{other:?} gives fan X's sequence");
+    }
+    let stored: String =
+        fanz_store::sqlx::query_scalar("SELECT mark_secret FROM media WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *app.store.conn().await.unwrap())
+            .await
+            .unwrap();
+    assert!(
+        stored.starts_with("fzsec1:"),
+        "sealed, not in the clear: {stored}"
+    );
+    // A viewer whose mark was delivered before keys existed (scheme 1, recorded so) keeps
+    // that sequence, which the trace still scores them by.
+    fanz_store::sqlx::query(
+        "INSERT INTO media_marks (media_id, viewer_id, rendition, object_key, created_at, scheme) \
+         VALUES ($1, $2, 'hls/v1.m3u8', '', 1, 1)",
+    )
+    .bind(id)
+    .bind(z_id)
+    .execute(&mut *app.store.conn().await.unwrap())
+    .await
+    .unwrap();
+    let (_, sz) = parts(&rung_of(&app, post, &z).await);
+    assert_eq!(
+        seq(&sz),
+        fanz_media::abmark::bits(&Seed::Ids, id, z_id, sz.len())
+    );
     assert!(qx.contains(&true) && qx.contains(&false), "{qx:?}");
     // The owner gets A throughout.
     let (_, so) = parts(&rung_of(&app, post, &tok).await);
@@ -2062,12 +2207,13 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
             runner_up,
             confidence,
         } => {
-            assert_eq!((media_id, best.viewer_id, candidates), (id, x_id, 2));
+            // Fans X, Y and Z (whose scheme-1 sequence is scored as such).
+            assert_eq!((media_id, best.viewer_id, candidates), (id, x_id, 3));
             assert!(segments >= 16, "{segments}");
             assert!(best.agree >= segments - 1, "{best:?} of {segments}");
             assert!(confidence > 0.999, "{confidence}");
-            let r = runner_up.expect("fan Y is a candidate");
-            assert_eq!(r.viewer_id, y_id);
+            let r = runner_up.expect("fans Y and Z are candidates");
+            assert!(r.viewer_id == y_id || r.viewer_id == z_id, "{r:?}");
             assert!(r.agree < best.agree && r.p_value > 1e-3, "{r:?}");
         }
         other => panic!("not traced: {other:?}"),
@@ -2089,8 +2235,17 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
             media_id,
             candidates,
             ..
-        } => assert_eq!((media_id, candidates), (id, 2)),
+        } => assert_eq!((media_id, candidates), (id, 3)),
         other => panic!("{other:?}"),
+    }
+    // Fan Z's stream, whose sequence is the scheme-1 one (from the ids), names fan Z.
+    let rec_z = record(&app, &rung_of(&app, post, &z).await, &z, dir.path(), "z").await;
+    match fanz_media::abmark::trace_file(&app.state.media, &mut db, &rec_z)
+        .await
+        .unwrap()
+    {
+        VideoTrace::Viewer { best, .. } => assert_eq!(best.viewer_id, z_id),
+        other => panic!("fan Z's old mark is not traced: {other:?}"),
     }
     // A video this server never had: cannot tell.
     let other = dir.path().join("other.mp4");
@@ -2117,4 +2272,226 @@ async fn a_recorded_video_names_its_viewer(app: TestApp) {
             .unwrap(),
         VideoTrace::UnknownVideo
     );
+}
+
+// ---- the visible watermark ----
+
+/// Mean absolute difference per channel of two same-sized pictures over the pixels `inside`
+/// selects.
+fn mean_diff(a: &RgbImage, b: &RgbImage, inside: impl Fn(u32, u32) -> bool) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let (mut sum, mut n) = (0f64, 0u64);
+    for (x, y, p) in a.enumerate_pixels() {
+        if !inside(x, y) {
+            continue;
+        }
+        let q = b.get_pixel(x, y);
+        for c in 0..3 {
+            sum += (f64::from(p.0[c]) - f64::from(q.0[c])).abs();
+        }
+        n += 3;
+    }
+    sum / n.max(1) as f64
+}
+
+/// The corner the watermark goes in, and the part of the picture far from it.
+fn corner(w: u32, h: u32) -> impl Fn(u32, u32) -> bool {
+    move |x, y| x >= w / 2 && y >= h * 7 / 8
+}
+fn far_from_corner(w: u32, h: u32) -> impl Fn(u32, u32) -> bool {
+    move |x, y| x < w * 2 / 5 || y < h * 3 / 5
+}
+
+/// A rendition of an item as its owner gets it.
+async fn owner_rendition(app: &TestApp, token: &str, item: &Value, name: &str) -> Vec<u8> {
+    let url = rendition(item, name)["url"].as_str().unwrap().to_owned();
+    let res = fetch(app, &url, Some(token)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{name}");
+    res.bytes().await.unwrap().to_vec()
+}
+
+/// The first frame of an MP4 (a rung's media file), as RGB.
+fn first_frame(mp4: &[u8]) -> RgbImage {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    std::fs::write(&input, mp4).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&input)
+        .args(["-frames:v", "1", "-f", "image2", "-c:v", "png", "pipe:1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    image::load_from_memory(&out.stdout).unwrap().to_rgb8()
+}
+
+async fn a_visible_watermark_when_the_creator_wants_one(app: TestApp) {
+    let (ana, ana_id) = creator(&app, "wm_ana").await;
+    let (bo, _) = creator(&app, "wm_bo").await;
+    let (fan, _) = app.user("wm_fan").await;
+    // Off until a creator turns it on.
+    let res = app.get("/api/v1/media/settings", Some(&ana)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let s: Value = res.json().await.unwrap();
+    assert_eq!(s["watermark"], false, "{s}");
+    let source = encode(photo(800, 600), ImageFormat::Png);
+    let plain_id = upload_ok(&app, &ana, &source, "plain.png").await;
+    let plain = settled(&app, &ana, plain_id).await;
+    assert_eq!(plain["state"], "ready", "{plain}");
+    assert!(plain.get("watermark").is_none(), "{plain}");
+
+    // Nobody changes another account's setting: a fan is no creator (403), a creator's
+    // request names no one but themselves (naming someone else is an unknown field, 422),
+    // and another creator's change leaves Ana's as it was.
+    let put = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .put(app.url("/api/v1/media/settings"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_error(
+        put(fan.clone(), json!({"watermark": true})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let res = put(bo.clone(), json!({"watermark": true, "owner_id": ana_id})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = put(bo.clone(), json!({"watermark": true})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let s: Value = app
+        .get("/api/v1/media/settings", Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["watermark"], false, "Bo's change reached Ana: {s}");
+    // A cluster Ana does not appear on is refused.
+    assert_error(
+        put(
+            ana.clone(),
+            json!({"watermark": true, "watermark_cluster": "girlfanz"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_cluster",
+    )
+    .await;
+    let res = put(ana.clone(), json!({"watermark": true})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let s: Value = res.json().await.unwrap();
+    assert_eq!(s["watermark"], true, "{s}");
+    // Audited, with whose setting it was.
+    let audited: Vec<String> = fanz_store::sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'media.settings_changed' AND subject = $1",
+    )
+    .bind(format!("user:{ana_id}"))
+    .fetch_all(&mut *app.store.conn().await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert!(audited[0].contains("\"watermark\":true"), "{audited:?}");
+
+    // The same picture again: its renditions carry the watermark in the corner and are
+    // otherwise the same.
+    let marked_id = upload_ok(&app, &ana, &source, "marked.png").await;
+    let marked = settled(&app, &ana, marked_id).await;
+    assert_eq!(marked["state"], "ready", "{marked}");
+    assert_eq!(marked["watermark"], "@wm_ana · boyfanz.com", "{marked}");
+    for name in ["w640.jpg", "w1280.jpg", "w320.webp"] {
+        let a = image::load_from_memory(&owner_rendition(&app, &ana, &plain, name).await)
+            .unwrap()
+            .to_rgb8();
+        let b = image::load_from_memory(&owner_rendition(&app, &ana, &marked, name).await)
+            .unwrap()
+            .to_rgb8();
+        let (w, h) = a.dimensions();
+        let near = mean_diff(&a, &b, corner(w, h));
+        let far = mean_diff(&a, &b, far_from_corner(w, h));
+        assert!(near > 4.0, "{name}: the corner barely changed ({near:.2})");
+        assert!(far < 0.3, "{name}: the rest changed ({far:.2})");
+    }
+    // The blurred teaser is the same.
+    assert_eq!(
+        owner_rendition(&app, &ana, &plain, "teaser.jpg").await,
+        owner_rendition(&app, &ana, &marked, "teaser.jpg").await
+    );
+
+    if !ffmpeg_or_skip("a_visible_watermark_when_the_creator_wants_one (video)") {
+        return;
+    }
+    // Video: the rungs (both A/B variants) and the poster carry it too.
+    let clip = clip(640, 360, 2, false);
+    let marked_id = upload_ok(&app, &ana, &clip, "marked.mp4").await;
+    let marked = settled_av(&app, &ana, marked_id).await;
+    assert_eq!(marked["state"], "ready", "{marked}");
+    assert_eq!(
+        put(ana.clone(), json!({"watermark": false})).await.status(),
+        StatusCode::OK
+    );
+    let plain_id = upload_ok(&app, &ana, &clip, "plain.mp4").await;
+    let plain = settled_av(&app, &ana, plain_id).await;
+    assert_eq!(plain["state"], "ready", "{plain}");
+    assert!(plain.get("watermark").is_none(), "{plain}");
+    let top = rendition(&marked, "hls/master.m3u8");
+    assert_eq!(top["width"], 640);
+    let plain_frame = first_frame(&owner_rendition(&app, &ana, &plain, "hls/v1.mp4").await);
+    let (w, h) = plain_frame.dimensions();
+    for name in ["hls/v1.mp4", "hls/v1b.mp4", "hls/v0.mp4", "preview.mp4"] {
+        let frame = first_frame(&owner_rendition(&app, &ana, &marked, name).await);
+        let other = if name == "hls/v1.mp4" || name == "hls/v1b.mp4" {
+            plain_frame.clone()
+        } else {
+            first_frame(&owner_rendition(&app, &ana, &plain, name).await)
+        };
+        let (w, h) = frame.dimensions();
+        let near = mean_diff(&frame, &other, corner(w, h));
+        let far = mean_diff(&frame, &other, far_from_corner(w, h));
+        assert!(near > 4.0, "{name}: the corner barely changed ({near:.2})");
+        assert!(far < 2.5, "{name}: the rest changed ({far:.2})");
+    }
+    assert_eq!((w, h), (640, 360));
+    let a = image::load_from_memory(&owner_rendition(&app, &ana, &plain, "poster.jpg").await)
+        .unwrap()
+        .to_rgb8();
+    let b = image::load_from_memory(&owner_rendition(&app, &ana, &marked, "poster.jpg").await)
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = a.dimensions();
+    assert!(mean_diff(&a, &b, corner(w, h)) > 4.0);
+    assert!(mean_diff(&a, &b, far_from_corner(w, h)) < 0.3);
+}
+
+// ---- ffmpeg's memory limit ----
+
+async fn ffmpeg_over_its_memory_limit_fails_cleanly(app: TestApp) {
+    if !ffmpeg_or_skip("ffmpeg_over_its_memory_limit_fails_cleanly") {
+        return;
+    }
+    let (token, _) = creator(&app, "mem_max").await;
+    let id = upload_ok(&app, &token, &clip(320, 240, 2, false), "clip.mp4").await;
+    let item = settled_av(&app, &token, id).await;
+    assert_eq!(item["state"], "failed", "{item}");
+    assert_eq!(item["error_code"], "processing_out_of_memory", "{item}");
+    assert!(item["error"].as_str().unwrap().contains("64 MiB"), "{item}");
+    // The server carries on: it answers, and a photo is processed as ever.
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    let photo = upload_ok(
+        &app,
+        &token,
+        &encode(noisy(200, 150), ImageFormat::Png),
+        "p.png",
+    )
+    .await;
+    assert_eq!(settled(&app, &token, photo).await["state"], "ready");
 }
