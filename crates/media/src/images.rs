@@ -153,7 +153,12 @@ pub fn render_blocking(
     let mut current = img;
     for &(slot, tw) in targets.iter().rev() {
         let th = scaled_height(sw, sh, tw);
-        if current.width() != tw {
+        if current.width() >= 2 * tw {
+            // A large step down (a camera's 6000 pixels to 1280): averaging each output
+            // pixel's area in integers needs no buffer beyond the output, where the triangle
+            // filter kept a floating-point copy of the whole intermediate (78 MiB for 24 MP).
+            current = current.thumbnail_exact(tw, th);
+        } else if current.width() != tw {
             current = current.resize_exact(tw, th, FilterType::Triangle);
         }
         let name = format!("w{slot}");
