@@ -41,6 +41,9 @@ pub struct BenchOptions {
     /// SQLite: `PRAGMA`s run on the write connection before the run (`cache_size = -65536`),
     /// to measure a setting before making it the default.
     pub pragmas: Vec<String>,
+    /// SQLite: run the `ledger.merge_postings` job beside the posting (in this process, through
+    /// a job runner, as the server does) with this configuration; none: never merge.
+    pub merge: Option<crate::merge::MergeConfig>,
 }
 
 impl Default for BenchOptions {
@@ -54,6 +57,7 @@ impl Default for BenchOptions {
             slice: 100_000,
             probe_dir: None,
             pragmas: vec![],
+            merge: Some(crate::merge::MergeConfig::default()),
         }
     }
 }
@@ -77,6 +81,12 @@ pub struct SliceReport {
     /// The store's size when the slice ended (SQLite: database and log files; PostgreSQL:
     /// the database).
     pub store_bytes: u64,
+    /// SQLite: merge steps that committed during the slice, the lines they copied into runs
+    /// and deleted from the recent part, and the longest any of them held the write lock.
+    pub merge_steps: u64,
+    pub merge_copied: u64,
+    pub merge_dropped: u64,
+    pub merge_lock_max_ms: f64,
 }
 
 /// Synced 4 KiB writes timed before the run: what one durable commit costs at least.
@@ -105,6 +115,9 @@ pub struct BenchReport {
     pub written_bytes_per_entry: f64,
     pub wal_bytes_per_entry: Option<f64>,
     pub store_bytes: u64,
+    /// SQLite: the merge over the whole run, and the lines still in the recent part at the end.
+    pub merge: Option<crate::merge::MergeStats>,
+    pub recent_lines: Option<i64>,
     pub sync_write: Option<SyncProbe>,
     pub slices: Vec<SliceReport>,
     /// PostgreSQL: sequential scans of the ledger's and the audit log's tables during the
@@ -134,13 +147,22 @@ impl std::fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "{:>11} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
-            "entries", "entries/s", "p50 ms", "p99 ms", "max ms", "B/entry", "WAL B/e", "store MB"
+            "{:>11} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>10}",
+            "entries",
+            "entries/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "B/entry",
+            "WAL B/e",
+            "store MB",
+            "copied",
+            "merge ms"
         )?;
         for s in &self.slices {
             writeln!(
                 f,
-                "{:>11} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>10} {:>9.1}",
+                "{:>11} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>10} {:>9.1} {:>9} {:>10.1}",
                 s.entries_total,
                 s.entries_per_sec,
                 s.batch_p50_ms,
@@ -150,7 +172,9 @@ impl std::fmt::Display for BenchReport {
                 s.wal_bytes_per_entry
                     .map(|w| format!("{w:.0}"))
                     .unwrap_or_else(|| "-".into()),
-                s.store_bytes as f64 / 1e6
+                s.store_bytes as f64 / 1e6,
+                s.merge_copied,
+                s.merge_lock_max_ms
             )?;
         }
         if let (Some(first), Some(last)) = (self.slices.first(), self.slices.last()) {
@@ -173,6 +197,18 @@ impl std::fmt::Display for BenchReport {
             "batch latency p50: {:.3} ms, p99: {:.3} ms, p99.9: {:.3} ms, max: {:.3} ms",
             self.batch_p50_ms, self.batch_p99_ms, self.batch_p999_ms, self.batch_max_ms
         )?;
+        if let Some(m) = &self.merge {
+            writeln!(
+                f,
+                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, at most {:.1} ms; {} lines in the recent part at the end",
+                m.steps,
+                m.copied,
+                m.dropped,
+                m.lock_total_ms,
+                m.lock_max_ms,
+                self.recent_lines.unwrap_or(0)
+            )?;
+        }
         for s in &self.seq_scans {
             writeln!(
                 f,
@@ -464,6 +500,25 @@ pub async fn bench(
         opened = end;
         on_progress(Progress::Accounts(opened, accounts));
     }
+    let runner = match (store.backend(), opts.merge) {
+        (Backend::Sqlite, Some(config)) => {
+            let mut registry = fanz_jobs::Registry::new();
+            crate::merge::register_merge(&mut registry, config);
+            let runner = fanz_jobs::Runner::new(
+                store.clone(),
+                registry,
+                fanz_jobs::RunnerConfig {
+                    queues: vec![("maintenance".into(), 1)],
+                    poll_interval: std::time::Duration::from_millis(500),
+                    ..fanz_jobs::RunnerConfig::default()
+                },
+            );
+            Some(runner.start())
+        }
+        _ => None,
+    };
+    crate::merge::take_merge_stats();
+    let mut merge_total = crate::merge::MergeStats::default();
     let payers = accounts.div_ceil(2);
     let receivers = accounts / 2;
     let zipf = match opts.skew {
@@ -535,6 +590,8 @@ pub async fn bench(
             let entries = posted - slice_posted;
             let (written, wal) = (process_write_bytes(), wal_position(store).await?);
             slice_latencies.sort_by(|a, b| a.total_cmp(b));
+            let merged = crate::merge::take_merge_stats();
+            merge_total.add(&merged);
             let slice = SliceReport {
                 entries_total: posted,
                 entries,
@@ -549,6 +606,10 @@ pub async fn bench(
                     .zip(slice_wal)
                     .map(|(now, then)| (now - then) as f64 / entries as f64),
                 store_bytes: store_bytes(store).await?,
+                merge_steps: merged.steps,
+                merge_copied: merged.copied,
+                merge_dropped: merged.dropped,
+                merge_lock_max_ms: merged.lock_max_ms,
             };
             on_progress(Progress::Slice(&slice));
             slices.push(slice);
@@ -558,6 +619,22 @@ pub async fn bench(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(runner) = &runner {
+        runner.shutdown().await;
+    }
+    let merged = crate::merge::take_merge_stats();
+    merge_total.add(&merged);
+    let recent_lines = if store.backend() == Backend::Sqlite {
+        let mut conn = store.conn().await.map_err(store_error)?;
+        Some(
+            sqlx::query("SELECT COUNT(*) FROM ledger_postings_recent")
+                .fetch_one(&mut *conn)
+                .await?
+                .get::<i64, _>(0),
+        )
+    } else {
+        None
+    };
     all_latencies.sort_by(|a, b| a.total_cmp(b));
     let (written, wal) = (process_write_bytes(), wal_position(store).await?);
     let per_entry = |bytes: f64| bytes / posted.max(1) as f64;
@@ -599,6 +676,8 @@ pub async fn bench(
             .zip(wal_at_start)
             .map(|(now, then)| per_entry((now - then) as f64)),
         store_bytes: store_bytes(store).await?,
+        merge: runner.is_some().then_some(merge_total),
+        recent_lines,
         sync_write,
         slices,
         seq_scans,

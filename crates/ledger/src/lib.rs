@@ -15,6 +15,7 @@ mod assets;
 mod batch;
 mod bench;
 mod journal;
+pub mod merge;
 mod reconcile;
 mod reports;
 pub mod templates;
@@ -76,7 +77,7 @@ impl fanz_jobs::Job for ReleaseDue {
     const MAX_ATTEMPTS: i64 = 3;
 }
 
-/// Register the ledger's jobs: the recurring [`ReleaseDue`].
+/// Register the ledger's jobs: the recurring [`ReleaseDue`] and [`merge::MergePostings`].
 pub fn register_jobs(registry: &mut fanz_jobs::Registry) {
     registry.register(|ctx: fanz_jobs::JobContext, _: ReleaseDue| async move {
         let mut tx = ctx.begin().await?;
@@ -93,6 +94,7 @@ pub fn register_jobs(registry: &mut fanz_jobs::Registry) {
         Ok(())
     });
     registry.every(std::time::Duration::from_secs(5), ReleaseDue {});
+    merge::register_merge(registry, merge::MergeConfig::default());
 }
 
 /// An instant as the API and CLI accept it: microseconds since the epoch (`1732406400000000`),
