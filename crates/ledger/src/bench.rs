@@ -115,9 +115,14 @@ pub struct BenchReport {
     pub written_bytes_per_entry: f64,
     pub wal_bytes_per_entry: Option<f64>,
     pub store_bytes: u64,
-    /// SQLite: the merge over the whole run, and the lines still in the recent part at the end.
+    /// SQLite: the merge over the whole run, the p99 of its steps' time holding the write
+    /// lock, and the lines still in the recent part at the end.
     pub merge: Option<crate::merge::MergeStats>,
+    pub merge_lock_p99_ms: Option<f64>,
     pub recent_lines: Option<i64>,
+    /// Per-account reads at the end of the run, on 200 of the accounts: the history (its
+    /// first 1,000 lines, as the API gives it) and the balance at an instant.
+    pub reads: Vec<ReadTiming>,
     pub sync_write: Option<SyncProbe>,
     pub slices: Vec<SliceReport>,
     /// PostgreSQL: sequential scans of the ledger's and the audit log's tables during the
@@ -126,6 +131,15 @@ pub struct BenchReport {
     /// How the write path's lookups are planned at the end of the run, as the write path
     /// runs them ([`crate::fresh_plans`]).
     pub plans: Vec<(String, String)>,
+}
+
+/// How long one kind of read took.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadTiming {
+    pub what: String,
+    pub reads: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// Sequential scans of one table and the rows they read.
@@ -197,14 +211,22 @@ impl std::fmt::Display for BenchReport {
             "batch latency p50: {:.3} ms, p99: {:.3} ms, p99.9: {:.3} ms, max: {:.3} ms",
             self.batch_p50_ms, self.batch_p99_ms, self.batch_p999_ms, self.batch_max_ms
         )?;
+        for r in &self.reads {
+            writeln!(
+                f,
+                "{} ({} reads): p50 {:.3} ms, p99 {:.3} ms",
+                r.what, r.reads, r.p50_ms, r.p99_ms
+            )?;
+        }
         if let Some(m) = &self.merge {
             writeln!(
                 f,
-                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, at most {:.1} ms; {} lines in the recent part at the end",
+                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, p99 {:.1} ms, at most {:.1} ms; {} lines in the recent part at the end",
                 m.steps,
                 m.copied,
                 m.dropped,
                 m.lock_total_ms,
+                self.merge_lock_p99_ms.unwrap_or(0.0),
                 m.lock_max_ms,
                 self.recent_lines.unwrap_or(0)
             )?;
@@ -635,6 +657,7 @@ pub async fn bench(
     } else {
         None
     };
+    let reads = time_reads(store, run, accounts).await?;
     all_latencies.sort_by(|a, b| a.total_cmp(b));
     let (written, wal) = (process_write_bytes(), wal_position(store).await?);
     let per_entry = |bytes: f64| bytes / posted.max(1) as f64;
@@ -676,13 +699,55 @@ pub async fn bench(
             .zip(wal_at_start)
             .map(|(now, then)| per_entry((now - then) as f64)),
         store_bytes: store_bytes(store).await?,
+        merge_lock_p99_ms: runner.is_some().then(|| {
+            let mut l = merge_total.lock_ms.clone();
+            l.sort_by(|a, b| a.total_cmp(b));
+            percentile(&l, 0.99)
+        }),
         merge: runner.is_some().then_some(merge_total),
         recent_lines,
+        reads,
         sync_write,
         slices,
         seq_scans,
         plans,
     })
+}
+
+/// Time the per-account reads on 200 accounts spread over the range: each account's history
+/// (first 1,000 lines) and its balance in the middle of the run.
+async fn time_reads(store: &Store, run: i64, accounts: usize) -> Result<Vec<ReadTiming>> {
+    let mut conn = store.conn().await.map_err(store_error)?;
+    let step = (accounts / 200).max(1);
+    let codes: Vec<String> = (0..accounts)
+        .step_by(step)
+        .map(|i| format!("bench:{run}:{i}"))
+        .collect();
+    let mut history = Vec::with_capacity(codes.len());
+    let mut at = Vec::with_capacity(codes.len());
+    // Entries are dated when posted, from `run` on.
+    let middle = run + (fanz_core::clock::now_micros() - run) / 2;
+    for code in &codes {
+        let t = Instant::now();
+        crate::accounts::history(&mut conn, code, 1000).await?;
+        history.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        crate::accounts::balance_at(&mut conn, code, middle).await?;
+        at.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let timing = |what: &str, mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        ReadTiming {
+            what: what.to_owned(),
+            reads: v.len(),
+            p50_ms: percentile(&v, 0.5),
+            p99_ms: percentile(&v, 0.99),
+        }
+    };
+    Ok(vec![
+        timing("history of an account", history),
+        timing("balance of an account at an instant", at),
+    ])
 }
 
 fn gcd(a: usize, b: usize) -> usize {

@@ -467,7 +467,7 @@ pub async fn take_step(db: &mut Db, step: &Step) -> Result<Option<u64>> {
 }
 
 /// What merging has done in this process since the last [`take_merge_stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MergeStats {
     /// Write transactions of the merge (steps).
     pub steps: u64,
@@ -479,6 +479,9 @@ pub struct MergeStats {
     /// commit), in milliseconds.
     pub lock_max_ms: f64,
     pub lock_total_ms: f64,
+    /// Each step's time holding the lock, in milliseconds, in the order they committed.
+    #[serde(skip)]
+    pub lock_ms: Vec<f64>,
 }
 
 impl MergeStats {
@@ -489,6 +492,7 @@ impl MergeStats {
         self.dropped += other.dropped;
         self.lock_total_ms += other.lock_total_ms;
         self.lock_max_ms = self.lock_max_ms.max(other.lock_max_ms);
+        self.lock_ms.extend_from_slice(&other.lock_ms);
     }
 }
 
@@ -498,6 +502,7 @@ static STATS: Mutex<MergeStats> = Mutex::new(MergeStats {
     dropped: 0,
     lock_max_ms: 0.0,
     lock_total_ms: 0.0,
+    lock_ms: Vec::new(),
 });
 
 fn note_step(step: &Step, lines: u64, held: Duration) {
@@ -511,6 +516,7 @@ fn note_step(step: &Step, lines: u64, held: Duration) {
     }
     s.lock_total_ms += ms;
     s.lock_max_ms = s.lock_max_ms.max(ms);
+    s.lock_ms.push(ms);
 }
 
 /// The merge figures since the last call (for `fanz bench ledger`), and start again from zero.
