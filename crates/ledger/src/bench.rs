@@ -221,13 +221,14 @@ impl std::fmt::Display for BenchReport {
         if let Some(m) = &self.merge {
             writeln!(
                 f,
-                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, p99 {:.1} ms, at most {:.1} ms; {} lines in the recent part at the end",
+                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, p99 {:.1} ms, at most {:.1} ms (longest commit {:.1} ms); {} lines in the recent part at the end",
                 m.steps,
                 m.copied,
                 m.dropped,
                 m.lock_total_ms,
                 self.merge_lock_p99_ms.unwrap_or(0.0),
                 m.lock_max_ms,
+                m.commit_max_ms,
                 self.recent_lines.unwrap_or(0)
             )?;
         }

@@ -29,8 +29,8 @@ pub use accounts::{
 pub use assets::{asset_exponent, ASSETS};
 pub use batch::{post_batch, post_batch_as};
 pub use bench::{
-    bench, process_write_bytes, store_bytes, sync_probe, BenchOptions, BenchReport, Progress, ReadTiming,
-    Skew, SliceReport, SyncProbe,
+    bench, process_write_bytes, store_bytes, sync_probe, BenchOptions, BenchReport, Progress,
+    ReadTiming, Skew, SliceReport, SyncProbe,
 };
 pub use journal::{
     check_effective_at, expire_holds, fresh_plans, get_entry, post_entry, post_entry_as,

@@ -166,7 +166,9 @@ async fn run_buckets(db: &mut Db, run: i64) -> Result<(i64, i64)> {
     .await?;
     let through: Option<i64> = r.get(1);
     let through = through.ok_or_else(|| {
-        LedgerError::Invalid(format!("merge: run {run} is not in ledger_postings_run_list"))
+        LedgerError::Invalid(format!(
+            "merge: run {run} is not in ledger_postings_run_list"
+        ))
     })?;
     Ok((r.get(0), through))
 }
@@ -247,7 +249,9 @@ async fn plan_copy(
     let chunk = config.chunk.max(1) as i64;
     if bucket >= lo {
         // Within one account that is larger than a chunk: its next buckets.
-        return Ok(Some(split_account(db, chunk, run, account, bucket + 1, hi).await?));
+        return Ok(Some(
+            split_account(db, chunk, run, account, bucket + 1, hi).await?,
+        ));
     }
     let buckets = bucket_range("$1", "$2");
     let first: Option<i64> = sqlx::query(&format!(
@@ -479,6 +483,9 @@ pub struct MergeStats {
     /// commit), in milliseconds.
     pub lock_max_ms: f64,
     pub lock_total_ms: f64,
+    /// The longest commit of a step (its share of `lock_max_ms` spent syncing the log, and
+    /// copying it back to the database when the step's commit is the one that checkpoints).
+    pub commit_max_ms: f64,
     /// Each step's time holding the lock, in milliseconds, in the order they committed.
     #[serde(skip)]
     pub lock_ms: Vec<f64>,
@@ -492,6 +499,7 @@ impl MergeStats {
         self.dropped += other.dropped;
         self.lock_total_ms += other.lock_total_ms;
         self.lock_max_ms = self.lock_max_ms.max(other.lock_max_ms);
+        self.commit_max_ms = self.commit_max_ms.max(other.commit_max_ms);
         self.lock_ms.extend_from_slice(&other.lock_ms);
     }
 }
@@ -502,10 +510,11 @@ static STATS: Mutex<MergeStats> = Mutex::new(MergeStats {
     dropped: 0,
     lock_max_ms: 0.0,
     lock_total_ms: 0.0,
+    commit_max_ms: 0.0,
     lock_ms: Vec::new(),
 });
 
-fn note_step(step: &Step, lines: u64, held: Duration) {
+fn note_step(step: &Step, lines: u64, held: Duration, commit: Duration) {
     let ms = held.as_secs_f64() * 1000.0;
     let mut s = STATS.lock().unwrap_or_else(|e| e.into_inner());
     s.steps += 1;
@@ -516,6 +525,7 @@ fn note_step(step: &Step, lines: u64, held: Duration) {
     }
     s.lock_total_ms += ms;
     s.lock_max_ms = s.lock_max_ms.max(ms);
+    s.commit_max_ms = s.commit_max_ms.max(commit.as_secs_f64() * 1000.0);
     s.lock_ms.push(ms);
 }
 
@@ -540,8 +550,9 @@ pub async fn merge_step(store: &Store, config: &MergeConfig) -> Result<Option<u6
         tx.rollback().await?;
         return Ok(Some(0));
     };
+    let committing = Instant::now();
     tx.commit().await?;
-    note_step(&step, lines, started.elapsed());
+    note_step(&step, lines, started.elapsed(), committing.elapsed());
     Ok(Some(lines))
 }
 
@@ -564,41 +575,44 @@ impl fanz_jobs::Job for MergePostings {
 
 /// Register [`MergePostings`] with `config`, and its run every 5 s.
 pub fn register_merge(registry: &mut fanz_jobs::Registry, config: MergeConfig) {
-    registry.register(move |ctx: fanz_jobs::JobContext, _: MergePostings| async move {
-        if ctx.store().backend() != Backend::Sqlite {
-            return Ok(());
-        }
-        let plan = {
-            let mut conn = ctx.store().conn().await?;
-            plan_step(&mut conn, &config).await?
-        };
-        let Some(step) = plan else {
-            return Ok(());
-        };
-        let mut tx = ctx.begin().await?;
-        let started = Instant::now();
-        let lines = take_step(&mut tx, &step).await?;
-        // The next step at once (a waiting one is reused), enqueued with this one; also when
-        // another merge had moved on: it is that one's turn to continue.
-        fanz_jobs::enqueue_with(
-            &mut tx,
-            &MergePostings {},
-            fanz_jobs::Options::unique(<MergePostings as fanz_jobs::Job>::KIND),
-        )
-        .await?;
-        tx.complete().await?;
-        let held = started.elapsed();
-        if let Some(lines) = lines {
-            note_step(&step, lines, held);
-        }
-        tracing::debug!(
-            ?step,
-            ?lines,
-            held_ms = held.as_secs_f64() * 1000.0,
-            "ledger postings merge step"
-        );
-        Ok(())
-    });
+    registry.register(
+        move |ctx: fanz_jobs::JobContext, _: MergePostings| async move {
+            if ctx.store().backend() != Backend::Sqlite {
+                return Ok(());
+            }
+            let plan = {
+                let mut conn = ctx.store().conn().await?;
+                plan_step(&mut conn, &config).await?
+            };
+            let Some(step) = plan else {
+                return Ok(());
+            };
+            let mut tx = ctx.begin().await?;
+            let started = Instant::now();
+            let lines = take_step(&mut tx, &step).await?;
+            // The next step at once (a waiting one is reused), enqueued with this one; also when
+            // another merge had moved on: it is that one's turn to continue.
+            fanz_jobs::enqueue_with(
+                &mut tx,
+                &MergePostings {},
+                fanz_jobs::Options::unique(<MergePostings as fanz_jobs::Job>::KIND),
+            )
+            .await?;
+            let committing = Instant::now();
+            tx.complete().await?;
+            let held = started.elapsed();
+            if let Some(lines) = lines {
+                note_step(&step, lines, held, committing.elapsed());
+            }
+            tracing::debug!(
+                ?step,
+                ?lines,
+                held_ms = held.as_secs_f64() * 1000.0,
+                "ledger postings merge step"
+            );
+            Ok(())
+        },
+    );
     registry.every(Duration::from_secs(5), MergePostings {});
 }
 
@@ -646,7 +660,8 @@ pub(crate) async fn check_structure(db: &mut Db) -> Result<Vec<String>> {
     .bind(s.recent_floor)
     .fetch_one(&mut *db)
     .await?;
-    let (postings, in_runs, recent): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
+    let (postings, in_runs, recent): (i64, i64, i64) =
+        (counts.get(0), counts.get(1), counts.get(2));
     if in_runs + recent != postings {
         problems.push(format!(
             "the per-account history holds {} lines ({in_runs} in runs, {recent} recent) for {postings} postings",

@@ -3,9 +3,9 @@
 //! summed in 128 bits and refused as [`LedgerError::Overflow`] rather than wrapped.
 
 use crate::accounts::AccountKind;
+use crate::merge::account_postings;
 use crate::templates::SALE_TEMPLATES;
 use crate::{LedgerError, Result};
-use crate::merge::account_postings;
 use fanz_store::{backend_of, sqlx, Db};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -344,7 +344,10 @@ pub async fn creator_statement(
          AND p.effective_at >= $3 AND p.effective_at < $4 \
          AND p.entry_id IN (SELECT p2.entry_id FROM {} p2) \
          GROUP BY a.code",
-        account_postings(backend, "= (SELECT id FROM ledger_accounts WHERE code = $5)")
+        account_postings(
+            backend,
+            "= (SELECT id FROM ledger_accounts WHERE code = $5)"
+        )
     ))
     .bind(format!("platform_revenue:{currency}"))
     .bind(format!("processor_fees:{currency}"))

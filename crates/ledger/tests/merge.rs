@@ -15,7 +15,10 @@ on_both_backends!(
     history_is_the_same_across_merge_chunks,
     super::same_across_chunks
 );
-on_both_backends!(merge_job_beside_writers_and_readers, super::job_beside_writers);
+on_both_backends!(
+    merge_job_beside_writers_and_readers,
+    super::job_beside_writers
+);
 
 /// SplitMix64, seeded: the same run every time.
 struct Rng(u64);
@@ -144,7 +147,13 @@ async fn reads(db: &mut Db, import_id: i64) -> String {
     for code in codes() {
         let history = fanz_ledger::history(db, &code, 1_000_000).await.unwrap();
         out.push_str(&serde_json::to_string(&history).unwrap());
-        for at in [T0 - 1, T0 + 500_000, T0 + 5_000_000, T0 + 50_000_000, i64::MAX] {
+        for at in [
+            T0 - 1,
+            T0 + 500_000,
+            T0 + 5_000_000,
+            T0 + 50_000_000,
+            i64::MAX,
+        ] {
             let b = fanz_ledger::balance_at(db, &code, at).await.unwrap();
             out.push_str(&format!("{code}@{at}={};", b.posted));
         }
