@@ -221,6 +221,16 @@ enum BenchCommand {
         /// repeatable. For measuring a setting before making it the default.
         #[arg(long = "pragma")]
         pragmas: Vec<String>,
+        /// SQLite: start a merge cycle of the postings' recent part once it spans this many
+        /// buckets of 16,384 postings (the server's setting is 64).
+        #[arg(long, default_value_t = 64)]
+        merge_after: i64,
+        /// SQLite: the most postings one merge chunk (one write transaction) moves.
+        #[arg(long, default_value_t = 50_000)]
+        merge_chunk: usize,
+        /// SQLite: do not run the merge job during the run.
+        #[arg(long)]
+        no_merge: bool,
     },
     /// No-op jobs through the real runner: enqueue rate, completion rate, commit-to-start
     /// latency. Run a second process with --work-only for two nodes.
@@ -346,6 +356,9 @@ async fn run(cli: Cli) -> Result<()> {
                     slice,
                     json,
                     pragmas,
+                    merge_after,
+                    merge_chunk,
+                    no_merge,
                 },
         } => {
             let store = open_store(&config).await?;
@@ -391,6 +404,10 @@ async fn run(cli: Cli) -> Result<()> {
                     slice,
                     probe_dir: Some(probe_dir),
                     pragmas,
+                    merge: (!no_merge).then_some(fanz_ledger::merge::MergeConfig {
+                        after_buckets: merge_after,
+                        chunk: merge_chunk,
+                    }),
                 },
                 |p| match p {
                     fanz_ledger::Progress::Accounts(done, _) => {

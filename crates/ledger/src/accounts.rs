@@ -1,9 +1,10 @@
 //! Accounts, their balances, balance at an instant and history.
 
+use crate::merge::account_postings;
 use crate::{asset_exponent, LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
-use fanz_store::{sqlx, Db};
+use fanz_store::{backend_of, sqlx, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -311,10 +312,11 @@ pub async fn balance(db: &mut Db, code: &str) -> Result<Balance> {
 /// The posted balance as of an instant (effective time), from the postings.
 pub async fn balance_at(db: &mut Db, code: &str, at: i64) -> Result<Balance> {
     let a = get_account(db, code).await?;
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT CAST(COALESCE(SUM(debit), 0) AS BIGINT), CAST(COALESCE(SUM(credit), 0) AS BIGINT) \
-         FROM ledger_postings WHERE account_id = $1 AND pending = 0 AND effective_at <= $2",
-    )
+         FROM {} p WHERE pending = 0 AND effective_at <= $2",
+        account_postings(backend_of(db), "= $1")
+    ))
     .bind(a.id)
     .bind(at)
     .fetch_one(&mut *db)
@@ -344,12 +346,13 @@ pub struct HistoryLine {
 pub async fn history(db: &mut Db, code: &str, limit: i64) -> Result<Vec<HistoryLine>> {
     let a = get_account(db, code).await?;
     let sign = if a.kind.debit_normal() { 1 } else { -1 };
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT entry_id, effective_at, debit, credit, \
          CAST(SUM(debit - credit) OVER (ORDER BY effective_at, id) AS BIGINT) \
-         FROM ledger_postings WHERE account_id = $1 AND pending = 0 \
+         FROM {} p WHERE pending = 0 \
          ORDER BY effective_at, id LIMIT $2",
-    )
+        account_postings(backend_of(db), "= $1")
+    ))
     .bind(a.id)
     .bind(limit)
     .fetch_all(&mut *db)

@@ -41,6 +41,9 @@ pub struct BenchOptions {
     /// SQLite: `PRAGMA`s run on the write connection before the run (`cache_size = -65536`),
     /// to measure a setting before making it the default.
     pub pragmas: Vec<String>,
+    /// SQLite: run the `ledger.merge_postings` job beside the posting (in this process, through
+    /// a job runner, as the server does) with this configuration; none: never merge.
+    pub merge: Option<crate::merge::MergeConfig>,
 }
 
 impl Default for BenchOptions {
@@ -54,6 +57,7 @@ impl Default for BenchOptions {
             slice: 100_000,
             probe_dir: None,
             pragmas: vec![],
+            merge: Some(crate::merge::MergeConfig::default()),
         }
     }
 }
@@ -77,6 +81,12 @@ pub struct SliceReport {
     /// The store's size when the slice ended (SQLite: database and log files; PostgreSQL:
     /// the database).
     pub store_bytes: u64,
+    /// SQLite: merge steps that committed during the slice, the lines they copied into runs
+    /// and deleted from the recent part, and the longest any of them held the write lock.
+    pub merge_steps: u64,
+    pub merge_copied: u64,
+    pub merge_dropped: u64,
+    pub merge_lock_max_ms: f64,
 }
 
 /// Synced 4 KiB writes timed before the run: what one durable commit costs at least.
@@ -105,6 +115,14 @@ pub struct BenchReport {
     pub written_bytes_per_entry: f64,
     pub wal_bytes_per_entry: Option<f64>,
     pub store_bytes: u64,
+    /// SQLite: the merge over the whole run, the p99 of its steps' time holding the write
+    /// lock, and the lines still in the recent part at the end.
+    pub merge: Option<crate::merge::MergeStats>,
+    pub merge_lock_p99_ms: Option<f64>,
+    pub recent_lines: Option<i64>,
+    /// Per-account reads at the end of the run, on 200 of the accounts: the history (its
+    /// first 1,000 lines, as the API gives it) and the balance at an instant.
+    pub reads: Vec<ReadTiming>,
     pub sync_write: Option<SyncProbe>,
     pub slices: Vec<SliceReport>,
     /// PostgreSQL: sequential scans of the ledger's and the audit log's tables during the
@@ -113,6 +131,15 @@ pub struct BenchReport {
     /// How the write path's lookups are planned at the end of the run, as the write path
     /// runs them ([`crate::fresh_plans`]).
     pub plans: Vec<(String, String)>,
+}
+
+/// How long one kind of read took.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadTiming {
+    pub what: String,
+    pub reads: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// Sequential scans of one table and the rows they read.
@@ -134,13 +161,22 @@ impl std::fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "{:>11} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9}",
-            "entries", "entries/s", "p50 ms", "p99 ms", "max ms", "B/entry", "WAL B/e", "store MB"
+            "{:>11} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>10}",
+            "entries",
+            "entries/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "B/entry",
+            "WAL B/e",
+            "store MB",
+            "copied",
+            "merge ms"
         )?;
         for s in &self.slices {
             writeln!(
                 f,
-                "{:>11} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>10} {:>9.1}",
+                "{:>11} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>10.0} {:>10} {:>9.1} {:>9} {:>10.1}",
                 s.entries_total,
                 s.entries_per_sec,
                 s.batch_p50_ms,
@@ -150,7 +186,9 @@ impl std::fmt::Display for BenchReport {
                 s.wal_bytes_per_entry
                     .map(|w| format!("{w:.0}"))
                     .unwrap_or_else(|| "-".into()),
-                s.store_bytes as f64 / 1e6
+                s.store_bytes as f64 / 1e6,
+                s.merge_copied,
+                s.merge_lock_max_ms
             )?;
         }
         if let (Some(first), Some(last)) = (self.slices.first(), self.slices.last()) {
@@ -173,6 +211,27 @@ impl std::fmt::Display for BenchReport {
             "batch latency p50: {:.3} ms, p99: {:.3} ms, p99.9: {:.3} ms, max: {:.3} ms",
             self.batch_p50_ms, self.batch_p99_ms, self.batch_p999_ms, self.batch_max_ms
         )?;
+        for r in &self.reads {
+            writeln!(
+                f,
+                "{} ({} reads): p50 {:.3} ms, p99 {:.3} ms",
+                r.what, r.reads, r.p50_ms, r.p99_ms
+            )?;
+        }
+        if let Some(m) = &self.merge {
+            writeln!(
+                f,
+                "merge: {} steps copied {} lines into runs and deleted {} from the recent part; write lock held {:.0} ms in all, p99 {:.1} ms, at most {:.1} ms (longest commit {:.1} ms); {} lines in the recent part at the end",
+                m.steps,
+                m.copied,
+                m.dropped,
+                m.lock_total_ms,
+                self.merge_lock_p99_ms.unwrap_or(0.0),
+                m.lock_max_ms,
+                m.commit_max_ms,
+                self.recent_lines.unwrap_or(0)
+            )?;
+        }
         for s in &self.seq_scans {
             writeln!(
                 f,
@@ -464,6 +523,25 @@ pub async fn bench(
         opened = end;
         on_progress(Progress::Accounts(opened, accounts));
     }
+    let runner = match (store.backend(), opts.merge) {
+        (Backend::Sqlite, Some(config)) => {
+            let mut registry = fanz_jobs::Registry::new();
+            crate::merge::register_merge(&mut registry, config);
+            let runner = fanz_jobs::Runner::new(
+                store.clone(),
+                registry,
+                fanz_jobs::RunnerConfig {
+                    queues: vec![("maintenance".into(), 1)],
+                    poll_interval: std::time::Duration::from_millis(500),
+                    ..fanz_jobs::RunnerConfig::default()
+                },
+            );
+            Some(runner.start())
+        }
+        _ => None,
+    };
+    crate::merge::take_merge_stats();
+    let mut merge_total = crate::merge::MergeStats::default();
     let payers = accounts.div_ceil(2);
     let receivers = accounts / 2;
     let zipf = match opts.skew {
@@ -535,6 +613,8 @@ pub async fn bench(
             let entries = posted - slice_posted;
             let (written, wal) = (process_write_bytes(), wal_position(store).await?);
             slice_latencies.sort_by(|a, b| a.total_cmp(b));
+            let merged = crate::merge::take_merge_stats();
+            merge_total.add(&merged);
             let slice = SliceReport {
                 entries_total: posted,
                 entries,
@@ -549,6 +629,10 @@ pub async fn bench(
                     .zip(slice_wal)
                     .map(|(now, then)| (now - then) as f64 / entries as f64),
                 store_bytes: store_bytes(store).await?,
+                merge_steps: merged.steps,
+                merge_copied: merged.copied,
+                merge_dropped: merged.dropped,
+                merge_lock_max_ms: merged.lock_max_ms,
             };
             on_progress(Progress::Slice(&slice));
             slices.push(slice);
@@ -558,6 +642,23 @@ pub async fn bench(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(runner) = &runner {
+        runner.shutdown().await;
+    }
+    let merged = crate::merge::take_merge_stats();
+    merge_total.add(&merged);
+    let recent_lines = if store.backend() == Backend::Sqlite {
+        let mut conn = store.conn().await.map_err(store_error)?;
+        Some(
+            sqlx::query("SELECT COUNT(*) FROM ledger_postings_recent")
+                .fetch_one(&mut *conn)
+                .await?
+                .get::<i64, _>(0),
+        )
+    } else {
+        None
+    };
+    let reads = time_reads(store, run, accounts).await?;
     all_latencies.sort_by(|a, b| a.total_cmp(b));
     let (written, wal) = (process_write_bytes(), wal_position(store).await?);
     let per_entry = |bytes: f64| bytes / posted.max(1) as f64;
@@ -599,11 +700,55 @@ pub async fn bench(
             .zip(wal_at_start)
             .map(|(now, then)| per_entry((now - then) as f64)),
         store_bytes: store_bytes(store).await?,
+        merge_lock_p99_ms: runner.is_some().then(|| {
+            let mut l = merge_total.lock_ms.clone();
+            l.sort_by(|a, b| a.total_cmp(b));
+            percentile(&l, 0.99)
+        }),
+        merge: runner.is_some().then_some(merge_total),
+        recent_lines,
+        reads,
         sync_write,
         slices,
         seq_scans,
         plans,
     })
+}
+
+/// Time the per-account reads on 200 accounts spread over the range: each account's history
+/// (first 1,000 lines) and its balance in the middle of the run.
+async fn time_reads(store: &Store, run: i64, accounts: usize) -> Result<Vec<ReadTiming>> {
+    let mut conn = store.conn().await.map_err(store_error)?;
+    let step = (accounts / 200).max(1);
+    let codes: Vec<String> = (0..accounts)
+        .step_by(step)
+        .map(|i| format!("bench:{run}:{i}"))
+        .collect();
+    let mut history = Vec::with_capacity(codes.len());
+    let mut at = Vec::with_capacity(codes.len());
+    // Entries are dated when posted, from `run` on.
+    let middle = run + (fanz_core::clock::now_micros() - run) / 2;
+    for code in &codes {
+        let t = Instant::now();
+        crate::accounts::history(&mut conn, code, 1000).await?;
+        history.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        crate::accounts::balance_at(&mut conn, code, middle).await?;
+        at.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let timing = |what: &str, mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        ReadTiming {
+            what: what.to_owned(),
+            reads: v.len(),
+            p50_ms: percentile(&v, 0.5),
+            p99_ms: percentile(&v, 0.99),
+        }
+    };
+    Ok(vec![
+        timing("history of an account", history),
+        timing("balance of an account at an instant", at),
+    ])
 }
 
 fn gcd(a: usize, b: usize) -> usize {

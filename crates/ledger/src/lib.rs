@@ -15,6 +15,7 @@ mod assets;
 mod batch;
 mod bench;
 mod journal;
+pub mod merge;
 mod reconcile;
 mod reports;
 pub mod templates;
@@ -28,8 +29,8 @@ pub use accounts::{
 pub use assets::{asset_exponent, ASSETS};
 pub use batch::{post_batch, post_batch_as};
 pub use bench::{
-    bench, process_write_bytes, store_bytes, sync_probe, BenchOptions, BenchReport, Progress, Skew,
-    SliceReport, SyncProbe,
+    bench, process_write_bytes, store_bytes, sync_probe, BenchOptions, BenchReport, Progress,
+    ReadTiming, Skew, SliceReport, SyncProbe,
 };
 pub use journal::{
     check_effective_at, expire_holds, fresh_plans, get_entry, post_entry, post_entry_as,
@@ -76,7 +77,7 @@ impl fanz_jobs::Job for ReleaseDue {
     const MAX_ATTEMPTS: i64 = 3;
 }
 
-/// Register the ledger's jobs: the recurring [`ReleaseDue`].
+/// Register the ledger's jobs: the recurring [`ReleaseDue`] and [`merge::MergePostings`].
 pub fn register_jobs(registry: &mut fanz_jobs::Registry) {
     registry.register(|ctx: fanz_jobs::JobContext, _: ReleaseDue| async move {
         let mut tx = ctx.begin().await?;
@@ -93,6 +94,7 @@ pub fn register_jobs(registry: &mut fanz_jobs::Registry) {
         Ok(())
     });
     registry.every(std::time::Duration::from_secs(5), ReleaseDue {});
+    merge::register_merge(registry, merge::MergeConfig::default());
 }
 
 /// An instant as the API and CLI accept it: microseconds since the epoch (`1732406400000000`),

@@ -9,6 +9,7 @@
 //! RFC 3339.
 
 use crate::journal::placeholders;
+use crate::merge::account_postings;
 use crate::{asset_exponent, LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, DAY};
@@ -297,14 +298,18 @@ pub async fn reconcile(db: &mut Db, import_id: i64) -> Result<ReconciliationRepo
     .collect();
     let cash_prefix = format!("cash:{processor}:");
     // Net cash movement per entry of this processor's cash accounts, with the entry's reference.
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT e.id, e.causation, e.template, a.code, a.currency, e.effective_at, \
          CAST(SUM(p.debit) AS BIGINT), CAST(SUM(p.credit) AS BIGINT) \
-         FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id \
+         FROM {} p JOIN ledger_accounts a ON a.id = p.account_id \
          JOIN ledger_entries e ON e.id = p.entry_id \
-         WHERE p.pending = 0 AND a.code LIKE $1 \
+         WHERE p.pending = 0 \
          GROUP BY e.id, e.causation, e.template, a.code, a.currency, e.effective_at ORDER BY e.id",
-    )
+        account_postings(
+            backend_of(db),
+            "IN (SELECT id FROM ledger_accounts WHERE code LIKE $1)"
+        )
+    ))
     .bind(format!("{cash_prefix}%"))
     .fetch_all(&mut *db)
     .await?;

@@ -3,9 +3,10 @@
 //! summed in 128 bits and refused as [`LedgerError::Overflow`] rather than wrapped.
 
 use crate::accounts::AccountKind;
+use crate::merge::account_postings;
 use crate::templates::SALE_TEMPLATES;
 use crate::{LedgerError, Result};
-use fanz_store::{sqlx, Db};
+use fanz_store::{backend_of, sqlx, Db};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -275,13 +276,15 @@ pub async fn creator_statement(
     let reserve_opening = net_credit_before(db, &reserve, from).await?;
     let reserve_closing = net_credit_before(db, &reserve, to).await?;
     // Movements of the creator's two accounts by entry kind and template.
-    let rows = sqlx::query(
+    let backend = backend_of(db);
+    let rows = sqlx::query(&format!(
         "SELECT a.code, e.kind, COALESCE(e.template, ''), CAST(SUM(p.debit) AS BIGINT), CAST(SUM(p.credit) AS BIGINT) \
-         FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id \
+         FROM {} p JOIN ledger_accounts a ON a.id = p.account_id \
          JOIN ledger_entries e ON e.id = p.entry_id \
-         WHERE a.code IN ($1, $2) AND p.pending = 0 AND p.effective_at >= $3 AND p.effective_at < $4 \
+         WHERE p.pending = 0 AND p.effective_at >= $3 AND p.effective_at < $4 \
          GROUP BY a.code, e.kind, COALESCE(e.template, '')",
-    )
+        account_postings(backend, "IN (SELECT id FROM ledger_accounts WHERE code IN ($1, $2))")
+    ))
     .bind(&payable)
     .bind(&reserve)
     .bind(from)
@@ -339,8 +342,12 @@ pub async fn creator_statement(
          JOIN ledger_entries e ON e.id = p.entry_id \
          WHERE a.code IN ($1, $2) AND e.kind = 'posted' AND e.template IN ({sale_list}) \
          AND p.effective_at >= $3 AND p.effective_at < $4 \
-         AND p.entry_id IN (SELECT p2.entry_id FROM ledger_postings p2 JOIN ledger_accounts a2 ON a2.id = p2.account_id WHERE a2.code = $5) \
-         GROUP BY a.code"
+         AND p.entry_id IN (SELECT p2.entry_id FROM {} p2) \
+         GROUP BY a.code",
+        account_postings(
+            backend,
+            "= (SELECT id FROM ledger_accounts WHERE code = $5)"
+        )
     ))
     .bind(format!("platform_revenue:{currency}"))
     .bind(format!("processor_fees:{currency}"))
@@ -395,11 +402,14 @@ pub async fn creator_statement(
 /// Credits minus debits of an account's posted lines effective before `before` (0 when the
 /// account does not exist: a creator who never earned has a zero statement).
 async fn net_credit_before(db: &mut Db, code: &str, before: i64) -> Result<i64> {
-    let r = sqlx::query(
+    let r = sqlx::query(&format!(
         "SELECT CAST(COALESCE(SUM(p.credit), 0) AS BIGINT), CAST(COALESCE(SUM(p.debit), 0) AS BIGINT) \
-         FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id \
-         WHERE a.code = $1 AND p.pending = 0 AND p.effective_at < $2",
-    )
+         FROM {} p WHERE p.pending = 0 AND p.effective_at < $2",
+        account_postings(
+            backend_of(db),
+            "= (SELECT id FROM ledger_accounts WHERE code = $1)"
+        )
+    ))
     .bind(code)
     .bind(before)
     .fetch_one(&mut *db)

@@ -31,19 +31,24 @@ pub struct VerifyReport {
 }
 
 /// Recompute every account's totals from its postings, check each entry balances per
-/// currency, each currency nets to zero, and no account breaks its flags.
+/// currency, each currency nets to zero, no account breaks its flags, and (SQLite) every posting
+/// is in its account's history exactly once.
 pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
     let mut problems = Vec::new();
+    // The postings are summed per account in one pass (SQLite keeps no index of them by
+    // account: see `merge`), then joined to the accounts.
     let rows = sqlx::query(
         "SELECT a.code, a.kind, a.flags, a.currency, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
-         CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.debit ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN p.pending = 0 THEN p.credit ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.debit ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.credit ELSE 0 END), 0) AS BIGINT) \
+         CAST(COALESCE(s.dp, 0) AS BIGINT), CAST(COALESCE(s.cp, 0) AS BIGINT), \
+         CAST(COALESCE(s.dpend, 0) AS BIGINT), CAST(COALESCE(s.cpend, 0) AS BIGINT) \
          FROM ledger_accounts a \
-         LEFT JOIN ledger_postings p ON p.account_id = a.id \
-         LEFT JOIN ledger_entries e ON e.id = p.entry_id \
-         GROUP BY a.id, a.code, a.kind, a.flags, a.currency, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending \
+         LEFT JOIN (SELECT p.account_id, \
+             SUM(CASE WHEN p.pending = 0 THEN p.debit ELSE 0 END) AS dp, \
+             SUM(CASE WHEN p.pending = 0 THEN p.credit ELSE 0 END) AS cp, \
+             SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.debit ELSE 0 END) AS dpend, \
+             SUM(CASE WHEN p.pending = 1 AND e.status = 'pending' THEN p.credit ELSE 0 END) AS cpend \
+           FROM ledger_postings p LEFT JOIN ledger_entries e ON e.id = p.entry_id \
+           GROUP BY p.account_id) s ON s.account_id = a.id \
          ORDER BY a.code",
     )
     .fetch_all(&mut *db)
@@ -119,6 +124,7 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
             ));
         }
     }
+    problems.extend(crate::merge::check_structure(db).await?);
     let entries: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_entries")
         .fetch_one(&mut *db)
         .await?
