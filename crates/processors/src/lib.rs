@@ -85,6 +85,26 @@ pub fn parse_amount(s: &str) -> Result<i64, ParseError> {
     Ok(if neg { -v } else { v })
 }
 
+/// [`parse_amount`] of an amount written with more than two decimals, as processors' reports
+/// do (Segpay's `2.9500`): the digits past the second must be zeros, anything else is refused
+/// (an amount that is not a whole number of minor units is not one we charged).
+pub fn parse_padded_amount(s: &str) -> Result<i64, ParseError> {
+    let t = s.trim();
+    match t.split_once('.') {
+        Some((whole, frac)) if frac.len() > 2 => {
+            let (keep, rest) = frac.split_at(2);
+            if !rest.bytes().all(|b| b == b'0') {
+                return Err(ParseError::Field(
+                    "amount",
+                    format!("{t:?} is not a whole number of minor units"),
+                ));
+            }
+            parse_amount(&format!("{whole}.{keep}"))
+        }
+        _ => parse_amount(t),
+    }
+}
+
 /// The ISO 4217 letter code for a numeric one (`840` → `USD`), for the currencies we sell in.
 pub fn currency_from_numeric(code: &str) -> Option<&'static str> {
     match code.trim().trim_start_matches('0') {
@@ -515,6 +535,21 @@ pub enum Verdict {
     Denied(String),
     /// Not in the answer (yet): asked again later.
     NotFound,
+    /// The processor's answer cannot settle it (it names the charge but not its amount or
+    /// currency, or the charge has no id the processor can be asked by): finance confirms it
+    /// by hand. Never released automatically.
+    Unverifiable(String),
+}
+
+/// How a processor's records are asked about waiting charges ([`Processor::confirm_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmBy {
+    /// One query covers every waiting charge of the account (CCBill's Data Link extract); its
+    /// answer lists every transaction of the window, so it may be large.
+    Extract,
+    /// One query per subscription (Segpay's purchase, Epoch's member): the charges of a query
+    /// share [`ToConfirm::subscription`]; a charge without one cannot be asked about.
+    Subscription,
 }
 
 /// Why an API operation was not done.
@@ -643,8 +678,26 @@ pub trait Processor: Send + Sync {
         false
     }
 
+    /// How the processor's records are asked about waiting charges: one query for all of
+    /// them ([`ConfirmBy::Extract`], the default) or one per subscription.
+    fn confirm_by(&self) -> ConfirmBy {
+        ConfirmBy::Extract
+    }
+
+    /// Whether `settings` let the processor be asked to confirm charges ([`Ok`]), or why not
+    /// ([`ApiError::Unsupported`], [`ApiError::NotConfigured`]: finance confirms by hand).
+    fn confirms(&self, settings: &Settings) -> Result<(), ApiError> {
+        let probe = ConfirmQuery {
+            from: 0,
+            to: 0,
+            charges: vec![],
+        };
+        self.confirm_call(settings, &probe).map(|_| ())
+    }
+
     /// The server-side query that confirms the charges of `q` from the processor's own
-    /// records. Pure: the payments crate makes the call. [`ApiError::Unsupported`] or
+    /// records (for [`ConfirmBy::Subscription`], charges of one subscription). Pure: the
+    /// payments crate makes the call. [`ApiError::Unsupported`] or
     /// [`ApiError::NotConfigured`]: finance confirms by hand.
     fn confirm_call(
         &self,
@@ -806,6 +859,11 @@ mod tests {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
         assert_eq!(Money::new(1050, "USD").decimal(), "10.50");
+        assert_eq!(parse_padded_amount("2.9500").unwrap(), 295);
+        assert_eq!(parse_padded_amount("19.95").unwrap(), 1995);
+        assert_eq!(parse_padded_amount("7").unwrap(), 700);
+        assert!(parse_padded_amount("2.9550").is_err());
+        assert!(parse_padded_amount("2.95x0").is_err());
         assert_eq!(Money::new(7, "USD").decimal(), "0.07");
     }
 

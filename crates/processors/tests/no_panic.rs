@@ -97,8 +97,8 @@ fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// A confirmation query's answer (CCBill's Data Link extract) is read without panicking,
-    /// one verdict per charge, whatever it holds.
+    /// A confirmation query's answer (CCBill's Data Link extract, Segpay's SRS DataSet, Epoch's
+    /// member search) is read without panicking, one verdict per charge, whatever it holds.
     #[test]
     fn confirm_answers_never_panic(body in ".{0,400}", status in 100u16..600) {
         let q = ConfirmQuery {
@@ -110,9 +110,14 @@ proptest! {
             ],
         };
         let lines = format!("\"NEW\",\"1\",\"0\",\"1\",{body}\n\"REBILL\",{body}");
-        for text in [body.as_str(), lines.as_str()] {
-            if let Ok(v) = Ccbill.confirm_answer(&q, status, text) {
-                prop_assert_eq!(v.len(), 2);
+        // Segpay's DataSet rows and Epoch's member JSON, with the arbitrary text inside.
+        let rows = format!("<DataSet><Data a=\"1\"><TransID>t</TransID>{body}</Data><Data>{body}<Type>{body}</Type></Data></DataSet>");
+        let members = format!("{{\"Data\": [{{\"Customer\": {{\"MemberId\": \"1\", \"NextBillAmount\": {body}}}}}]}}");
+        for text in [body.as_str(), lines.as_str(), rows.as_str(), members.as_str()] {
+            for p in [&Ccbill as &dyn Processor, &Segpay, &Epoch] {
+                if let Ok(v) = p.confirm_answer(&q, status, text) {
+                    prop_assert_eq!(v.len(), 2);
+                }
             }
         }
     }
