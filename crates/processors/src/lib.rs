@@ -164,6 +164,12 @@ pub struct Settings {
     pub allow_ips: Vec<String>,
     /// The billing descriptor shown to the fan before paying (what their statement says).
     pub descriptor: Option<String>,
+    /// Segpay: the join link's parameter carrying the dynamic-pricing hash that Segpay's SRS
+    /// returns for each amount: `dynamicpricingid` (unset: the default, as Segpay's current
+    /// page writes it) or `dynamictrans` (its older knowledge base); `none` sends join links
+    /// without a hash and asks SRS for nothing (only for a price point Segpay set up to need
+    /// none). docs/payments.md says what could not be verified.
+    pub pricing_hash_param: Option<String>,
     /// Whether this processor's charges wait for a server-side confirmation before the
     /// creator's share can be paid out ([`Processor::signed`] processors never wait). Unset:
     /// on for processors whose notifications are not signed (CCBill, Segpay, Epoch).
@@ -186,8 +192,17 @@ impl Settings {
         })
     }
 
-    /// Refuse ranges that do not parse, at start-up rather than at the first notification.
+    /// Refuse ranges that do not parse, and a pricing-hash parameter Segpay does not name, at
+    /// start-up rather than at the first notification or checkout.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(p) = &self.pricing_hash_param {
+            if !PRICING_HASH_PARAMS.contains(&p.trim().to_ascii_lowercase().as_str()) {
+                return Err(format!(
+                    "pricing_hash_param: {p:?} is not one of {}",
+                    PRICING_HASH_PARAMS.join(", ")
+                ));
+            }
+        }
         for r in &self.allow_ips {
             let r = r.trim();
             if r.parse::<ipnet::IpNet>().is_err() && r.parse::<IpAddr>().is_err() {
@@ -197,6 +212,9 @@ impl Settings {
         Ok(())
     }
 }
+
+/// The values [`Settings::pricing_hash_param`] may take.
+pub const PRICING_HASH_PARAMS: [&str; 3] = ["dynamicpricingid", "dynamictrans", "none"];
 
 /// A notification as it arrived: what the intake stores before anything else.
 #[derive(Debug, Clone, Default)]
@@ -459,6 +477,14 @@ pub enum Start {
     /// Make this server-side call first (BTCPay creates an invoice), then read the hosted
     /// page's address from its answer with [`Processor::checkout_url_from`].
     Call(OutboundCall),
+    /// Make this server-side call first for a value the hosted page's address needs (Segpay's
+    /// dynamic-pricing hash), read it from the answer ([`Processor::checkout_value_from`]),
+    /// and send the fan to `url` with `param` set to it.
+    CallThenRedirect {
+        call: OutboundCall,
+        url: String,
+        param: String,
+    },
 }
 
 /// A server-side HTTP call a driver needs made.
@@ -641,6 +667,12 @@ pub trait Processor: Send + Sync {
 
     /// For [`Start::Call`]: the hosted page's address in the call's answer.
     fn checkout_url_from(&self, _response: &str) -> Result<String, ParseError> {
+        Err(ParseError::Malformed("checkout answer"))
+    }
+
+    /// For [`Start::CallThenRedirect`]: the value the call answered (its status and text),
+    /// for the hosted page's address.
+    fn checkout_value_from(&self, _status: u16, _response: &str) -> Result<String, ParseError> {
         Err(ParseError::Malformed("checkout answer"))
     }
 

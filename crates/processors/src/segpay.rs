@@ -33,12 +33,13 @@
 //! **Checkout**: the dynamic-pricing join link (gethelp.segpay.com …/DynamicPricing.htm,
 //! segpay.happyfox.com kb 34): `https://secure2.segpay.com/billing/poset.cgi?x-eticketid=
 //! PACKAGE:PRICEPOINT&amount=19.95&dynamicdesc=…` plus our `x-fanz_ref` passthrough
-//! (`x-` parameters come back in postbacks, kb 32). Segpay's docs add a `dynamictrans` (older
-//! page) or `dynamicpricingid` (newer page) value: a hash the merchant fetches from Segpay's
-//! SRS service per price. This driver is offline, so it cannot fetch it; [`with_pricing_hash`]
-//! appends it once the payments crate has it. Currency is the price point's own ("no need to
-//! specify currency", kb 34). Dynamic *recurring* billing needs another SRS call and is
-//! refused here.
+//! (`x-` parameters come back in postbacks, kb 32). Segpay requires a hash of the price on the
+//! link, `dynamicpricingid` (its current page) or `dynamictrans` (its older knowledge base),
+//! which only Segpay's SRS can make (`MerchantServices/DynamicPricing/?merchantId=…&amount=…`):
+//! the checkout is a [`Start::CallThenRedirect`], the payments crate makes the call and
+//! appends the answer ([`Processor::checkout_value_from`]). Currency is the price point's own
+//! ("no need to specify currency", kb 34). Dynamic *recurring* billing needs another SRS call
+//! and is refused here.
 
 use crate::*;
 
@@ -51,11 +52,43 @@ pub const JOIN_URL: &str = "https://secure2.segpay.com/billing/poset.cgi";
 /// Our reference's passthrough parameter on the join link and in postbacks.
 pub const REFERENCE_FIELD: &str = "x-fanz_ref";
 
-/// `url` (a join link from [`Processor::start_checkout`]) with Segpay's dynamic-pricing hash
-/// for its amount, as returned by Segpay's SRS service. Segpay's current page names the
-/// parameter `dynamicpricingid`; its older knowledge base `dynamictrans`.
-pub fn with_pricing_hash(url: &str, param_name: &str, hash: &str) -> String {
-    url_with(url, &[(param_name, hash.to_owned())])
+/// The join link's parameter for the dynamic-pricing hash ([`Settings::pricing_hash_param`]),
+/// or `None` when the link goes without one.
+fn pricing_hash_param(s: &Settings) -> Result<Option<&'static str>, StartError> {
+    let chosen = s
+        .pricing_hash_param
+        .as_deref()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "dynamicpricingid".into());
+    match chosen.as_str() {
+        "dynamicpricingid" => Ok(Some("dynamicpricingid")),
+        "dynamictrans" => Ok(Some("dynamictrans")),
+        "none" => Ok(None),
+        _ => Err(StartError::NotConfigured(
+            "pricing_hash_param must be dynamicpricingid, dynamictrans or none",
+        )),
+    }
+}
+
+/// The SRS request for the dynamic-pricing hash of `price` (gethelp.segpay.com
+/// …/MPFeatures/DynamicPricing.htm, "Secure Hash Generation"):
+/// `GET https://srs.segpay.com/MerchantServices/DynamicPricing/?merchantId=…&amount=120.00`.
+pub fn pricing_hash_call(api: &str, merchant: &str, price: &Money) -> OutboundCall {
+    OutboundCall {
+        method: "GET",
+        url: url_with(
+            &format!(
+                "{}/MerchantServices/DynamicPricing/",
+                api.trim_end_matches('/')
+            ),
+            &[
+                ("merchantId", merchant.to_owned()),
+                ("amount", price.decimal()),
+            ],
+        ),
+        headers: vec![],
+        body: String::new(),
+    }
 }
 
 /// All parameters, query string first then a form body, keys lower-cased.
@@ -238,7 +271,51 @@ impl Processor for Segpay {
             // Prefills the payment form (kb 32: x-billemail).
             params.push(("x-billemail", email.clone()));
         }
-        Ok(Start::Redirect(url_with(base, &params)))
+        let url = url_with(base, &params);
+        let Some(param) = pricing_hash_param(s)? else {
+            return Ok(Start::Redirect(url));
+        };
+        let merchant = s
+            .account
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .ok_or(StartError::NotConfigured(
+                "Segpay dynamic pricing needs account (the merchant id SRS hashes the price for)",
+            ))?;
+        Ok(Start::CallThenRedirect {
+            call: pricing_hash_call(api_base(s, SRS_URL), merchant, &c.price),
+            url,
+            param: param.to_owned(),
+        })
+    }
+
+    /// Segpay's SRS answers the hash as text (an ASMX `<string>` envelope or bare); it must
+    /// look like one (1–512 characters of base64 or URL-safe text) and not be an error.
+    fn checkout_value_from(&self, status: u16, response: &str) -> Result<String, ParseError> {
+        let text = srs_text(response);
+        if !(200..300).contains(&status) {
+            return Err(ParseError::Field(
+                "dynamic pricing",
+                format!("Segpay answered {status}: {text}"),
+            ));
+        }
+        let lower = text.to_ascii_lowercase();
+        let looks_like_a_hash = !text.is_empty()
+            && text.len() <= 512
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=-_.~%".contains(&b))
+            && !["error", "invalid", "fail", "missing", "denied"]
+                .iter()
+                .any(|w| lower.contains(w));
+        if !looks_like_a_hash {
+            return Err(ParseError::Field(
+                "dynamic pricing",
+                format!("Segpay's answer is not a price hash: {text}"),
+            ));
+        }
+        Ok(text)
     }
 
     fn cancels_by_api(&self) -> bool {
@@ -662,15 +739,73 @@ mod tests {
             cancel_url: String::new(),
             email: None,
         };
-        let Start::Redirect(url) = Segpay.start_checkout(&settings(), &c).unwrap() else {
+        let joined = "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=19.95&dynamicdesc=A+video&x-fanz_ref=chk_1";
+        // Segpay's example (DynamicPricing.htm): package 110530, price point 3773, 19.95, and
+        // the hash SRS answered, gX35hP2NARVWRDtv95vWWymKqcY=.
+        let Start::CallThenRedirect { call, url, param } =
+            Segpay.start_checkout(&settings(), &c).unwrap()
+        else {
             panic!()
         };
         assert_eq!(
-            url,
-            "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=19.95&dynamicdesc=A+video&x-fanz_ref=chk_1"
+            call.url,
+            "https://srs.segpay.com/MerchantServices/DynamicPricing/?merchantId=1234&amount=19.95"
         );
-        assert!(with_pricing_hash(&url, "dynamicpricingid", "gX35=")
-            .ends_with("&dynamicpricingid=gX35%3D"));
+        assert_eq!(call.method, "GET");
+        assert_eq!((url.as_str(), param.as_str()), (joined, "dynamicpricingid"));
+        for answer in [
+            "gX35hP2NARVWRDtv95vWWymKqcY=",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<string xmlns=\"http://srs.segpay.com/\">gX35hP2NARVWRDtv95vWWymKqcY=</string>",
+        ] {
+            let hash = Segpay.checkout_value_from(200, answer).unwrap();
+            assert_eq!(
+                url_with(&url, &[(param.as_str(), hash)]),
+                format!("{joined}&dynamicpricingid=gX35hP2NARVWRDtv95vWWymKqcY%3D")
+            );
+        }
+        for bad in [
+            "",
+            "<string>Invalid Merchant</string>",
+            "Error",
+            "two words",
+        ] {
+            assert!(Segpay.checkout_value_from(200, bad).is_err(), "{bad:?}");
+        }
+        assert!(Segpay
+            .checkout_value_from(500, "gX35hP2NARVWRDtv95vWWymKqcY=")
+            .is_err());
+        // The older knowledge base's parameter; and a price point set up without a hash.
+        let older = Settings {
+            pricing_hash_param: Some("dynamictrans".into()),
+            ..settings()
+        };
+        let Start::CallThenRedirect { param, .. } = Segpay.start_checkout(&older, &c).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(param, "dynamictrans");
+        let plain = Settings {
+            pricing_hash_param: Some("none".into()),
+            ..settings()
+        };
+        assert_eq!(
+            Segpay.start_checkout(&plain, &c).unwrap(),
+            Start::Redirect(joined.into())
+        );
+        let nobody = Settings {
+            account: None,
+            ..settings()
+        };
+        assert!(matches!(
+            Segpay.start_checkout(&nobody, &c),
+            Err(StartError::NotConfigured(_))
+        ));
+        let typo = Settings {
+            pricing_hash_param: Some("dynamicprice".into()),
+            ..settings()
+        };
+        assert!(typo.check().is_err());
+        assert!(Segpay.start_checkout(&typo, &c).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn settings() -> Settings {
         checkout_url: Some("https://pay.example".into()),
         allow_ips: vec!["0.0.0.0/0".into(), "::/0".into()],
         descriptor: None,
+        pricing_hash_param: None,
         confirm: None,
     }
 }
@@ -98,7 +99,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// A confirmation query's answer (CCBill's Data Link extract, Segpay's SRS DataSet, Epoch's
-    /// member search) is read without panicking, one verdict per charge, whatever it holds.
+    /// member search) is read without panicking, one verdict per charge, whatever it holds;
+    /// so is Segpay's dynamic-pricing hash.
     #[test]
     fn confirm_answers_never_panic(body in ".{0,400}", status in 100u16..600) {
         let q = ConfirmQuery {
@@ -119,6 +121,7 @@ proptest! {
                     prop_assert_eq!(v.len(), 2);
                 }
             }
+            let _ = Segpay.checkout_value_from(status, text);
         }
     }
 

@@ -109,7 +109,8 @@ fn is_open(open: &Open) -> bool {
 }
 
 /// A stand-in for Segpay's SRS and Epoch's customer search on loopback, recording every
-/// request (`GET path?query`). Once open, Segpay reports purchase P-5001 as an approved 9.99
+/// request (`GET path?query`). Segpay's SRS answers every price's hash with the example of
+/// Segpay's page. Once open, Segpay reports purchase P-5001 as an approved 9.99
 /// USD sale, P-5002 as one in EUR and P-5003 as declined; Epoch bills member 7001 9.99 and
 /// member 7002 4.00. Anything else is unknown to them.
 async fn fake_processors() -> (String, Hits, Open) {
@@ -117,9 +118,23 @@ async fn fake_processors() -> (String, Hits, Open) {
     use axum::routing::get;
     let hits: Hits = Default::default();
     let open: Open = Default::default();
-    let (h1, h2) = (hits.clone(), hits.clone());
+    let (h1, h2, h3) = (hits.clone(), hits.clone(), hits.clone());
     let (o1, o2) = (open.clone(), open.clone());
     let router = axum::Router::new()
+        .route(
+            "/MerchantServices/DynamicPricing/",
+            get(move |RawQuery(q): RawQuery| {
+                let hits = h3.clone();
+                async move {
+                    let q = q.unwrap_or_default();
+                    hits.lock()
+                        .unwrap()
+                        .push(format!("GET /MerchantServices/DynamicPricing/?{q}"));
+                    // Segpay's example hash, in an ASMX string envelope.
+                    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<string xmlns=\"http://srs.segpay.com/\">gX35hP2NARVWRDtv95vWWymKqcY=</string>"
+                }
+            }),
+        )
         .route(
             "/MWS.asmx/TransactionByPurchaseID",
             get(move |RawQuery(q): RawQuery| {
@@ -196,11 +211,16 @@ async fn segpay_tip(app: &TestApp, handle: &str, creator: i64, tran: &str) {
         json!({"kind": "tip", "creator_id": creator, "amount": 999, "processor": "segpay"}),
     )
     .await;
+    // The join link carries the price's hash, asked of Segpay's SRS for this amount.
     let link = c["redirect_url"].as_str().unwrap();
     assert!(
         link.starts_with(
             "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=9.99&"
         ),
+        "{link}"
+    );
+    assert!(
+        link.ends_with("&dynamicpricingid=gX35hP2NARVWRDtv95vWWymKqcY%3D"),
         "{link}"
     );
     let reference = c["reference"].as_str().unwrap();
@@ -321,6 +341,7 @@ async fn segpay_and_epoch_sales_wait_for_their_records(app: TestApp, hits: Hits,
         "GET /MWS.asmx/TransactionByPurchaseID?UserID=srs-user&UserAccessKey=srs-key&PurchaseID=P-5003",
         "GET /services/customer_search/index.json?api_action=search&auth_user=ep-user&auth_pass=ep-pass&member_id=7001",
         "GET /services/customer_search/index.json?api_action=search&auth_user=ep-user&auth_pass=ep-pass&member_id=7002",
+        "GET /MerchantServices/DynamicPricing/?merchantId=4400&amount=9.99",
     ] {
         assert!(asked.iter().any(|h| h == want), "{want} not in {asked:?}");
     }
