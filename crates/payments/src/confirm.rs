@@ -505,13 +505,13 @@ pub async fn query_of(db: &mut Db, call: &ProcessorCall) -> Result<(ConfirmQuery
 
 /// A line for finance: what the answer said.
 pub fn summary(verdicts: &[Verdict]) -> String {
-    let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
+    let count = |kind: &str| verdicts.iter().filter(|v| v.parts().0 == kind).count();
     format!(
         "{} confirmed, {} denied, {} not reported yet, {} for finance to check",
-        count(|v| matches!(v, Verdict::Confirmed(_))),
-        count(|v| matches!(v, Verdict::Denied(_))),
-        count(|v| matches!(v, Verdict::NotFound)),
-        count(|v| matches!(v, Verdict::Unverifiable(_))),
+        count("confirmed"),
+        count("denied"),
+        count("not_reported"),
+        count("unverifiable"),
     )
 }
 
@@ -524,18 +524,24 @@ pub async fn apply_verdicts(
     let now = now_micros();
     let actor = Actor::system();
     for (id, v) in verdicts {
+        // Decided (confirmed, denied) or left to finance (manual): the status, its audit
+        // action, and whether it is a decision.
+        let (status, action, decided) = match v {
+            Verdict::Confirmed(_) => ("confirmed", "payments.charge_confirmed", true),
+            Verdict::Denied(_) => ("denied", "payments.charge_denied", true),
+            Verdict::Unverifiable(_) => ("manual", "payments.charge_unverifiable", false),
+            Verdict::NotFound => ("pending", "", false),
+        };
+        let detail = v.parts().1;
         match v {
-            Verdict::Confirmed(detail) | Verdict::Denied(detail) => {
-                let (status, action) = match v {
-                    Verdict::Confirmed(_) => ("confirmed", "payments.charge_confirmed"),
-                    _ => ("denied", "payments.charge_denied"),
-                };
+            Verdict::Confirmed(_) | Verdict::Denied(_) | Verdict::Unverifiable(_) => {
                 sqlx::query(
                     "UPDATE charge_confirmations SET status = $1, reason = $2, decided_at = $3, \
-                     updated_at = $3, queries = queries + 1 WHERE charge_id = $4 AND status = 'pending'",
+                     updated_at = $4, queries = queries + 1 WHERE charge_id = $5 AND status = 'pending'",
                 )
                 .bind(status)
                 .bind(detail)
+                .bind(decided.then_some(now))
                 .bind(now)
                 .bind(id)
                 .execute(&mut *db)
@@ -552,25 +558,6 @@ pub async fn apply_verdicts(
                     tracing::warn!(charge = id, detail = %detail,
                         "the processor's records deny a charge; finance must act");
                 }
-            }
-            Verdict::Unverifiable(why) => {
-                sqlx::query(
-                    "UPDATE charge_confirmations SET status = 'manual', reason = $1, \
-                     updated_at = $2, queries = queries + 1 WHERE charge_id = $3 AND status = 'pending'",
-                )
-                .bind(why)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *db)
-                .await?;
-                audit(
-                    db,
-                    &actor,
-                    "payments.charge_unverifiable",
-                    Some(&format!("charge:{id}")),
-                    json!({"detail": why}),
-                )
-                .await?;
             }
             Verdict::NotFound => {
                 sqlx::query(

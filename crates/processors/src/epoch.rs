@@ -229,15 +229,7 @@ impl Processor for Epoch {
     }
 
     fn confirms(&self, s: &Settings) -> Result<(), ApiError> {
-        required(
-            &s.api_user,
-            "Epoch needs api_user (customer search auth_user)",
-        )?;
-        required(
-            &s.api_key,
-            "Epoch needs api_key (customer search auth_pass)",
-        )?;
-        Ok(())
+        search_login(s).map(|_| ())
     }
 
     /// **Unverified** (no Epoch page describes it publicly; the call is as two independent
@@ -245,36 +237,20 @@ impl Processor for Epoch {
     /// `GET https://epoch.com/services/customer_search/index.json?api_action=search&auth_user=…&auth_pass=…&member_id=…`,
     /// one member (our subscription id) per call.
     fn confirm_call(&self, s: &Settings, q: &ConfirmQuery) -> Result<OutboundCall, ApiError> {
-        let user = required(
-            &s.api_user,
-            "Epoch needs api_user (customer search auth_user)",
-        )?;
-        let pass = required(
-            &s.api_key,
-            "Epoch needs api_key (customer search auth_pass)",
-        )?;
-        let member = q
-            .charges
-            .first()
-            .and_then(|c| c.subscription.as_deref())
-            .ok_or(ApiError::NotConfigured(
-                "an Epoch lookup needs the charge's member id",
-            ))?;
-        let base = api_base(s, API_URL);
-        Ok(OutboundCall {
-            method: "GET",
-            url: url_with(
-                &format!("{base}/services/customer_search/index.json"),
-                &[
-                    ("api_action", "search".to_owned()),
-                    ("auth_user", user.to_owned()),
-                    ("auth_pass", pass.to_owned()),
-                    ("member_id", member.to_owned()),
-                ],
+        let (user, pass) = search_login(s)?;
+        let member = q.subscription("an Epoch lookup needs the charge's member id")?;
+        Ok(OutboundCall::get(
+            &format!(
+                "{}/services/customer_search/index.json",
+                api_base(s, API_URL)
             ),
-            headers: vec![],
-            body: String::new(),
-        })
+            &[
+                ("api_action", "search".to_owned()),
+                ("auth_user", user.to_owned()),
+                ("auth_pass", pass.to_owned()),
+                ("member_id", member.to_owned()),
+            ],
+        ))
     }
 
     /// **Unverified**: the answer as public integrations read it, JSON
@@ -324,6 +300,15 @@ impl Processor for Epoch {
 
 /// Epoch's server-side API host (the customer search).
 pub const API_URL: &str = "https://epoch.com";
+
+/// The customer-search login ([`Settings::api_user`], [`Settings::api_key`]).
+fn search_login(s: &Settings) -> Result<(&str, &str), ApiError> {
+    api_login(
+        s,
+        "Epoch needs api_user (customer search auth_user)",
+        "Epoch needs api_key (customer search auth_pass)",
+    )
+}
 
 /// A JSON scalar as text (`"55"` and `55` alike).
 fn scalar(v: Option<&serde_json::Value>) -> Option<String> {
@@ -504,22 +489,12 @@ mod tests {
             {"Customer": {"MemberId": "56", "PasswordRemovalDate": "2026-02-01"}}
         ]}"#;
         let v = Epoch.confirm_answer(&q, 200, answer).unwrap();
-        assert!(
-            matches!(&v[0], Verdict::Confirmed(d) if d.contains("member 55")),
-            "{v:?}"
-        );
-        assert!(
-            matches!(&v[1], Verdict::Denied(d) if d.contains("9.99 USD, not 4.00")),
-            "{v:?}"
-        );
-        assert!(
-            matches!(&v[2], Verdict::Unverifiable(d) if d.contains("EUR")),
-            "{v:?}"
-        );
-        assert!(
-            matches!(&v[3], Verdict::Unverifiable(d) if d.contains("no amount")),
-            "{v:?}"
-        );
+        let says =
+            |v: &Verdict, kind: &str, text: &str| v.parts().0 == kind && v.parts().1.contains(text);
+        assert!(says(&v[0], "confirmed", "member 55"), "{v:?}");
+        assert!(says(&v[1], "denied", "9.99 USD, not 4.00"), "{v:?}");
+        assert!(says(&v[2], "unverifiable", "EUR"), "{v:?}");
+        assert!(says(&v[3], "unverifiable", "no amount"), "{v:?}");
         assert_eq!(v[4], Verdict::NotFound);
         assert!(matches!(&v[5], Verdict::Unverifiable(_)));
         assert!(Epoch

@@ -496,6 +496,19 @@ pub struct OutboundCall {
     pub body: String,
 }
 
+impl OutboundCall {
+    /// A GET of `base` with `params` as its query string, without headers or body (the
+    /// processors' report and membership APIs take their credentials in the query string).
+    pub fn get(base: &str, params: &[(&str, String)]) -> Self {
+        Self {
+            method: "GET",
+            url: url_with(base, params),
+            headers: vec![],
+            body: String::new(),
+        }
+    }
+}
+
 /// An operation on the processor's server-side API ([`Processor::api_call`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -565,6 +578,41 @@ pub enum Verdict {
     /// currency, or the charge has no id the processor can be asked by): finance confirms it
     /// by hand. Never released automatically.
     Unverifiable(String),
+}
+
+impl Verdict {
+    /// What it says in a word (`confirmed`, `denied`, `not_reported`, `unverifiable`) and its
+    /// detail (empty when not reported).
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Verdict::Confirmed(d) => ("confirmed", d),
+            Verdict::Denied(d) => ("denied", d),
+            Verdict::NotFound => ("not_reported", ""),
+            Verdict::Unverifiable(d) => ("unverifiable", d),
+        }
+    }
+}
+
+impl ConfirmQuery {
+    /// The subscription a per-subscription query asks about ([`ConfirmBy::Subscription`]:
+    /// its charges share it), or [`ApiError::NotConfigured`] with `missing`.
+    pub fn subscription(&self, missing: &'static str) -> Result<&str, ApiError> {
+        self.charges
+            .first()
+            .and_then(|c| c.subscription.as_deref())
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::NotConfigured(missing))
+    }
+}
+
+/// The user and key of a processor's server-side API ([`Settings::api_user`],
+/// [`Settings::api_key`]), or [`ApiError::NotConfigured`] naming the one missing.
+pub fn api_login<'a>(
+    s: &'a Settings,
+    user: &'static str,
+    key: &'static str,
+) -> Result<(&'a str, &'a str), ApiError> {
+    Ok((required(&s.api_user, user)?, required(&s.api_key, key)?))
 }
 
 /// How a processor's records are asked about waiting charges ([`Processor::confirm_by`]).

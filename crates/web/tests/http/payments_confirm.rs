@@ -108,6 +108,13 @@ fn is_open(open: &Open) -> bool {
     open.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// Record a request to the stand-in (`GET path?query`); its query string.
+fn logged(hits: &Hits, path: &str, q: Option<String>) -> String {
+    let q = q.unwrap_or_default();
+    hits.lock().unwrap().push(format!("GET {path}?{q}"));
+    q
+}
+
 /// A stand-in for Segpay's SRS and Epoch's customer search on loopback, recording every
 /// request (`GET path?query`). Segpay's SRS answers every price's hash with the example of
 /// Segpay's page. Once open, Segpay reports purchase P-5001 as an approved 9.99
@@ -126,10 +133,7 @@ async fn fake_processors() -> (String, Hits, Open) {
             get(move |RawQuery(q): RawQuery| {
                 let hits = h3.clone();
                 async move {
-                    let q = q.unwrap_or_default();
-                    hits.lock()
-                        .unwrap()
-                        .push(format!("GET /MerchantServices/DynamicPricing/?{q}"));
+                    logged(&hits, "/MerchantServices/DynamicPricing/", q);
                     // Segpay's example hash, in an ASMX string envelope.
                     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<string xmlns=\"http://srs.segpay.com/\">gX35hP2NARVWRDtv95vWWymKqcY=</string>"
                 }
@@ -140,10 +144,7 @@ async fn fake_processors() -> (String, Hits, Open) {
             get(move |RawQuery(q): RawQuery| {
                 let (hits, open) = (h1.clone(), o1.clone());
                 async move {
-                    let q = q.unwrap_or_default();
-                    hits.lock()
-                        .unwrap()
-                        .push(format!("GET /MWS.asmx/TransactionByPurchaseID?{q}"));
+                    let q = logged(&hits, "/MWS.asmx/TransactionByPurchaseID", q);
                     let row = if !is_open(&open) {
                         String::new()
                     } else if q.contains("PurchaseID=P-5001") {
@@ -169,10 +170,7 @@ async fn fake_processors() -> (String, Hits, Open) {
             get(move |RawQuery(q): RawQuery| {
                 let (hits, open) = (h2.clone(), o2.clone());
                 async move {
-                    let q = q.unwrap_or_default();
-                    hits.lock()
-                        .unwrap()
-                        .push(format!("GET /services/customer_search/index.json?{q}"));
+                    let q = logged(&hits, "/services/customer_search/index.json", q);
                     let billed = if !is_open(&open) {
                         None
                     } else if q.contains("member_id=7001") {
