@@ -528,6 +528,26 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
         assert.match(await waiting.textContent(), /manual/);
         await fin.evaluate(() => document.getElementById('calls-h').scrollIntoView());
         await fin.screenshot({ path: `${shots}/pay-admin-calls-${name}.png` });
+        // The charges awaiting confirmation fit their panel: reasons and the confirm form wrap
+        // (desktop), each charge is a card (mobile); nothing scrolls sideways or spills out.
+        const spill = await fin.evaluate(() => {
+          const table = document.getElementById('unconfirmed');
+          const box = table.closest('.scroll');
+          const card = table.closest('.pay-card');
+          return {
+            scroll: box.scrollWidth - box.clientWidth,
+            right: table.getBoundingClientRect().right - card.getBoundingClientRect().right,
+            page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            // What sticks out of the window, outermost first (for the message).
+            wide: [...document.querySelectorAll('body *')]
+              .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+              .slice(0, 4).map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className}`),
+          };
+        });
+        assert.ok(spill.scroll <= 1 && spill.right <= 0 && spill.page <= 0,
+          `the charges awaiting confirmation fit their panel (${name}): ${JSON.stringify(spill)}`);
+        await fin.evaluate(() => document.getElementById('unconfirmed-h').scrollIntoView());
+        await fin.screenshot({ path: `${shots}/pay-admin-unconfirmed-${name}.png` });
         await fin.close();
       }
       const fin = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });

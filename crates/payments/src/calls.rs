@@ -367,6 +367,25 @@ pub async fn send_limited(
         .acquire()
         .await
         .map_err(|_| ApiError::Temporary("shutting down".into()))?;
+    transfer(env, call, limit).await
+}
+
+/// [`send`] for a caller who cannot wait (a fan at checkout): a full outbound limit is a
+/// temporary failure at once rather than a queue.
+pub async fn send_now(env: &Payments, call: OutboundCall) -> Result<(u16, String), ApiError> {
+    let _permit = env
+        .outbound
+        .try_acquire()
+        .map_err(|_| ApiError::Temporary("too many calls to processors in flight".into()))?;
+    transfer(env, call, MAX_ANSWER).await
+}
+
+/// The HTTP exchange itself, once a permit is held.
+async fn transfer(
+    env: &Payments,
+    call: OutboundCall,
+    limit: usize,
+) -> Result<(u16, String), ApiError> {
     let method = reqwest::Method::from_bytes(call.method.as_bytes())
         .map_err(|e| ApiError::Refused(e.to_string()))?;
     let mut req = env.http.request(method, &call.url);

@@ -772,41 +772,41 @@ pub async fn create(
     })
 }
 
-/// Finish a [`Start`]: a redirect as is; a server-side call (BTCPay invoice) made under the
-/// outbound limit and deadline, its answer read for the hosted page's address.
+/// Finish a [`Start`]: a redirect as is; a server-side call (BTCPay's invoice, Segpay's
+/// dynamic-pricing hash) made under the outbound limit, the client's deadline and a 256 KiB
+/// answer limit, its answer read for the hosted page's address.
 pub async fn redirect_url(env: &Payments, processor: &str, start: Start) -> Result<String> {
+    let driver = fanz_processors::by_name(processor).ok_or(PaymentsError::NotFound)?;
     match start {
         Start::Redirect(url) => Ok(url),
         Start::Call(call) => {
-            let _permit = env.outbound.try_acquire().map_err(|_| {
-                PaymentsError::Processor("too many checkouts in flight; try again".into())
-            })?;
-            let method = reqwest::Method::from_bytes(call.method.as_bytes())
-                .map_err(|e| PaymentsError::Processor(e.to_string()))?;
-            let mut req = env.http.request(method, &call.url).body(call.body);
-            for (k, v) in call.headers {
-                req = req.header(k, v);
+            let (status, body) = checkout_call(env, call).await?;
+            if !(200..300).contains(&status) {
+                return Err(PaymentsError::Processor(format!("status {status}")));
             }
-            let res = req
-                .send()
-                .await
-                .map_err(|e| PaymentsError::Processor(e.to_string()))?;
-            if !res.status().is_success() {
-                return Err(PaymentsError::Processor(format!("status {}", res.status())));
-            }
-            let bytes = res
-                .bytes()
-                .await
-                .map_err(|e| PaymentsError::Processor(e.to_string()))?;
-            if bytes.len() > 256 * 1024 {
-                return Err(PaymentsError::Processor("answer too large".into()));
-            }
-            let driver = fanz_processors::by_name(processor).ok_or(PaymentsError::NotFound)?;
             driver
-                .checkout_url_from(&String::from_utf8_lossy(&bytes))
+                .checkout_url_from(&body)
                 .map_err(|e| PaymentsError::Processor(e.to_string()))
         }
+        Start::CallThenRedirect { call, url, param } => {
+            let (status, body) = checkout_call(env, call).await?;
+            let value = driver
+                .checkout_value_from(status, &body)
+                .map_err(|e| PaymentsError::Processor(e.to_string()))?;
+            Ok(fanz_processors::url_with(&url, &[(param.as_str(), value)]))
+        }
     }
+}
+
+/// A checkout's server-side call under the outbound limit (full: an error at once, the fan
+/// is waiting), the client's deadline and a 256 KiB answer limit: its status and answer.
+async fn checkout_call(
+    env: &Payments,
+    call: fanz_processors::OutboundCall,
+) -> Result<(u16, String)> {
+    crate::calls::send_now(env, call)
+        .await
+        .map_err(|e| PaymentsError::Processor(e.to_string()))
 }
 
 /// Mark an open checkout declined (sale refused at the processor).

@@ -5,12 +5,15 @@
 //! unconfirmed, and the creator's share of it (`held`, what the sale credited to their
 //! payable account) is left out of what [`crate::payouts::available`] lets them be paid.
 //! The `payments.confirm` sweep asks the processor's server-side records
-//! ([`Processor::confirm_call`], CCBill's Data Link extract) through a `processor_calls` row
-//! and the `payments.processor_call` job, one call per account covering every waiting charge,
-//! at most once per `confirm_interval_secs`. A charge the processor reports with another
-//! amount is `denied`; one it never reports within `confirm_attempts` answers or
-//! `confirm_days` is `overdue`; a processor without a query configured leaves its charges
-//! `manual`. None of these is ever released automatically: finance confirms by hand
+//! ([`Processor::confirm_call`]: CCBill's Data Link extract, Segpay's SRS purchase lookup,
+//! Epoch's member search) through a `processor_calls` row and the `payments.processor_call`
+//! job, one call per account covering its waiting charges (one request for CCBill's extract,
+//! one per subscription for Segpay and Epoch: [`ask`], the step every processor shares), at
+//! most once per `confirm_interval_secs`. A charge the processor reports with another amount,
+//! currency or status is `denied`; one it never reports within `confirm_attempts` answers or
+//! `confirm_days` is `overdue`; one its answer cannot settle, and every charge of a processor
+//! without a query configured, is `manual`. None of these is ever released automatically:
+//! finance confirms by hand
 //! ([`confirm_by_hand`], audited) or refunds. Signed processors (Verotel, BTCPay, the
 //! sandbox) and the wallet are confirmed at once (no row).
 
@@ -19,7 +22,7 @@ use crate::{Payments, PaymentsError, Result};
 use fanz_audit::{record as audit, Actor};
 use fanz_core::clock::{now_micros, DAY, SECOND};
 use fanz_ledger::{Direction, PostingView};
-use fanz_processors::{ApiError, ConfirmQuery, Money, ToConfirm, Verdict};
+use fanz_processors::{ApiError, ConfirmBy, ConfirmQuery, Money, Processor, ToConfirm, Verdict};
 use fanz_store::{sqlx, Db};
 use serde::Serialize;
 use serde_json::json;
@@ -28,8 +31,15 @@ use sqlx::Row;
 /// Statuses whose `held` amount is not available for payout.
 pub const WAITING: [&str; 4] = ["pending", "manual", "denied", "overdue"];
 
-/// The most charges one query asks about.
+/// The most charges one query asks about: a whole extract (CCBill) covers this many.
 const PER_QUERY: i64 = 500;
+
+/// The most charges one confirm call asks about when the processor is asked per
+/// subscription (Segpay, Epoch: one lookup each).
+const PER_LOOKUP_QUERY: i64 = 50;
+
+/// Lookups of one confirm call in flight at once (each also under the outbound limit).
+const LOOKUPS_AT_ONCE: usize = 4;
 
 /// The largest answer to a confirmation query read (16 MiB): CCBill's extract lists every
 /// transaction of the account in the query's window, about 150 bytes each.
@@ -140,16 +150,11 @@ pub async fn record(db: &mut Db, env: &Payments, c: &NewCharge<'_>, actor: &Acto
         None => 0,
     };
     let now = now_micros();
-    let probe = ConfirmQuery {
-        from: now,
-        to: now,
-        charges: vec![],
-    };
     let (status, reason) = match (
         env.driver(c.processor),
         env.settings(c.cluster, c.processor),
     ) {
-        (Some(d), Some(s)) => match d.confirm_call(&s, &probe) {
+        (Some(d), Some(s)) => match d.confirms(&s) {
             Ok(_) => ("pending", None),
             Err(ApiError::Unsupported(_)) => (
                 "manual",
@@ -388,8 +393,10 @@ async fn mark_overdue(db: &mut Db, env: &Payments, now: i64) -> Result<usize> {
 
 /// The sweep (`payments.confirm`): mark overdue charges, then for each processor account
 /// with pending charges not being asked about, and not asked within
-/// `confirm_interval_secs`, record one query call covering them (made by the
-/// `payments.processor_call` job). Returns how many calls were made.
+/// `confirm_interval_secs`, record the query calls covering them (made by the
+/// `payments.processor_call` job): one for an extract, one per [`PER_LOOKUP_QUERY`] charges
+/// (up to [`PER_QUERY`] in all) for a processor asked per subscription. Returns how many
+/// calls were made.
 pub async fn sweep(db: &mut Db, env: &Payments, now: i64) -> Result<usize> {
     mark_overdue(db, env, now).await?;
     let groups = sqlx::query(
@@ -413,33 +420,57 @@ pub async fn sweep(db: &mut Db, env: &Payments, now: i64) -> Result<usize> {
         if last.is_some_and(|t| t > now - env.config.confirm_interval_secs * SECOND) {
             continue;
         }
-        let id = crate::calls::insert(
-            db,
-            "confirm",
-            &processor,
-            &cluster,
-            None,
-            None,
-            None,
-            "confirm charges from the processor's records",
-            &Actor::system(),
+        // One call for an extract; for lookups, as many calls as the waiting charges need,
+        // up to [`PER_QUERY`] charges in all.
+        let per = per_call(env, &processor);
+        let waiting: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM charge_confirmations c WHERE status = 'pending' AND processor = $1 \
+             AND cluster = $2 AND (call_id IS NULL OR NOT EXISTS (SELECT 1 FROM processor_calls p \
+             WHERE p.id = c.call_id AND p.status IN ('queued', 'retrying')))",
         )
-        .await?;
-        sqlx::query(
-            "UPDATE charge_confirmations SET call_id = $1 WHERE charge_id IN (SELECT charge_id FROM charge_confirmations c \
-             WHERE status = 'pending' AND processor = $2 AND cluster = $3 AND (call_id IS NULL OR NOT EXISTS \
-             (SELECT 1 FROM processor_calls p WHERE p.id = c.call_id AND p.status IN ('queued', 'retrying'))) \
-             ORDER BY charge_id LIMIT $4)",
-        )
-        .bind(id)
         .bind(&processor)
         .bind(&cluster)
-        .bind(PER_QUERY)
-        .execute(&mut *db)
-        .await?;
-        made += 1;
+        .fetch_one(&mut *db)
+        .await?
+        .get(0);
+        let calls = ((waiting + per - 1) / per).clamp(1, (PER_QUERY / per).max(1));
+        for _ in 0..calls {
+            let id = crate::calls::insert(
+                db,
+                "confirm",
+                &processor,
+                &cluster,
+                None,
+                None,
+                None,
+                "confirm charges from the processor's records",
+                &Actor::system(),
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE charge_confirmations SET call_id = $1 WHERE charge_id IN (SELECT charge_id FROM charge_confirmations c \
+                 WHERE status = 'pending' AND processor = $2 AND cluster = $3 AND (call_id IS NULL OR NOT EXISTS \
+                 (SELECT 1 FROM processor_calls p WHERE p.id = c.call_id AND p.status IN ('queued', 'retrying'))) \
+                 ORDER BY charge_id LIMIT $4)",
+            )
+            .bind(id)
+            .bind(&processor)
+            .bind(&cluster)
+            .bind(per)
+            .execute(&mut *db)
+            .await?;
+            made += 1;
+        }
     }
     Ok(made)
+}
+
+/// How many waiting charges one confirm call of `processor` covers.
+fn per_call(env: &Payments, processor: &str) -> i64 {
+    match env.driver(processor).map(|d| d.confirm_by()) {
+        Some(ConfirmBy::Subscription) => PER_LOOKUP_QUERY,
+        _ => PER_QUERY,
+    }
 }
 
 /// The query a confirm call makes: its pending charges (ids, and what to ask).
@@ -474,12 +505,13 @@ pub async fn query_of(db: &mut Db, call: &ProcessorCall) -> Result<(ConfirmQuery
 
 /// A line for finance: what the answer said.
 pub fn summary(verdicts: &[Verdict]) -> String {
-    let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|v| f(v)).count();
+    let count = |kind: &str| verdicts.iter().filter(|v| v.parts().0 == kind).count();
     format!(
-        "{} confirmed, {} denied, {} not reported yet",
-        count(|v| matches!(v, Verdict::Confirmed(_))),
-        count(|v| matches!(v, Verdict::Denied(_))),
-        count(|v| matches!(v, Verdict::NotFound)),
+        "{} confirmed, {} denied, {} not reported yet, {} for finance to check",
+        count("confirmed"),
+        count("denied"),
+        count("not_reported"),
+        count("unverifiable"),
     )
 }
 
@@ -492,18 +524,24 @@ pub async fn apply_verdicts(
     let now = now_micros();
     let actor = Actor::system();
     for (id, v) in verdicts {
+        // Decided (confirmed, denied) or left to finance (manual): the status, its audit
+        // action, and whether it is a decision.
+        let (status, action, decided) = match v {
+            Verdict::Confirmed(_) => ("confirmed", "payments.charge_confirmed", true),
+            Verdict::Denied(_) => ("denied", "payments.charge_denied", true),
+            Verdict::Unverifiable(_) => ("manual", "payments.charge_unverifiable", false),
+            Verdict::NotFound => ("pending", "", false),
+        };
+        let detail = v.parts().1;
         match v {
-            Verdict::Confirmed(detail) | Verdict::Denied(detail) => {
-                let (status, action) = match v {
-                    Verdict::Confirmed(_) => ("confirmed", "payments.charge_confirmed"),
-                    _ => ("denied", "payments.charge_denied"),
-                };
+            Verdict::Confirmed(_) | Verdict::Denied(_) | Verdict::Unverifiable(_) => {
                 sqlx::query(
                     "UPDATE charge_confirmations SET status = $1, reason = $2, decided_at = $3, \
-                     updated_at = $3, queries = queries + 1 WHERE charge_id = $4 AND status = 'pending'",
+                     updated_at = $4, queries = queries + 1 WHERE charge_id = $5 AND status = 'pending'",
                 )
                 .bind(status)
                 .bind(detail)
+                .bind(decided.then_some(now))
                 .bind(now)
                 .bind(id)
                 .execute(&mut *db)
@@ -537,7 +575,15 @@ pub async fn apply_verdicts(
     Ok(())
 }
 
-/// Ask the processor about the charges of `q`: its verdicts, in order.
+/// Ask the processor about the charges of `q`: its verdicts, in order. The one step every
+/// processor's confirmation goes through: the driver builds each request and reads each
+/// answer ([`Processor::confirm_call`], [`Processor::confirm_answer`]); the calls are made
+/// here under the outbound limit, the client's deadline and an answer limit. A processor that
+/// answers one extract for the account ([`ConfirmBy::Extract`]) is asked once (answers up to
+/// [`MAX_EXTRACT`]); one asked per subscription ([`ConfirmBy::Subscription`]) once per
+/// subscription, [`LOOKUPS_AT_ONCE`] at a time (answers up to [`crate::calls::MAX_ANSWER`]).
+/// A temporary failure of any lookup fails the call (it is retried); lookups the processor
+/// refuses leave their charges for finance, unless it refuses them all (the credentials).
 pub async fn ask(
     env: &Payments,
     call: &ProcessorCall,
@@ -552,8 +598,86 @@ pub async fn ask(
     ) else {
         return Err(ApiError::NotConfigured("the processor is not configured"));
     };
-    let req = driver.confirm_call(&settings, q)?;
-    let (status, body) = crate::calls::send_limited(env, req, MAX_EXTRACT).await?;
+    if driver.confirm_by() == ConfirmBy::Extract {
+        return lookup(env, &*driver, &settings, q, MAX_EXTRACT).await;
+    }
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; q.charges.len()];
+    let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, c) in q.charges.iter().enumerate() {
+        match c.subscription.as_deref().filter(|s| !s.is_empty()) {
+            Some(sub) => groups.entry(sub.to_owned()).or_default().push(i),
+            None => {
+                verdicts[i] = Some(Verdict::Unverifiable(format!(
+                    "{} is asked by subscription and this charge names none",
+                    driver.label()
+                )))
+            }
+        }
+    }
+    let lookups = groups.len();
+    let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(LOOKUPS_AT_ONCE));
+    let mut set = tokio::task::JoinSet::new();
+    for (_, idx) in groups {
+        let sub = ConfirmQuery {
+            from: q.from,
+            to: q.to,
+            charges: idx.iter().map(|&i| q.charges[i].clone()).collect(),
+        };
+        let (env, settings, name) = (env.clone(), settings.clone(), call.processor.clone());
+        let at_once = at_once.clone();
+        set.spawn(async move {
+            let _turn = at_once.acquire_owned().await;
+            let result = match env.driver(&name) {
+                Some(d) => lookup(&env, &*d, &settings, &sub, crate::calls::MAX_ANSWER).await,
+                None => Err(ApiError::NotConfigured("the processor is not configured")),
+            };
+            (idx, result)
+        });
+    }
+    let (mut temporary, mut refused) = (None, Vec::new());
+    while let Some(done) = set.join_next().await {
+        let (idx, result) =
+            done.map_err(|e| ApiError::Temporary(format!("a lookup failed: {e}")))?;
+        match result {
+            Ok(v) => {
+                for (i, v) in idx.into_iter().zip(v) {
+                    verdicts[i] = Some(v);
+                }
+            }
+            Err(e) if e.retryable() => temporary = Some(e),
+            Err(e) => refused.push((idx, e)),
+        }
+    }
+    if let Some(e) = temporary {
+        return Err(e);
+    }
+    if lookups > 0 && refused.len() == lookups {
+        return Err(refused.swap_remove(0).1);
+    }
+    for (idx, e) in refused {
+        for i in idx {
+            verdicts[i] = Some(Verdict::Unverifiable(format!(
+                "{} refused the lookup: {e}",
+                driver.label()
+            )));
+        }
+    }
+    Ok(verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or(Verdict::NotFound))
+        .collect())
+}
+
+/// One query of the processor's records: its verdicts for the charges of `q`, in order.
+async fn lookup(
+    env: &Payments,
+    driver: &dyn Processor,
+    settings: &fanz_processors::Settings,
+    q: &ConfirmQuery,
+    limit: usize,
+) -> Result<Vec<Verdict>, ApiError> {
+    let req = driver.confirm_call(settings, q)?;
+    let (status, body) = crate::calls::send_limited(env, req, limit).await?;
     let verdicts = driver.confirm_answer(q, status, &body)?;
     if verdicts.len() != q.charges.len() {
         return Err(ApiError::Refused(

@@ -436,8 +436,7 @@ impl Processor for Ccbill {
             ));
         };
         let account = required(&s.account, "CCBill needs account (clientAccnum)")?;
-        let user = required(&s.api_user, "CCBill needs api_user (Data Link username)")?;
-        let password = required(&s.api_key, "CCBill needs api_key (Data Link password)")?;
+        let (user, password) = datalink_login(s)?;
         let sub = s.sub_account.as_deref().map(str::trim).unwrap_or("");
         let base = api_base(s, DATALINK_URL);
         let params: Vec<(&str, String)> = vec![
@@ -450,12 +449,10 @@ impl Processor for Ccbill {
             ("subscriptionId", subscription.clone()),
             ("returnXML", "1".to_owned()),
         ];
-        Ok(OutboundCall {
-            method: "GET",
-            url: url_with(&format!("{base}/utils/subscriptionManagement.cgi"), &params),
-            headers: vec![],
-            body: String::new(),
-        })
+        Ok(OutboundCall::get(
+            &format!("{base}/utils/subscriptionManagement.cgi"),
+            &params,
+        ))
     }
 
     /// `<results>1</results>` is success; other codes are CCBill's (the CCBill API guide's
@@ -483,8 +480,7 @@ impl Processor for Ccbill {
     /// (CCBill reports in its own time zone).
     fn confirm_call(&self, s: &Settings, q: &ConfirmQuery) -> Result<OutboundCall, ApiError> {
         let account = required(&s.account, "CCBill needs account (clientAccnum)")?;
-        let user = required(&s.api_user, "CCBill needs api_user (Data Link username)")?;
-        let password = required(&s.api_key, "CCBill needs api_key (Data Link password)")?;
+        let (user, password) = datalink_login(s)?;
         let base = api_base(s, DATALINK_URL);
         let day = 86_400_000_000;
         let mut params: Vec<(&str, String)> = vec![
@@ -503,12 +499,7 @@ impl Processor for Ccbill {
         }
         params.push(("username", user.to_owned()));
         params.push(("password", password.to_owned()));
-        Ok(OutboundCall {
-            method: "GET",
-            url: url_with(&format!("{base}/data/main.cgi"), &params),
-            headers: vec![],
-            body: String::new(),
-        })
+        Ok(OutboundCall::get(&format!("{base}/data/main.cgi"), &params))
     }
 
     /// The extract is CSV, one transaction a line, its type first: `"REBILL"`, account,
@@ -550,6 +541,15 @@ impl Processor for Ccbill {
         };
         Ok(q.charges.iter().map(|c| verdict(c, &rows)).collect())
     }
+}
+
+/// The Data Link username and password ([`Settings::api_user`], [`Settings::api_key`]).
+fn datalink_login(s: &Settings) -> Result<(&str, &str), ApiError> {
+    api_login(
+        s,
+        "CCBill needs api_user (Data Link username)",
+        "CCBill needs api_key (Data Link password)",
+    )
 }
 
 /// `YYYYMMDDHHMMSS` (UTC) of microseconds since the epoch, as Data Link takes times.

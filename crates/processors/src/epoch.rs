@@ -223,6 +223,133 @@ impl Processor for Epoch {
         }
         Ok(Start::Redirect(url_with(&base, &params)))
     }
+
+    fn confirm_by(&self) -> ConfirmBy {
+        ConfirmBy::Subscription
+    }
+
+    fn confirms(&self, s: &Settings) -> Result<(), ApiError> {
+        search_login(s).map(|_| ())
+    }
+
+    /// **Unverified** (no Epoch page describes it publicly; the call is as two independent
+    /// public integrations make it): Epoch's customer search,
+    /// `GET https://epoch.com/services/customer_search/index.json?api_action=search&auth_user=…&auth_pass=…&member_id=…`,
+    /// one member (our subscription id) per call.
+    fn confirm_call(&self, s: &Settings, q: &ConfirmQuery) -> Result<OutboundCall, ApiError> {
+        let (user, pass) = search_login(s)?;
+        let member = q.subscription("an Epoch lookup needs the charge's member id")?;
+        Ok(OutboundCall::get(
+            &format!(
+                "{}/services/customer_search/index.json",
+                api_base(s, API_URL)
+            ),
+            &[
+                ("api_action", "search".to_owned()),
+                ("auth_user", user.to_owned()),
+                ("auth_pass", pass.to_owned()),
+                ("member_id", member.to_owned()),
+            ],
+        ))
+    }
+
+    /// **Unverified**: the answer as public integrations read it, JSON
+    /// `{"Data": [{"Customer": {"MemberId": …, "NextBillDate": …, "NextBillAmount": …, …}}]}`.
+    /// It states the member's recurring amount, not each charge: a charge is confirmed when
+    /// Epoch lists the member and bills it the charge's amount, denied when it bills another
+    /// amount, and left to finance (unverifiable) when it states no amount or the charge is not
+    /// in US dollars (the answer names no currency). A member not listed is not reported yet.
+    /// An answer that is not JSON, or carries an error, is a refusal.
+    fn confirm_answer(
+        &self,
+        q: &ConfirmQuery,
+        status: u16,
+        body: &str,
+    ) -> Result<Vec<Verdict>, ApiError> {
+        api_status(status, body)?;
+        let line = || body.trim().chars().take(300).collect::<String>();
+        let v: serde_json::Value = serde_json::from_str(body)
+            .map_err(|_| ApiError::Refused(format!("Epoch: {}", line())))?;
+        let Some(obj) = v.as_object() else {
+            return Err(ApiError::Refused(format!("Epoch: {}", line())));
+        };
+        if let Some((_, err)) = obj
+            .iter()
+            .find(|(k, _)| k.to_ascii_lowercase().contains("error"))
+        {
+            let text: String = match err {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            return Err(ApiError::Refused(format!(
+                "Epoch: {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        let members: Vec<&serde_json::Value> = obj
+            .get("Data")
+            .and_then(|d| d.as_array())
+            .map(|a| a.iter().filter_map(|e| e.get("Customer")).collect())
+            .unwrap_or_default();
+        Ok(q.charges
+            .iter()
+            .map(|c| member_verdict(c, &members))
+            .collect())
+    }
+}
+
+/// Epoch's server-side API host (the customer search).
+pub const API_URL: &str = "https://epoch.com";
+
+/// The customer-search login ([`Settings::api_user`], [`Settings::api_key`]).
+fn search_login(s: &Settings) -> Result<(&str, &str), ApiError> {
+    api_login(
+        s,
+        "Epoch needs api_user (customer search auth_user)",
+        "Epoch needs api_key (customer search auth_pass)",
+    )
+}
+
+/// A JSON scalar as text (`"55"` and `55` alike).
+fn scalar(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
+/// What Epoch's member record says of one charge.
+fn member_verdict(c: &ToConfirm, members: &[&serde_json::Value]) -> Verdict {
+    let Some(member) = c.subscription.as_deref() else {
+        return Verdict::Unverifiable("the charge names no Epoch member".into());
+    };
+    let Some(record) = members
+        .iter()
+        .find(|m| scalar(m.get("MemberId")).as_deref() == Some(member))
+    else {
+        return Verdict::NotFound;
+    };
+    if c.amount.currency != DATAPLUS_CURRENCY {
+        return Verdict::Unverifiable(format!(
+            "Epoch lists member {member} but states no currency; the charge is in {}",
+            c.amount.currency
+        ));
+    }
+    let Some(billed) = scalar(record.get("NextBillAmount")) else {
+        return Verdict::Unverifiable(format!(
+            "Epoch lists member {member} but states no amount: check the charge in Epoch's console"
+        ));
+    };
+    if parse_padded_amount(&billed).is_ok_and(|a| a == c.amount.amount) {
+        Verdict::Confirmed(format!("Epoch: member {member} billed {billed} USD"))
+    } else {
+        Verdict::Denied(format!(
+            "Epoch bills member {member} {billed} USD, not {}",
+            c.amount.decimal()
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -323,5 +450,66 @@ mod tests {
             url,
             "https://wnu.com/secure/fpost.cgi?co_code=abc&pi_code=12345&pi_returnurl=https%3A%2F%2Ffanz.example%2Fdone&response_post=1&x_fanz_ref=chk_1"
         );
+    }
+
+    #[test]
+    fn confirm_is_a_member_search() {
+        let charge = |member: Option<&str>, amount: i64, currency: &str| ToConfirm {
+            transaction: "123".into(),
+            subscription: member.map(str::to_owned),
+            renewal: false,
+            amount: Money::new(amount, currency),
+        };
+        let q = ConfirmQuery {
+            from: 0,
+            to: 0,
+            charges: vec![
+                charge(Some("55"), 999, "USD"),
+                charge(Some("55"), 400, "USD"),
+                charge(Some("55"), 999, "EUR"),
+                charge(Some("56"), 999, "USD"),
+                charge(Some("57"), 999, "USD"),
+                charge(None, 999, "USD"),
+            ],
+        };
+        assert_eq!(Epoch.confirm_by(), ConfirmBy::Subscription);
+        assert!(Epoch.confirms(&settings()).is_err());
+        let s = Settings {
+            api_user: Some("eu".into()),
+            api_key: Some("ep&1".into()),
+            ..settings()
+        };
+        Epoch.confirms(&s).unwrap();
+        assert_eq!(
+            Epoch.confirm_call(&s, &q).unwrap().url,
+            "https://epoch.com/services/customer_search/index.json?api_action=search&auth_user=eu&auth_pass=ep%261&member_id=55"
+        );
+        let answer = r#"{"Data": [
+            {"Customer": {"MemberId": 55, "NextBillDate": "2026-02-01", "NextBillAmount": "9.99"}},
+            {"Customer": {"MemberId": "56", "PasswordRemovalDate": "2026-02-01"}}
+        ]}"#;
+        let v = Epoch.confirm_answer(&q, 200, answer).unwrap();
+        let says =
+            |v: &Verdict, kind: &str, text: &str| v.parts().0 == kind && v.parts().1.contains(text);
+        assert!(says(&v[0], "confirmed", "member 55"), "{v:?}");
+        assert!(says(&v[1], "denied", "9.99 USD, not 4.00"), "{v:?}");
+        assert!(says(&v[2], "unverifiable", "EUR"), "{v:?}");
+        assert!(says(&v[3], "unverifiable", "no amount"), "{v:?}");
+        assert_eq!(v[4], Verdict::NotFound);
+        assert!(matches!(&v[5], Verdict::Unverifiable(_)));
+        assert!(Epoch
+            .confirm_answer(&q, 200, "{}")
+            .unwrap()
+            .iter()
+            .all(|v| !matches!(v, Verdict::Confirmed(_) | Verdict::Denied(_))));
+        assert!(matches!(
+            Epoch.confirm_answer(&q, 200, r#"{"ErrorResponse": "Invalid credentials"}"#),
+            Err(ApiError::Refused(e)) if e.contains("Invalid credentials")
+        ));
+        assert!(matches!(
+            Epoch.confirm_answer(&q, 200, "<html>"),
+            Err(ApiError::Refused(_))
+        ));
+        assert!(Epoch.confirm_answer(&q, 502, "").unwrap_err().retryable());
     }
 }

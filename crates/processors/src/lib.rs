@@ -85,6 +85,26 @@ pub fn parse_amount(s: &str) -> Result<i64, ParseError> {
     Ok(if neg { -v } else { v })
 }
 
+/// [`parse_amount`] of an amount written with more than two decimals, as processors' reports
+/// do (Segpay's `2.9500`): the digits past the second must be zeros, anything else is refused
+/// (an amount that is not a whole number of minor units is not one we charged).
+pub fn parse_padded_amount(s: &str) -> Result<i64, ParseError> {
+    let t = s.trim();
+    match t.split_once('.') {
+        Some((whole, frac)) if frac.len() > 2 => {
+            let (keep, rest) = frac.split_at(2);
+            if !rest.bytes().all(|b| b == b'0') {
+                return Err(ParseError::Field(
+                    "amount",
+                    format!("{t:?} is not a whole number of minor units"),
+                ));
+            }
+            parse_amount(&format!("{whole}.{keep}"))
+        }
+        _ => parse_amount(t),
+    }
+}
+
 /// The ISO 4217 letter code for a numeric one (`840` → `USD`), for the currencies we sell in.
 pub fn currency_from_numeric(code: &str) -> Option<&'static str> {
     match code.trim().trim_start_matches('0') {
@@ -144,6 +164,12 @@ pub struct Settings {
     pub allow_ips: Vec<String>,
     /// The billing descriptor shown to the fan before paying (what their statement says).
     pub descriptor: Option<String>,
+    /// Segpay: the join link's parameter carrying the dynamic-pricing hash that Segpay's SRS
+    /// returns for each amount: `dynamicpricingid` (unset: the default, as Segpay's current
+    /// page writes it) or `dynamictrans` (its older knowledge base); `none` sends join links
+    /// without a hash and asks SRS for nothing (only for a price point Segpay set up to need
+    /// none). docs/payments.md says what could not be verified.
+    pub pricing_hash_param: Option<String>,
     /// Whether this processor's charges wait for a server-side confirmation before the
     /// creator's share can be paid out ([`Processor::signed`] processors never wait). Unset:
     /// on for processors whose notifications are not signed (CCBill, Segpay, Epoch).
@@ -166,8 +192,17 @@ impl Settings {
         })
     }
 
-    /// Refuse ranges that do not parse, at start-up rather than at the first notification.
+    /// Refuse ranges that do not parse, and a pricing-hash parameter Segpay does not name, at
+    /// start-up rather than at the first notification or checkout.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(p) = &self.pricing_hash_param {
+            if !PRICING_HASH_PARAMS.contains(&p.trim().to_ascii_lowercase().as_str()) {
+                return Err(format!(
+                    "pricing_hash_param: {p:?} is not one of {}",
+                    PRICING_HASH_PARAMS.join(", ")
+                ));
+            }
+        }
         for r in &self.allow_ips {
             let r = r.trim();
             if r.parse::<ipnet::IpNet>().is_err() && r.parse::<IpAddr>().is_err() {
@@ -177,6 +212,9 @@ impl Settings {
         Ok(())
     }
 }
+
+/// The values [`Settings::pricing_hash_param`] may take.
+pub const PRICING_HASH_PARAMS: [&str; 3] = ["dynamicpricingid", "dynamictrans", "none"];
 
 /// A notification as it arrived: what the intake stores before anything else.
 #[derive(Debug, Clone, Default)]
@@ -439,6 +477,14 @@ pub enum Start {
     /// Make this server-side call first (BTCPay creates an invoice), then read the hosted
     /// page's address from its answer with [`Processor::checkout_url_from`].
     Call(OutboundCall),
+    /// Make this server-side call first for a value the hosted page's address needs (Segpay's
+    /// dynamic-pricing hash), read it from the answer ([`Processor::checkout_value_from`]),
+    /// and send the fan to `url` with `param` set to it.
+    CallThenRedirect {
+        call: OutboundCall,
+        url: String,
+        param: String,
+    },
 }
 
 /// A server-side HTTP call a driver needs made.
@@ -448,6 +494,19 @@ pub struct OutboundCall {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl OutboundCall {
+    /// A GET of `base` with `params` as its query string, without headers or body (the
+    /// processors' report and membership APIs take their credentials in the query string).
+    pub fn get(base: &str, params: &[(&str, String)]) -> Self {
+        Self {
+            method: "GET",
+            url: url_with(base, params),
+            headers: vec![],
+            body: String::new(),
+        }
+    }
 }
 
 /// An operation on the processor's server-side API ([`Processor::api_call`]).
@@ -515,6 +574,56 @@ pub enum Verdict {
     Denied(String),
     /// Not in the answer (yet): asked again later.
     NotFound,
+    /// The processor's answer cannot settle it (it names the charge but not its amount or
+    /// currency, or the charge has no id the processor can be asked by): finance confirms it
+    /// by hand. Never released automatically.
+    Unverifiable(String),
+}
+
+impl Verdict {
+    /// What it says in a word (`confirmed`, `denied`, `not_reported`, `unverifiable`) and its
+    /// detail (empty when not reported).
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Verdict::Confirmed(d) => ("confirmed", d),
+            Verdict::Denied(d) => ("denied", d),
+            Verdict::NotFound => ("not_reported", ""),
+            Verdict::Unverifiable(d) => ("unverifiable", d),
+        }
+    }
+}
+
+impl ConfirmQuery {
+    /// The subscription a per-subscription query asks about ([`ConfirmBy::Subscription`]:
+    /// its charges share it), or [`ApiError::NotConfigured`] with `missing`.
+    pub fn subscription(&self, missing: &'static str) -> Result<&str, ApiError> {
+        self.charges
+            .first()
+            .and_then(|c| c.subscription.as_deref())
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::NotConfigured(missing))
+    }
+}
+
+/// The user and key of a processor's server-side API ([`Settings::api_user`],
+/// [`Settings::api_key`]), or [`ApiError::NotConfigured`] naming the one missing.
+pub fn api_login<'a>(
+    s: &'a Settings,
+    user: &'static str,
+    key: &'static str,
+) -> Result<(&'a str, &'a str), ApiError> {
+    Ok((required(&s.api_user, user)?, required(&s.api_key, key)?))
+}
+
+/// How a processor's records are asked about waiting charges ([`Processor::confirm_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmBy {
+    /// One query covers every waiting charge of the account (CCBill's Data Link extract); its
+    /// answer lists every transaction of the window, so it may be large.
+    Extract,
+    /// One query per subscription (Segpay's purchase, Epoch's member): the charges of a query
+    /// share [`ToConfirm::subscription`]; a charge without one cannot be asked about.
+    Subscription,
 }
 
 /// Why an API operation was not done.
@@ -609,6 +718,12 @@ pub trait Processor: Send + Sync {
         Err(ParseError::Malformed("checkout answer"))
     }
 
+    /// For [`Start::CallThenRedirect`]: the value the call answered (its status and text),
+    /// for the hosted page's address.
+    fn checkout_value_from(&self, _status: u16, _response: &str) -> Result<String, ParseError> {
+        Err(ParseError::Malformed("checkout answer"))
+    }
+
     /// Whether refunds can be asked of the processor by API; otherwise finance refunds in the
     /// processor's console and the refund notification does the rest.
     fn refunds_by_api(&self) -> bool {
@@ -643,8 +758,26 @@ pub trait Processor: Send + Sync {
         false
     }
 
+    /// How the processor's records are asked about waiting charges: one query for all of
+    /// them ([`ConfirmBy::Extract`], the default) or one per subscription.
+    fn confirm_by(&self) -> ConfirmBy {
+        ConfirmBy::Extract
+    }
+
+    /// Whether `settings` let the processor be asked to confirm charges ([`Ok`]), or why not
+    /// ([`ApiError::Unsupported`], [`ApiError::NotConfigured`]: finance confirms by hand).
+    fn confirms(&self, settings: &Settings) -> Result<(), ApiError> {
+        let probe = ConfirmQuery {
+            from: 0,
+            to: 0,
+            charges: vec![],
+        };
+        self.confirm_call(settings, &probe).map(|_| ())
+    }
+
     /// The server-side query that confirms the charges of `q` from the processor's own
-    /// records. Pure: the payments crate makes the call. [`ApiError::Unsupported`] or
+    /// records (for [`ConfirmBy::Subscription`], charges of one subscription). Pure: the
+    /// payments crate makes the call. [`ApiError::Unsupported`] or
     /// [`ApiError::NotConfigured`]: finance confirms by hand.
     fn confirm_call(
         &self,
@@ -806,6 +939,11 @@ mod tests {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
         assert_eq!(Money::new(1050, "USD").decimal(), "10.50");
+        assert_eq!(parse_padded_amount("2.9500").unwrap(), 295);
+        assert_eq!(parse_padded_amount("19.95").unwrap(), 1995);
+        assert_eq!(parse_padded_amount("7").unwrap(), 700);
+        assert!(parse_padded_amount("2.9550").is_err());
+        assert!(parse_padded_amount("2.95x0").is_err());
         assert_eq!(Money::new(7, "USD").decimal(), "0.07");
     }
 

@@ -33,12 +33,13 @@
 //! **Checkout**: the dynamic-pricing join link (gethelp.segpay.com …/DynamicPricing.htm,
 //! segpay.happyfox.com kb 34): `https://secure2.segpay.com/billing/poset.cgi?x-eticketid=
 //! PACKAGE:PRICEPOINT&amount=19.95&dynamicdesc=…` plus our `x-fanz_ref` passthrough
-//! (`x-` parameters come back in postbacks, kb 32). Segpay's docs add a `dynamictrans` (older
-//! page) or `dynamicpricingid` (newer page) value: a hash the merchant fetches from Segpay's
-//! SRS service per price. This driver is offline, so it cannot fetch it; [`with_pricing_hash`]
-//! appends it once the payments crate has it. Currency is the price point's own ("no need to
-//! specify currency", kb 34). Dynamic *recurring* billing needs another SRS call and is
-//! refused here.
+//! (`x-` parameters come back in postbacks, kb 32). Segpay requires a hash of the price on the
+//! link, `dynamicpricingid` (its current page) or `dynamictrans` (its older knowledge base),
+//! which only Segpay's SRS can make (`MerchantServices/DynamicPricing/?merchantId=…&amount=…`):
+//! the checkout is a [`Start::CallThenRedirect`], the payments crate makes the call and
+//! appends the answer ([`Processor::checkout_value_from`]). Currency is the price point's own
+//! ("no need to specify currency", kb 34). Dynamic *recurring* billing needs another SRS call
+//! and is refused here.
 
 use crate::*;
 
@@ -51,11 +52,38 @@ pub const JOIN_URL: &str = "https://secure2.segpay.com/billing/poset.cgi";
 /// Our reference's passthrough parameter on the join link and in postbacks.
 pub const REFERENCE_FIELD: &str = "x-fanz_ref";
 
-/// `url` (a join link from [`Processor::start_checkout`]) with Segpay's dynamic-pricing hash
-/// for its amount, as returned by Segpay's SRS service. Segpay's current page names the
-/// parameter `dynamicpricingid`; its older knowledge base `dynamictrans`.
-pub fn with_pricing_hash(url: &str, param_name: &str, hash: &str) -> String {
-    url_with(url, &[(param_name, hash.to_owned())])
+/// The join link's parameter for the dynamic-pricing hash ([`Settings::pricing_hash_param`]),
+/// or `None` when the link goes without one.
+fn pricing_hash_param(s: &Settings) -> Result<Option<&'static str>, StartError> {
+    let chosen = s
+        .pricing_hash_param
+        .as_deref()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "dynamicpricingid".into());
+    match chosen.as_str() {
+        "dynamicpricingid" => Ok(Some("dynamicpricingid")),
+        "dynamictrans" => Ok(Some("dynamictrans")),
+        "none" => Ok(None),
+        _ => Err(StartError::NotConfigured(
+            "pricing_hash_param must be dynamicpricingid, dynamictrans or none",
+        )),
+    }
+}
+
+/// The SRS request for the dynamic-pricing hash of `price` (gethelp.segpay.com
+/// …/MPFeatures/DynamicPricing.htm, "Secure Hash Generation"):
+/// `GET https://srs.segpay.com/MerchantServices/DynamicPricing/?merchantId=…&amount=120.00`.
+pub fn pricing_hash_call(api: &str, merchant: &str, price: &Money) -> OutboundCall {
+    OutboundCall::get(
+        &format!(
+            "{}/MerchantServices/DynamicPricing/",
+            api.trim_end_matches('/')
+        ),
+        &[
+            ("merchantId", merchant.to_owned()),
+            ("amount", price.decimal()),
+        ],
+    )
 }
 
 /// All parameters, query string first then a form body, keys lower-cased.
@@ -238,7 +266,51 @@ impl Processor for Segpay {
             // Prefills the payment form (kb 32: x-billemail).
             params.push(("x-billemail", email.clone()));
         }
-        Ok(Start::Redirect(url_with(base, &params)))
+        let url = url_with(base, &params);
+        let Some(param) = pricing_hash_param(s)? else {
+            return Ok(Start::Redirect(url));
+        };
+        let merchant = s
+            .account
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .ok_or(StartError::NotConfigured(
+                "Segpay dynamic pricing needs account (the merchant id SRS hashes the price for)",
+            ))?;
+        Ok(Start::CallThenRedirect {
+            call: pricing_hash_call(api_base(s, SRS_URL), merchant, &c.price),
+            url,
+            param: param.to_owned(),
+        })
+    }
+
+    /// Segpay's SRS answers the hash as text (an ASMX `<string>` envelope or bare); it must
+    /// look like one (1–512 characters of base64 or URL-safe text) and not be an error.
+    fn checkout_value_from(&self, status: u16, response: &str) -> Result<String, ParseError> {
+        let text = srs_text(response);
+        if !(200..300).contains(&status) {
+            return Err(ParseError::Field(
+                "dynamic pricing",
+                format!("Segpay answered {status}: {text}"),
+            ));
+        }
+        let lower = text.to_ascii_lowercase();
+        let looks_like_a_hash = !text.is_empty()
+            && text.len() <= 512
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=-_.~%".contains(&b))
+            && !["error", "invalid", "fail", "missing", "denied"]
+                .iter()
+                .any(|w| lower.contains(w));
+        if !looks_like_a_hash {
+            return Err(ParseError::Field(
+                "dynamic pricing",
+                format!("Segpay's answer is not a price hash: {text}"),
+            ));
+        }
+        Ok(text)
     }
 
     fn cancels_by_api(&self) -> bool {
@@ -251,12 +323,13 @@ impl Processor for Segpay {
 
     /// Segpay's SRS web service (`https://srs.segpay.com/ADM.asmx/…`, GET): `CancelMembership`
     /// (`Userid`, `UserAccessKey`, `PurchaseID`, `CancelReason`) and `RefundTransaction`
-    /// (`Userid`, `UserAccessKey`, `TransID`, `RefundReason`). The names are from a public
-    /// client (stojankukrika/segpay-payments), not Segpay's own page: **unverified**. SRS
-    /// refunds a whole transaction, so partial refunds are refused here.
+    /// (`Userid`, `UserAccessKey`, `TransID`, `RefundReason`). CancelMembership is as Segpay's
+    /// own page has it (gethelp.segpay.com …/SRS-ConsumerSupport.htm; ASMX parameter names
+    /// are not case-sensitive, the page writes both `Userid` and `UserID`); RefundTransaction's
+    /// parameters are from a public client (stojankukrika/segpay-payments): **unverified**.
+    /// SRS refunds a whole transaction, so partial refunds are refused here.
     fn api_call(&self, s: &Settings, op: &ApiOp) -> Result<OutboundCall, ApiError> {
-        let user = required(&s.api_user, "Segpay needs api_user (SRS Userid)")?;
-        let key = required(&s.api_key, "Segpay needs api_key (SRS UserAccessKey)")?;
+        let (user, key) = srs_login(s)?;
         let base = api_base(s, SRS_URL);
         let (method, params): (&str, Vec<(&str, String)>) = match op {
             ApiOp::Cancel { subscription } => (
@@ -289,25 +362,34 @@ impl Processor for Segpay {
                 )
             }
         };
-        Ok(OutboundCall {
-            method: "GET",
-            url: url_with(&format!("{base}/ADM.asmx/{method}"), &params),
-            headers: vec![],
-            body: String::new(),
-        })
+        Ok(OutboundCall::get(
+            &format!("{base}/ADM.asmx/{method}"),
+            &params,
+        ))
     }
 
-    /// **Unverified**: the shape of SRS answers is not public. A 2xx answer counts as done
-    /// unless its text says it failed (`fail`, `error`, `invalid`, `denied`, `not found`);
+    /// A 2xx answer counts as done unless its text says it failed (`fail`, `error`,
+    /// `invalid`, `denied`, `not found`, `mismatch`, `missing`: Segpay's page lists
+    /// `Successful`, `Subscription not active, cancel failed`, `PurchaseID/MerchantID
+    /// Mismatch`, `Invalid Merchant`, `Missing Parameter` for CancelMembership; the refund's
+    /// answers are not public);
     /// the answer is kept for finance, and Segpay's Cancel postback or refund TransPost
     /// confirms it in the books.
     fn api_answer(&self, _op: &ApiOp, status: u16, body: &str) -> Result<ApiDone, ApiError> {
         api_status(status, body)?;
         let text = srs_text(body);
         let lower = text.to_ascii_lowercase();
-        if ["fail", "error", "invalid", "denied", "not found"]
-            .iter()
-            .any(|w| lower.contains(w))
+        if [
+            "fail",
+            "error",
+            "invalid",
+            "denied",
+            "not found",
+            "mismatch",
+            "missing",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
         {
             return Err(ApiError::Refused(text));
         }
@@ -316,10 +398,69 @@ impl Processor for Segpay {
             detail: text,
         })
     }
+
+    fn confirm_by(&self) -> ConfirmBy {
+        ConfirmBy::Subscription
+    }
+
+    fn confirms(&self, s: &Settings) -> Result<(), ApiError> {
+        srs_login(s).map(|_| ())
+    }
+
+    /// SRS "Transactions by PurchaseID" (gethelp.segpay.com …/MPFeatures/SRS-Transactions.htm):
+    /// `GET https://srs.segpay.com/MWS.asmx/TransactionByPurchaseID?UserID=…&UserAccessKey=…&PurchaseID=…`,
+    /// every transaction of the purchase (the sale, its rebills, refunds, chargebacks).
+    fn confirm_call(&self, s: &Settings, q: &ConfirmQuery) -> Result<OutboundCall, ApiError> {
+        let (user, key) = srs_login(s)?;
+        let purchase = q.subscription("a Segpay lookup needs the charge's purchase id")?;
+        Ok(OutboundCall::get(
+            &format!("{}/MWS.asmx/TransactionByPurchaseID", api_base(s, SRS_URL)),
+            &[
+                ("UserID", user.to_owned()),
+                ("UserAccessKey", key.to_owned()),
+                ("PurchaseID", purchase.to_owned()),
+            ],
+        ))
+    }
+
+    /// The answer is an ASMX DataSet: one `<Data …>` element per transaction with `TransID`,
+    /// `RelatedTransID`, `Type` (`Sale`, refund, chargeback, void), `Auth` (`Yes`/`No`),
+    /// `TransAmount` (four decimals: `2.9500`), `Currency` and `PurchaseID` (Segpay's example on
+    /// the page above). A charge is confirmed when Segpay lists its transaction as an approved
+    /// sale of the same amount and currency that nothing reverses; denied when the type,
+    /// approval, amount or currency differ, or when a refund, chargeback or void names it.
+    /// An answer with no DataSet is a refusal (its text, e.g. `Invalid Merchant`, is kept).
+    fn confirm_answer(
+        &self,
+        q: &ConfirmQuery,
+        status: u16,
+        body: &str,
+    ) -> Result<Vec<Verdict>, ApiError> {
+        api_status(status, body)?;
+        let rows = srs_rows(body);
+        if rows.is_empty() && !(body.contains("diffgram") || body.contains("DataSet")) {
+            let text = srs_text(body);
+            return Err(ApiError::Refused(if text.is_empty() {
+                "Segpay answered nothing".into()
+            } else {
+                format!("Segpay: {text}")
+            }));
+        }
+        Ok(q.charges.iter().map(|c| srs_verdict(c, &rows)).collect())
+    }
 }
 
 /// Segpay's SRS web service.
 pub const SRS_URL: &str = "https://srs.segpay.com";
+
+/// The SRS user id and access key ([`Settings::api_user`], [`Settings::api_key`]).
+fn srs_login(s: &Settings) -> Result<(&str, &str), ApiError> {
+    api_login(
+        s,
+        "Segpay needs api_user (SRS UserID)",
+        "Segpay needs api_key (SRS UserAccessKey)",
+    )
+}
 
 /// The text of an SRS answer: an ASMX `<string …>text</string>` envelope's content, else the
 /// body; trimmed to 300 characters.
@@ -331,6 +472,131 @@ fn srs_text(body: &str) -> String {
         .and_then(|rest| rest.find("</string>").map(|k| &rest[..k]))
         .unwrap_or(b);
     inner.trim().chars().take(300).collect()
+}
+
+/// One `<Data>` row of an SRS report: its fields by name (entities decoded).
+type SrsRow = Vec<(String, String)>;
+
+/// The `<Data …>…</Data>` rows of an SRS DataSet answer.
+fn srs_rows(body: &str) -> Vec<SrsRow> {
+    let mut rows = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("<Data") {
+        let after = &rest[i + 5..];
+        // `<Data>` or `<Data attr…>`, not `<DataSet`.
+        if !after.starts_with(['>', ' ', '\n', '\r', '\t']) {
+            rest = after;
+            continue;
+        }
+        let Some(open_end) = after.find('>') else {
+            break;
+        };
+        let inner_start = &after[open_end + 1..];
+        let Some(close) = inner_start.find("</Data>") else {
+            break;
+        };
+        rows.push(srs_fields(&inner_start[..close]));
+        rest = &inner_start[close + 7..];
+    }
+    rows
+}
+
+/// The simple elements of a row: `<Name>text</Name>` and `<Name/>`.
+fn srs_fields(row: &str) -> SrsRow {
+    let mut out = Vec::new();
+    let mut rest = row;
+    while let Some(i) = rest.find('<') {
+        let tag_end = match rest[i..].find('>') {
+            Some(j) => i + j,
+            None => break,
+        };
+        let tag = &rest[i + 1..tag_end];
+        if let Some(name) = tag.strip_suffix('/') {
+            out.push((name.trim().to_owned(), String::new()));
+            rest = &rest[tag_end + 1..];
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or("");
+        if name.is_empty() || name.starts_with('/') {
+            rest = &rest[tag_end + 1..];
+            continue;
+        }
+        let body = &rest[tag_end + 1..];
+        let close = format!("</{name}>");
+        match body.find(&close) {
+            Some(k) => {
+                out.push((name.to_owned(), xml_text(&body[..k])));
+                rest = &body[k + close.len()..];
+            }
+            None => rest = body,
+        }
+    }
+    out
+}
+
+/// XML character data with the five predefined entities decoded.
+fn xml_text(s: &str) -> String {
+    s.trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn srs_field<'a>(row: &'a SrsRow, name: &str) -> &'a str {
+    row.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// What the purchase's transactions say of one charge.
+fn srs_verdict(c: &ToConfirm, rows: &[SrsRow]) -> Verdict {
+    let id = c.transaction.as_str();
+    let Some(row) = rows.iter().find(|r| srs_field(r, "TransID") == id) else {
+        return Verdict::NotFound;
+    };
+    if let Some(p) = c.subscription.as_deref() {
+        let theirs = srs_field(row, "PurchaseID");
+        if !theirs.is_empty() && theirs != p {
+            return Verdict::Denied(format!(
+                "Segpay reports transaction {id} under purchase {theirs}, not {p}"
+            ));
+        }
+    }
+    let kind = srs_field(row, "Type");
+    if !kind.eq_ignore_ascii_case("sale") {
+        return Verdict::Denied(format!(
+            "Segpay reports transaction {id} as {kind:?}, not a sale"
+        ));
+    }
+    if !srs_field(row, "Auth").eq_ignore_ascii_case("yes") {
+        return Verdict::Denied(format!(
+            "Segpay reports transaction {id} not approved ({})",
+            srs_field(row, "AuthCode")
+        ));
+    }
+    let amount = srs_field(row, "TransAmount");
+    let currency = srs_field(row, "Currency");
+    let same_amount = parse_padded_amount(amount).is_ok_and(|a| a == c.amount.amount);
+    if !same_amount || !currency.eq_ignore_ascii_case(&c.amount.currency) {
+        return Verdict::Denied(format!(
+            "Segpay reports transaction {id} for {amount} {currency}, not {} {}",
+            c.amount.decimal(),
+            c.amount.currency
+        ));
+    }
+    if let Some(undo) = rows.iter().find(|r| {
+        srs_field(r, "RelatedTransID") == id && !srs_field(r, "Type").eq_ignore_ascii_case("sale")
+    }) {
+        return Verdict::Denied(format!(
+            "Segpay reports transaction {id} undone: {} {}",
+            srs_field(undo, "Type"),
+            srs_field(undo, "TransID")
+        ));
+    }
+    Verdict::Confirmed(format!("Segpay: sale {id} of {amount} {currency} approved"))
 }
 
 #[cfg(test)]
@@ -459,15 +725,73 @@ mod tests {
             cancel_url: String::new(),
             email: None,
         };
-        let Start::Redirect(url) = Segpay.start_checkout(&settings(), &c).unwrap() else {
+        let joined = "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=19.95&dynamicdesc=A+video&x-fanz_ref=chk_1";
+        // Segpay's example (DynamicPricing.htm): package 110530, price point 3773, 19.95, and
+        // the hash SRS answered, gX35hP2NARVWRDtv95vWWymKqcY=.
+        let Start::CallThenRedirect { call, url, param } =
+            Segpay.start_checkout(&settings(), &c).unwrap()
+        else {
             panic!()
         };
         assert_eq!(
-            url,
-            "https://secure2.segpay.com/billing/poset.cgi?x-eticketid=110530%3A3773&amount=19.95&dynamicdesc=A+video&x-fanz_ref=chk_1"
+            call.url,
+            "https://srs.segpay.com/MerchantServices/DynamicPricing/?merchantId=1234&amount=19.95"
         );
-        assert!(with_pricing_hash(&url, "dynamicpricingid", "gX35=")
-            .ends_with("&dynamicpricingid=gX35%3D"));
+        assert_eq!(call.method, "GET");
+        assert_eq!((url.as_str(), param.as_str()), (joined, "dynamicpricingid"));
+        for answer in [
+            "gX35hP2NARVWRDtv95vWWymKqcY=",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<string xmlns=\"http://srs.segpay.com/\">gX35hP2NARVWRDtv95vWWymKqcY=</string>",
+        ] {
+            let hash = Segpay.checkout_value_from(200, answer).unwrap();
+            assert_eq!(
+                url_with(&url, &[(param.as_str(), hash)]),
+                format!("{joined}&dynamicpricingid=gX35hP2NARVWRDtv95vWWymKqcY%3D")
+            );
+        }
+        for bad in [
+            "",
+            "<string>Invalid Merchant</string>",
+            "Error",
+            "two words",
+        ] {
+            assert!(Segpay.checkout_value_from(200, bad).is_err(), "{bad:?}");
+        }
+        assert!(Segpay
+            .checkout_value_from(500, "gX35hP2NARVWRDtv95vWWymKqcY=")
+            .is_err());
+        // The older knowledge base's parameter; and a price point set up without a hash.
+        let older = Settings {
+            pricing_hash_param: Some("dynamictrans".into()),
+            ..settings()
+        };
+        let Start::CallThenRedirect { param, .. } = Segpay.start_checkout(&older, &c).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(param, "dynamictrans");
+        let plain = Settings {
+            pricing_hash_param: Some("none".into()),
+            ..settings()
+        };
+        assert_eq!(
+            Segpay.start_checkout(&plain, &c).unwrap(),
+            Start::Redirect(joined.into())
+        );
+        let nobody = Settings {
+            account: None,
+            ..settings()
+        };
+        assert!(matches!(
+            Segpay.start_checkout(&nobody, &c),
+            Err(StartError::NotConfigured(_))
+        ));
+        let typo = Settings {
+            pricing_hash_param: Some("dynamicprice".into()),
+            ..settings()
+        };
+        assert!(typo.check().is_err());
+        assert!(Segpay.start_checkout(&typo, &c).is_err());
     }
 
     #[test]
@@ -526,5 +850,146 @@ mod tests {
             Err(ApiError::Refused("Transaction not found".into()))
         );
         assert!(Segpay.api_answer(&refund, 503, "").unwrap_err().retryable());
+        let cancel = ApiOp::Cancel {
+            subscription: "P-77".into(),
+        };
+        for refusal in [
+            "Subscription not active, cancel failed",
+            "PurchaseID/MerchantID Mismatch",
+            "Invalid Merchant",
+            "Missing Parameter",
+        ] {
+            assert!(
+                matches!(
+                    Segpay.api_answer(&cancel, 200, &format!("<string>{refusal}</string>")),
+                    Err(ApiError::Refused(_))
+                ),
+                "{refusal}"
+            );
+        }
+    }
+
+    /// Segpay's own example row (SRS-Transactions.htm) in its DataSet envelope, with a
+    /// refund of a second sale.
+    const PURCHASE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<DataSet xmlns="http://srs.segpay.com/">
+  <xs:schema id="NewDataSet" xmlns:xs="http://www.w3.org/2001/XMLSchema"/>
+  <diffgr:diffgram xmlns:msdata="urn:schemas-microsoft-com:xml-msdata" xmlns:diffgr="urn:schemas-microsoft-com:xml-diffgram-v1">
+    <NewDataSet xmlns="">
+      <Data diffgr:id="Data1" msdata:rowOrder="0">
+        <URL>www.segpay.com</URL>
+        <TransID>139630889</TransID>
+        <RelatedTransID>0</RelatedTransID>
+        <TransTime>2023-03-01T00:03:01+00:00</TransTime>
+        <Type>Sale</Type>
+        <Source>Signup</Source>
+        <Auth>Yes</Auth>
+        <TransAmount>2.9500</TransAmount>
+        <AuthCode>00-Approved CVV:M</AuthCode>
+        <Currency>USD</Currency>
+        <PurchaseID>83476992</PurchaseID>
+        <PurchType>One Time</PurchType>
+        <CustName>Jane Segpay</CustName>
+        <CustAddress/>
+        <PurchStatus>Expired</PurchStatus>
+        <InitialAmount>2.9500</InitialAmount>
+      </Data>
+      <Data diffgr:id="Data2" msdata:rowOrder="1">
+        <TransID>139630900</TransID>
+        <RelatedTransID>0</RelatedTransID>
+        <Type>Sale</Type>
+        <Auth>Yes</Auth>
+        <TransAmount>9.9900</TransAmount>
+        <Currency>USD</Currency>
+        <PurchaseID>83476992</PurchaseID>
+      </Data>
+      <Data diffgr:id="Data3" msdata:rowOrder="2">
+        <TransID>139630950</TransID>
+        <RelatedTransID>139630900</RelatedTransID>
+        <Type>Refund</Type>
+        <Auth>Yes</Auth>
+        <TransAmount>-9.9900</TransAmount>
+        <Currency>USD</Currency>
+        <PurchaseID>83476992</PurchaseID>
+      </Data>
+      <Data diffgr:id="Data4" msdata:rowOrder="3">
+        <TransID>139631000</TransID>
+        <RelatedTransID>0</RelatedTransID>
+        <Type>Sale</Type>
+        <Auth>No</Auth>
+        <TransAmount>2.9500</TransAmount>
+        <AuthCode>05-Do Not Honor</AuthCode>
+        <Currency>USD</Currency>
+        <PurchaseID>83476992</PurchaseID>
+      </Data>
+    </NewDataSet>
+  </diffgr:diffgram>
+</DataSet>"#;
+
+    #[test]
+    fn confirm_is_an_srs_purchase_lookup() {
+        let charge = |t: &str, amount: i64, currency: &str| ToConfirm {
+            transaction: t.into(),
+            subscription: Some("83476992".into()),
+            renewal: false,
+            amount: Money::new(amount, currency),
+        };
+        let q = ConfirmQuery {
+            from: 0,
+            to: 0,
+            charges: vec![
+                charge("139630889", 295, "USD"),
+                charge("139630889", 295, "EUR"),
+                charge("139630889", 995, "USD"),
+                charge("139630900", 999, "USD"),
+                charge("139631000", 295, "USD"),
+                charge("139639999", 295, "USD"),
+                charge("139630950", 999, "USD"),
+            ],
+        };
+        assert_eq!(Segpay.confirm_by(), ConfirmBy::Subscription);
+        assert!(matches!(
+            Segpay.confirms(&settings()),
+            Err(ApiError::NotConfigured(_))
+        ));
+        let s = Settings {
+            api_user: Some("u1".into()),
+            api_key: Some("k&1".into()),
+            ..settings()
+        };
+        Segpay.confirms(&s).unwrap();
+        assert_eq!(
+            Segpay.confirm_call(&s, &q).unwrap().url,
+            "https://srs.segpay.com/MWS.asmx/TransactionByPurchaseID?UserID=u1&UserAccessKey=k%261&PurchaseID=83476992"
+        );
+        let v = Segpay.confirm_answer(&q, 200, PURCHASE).unwrap();
+        let says =
+            |v: &Verdict, kind: &str, text: &str| v.parts().0 == kind && v.parts().1.contains(text);
+        assert!(says(&v[0], "confirmed", "2.9500 USD"), "{v:?}");
+        assert!(says(&v[1], "denied", "not 2.95 EUR"), "{v:?}");
+        assert!(says(&v[2], "denied", "not 9.95 USD"), "{v:?}");
+        assert!(says(&v[3], "denied", "Refund 139630950"), "{v:?}");
+        assert!(says(&v[4], "denied", "Do Not Honor"), "{v:?}");
+        assert_eq!(v[5], Verdict::NotFound);
+        assert!(says(&v[6], "denied", "not a sale"), "{v:?}");
+        // An empty DataSet lists nothing yet; an answer without one is a refusal.
+        let empty = "<DataSet xmlns=\"http://srs.segpay.com/\"><diffgr:diffgram/></DataSet>";
+        assert!(Segpay
+            .confirm_answer(&q, 200, empty)
+            .unwrap()
+            .iter()
+            .all(|v| *v == Verdict::NotFound));
+        assert_eq!(
+            Segpay.confirm_answer(
+                &q,
+                200,
+                "<string xmlns=\"http://srs.segpay.com/\">Invalid Merchant</string>"
+            ),
+            Err(ApiError::Refused("Segpay: Invalid Merchant".into()))
+        );
+        assert!(Segpay.confirm_answer(&q, 503, "").unwrap_err().retryable());
+        let mut nobody = q.clone();
+        nobody.charges[0].subscription = None;
+        assert!(Segpay.confirm_call(&s, &nobody).is_err());
     }
 }

@@ -16,6 +16,7 @@ fn settings() -> Settings {
         checkout_url: Some("https://pay.example".into()),
         allow_ips: vec!["0.0.0.0/0".into(), "::/0".into()],
         descriptor: None,
+        pricing_hash_param: None,
         confirm: None,
     }
 }
@@ -97,8 +98,9 @@ fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// A confirmation query's answer (CCBill's Data Link extract) is read without panicking,
-    /// one verdict per charge, whatever it holds.
+    /// A confirmation query's answer (CCBill's Data Link extract, Segpay's SRS DataSet, Epoch's
+    /// member search) is read without panicking, one verdict per charge, whatever it holds;
+    /// so is Segpay's dynamic-pricing hash.
     #[test]
     fn confirm_answers_never_panic(body in ".{0,400}", status in 100u16..600) {
         let q = ConfirmQuery {
@@ -110,10 +112,16 @@ proptest! {
             ],
         };
         let lines = format!("\"NEW\",\"1\",\"0\",\"1\",{body}\n\"REBILL\",{body}");
-        for text in [body.as_str(), lines.as_str()] {
-            if let Ok(v) = Ccbill.confirm_answer(&q, status, text) {
-                prop_assert_eq!(v.len(), 2);
+        // Segpay's DataSet rows and Epoch's member JSON, with the arbitrary text inside.
+        let rows = format!("<DataSet><Data a=\"1\"><TransID>t</TransID>{body}</Data><Data>{body}<Type>{body}</Type></Data></DataSet>");
+        let members = format!("{{\"Data\": [{{\"Customer\": {{\"MemberId\": \"1\", \"NextBillAmount\": {body}}}}}]}}");
+        for text in [body.as_str(), lines.as_str(), rows.as_str(), members.as_str()] {
+            for p in [&Ccbill as &dyn Processor, &Segpay, &Epoch] {
+                if let Ok(v) = p.confirm_answer(&q, status, text) {
+                    prop_assert_eq!(v.len(), 2);
+                }
             }
+            let _ = Segpay.checkout_value_from(status, text);
         }
     }
 

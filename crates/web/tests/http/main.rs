@@ -22,6 +22,7 @@ mod media;
 mod pages;
 mod payment_pages;
 mod payments;
+mod payments_confirm;
 mod privacy;
 mod review;
 mod safety;
