@@ -590,14 +590,16 @@ pub fn register_merge(registry: &mut fanz_jobs::Registry, config: MergeConfig) {
             let mut tx = ctx.begin().await?;
             let started = Instant::now();
             let lines = take_step(&mut tx, &step).await?;
-            // The next step at once (a waiting one is reused), enqueued with this one; also when
-            // another merge had moved on: it is that one's turn to continue.
-            fanz_jobs::enqueue_with(
-                &mut tx,
-                &MergePostings {},
-                fanz_jobs::Options::unique(<MergePostings as fanz_jobs::Job>::KIND),
-            )
-            .await?;
+            if lines.is_some() {
+                // The next step at once (a waiting one is reused), enqueued with this one. When
+                // another merge had moved on meanwhile, continuing is that one's turn.
+                fanz_jobs::enqueue_with(
+                    &mut tx,
+                    &MergePostings {},
+                    fanz_jobs::Options::unique(<MergePostings as fanz_jobs::Job>::KIND),
+                )
+                .await?;
+            }
             let committing = Instant::now();
             tx.complete().await?;
             let held = started.elapsed();

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use fanz_ledger::{AccountKind, BatchMode, Direction, EntryInput, LedgerError, NewAccount};
-use fanz_store::{sqlx, Store};
+use fanz_store::sqlx::{self, Row};
+use fanz_store::Store;
 use serde_json::json;
 
 const NO_OVERDRAFT: &[&str] = &["debits_must_not_exceed_credits"];
@@ -604,6 +605,52 @@ async fn verify_catches_tampering(store: Store) {
         "{:?}",
         report.problems
     );
+
+    // SQLite: a posting missing from its account's per-account order (the recent part and
+    // the runs, see `merge`), or there twice, is found.
+    if store.backend() == fanz_store::Backend::Sqlite {
+        let line = "SELECT bucket, account_id, effective_at, id FROM ledger_postings_recent \
+                    WHERE id = (SELECT MAX(id) FROM ledger_postings)";
+        let r = sqlx::query(line).fetch_one(&mut *conn).await.unwrap();
+        let (bucket, account, at, id): (i64, i64, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        sqlx::query("DELETE FROM ledger_postings_recent WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let report = fanz_ledger::verify(&mut conn).await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains(&format!("posting {id} is missing"))),
+            "{:?}",
+            report.problems
+        );
+        // Back, plus the same line again under a later time: one line too many.
+        for t in [at, at + 1] {
+            sqlx::query(
+                "INSERT INTO ledger_postings_recent (bucket, account_id, effective_at, id) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(bucket)
+            .bind(account)
+            .bind(t)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+        let report = fanz_ledger::verify(&mut conn).await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("per-account history holds")),
+            "{:?}",
+            report.problems
+        );
+    }
 
     // PostgreSQL keeps no foreign key from postings to entries; verify stands in for it.
     if store.backend() == fanz_store::Backend::Postgres {
