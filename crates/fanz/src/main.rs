@@ -133,6 +133,15 @@ enum LedgerCommand {
     Balance { code: String },
     /// Release holds whose time has passed and rolling reserves that are due.
     ExpireHolds,
+    /// SQLite: merge the postings' recent part into sorted runs now, step by step, until
+    /// nothing is due (the server's `ledger.merge_postings` job does it every 5 s). Prints
+    /// what it did as JSON.
+    Merge {
+        /// Start a cycle once the recent part spans this many buckets of 16,384 postings (the
+        /// server's setting is 64; 1 merges everything but the bucket being written).
+        #[arg(long, default_value_t = 64)]
+        after: i64,
+    },
     /// Profit and loss for a period. Instants are microseconds, YYYY-MM-DD or RFC 3339.
     Pnl {
         #[arg(long)]
@@ -524,6 +533,23 @@ async fn ledger(config: &Config, command: LedgerCommand) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        LedgerCommand::Merge { after } => {
+            let config = fanz_ledger::merge::MergeConfig {
+                after_buckets: after.max(1),
+                ..fanz_ledger::merge::MergeConfig::default()
+            };
+            fanz_ledger::merge::take_merge_stats();
+            // A step that moves no line (a start, a switch, the last delete, or one another
+            // node's merge took first) comes at most a few times in a row.
+            let mut idle_steps = 0;
+            while let Some(lines) = fanz_ledger::merge::merge_step(&store, &config).await? {
+                idle_steps = if lines == 0 { idle_steps + 1 } else { 0 };
+                if idle_steps > 100 {
+                    bail!("the merge makes no progress (another merge is running?)");
+                }
+            }
+            print_json(&fanz_ledger::merge::take_merge_stats())
         }
         LedgerCommand::TrialBalance { csv } => {
             let mut db = store.conn().await?;

@@ -122,7 +122,7 @@ async fn state(db: &mut Db) -> Result<State> {
 /// One step of a cycle, planned from a read snapshot and made in one write transaction that
 /// first checks the progress is still what the plan saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Start building run `run` from the buckets `[from_bucket, through_bucket]`.
     Start {
         run: i64,
@@ -174,7 +174,7 @@ async fn run_buckets(db: &mut Db, run: i64) -> Result<(i64, i64)> {
 }
 
 /// Decide the next step from a read connection. `None`: nothing to do now.
-pub async fn plan_step(db: &mut Db, config: &MergeConfig) -> Result<Option<Step>> {
+pub(crate) async fn plan_step(db: &mut Db, config: &MergeConfig) -> Result<Option<Step>> {
     if backend_of(db) != Backend::Sqlite {
         return Ok(None);
     }
@@ -356,7 +356,7 @@ async fn split_account(
 /// Make `step` in the caller's write transaction. Returns how many lines it copied or
 /// deleted, or `None` when the progress is no longer what the plan saw (another merge moved
 /// it): nothing was done, roll back.
-pub async fn take_step(db: &mut Db, step: &Step) -> Result<Option<u64>> {
+pub(crate) async fn take_step(db: &mut Db, step: &Step) -> Result<Option<u64>> {
     let s = state(db).await?;
     match step {
         Step::Start {

@@ -595,23 +595,18 @@ async fn verify_catches_tampering(store: Store) {
     .execute(&mut *conn)
     .await
     .unwrap();
-    let report = fanz_ledger::verify(&mut conn).await.unwrap();
-    assert!(!report.ok);
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("does not balance")),
-        "{:?}",
-        report.problems
-    );
+    verify_finds(&mut conn, "does not balance").await;
 
     // SQLite: a posting missing from its account's per-account order (the recent part and
     // the runs, see `merge`), or there twice, is found.
     if store.backend() == fanz_store::Backend::Sqlite {
-        let line = "SELECT bucket, account_id, effective_at, id FROM ledger_postings_recent \
-                    WHERE id = (SELECT MAX(id) FROM ledger_postings)";
-        let r = sqlx::query(line).fetch_one(&mut *conn).await.unwrap();
+        let r = sqlx::query(
+            "SELECT bucket, account_id, effective_at, id FROM ledger_postings_recent \
+             WHERE id = (SELECT MAX(id) FROM ledger_postings)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
         let (bucket, account, at, id): (i64, i64, i64, i64) =
             (r.get(0), r.get(1), r.get(2), r.get(3));
         sqlx::query("DELETE FROM ledger_postings_recent WHERE id = $1")
@@ -619,15 +614,7 @@ async fn verify_catches_tampering(store: Store) {
             .execute(&mut *conn)
             .await
             .unwrap();
-        let report = fanz_ledger::verify(&mut conn).await.unwrap();
-        assert!(
-            report
-                .problems
-                .iter()
-                .any(|p| p.contains(&format!("posting {id} is missing"))),
-            "{:?}",
-            report.problems
-        );
+        verify_finds(&mut conn, &format!("posting {id} is missing")).await;
         // Back, plus the same line again under a later time: one line too many.
         for t in [at, at + 1] {
             sqlx::query(
@@ -641,15 +628,7 @@ async fn verify_catches_tampering(store: Store) {
             .await
             .unwrap();
         }
-        let report = fanz_ledger::verify(&mut conn).await.unwrap();
-        assert!(
-            report
-                .problems
-                .iter()
-                .any(|p| p.contains("per-account history holds")),
-            "{:?}",
-            report.problems
-        );
+        verify_finds(&mut conn, "per-account history holds").await;
     }
 
     // PostgreSQL keeps no foreign key from postings to entries; verify stands in for it.
@@ -661,13 +640,19 @@ async fn verify_catches_tampering(store: Store) {
         .execute(&mut *conn)
         .await
         .unwrap();
-        let report = fanz_ledger::verify(&mut conn).await.unwrap();
-        assert!(
-            report.problems.iter().any(|p| p.contains("entry 999999")),
-            "{:?}",
-            report.problems
-        );
+        verify_finds(&mut conn, "entry 999999").await;
     }
+}
+
+/// Verify fails, and one of its problems mentions `needle`.
+async fn verify_finds(db: &mut fanz_store::Db, needle: &str) {
+    let report = fanz_ledger::verify(db).await.unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.problems.iter().any(|p| p.contains(needle)),
+        "{needle:?} not in {:?}",
+        report.problems
+    );
 }
 
 on_both_backends!(verify_tampering, super::verify_catches_tampering);

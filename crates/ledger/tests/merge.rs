@@ -20,21 +20,6 @@ on_both_backends!(
     super::job_beside_writers
 );
 
-/// SplitMix64, seeded: the same run every time.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const PAYERS: usize = 6;
 const CREATORS: usize = 12;
 const HOT: &str = "platform_revenue:USD";
@@ -110,6 +95,16 @@ fn entry(rng: &mut Rng, n: u64) -> EntryInput {
     e
 }
 
+/// The next `count` entries after entry `n`.
+fn entries(rng: &mut Rng, n: &mut u64, count: usize) -> Vec<EntryInput> {
+    (0..count)
+        .map(|_| {
+            *n += 1;
+            entry(rng, *n)
+        })
+        .collect()
+}
+
 async fn post_many(store: &Store, entries: &[EntryInput]) -> Vec<i64> {
     let mut tx = store.begin().await.unwrap();
     let out = fanz_ledger::post_batch(&mut tx, entries, fanz_ledger::BatchMode::Linked)
@@ -169,27 +164,37 @@ async fn reads(db: &mut Db, import_id: i64) -> String {
     out
 }
 
+/// An account's posted lines `(entry, effective_at, debit, credit)` as the ledger's history
+/// gives them, and straight from the postings (not through the per-account structure).
+async fn history_and_postings(db: &mut Db, code: &str) -> (Vec<Line>, Vec<Line>) {
+    let truth = sqlx::query(
+        "SELECT p.entry_id, p.effective_at, p.debit, p.credit FROM ledger_postings p \
+         JOIN ledger_accounts a ON a.id = p.account_id \
+         WHERE a.code = $1 AND p.pending = 0 ORDER BY p.effective_at, p.id",
+    )
+    .bind(code)
+    .fetch_all(&mut *db)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    let got = fanz_ledger::history(db, code, 1_000_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| (l.entry_id, l.effective_at, l.debit, l.credit))
+        .collect();
+    (got, truth)
+}
+
+type Line = (i64, i64, i64, i64);
+
 /// The history of every account straight from the postings (not through the per-account
 /// structure), checked against what the ledger answers.
 async fn check_against_postings(db: &mut Db) {
     for code in codes() {
-        let truth: Vec<(i64, i64, i64, i64)> = sqlx::query(
-            "SELECT p.entry_id, p.effective_at, p.debit, p.credit FROM ledger_postings p \
-             JOIN ledger_accounts a ON a.id = p.account_id \
-             WHERE a.code = $1 AND p.pending = 0 ORDER BY p.effective_at, p.id",
-        )
-        .bind(&code)
-        .fetch_all(&mut *db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-        let history = fanz_ledger::history(db, &code, 1_000_000).await.unwrap();
-        let got: Vec<(i64, i64, i64, i64)> = history
-            .iter()
-            .map(|l| (l.entry_id, l.effective_at, l.debit, l.credit))
-            .collect();
+        let (got, truth) = history_and_postings(db, &code).await;
         assert_eq!(got, truth, "history of {code}");
         let mid = T0 + 3_000_000;
         let (d, c) = truth
@@ -248,12 +253,7 @@ async fn same_across_chunks(store: Store) {
     let mut db = store.conn().await.unwrap();
     // About 22,000 entries, 66,000 postings: four buckets of 16,384 and a fifth being written.
     for _round in 0..11 {
-        let batch: Vec<EntryInput> = (0..2_000)
-            .map(|_| {
-                n += 1;
-                entry(&mut rng, n)
-            })
-            .collect();
+        let batch = entries(&mut rng, &mut n, 2_000);
         holds.extend(post_many(&store, &batch).await);
         settle_holds(&store, &mut holds, &mut rng).await;
         for _ in 0..100 {
@@ -267,12 +267,8 @@ async fn same_across_chunks(store: Store) {
             let after = reads(&mut db, import_id).await;
             assert_eq!(before, after, "a merge chunk changed what the ledger reads");
             // Entries keep arriving between chunks.
-            let few: Vec<EntryInput> = (0..1 + rng.below(3))
-                .map(|_| {
-                    n += 1;
-                    entry(&mut rng, n)
-                })
-                .collect();
+            let count = 1 + rng.below(3) as usize;
+            let few = entries(&mut rng, &mut n, count);
             holds.extend(post_many(&store, &few).await);
         }
         check_against_postings(&mut db).await;
@@ -340,24 +336,7 @@ async fn job_beside_writers(store: Store) {
                 };
                 sqlx::query(begin).execute(&mut *db).await.unwrap();
                 for code in [creator(0), creator(5), HOT.to_owned(), CASH.to_owned()] {
-                    let truth: Vec<(i64, i64)> = sqlx::query(
-                        "SELECT p.entry_id, p.effective_at FROM ledger_postings p \
-                         JOIN ledger_accounts a ON a.id = p.account_id \
-                         WHERE a.code = $1 AND p.pending = 0 ORDER BY p.effective_at, p.id",
-                    )
-                    .bind(&code)
-                    .fetch_all(&mut *db)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                    let got: Vec<(i64, i64)> = fanz_ledger::history(&mut db, &code, 1_000_000)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|l| (l.entry_id, l.effective_at))
-                        .collect();
+                    let (got, truth) = history_and_postings(&mut db, &code).await;
                     assert_eq!(got, truth, "history of {code} during the merge");
                 }
                 sqlx::query("COMMIT").execute(&mut *db).await.unwrap();
@@ -370,12 +349,7 @@ async fn job_beside_writers(store: Store) {
     let mut holds = Vec::new();
     let mut n = 0u64;
     for _ in 0..12 {
-        let batch: Vec<EntryInput> = (0..2_000)
-            .map(|_| {
-                n += 1;
-                entry(&mut rng, n)
-            })
-            .collect();
+        let batch = entries(&mut rng, &mut n, 2_000);
         holds.extend(post_many(&store, &batch).await);
         settle_holds(&store, &mut holds, &mut rng).await;
     }
