@@ -6,7 +6,7 @@
 set -euo pipefail
 before=$1 after=$2 rounds=${3:-5}
 port=18190
-url="http://127.0.0.1:$port/api/v1/clusters"
+url="http://127.0.0.1:$port${EDGE_PATH:-/api/v1/clusters}"
 run() { # binary label
   local data; data=$(mktemp -d)
   FANZ_DATA_DIR="$data" FANZ_LISTEN="127.0.0.1:$port" FANZ_LOG=warn "$1" serve --demo >"$data/log" 2>&1 &

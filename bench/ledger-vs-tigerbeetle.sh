@@ -5,15 +5,16 @@
 # ratios. Absolute figures on a virtual machine move with its disk from day to day; the ratio
 # within one run is what holds.
 #
-#   TIGERBEETLE_SRC=~/src/tigerbeetle bash bench/ledger-vs-tigerbeetle.sh
-#   FANZ_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
-#     TIGERBEETLE_SRC=~/src/tigerbeetle bash bench/ledger-vs-tigerbeetle.sh
+#   bash bench/ledger-vs-tigerbeetle.sh
+#   FANZ_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/ledger-vs-tigerbeetle.sh
 #
-# TigerBeetle is built from the source checkout TIGERBEETLE_SRC points at (a git clone of
-# github.com/tigerbeetle/tigerbeetle; none is vendored here), with Zig from PyPI's `ziglang`
-# package at the version the checkout's own build names (zig/download.sh, else
-# build.zig.zon's minimum_zig_version), installed into a private virtualenv. TIGERBEETLE_BIN
-# names an already built binary instead. TigerBeetle is driven by its own `tigerbeetle
+# TigerBeetle is built from source with Zig from PyPI's `ziglang` package at the version the
+# source's own build names (zig/download.sh, else build.zig.zon's minimum_zig_version),
+# installed into a private virtualenv. The source is TIGERBEETLE_SRC (a git clone of
+# github.com/tigerbeetle/tigerbeetle) when given; otherwise the TigerBeetle 0.16.78 release tree
+# that crates.io's `tigerbeetle-unofficial-sys` 0.14.28 package carries (it builds TigerBeetle's
+# client from it), downloaded from crates.io, checked against its SHA-256 and unpacked under
+# ~/.cache; nothing of it is vendored here. TIGERBEETLE_BIN names an already built binary instead. TigerBeetle is driven by its own `tigerbeetle
 # benchmark` (one local replica on a temporary data file, its load generator as the client).
 #
 # Sizes (environment): ENTRIES (1000000) transfers per run at batch 8,000 and 100,
@@ -39,10 +40,30 @@ fanz="${CARGO_TARGET_DIR:-target}/release/fanz"
 missing=()
 [ -x "$fanz" ] || missing+=("the Fanz release binary $fanz (build it: cargo build --release -p fanz)")
 command -v python3 >/dev/null || missing+=("python3 (for Zig from PyPI and for reading the reports)")
+# TigerBeetle's release tree as crates.io carries it (see above): release, its commit, the package.
+TB_RELEASE=0.16.78
+TB_COMMIT=c3d9b09dc88e94dde9ac915c6e94a4c650332080
+TB_CRATE=tigerbeetle-unofficial-sys-0.14.28+0.16.78
+TB_CRATE_SHA256=223ae7953f40277e72cc62b47bacd61fe1dbd4043d89de135a02074746221ceb
+tb_git_commit=""
+if [ "${#missing[@]}" -eq 0 ] && [ -z "${TIGERBEETLE_BIN:-}" ] && [ -z "${TIGERBEETLE_SRC:-}" ]; then
+  tb_cache="$HOME/.cache/fanz-tigerbeetle-$TB_RELEASE"
+  if [ ! -f "$tb_cache/tigerbeetle/build.zig" ]; then
+    command -v curl >/dev/null || { echo "ledger-vs-tigerbeetle: curl is needed to fetch TigerBeetle's source from crates.io" >&2; exit 2; }
+    mkdir -p "$tb_cache"
+    echo "fetching TigerBeetle $TB_RELEASE's source from crates.io ($TB_CRATE)" >&2
+    curl -sSfL -o "$tb_cache/src.crate" "https://static.crates.io/crates/tigerbeetle-unofficial-sys/${TB_CRATE/+/%2B}.crate"
+    echo "$TB_CRATE_SHA256  $tb_cache/src.crate" | sha256sum -c --quiet - ||
+      { echo "ledger-vs-tigerbeetle: the downloaded package's SHA-256 differs" >&2; exit 1; }
+    tar xzf "$tb_cache/src.crate" -C "$tb_cache" --strip-components=1 "$TB_CRATE/tigerbeetle"
+    rm -f "$tb_cache/src.crate"
+  fi
+  TIGERBEETLE_SRC="$tb_cache/tigerbeetle"
+  # The release tree is not a git checkout: its build asks git for the commit unless told.
+  tb_git_commit="-Dgit-commit=$TB_COMMIT"
+fi
 if [ -z "${TIGERBEETLE_BIN:-}" ]; then
-  if [ -z "${TIGERBEETLE_SRC:-}" ]; then
-    missing+=("TIGERBEETLE_SRC: a source checkout of TigerBeetle (git clone https://github.com/tigerbeetle/tigerbeetle), or TIGERBEETLE_BIN: a built tigerbeetle binary")
-  elif [ ! -f "$TIGERBEETLE_SRC/build.zig" ]; then
+  if [ ! -f "$TIGERBEETLE_SRC/build.zig" ]; then
     missing+=("a TigerBeetle checkout at TIGERBEETLE_SRC=$TIGERBEETLE_SRC (no build.zig there)")
   fi
 elif [ ! -x "$TIGERBEETLE_BIN" ]; then
@@ -55,8 +76,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 work=$(mktemp -d)
+# One database for every PostgreSQL run, made afresh each time (fanz_run runs in a subshell).
+pg_db="fanz_vs_tb_$$"
 cleanup() {
-  [ -n "${pg_db:-}" ] && psql "$FANZ_BENCH_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
+  [ -n "${FANZ_BENCH_POSTGRES_URL:-}" ] && psql "$FANZ_BENCH_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -80,7 +103,7 @@ if [ -z "$tb" ]; then
   fi
   echo "building TigerBeetle in $TIGERBEETLE_SRC with Zig $("$venv/bin/python" -m ziglang version)" >&2
   # Newer checkouts take -Drelease and install ./tigerbeetle; older ones -Drelease-safe.
-  (cd "$TIGERBEETLE_SRC" && { "$venv/bin/python" -m ziglang build -Drelease >&2 ||
+  (cd "$TIGERBEETLE_SRC" && { "$venv/bin/python" -m ziglang build -Drelease $tb_git_commit >&2 ||
     "$venv/bin/python" -m ziglang build install -Drelease-safe >&2; })
   for candidate in "$TIGERBEETLE_SRC/tigerbeetle" "$TIGERBEETLE_SRC/zig-out/bin/tigerbeetle"; do
     [ -x "$candidate" ] && { tb="$candidate"; break; }
@@ -92,11 +115,14 @@ echo "TigerBeetle: $("$tb" version 2>/dev/null | head -1)" >&2
 tb_run() { # batch count -> transfers/s
   local out
   rm -f "$work/tb.data"
-  out=$("$tb" benchmark ${TB_FLAGS:-} --file="$work/tb.data" --account-count="$ACCOUNTS" \
-    --transfer-count="$2" --transfer-batch-size="$1" --query-count=0 2>&1) || {
-    echo "$out" >&2
-    return 1
-  }
+  # The batch option is --transfer-batch-count since 0.16, --transfer-batch-size before.
+  local flag
+  for flag in --transfer-batch-count --transfer-batch-size; do
+    out=$("$tb" benchmark ${TB_FLAGS:-} --file="$work/tb.data" --account-count="$ACCOUNTS" \
+      --transfer-count="$2" "$flag=$1" --query-count=0 2>&1) && break
+    rm -f "$work/tb.data"
+    grep -q "unexpected argument: '$flag" <<<"$out" || { echo "$out" >&2; return 1; }
+  done
   rm -f "$work/tb.data"
   sed -n 's/^load accepted = \([0-9]*\) tx\/s.*/\1/p' <<<"$out" | tail -1
 }
@@ -107,8 +133,7 @@ fanz_run() { # backend batch count -> entries/s
   rm -rf "$data"
   mkdir -p "$data"
   if [ "$1" = postgres ]; then
-    [ -n "${pg_db:-}" ] && psql "$FANZ_BENCH_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
-    pg_db="fanz_vs_tb_$$"
+    psql "$FANZ_BENCH_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
     psql "$FANZ_BENCH_POSTGRES_URL" -qc "CREATE DATABASE $pg_db" >/dev/null
     export FANZ_DATABASE_URL="${FANZ_BENCH_POSTGRES_URL%/*}/$pg_db"
   else
@@ -152,5 +177,8 @@ for b in batches:
         m = statistics.median(runs[(be, b)])
         cells.append(f"{m:,.0f} ({m / tb:.3f}×)")
     print(f"| {b:,} | {tb:,.0f} | " + " | ".join(cells) + " |")
-print(f"\nmedians of {len(runs[('tigerbeetle', batches[0])])} alternating rounds")
+print(f"\nmedians of {len(runs[('tigerbeetle', batches[0])])} alternating rounds; every round:")
+for b in batches:
+    for system in ["tigerbeetle"] + backends:
+        print(f"  batch {b:,} {system}: " + ", ".join(f"{r:,.0f}" for r in runs[(system, b)]))
 EOF
