@@ -74,9 +74,11 @@ pub mod synthetic;
 mod union;
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -748,6 +750,7 @@ impl SearchIndex {
             terms,
             handle,
             last_is_prefix,
+            automata: RefCell::default(),
         })
     }
 
@@ -782,7 +785,8 @@ impl SearchIndex {
             let mut per_field = Vec::new();
             let mut docs = 0;
             for &(field, w) in &word_fields {
-                let (clauses, d) = term_clauses(searcher, field, t, w, prefix, exact, seekable)?;
+                let near = plan.near(t, prefix, exact);
+                let (clauses, d) = term_clauses(searcher, field, t, w, near.as_deref(), seekable)?;
                 per_field.extend(clauses);
                 docs += d;
             }
@@ -795,8 +799,7 @@ impl SearchIndex {
             w.handle,
             &plan.handle,
             WEIGHT_HANDLE,
-            true,
-            exact,
+            plan.near(&plan.handle, true, exact).as_deref(),
             seekable,
         )?;
         let text_match = union(
@@ -1020,9 +1023,38 @@ struct Plan {
     /// Every term run together, to match the compact handle.
     handle: String,
     last_is_prefix: bool,
+    /// The automata built for this query, by (text, edits, prefix): one term is expanded
+    /// against every word field, for posts and again for creators, and building an automaton
+    /// costs more than walking a field's dictionary with it.
+    automata: RefCell<HashMap<(String, u8, bool), Rc<Dfa>>>,
 }
 
 impl Plan {
+    /// The automaton that reaches `text`'s neighbours: within its typo distance unless
+    /// `exact`, and every completion with `prefix`; `None` when neither applies (the term
+    /// alone is searched).
+    fn near(&self, text: &str, prefix: bool, exact: bool) -> Option<Rc<Dfa>> {
+        let chars = text.chars().count();
+        let distance = if exact { 0 } else { typo_distance(chars) };
+        // One letter as a prefix would expand to a good part of the dictionary.
+        let prefix = prefix && chars >= 2;
+        if distance == 0 && !prefix {
+            return None;
+        }
+        let mut built = self.automata.borrow_mut();
+        let dfa = built
+            .entry((text.to_owned(), distance, prefix))
+            .or_insert_with(|| {
+                let builder = automata(distance);
+                Rc::new(Dfa(if prefix {
+                    builder.build_prefix_dfa(text)
+                } else {
+                    builder.build_dfa(text)
+                }))
+            });
+        Some(dfa.clone())
+    }
+
     /// Whether typo tolerance can match anything exact terms do not: some term (or the
     /// handle) is long enough to allow a typo.
     fn fuzzy_applies(&self) -> bool {
@@ -1088,18 +1120,16 @@ fn union(clauses: Vec<Clause>, seekable: bool) -> Box<dyn Query> {
 }
 
 /// One term against one field: the exact term (BM25, weighted) and, when typos or a prefix
-/// apply, the terms it reaches (at most [`MAX_EXPANSIONS`]) with a constant, lower score. Also
-/// how many documents hold any of those terms, at most.
+/// apply (`near`, from [`Plan::near`]), the terms it reaches (at most [`MAX_EXPANSIONS`]) with
+/// a constant, lower score. Also how many documents hold any of those terms, at most.
 fn term_clauses(
     searcher: &Searcher,
     field: Field,
     text: &str,
     weight: Score,
-    prefix: bool,
-    exact: bool,
+    near: Option<&Dfa>,
     seekable: bool,
 ) -> Result<(Vec<Clause>, u64)> {
-    let chars = text.chars().count();
     let term = Term::from_field_text(field, text);
     let mut docs = searcher.doc_freq(&term)?;
     let mut out: Vec<(Occur, Box<dyn Query>)> = vec![(
@@ -1109,11 +1139,8 @@ fn term_clauses(
             weight,
         )),
     )];
-    let distance = if exact { 0 } else { typo_distance(chars) };
-    // One letter as a prefix would expand to a good part of the dictionary.
-    let prefix = prefix && chars >= 2;
-    if distance > 0 || prefix {
-        let (near, near_docs) = expand(searcher, field, text, distance, prefix)?;
+    if let Some(dfa) = near {
+        let (near, near_docs) = expand(searcher, field, dfa)?;
         // The term itself is among those it reaches: count its documents once.
         docs = docs.max(near_docs);
         let near: Vec<(Occur, Box<dyn Query>)> = near
@@ -1169,26 +1196,14 @@ impl tantivy_fst::Automaton for Dfa {
     }
 }
 
-/// The terms of `field` within `distance` edits of `text` (of its start, with `prefix`), at
-/// most [`MAX_EXPANSIONS`]: fewest edits first, then most documents over every segment; and
-/// the sum of their document counts.
-fn expand(
-    searcher: &Searcher,
-    field: Field,
-    text: &str,
-    distance: u8,
-    prefix: bool,
-) -> Result<(Vec<Term>, u64)> {
-    let builder = automata(distance);
-    let dfa = Dfa(if prefix {
-        builder.build_prefix_dfa(text)
-    } else {
-        builder.build_dfa(text)
-    });
+/// The terms of `field` that `dfa` accepts (see [`Plan::near`]), at most [`MAX_EXPANSIONS`]:
+/// fewest edits first, then most documents over every segment; and the sum of their document
+/// counts.
+fn expand(searcher: &Searcher, field: Field, dfa: &Dfa) -> Result<(Vec<Term>, u64)> {
     let mut found: HashMap<Vec<u8>, (u8, u64)> = HashMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted.terms().search(&dfa).into_stream()?;
+        let mut stream = inverted.terms().search(dfa).into_stream()?;
         while stream.advance() {
             let key = stream.key();
             let docs = u64::from(stream.value().doc_freq);
