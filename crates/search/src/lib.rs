@@ -782,10 +782,10 @@ impl SearchIndex {
         let mut all_terms: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(n);
         for (i, t) in plan.terms.iter().enumerate() {
             let prefix = i + 1 == n && plan.last_is_prefix;
+            let near = plan.near(t, prefix, exact);
             let mut per_field = Vec::new();
             let mut docs = 0;
             for &(field, w) in &word_fields {
-                let near = plan.near(t, prefix, exact);
                 let (clauses, d) = term_clauses(searcher, field, t, w, near.as_deref(), seekable)?;
                 per_field.extend(clauses);
                 docs += d;
