@@ -189,6 +189,31 @@ pub async fn list(db: &mut Db, creator_id: i64, include_archived: bool) -> Resul
     rows.iter().map(from_row).collect()
 }
 
+/// The live (unarchived) tiers of each of `creators`, cheapest first: one query for a page of
+/// posts by many creators, where [`list`] would be one per creator.
+pub async fn live_of(
+    db: &mut Db,
+    creators: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<Tier>>> {
+    let mut out: std::collections::HashMap<i64, Vec<Tier>> = std::collections::HashMap::new();
+    for chunk in creators.chunks(400) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tiers WHERE archived = 0 AND creator_id IN ({}) \
+             ORDER BY creator_id, price_amount, id",
+            crate::placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q.bind(*c);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            let t = from_row(&r)?;
+            out.entry(t.creator_id).or_default().push(t);
+        }
+    }
+    Ok(out)
+}
+
 const COLUMNS: &str =
     "id, creator_id, name, price_amount, currency, period_days, benefits, archived";
 

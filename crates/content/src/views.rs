@@ -156,14 +156,19 @@ pub async fn render(
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
-    let mut tiers_of: HashMap<i64, Vec<Tier>> = HashMap::new();
-    for (p, a) in &decided {
-        if *a == Access::Preview && p.visibility == Visibility::Subscribers {
-            if let std::collections::hash_map::Entry::Vacant(e) = tiers_of.entry(p.author_id) {
-                e.insert(crate::tiers::list(db, p.author_id, false).await?);
-            }
-        }
-    }
+    // The tiers offered on the subscriber posts shown as previews, one query for all authors.
+    let mut offering: Vec<i64> = decided
+        .iter()
+        .filter(|(p, a)| *a == Access::Preview && p.visibility == Visibility::Subscribers)
+        .map(|(p, _)| p.author_id)
+        .collect();
+    offering.sort_unstable();
+    offering.dedup();
+    let tiers_of: HashMap<i64, Vec<Tier>> = if offering.is_empty() {
+        HashMap::new()
+    } else {
+        crate::tiers::live_of(db, &offering).await?
+    };
     let mut out = Vec::with_capacity(decided.len());
     for (p, access) in decided {
         if access == Access::Full(Why::Staff) {
