@@ -105,10 +105,10 @@ impl Corpus {
         });
         let tags = words[200..200 + TAGS].to_vec();
         Corpus {
-            word_zipf: Zipf::new(words.len()),
+            word_zipf: Zipf::new(words.len(), 1.0),
             words,
             tags,
-            tag_zipf: Zipf::new(TAGS),
+            tag_zipf: Zipf::new(TAGS, 1.0),
         }
     }
 
@@ -253,7 +253,7 @@ pub async fn load(state: &AppState, args: &ScaleArgs) -> Result<Counts> {
     drop(users);
 
     // Who follows whom, decided before profiles are written (they carry the counts).
-    let popularity = Zipf::new(args.creators);
+    let popularity = Zipf::new(args.creators, 1.0);
     let mut follows: Vec<(u32, u32)> = Vec::with_capacity(args.follows);
     let mut followers = vec![0i64; args.creators];
     let mut following: Vec<i64> = Vec::with_capacity(args.fans);
@@ -430,7 +430,7 @@ pub async fn load(state: &AppState, args: &ScaleArgs) -> Result<Counts> {
             let mut likers = Vec::new();
             if args.fans > 0 && args.likes_per_post > 0.0 {
                 // Exponentially distributed around the mean: most posts few, some many.
-                let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                let u = rng.unit();
                 let want = ((-args.likes_per_post * (1.0 - u).ln()) as usize)
                     .min(MAX_LIKES)
                     .min(args.fans);

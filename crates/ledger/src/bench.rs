@@ -8,6 +8,7 @@ use crate::batch::post_batch;
 use crate::journal::{BatchMode, Direction, EntryInput, PostingInput};
 use crate::{LedgerError, Result};
 use fanz_audit::Actor;
+use fanz_core::sample::{SplitMix64 as Rng, Zipf};
 use fanz_store::{sqlx, Backend, Store};
 use serde::Serialize;
 use sqlx::Row;
@@ -257,53 +258,6 @@ impl std::fmt::Display for BenchReport {
             self.postings,
             self.postings_per_sec
         )
-    }
-}
-
-/// SplitMix64: small, fast, deterministic, so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Draws ranks 0..n with probability ∝ 1 / (rank + 1)^s, by binary search in the cumulative
-/// distribution.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut cdf = Vec::with_capacity(n);
-        let mut sum = 0.0;
-        for k in 1..=n {
-            sum += 1.0 / (k as f64).powf(s);
-            cdf.push(sum);
-        }
-        for c in &mut cdf {
-            *c /= sum;
-        }
-        Self { cdf }
-    }
-
-    fn sample(&self, rng: &mut Rng) -> usize {
-        let u = rng.unit();
-        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
     }
 }
 
@@ -574,12 +528,12 @@ pub async fn bench(
                     1
                 } else {
                     let rank = match &zipf {
-                        Some(z) => z.sample(&mut rng),
+                        Some(z) => z.draw(&mut rng),
                         None => rng.below(receivers),
                     };
                     (rank * stride % receivers) * 2 + 1
                 };
-                let amount = 1 + (rng.next() % 1000) as i64;
+                let amount = 1 + (rng.next_u64() % 1000) as i64;
                 EntryInput::new(
                     format!("bench:{run}:{}", posted + k),
                     vec![
@@ -762,22 +716,6 @@ fn gcd(a: usize, b: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zipf_puts_most_draws_on_few_ranks() {
-        let z = Zipf::new(10_000, 1.0);
-        let mut rng = Rng(7);
-        let draws = 100_000;
-        let top: usize = (0..draws).filter(|_| z.sample(&mut rng) < 100).count();
-        // With s = 1 the first 1 % of 10,000 ranks carry about half of the mass.
-        assert!(top > draws * 2 / 5 && top < draws * 3 / 5, "{top}");
-        let u = Zipf::new(10, 0.0);
-        let counts = (0..10_000).fold([0usize; 10], |mut c, _| {
-            c[u.sample(&mut rng)] += 1;
-            c
-        });
-        assert!(counts.iter().all(|c| *c > 800 && *c < 1200), "{counts:?}");
-    }
 
     #[test]
     fn stride_is_a_permutation() {

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use fanz_core::sample::SplitMix64 as Rng;
 use fanz_ledger::merge::{merge_step, MergeConfig, MergePostings};
 use fanz_ledger::{AccountKind, Direction, EntryInput};
 use fanz_store::sqlx::{self, Row};
@@ -65,12 +66,12 @@ async fn open_books(store: &Store) {
 /// Entry `n`: a payer pays a creator, the platform keeps a fee (every entry touches the hot
 /// account); one in ten is dated back, one in forty is a hold.
 fn entry(rng: &mut Rng, n: u64) -> EntryInput {
-    let p = rng.below(PAYERS as u64) as usize;
+    let p = rng.below(PAYERS);
     // Skewed: creator 0 gets about half.
     let c = if rng.below(2) == 0 {
         0
     } else {
-        rng.below(CREATORS as u64) as usize
+        rng.below(CREATORS)
     };
     let amount = 10 + rng.below(1000) as i64;
     let fee = 1 + amount / 5;
@@ -267,7 +268,7 @@ async fn same_across_chunks(store: Store) {
             let after = reads(&mut db, import_id).await;
             assert_eq!(before, after, "a merge chunk changed what the ledger reads");
             // Entries keep arriving between chunks.
-            let count = 1 + rng.below(3) as usize;
+            let count = 1 + rng.below(3);
             let few = entries(&mut rng, &mut n, count);
             holds.extend(post_many(&store, &few).await);
         }

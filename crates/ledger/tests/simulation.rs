@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use fanz_core::sample::SplitMix64 as Rng;
 use fanz_ledger::{AccountKind, EntryInput};
 use fanz_store::{Backend, Store};
 use std::collections::HashMap;
@@ -298,7 +299,7 @@ async fn simulate(backend: Backend, seed: u64, steps: u64) {
             next_key += 1;
             format!("c{client}-{next_key}")
         };
-        let wallet = format!("wallet:{}", rng.below(WALLETS as u64));
+        let wallet = format!("wallet:{}", rng.below(WALLETS));
         let amount = 1 + rng.below(500) as i64;
         let roll = rng.below(100);
         let req = if roll < 5 {
@@ -311,15 +312,15 @@ async fn simulate(backend: Backend, seed: u64, steps: u64) {
             continue;
         } else if roll < 20 && !in_flight.is_empty() {
             // Retry a request whose response was lost.
-            in_flight.swap_remove(rng.below(in_flight.len() as u64) as usize)
+            in_flight.swap_remove(rng.below(in_flight.len()))
         } else if roll < 30 && !sent.is_empty() {
             // A duplicate of something already answered.
-            sent[rng.below(sent.len() as u64) as usize].clone()
+            sent[rng.below(sent.len())].clone()
         } else if roll < 35 && !model.done.is_empty() {
             // The same key as a committed request with another body: refused, nothing written.
             let mut keys: Vec<&String> = model.done.keys().collect();
             keys.sort();
-            let old = keys[rng.below(keys.len() as u64) as usize].clone();
+            let old = keys[rng.below(keys.len())].clone();
             let r = Req::Transfer {
                 key: old,
                 from: "cash".into(),
@@ -360,9 +361,9 @@ async fn simulate(backend: Backend, seed: u64, steps: u64) {
             holds.push(r.key().to_owned());
             r
         } else if roll < 90 && !holds.is_empty() {
-            let hold_key = holds[rng.below(holds.len() as u64) as usize].clone();
-            if rng.chance(60) {
-                let part = if rng.chance(50) {
+            let hold_key = holds[rng.below(holds.len())].clone();
+            if rng.chance(0.60) {
+                let part = if rng.chance(0.50) {
                     None
                 } else {
                     Some(1 + rng.below(300) as i64)
@@ -379,7 +380,7 @@ async fn simulate(backend: Backend, seed: u64, steps: u64) {
                 }
             }
         } else if !sent.is_empty() {
-            let of = sent[rng.below(sent.len() as u64) as usize].key().to_owned();
+            let of = sent[rng.below(sent.len())].key().to_owned();
             Req::Reverse {
                 key: key(),
                 of_key: of,

@@ -108,9 +108,9 @@ impl Corpus {
             .collect();
         Corpus {
             words,
-            word_zipf: Zipf::new(VOCABULARY),
+            word_zipf: Zipf::new(VOCABULARY, 1.0),
             tags,
-            tag_zipf: Zipf::new(TAGS),
+            tag_zipf: Zipf::new(TAGS, 1.0),
             handles,
         }
     }

@@ -4,52 +4,9 @@
 
 use std::collections::HashSet;
 
-/// splitmix64: fast, seedable, and no dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
-
-/// Draws ranks 0..n with probability ∝ 1/(rank+1).
-pub struct Zipf {
-    cumulative: Vec<f64>,
-}
-
-impl Zipf {
-    pub fn new(n: usize) -> Self {
-        let mut total = 0.0;
-        let cumulative = (1..=n)
-            .map(|r| {
-                total += 1.0 / r as f64;
-                total
-            })
-            .collect();
-        Zipf { cumulative }
-    }
-
-    pub fn draw(&self, rng: &mut Rng) -> usize {
-        let x =
-            (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * self.cumulative.last().unwrap();
-        self.cumulative
-            .partition_point(|&c| c < x)
-            .min(self.cumulative.len() - 1)
-    }
-}
+/// The generator and the Zipf distribution are fanz-core's, shared with the ledger's
+/// benchmark and the clusters' art.
+pub use fanz_core::sample::{SplitMix64 as Rng, Zipf};
 
 pub fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
     const ONSETS: [&str; 29] = [
