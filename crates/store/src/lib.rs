@@ -339,7 +339,7 @@ mod tests {
 
     /// With STAT4 histograms SQLite re-prepares a statement whenever a bound value might change
     /// its plan (nearly every feed query): the build leaves STAT4 out (`.cargo/config.toml`),
-    /// and ANALYZE then writes only `sqlite_stat1`.
+    /// and ANALYZE then writes only `sqlite_stat1`. It leaves memory statistics out too.
     #[tokio::test]
     async fn sqlite_is_built_without_stat4() {
         let dir = std::env::temp_dir().join(format!("fanz-store-stat4-{}", std::process::id()));
@@ -351,6 +351,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stat4, 0, "SQLite was built with STAT4");
+        // Nor with memory statistics, whose one global mutex every allocation takes.
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut *db)
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
         sqlx::query("CREATE TABLE t (a INTEGER, b INTEGER)")
             .execute(&mut *db)
             .await
