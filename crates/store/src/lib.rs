@@ -154,6 +154,17 @@ pub struct Store {
     backend: Backend,
 }
 
+/// SQLite's read connections: `max_connections`, but at most twice the cores (and at least 4).
+/// Each connection runs its statements on its own thread and SQLite's reads are CPU work, so
+/// connections beyond the cores add threads that contend for the same locks, not throughput:
+/// on two cores the home feed at 500 requests/s had p99 16–17 ms with 4 readers, 36 ms with 8
+/// and 59–171 ms with 16 (BENCHMARKS.md, "Feeds and search at 500 requests/s on an idle
+/// machine").
+fn sqlite_readers(max_connections: u32) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    max_connections.clamp(1, (2 * cores).max(4))
+}
+
 impl Store {
     /// Connect to `url`. For SQLite the file (and its directory) is created when missing, WAL
     /// is switched on, and writes go through one dedicated connection so in-process writers
@@ -179,7 +190,7 @@ impl Store {
                 };
                 let write = opts().max_connections(1).connect(&url).await?;
                 let read = opts()
-                    .max_connections(max_connections.max(1))
+                    .max_connections(sqlite_readers(max_connections))
                     .connect(&url)
                     .await?;
                 Ok(Self {
