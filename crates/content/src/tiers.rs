@@ -190,7 +190,7 @@ pub async fn list(db: &mut Db, creator_id: i64, include_archived: bool) -> Resul
 }
 
 /// The live (unarchived) tiers of each of `creators`, cheapest first: one query for a page of
-/// posts by many creators, where [`list`] would be one per creator.
+/// posts by many creators, where [`list`] would be one per creator (none for no creators).
 pub async fn live_of(
     db: &mut Db,
     creators: &[i64],

@@ -164,11 +164,7 @@ pub async fn render(
         .collect();
     offering.sort_unstable();
     offering.dedup();
-    let tiers_of: HashMap<i64, Vec<Tier>> = if offering.is_empty() {
-        HashMap::new()
-    } else {
-        crate::tiers::live_of(db, &offering).await?
-    };
+    let tiers_of: HashMap<i64, Vec<Tier>> = crate::tiers::live_of(db, &offering).await?;
     let mut out = Vec::with_capacity(decided.len());
     for (p, access) in decided {
         if access == Access::Full(Why::Staff) {
