@@ -94,6 +94,9 @@ pub struct Facts {
     pub staff_for: HashSet<i64>,
 }
 
+/// Ids per statement when loading [`Facts`]: far below either engine's limit on bound values.
+const FACTS_CHUNK: usize = 400;
+
 impl Facts {
     /// Read the viewer's follows, subscriptions, unlocks, blocks and staff grants that bear on
     /// `posts` (a handful of indexed queries, whatever the number of posts).
@@ -131,6 +134,11 @@ impl Facts {
         Ok(facts)
     }
 
+    /// Follows (from profiles), then everything else in one statement per chunk: live
+    /// subscriptions to and blocks by `authors`, unlocks of `posts`, and staff grants. Every
+    /// page that shows posts pays for this, so it is one round trip to the database rather
+    /// than four (on PostgreSQL each is a network round trip; on SQLite a hand-off to the
+    /// connection's thread).
     async fn load_for(
         &mut self,
         db: &mut Db,
@@ -138,70 +146,86 @@ impl Facts {
         authors: &[i64],
         posts: &[i64],
     ) -> Result<()> {
-        for chunk in authors.chunks(400) {
+        for chunk in authors.chunks(FACTS_CHUNK) {
             self.follows.extend(
                 fanz_profiles::following_among(db, uid, chunk)
                     .await
                     .map_err(|e| ContentError::Database(sqlx::Error::Protocol(e.to_string())))?,
             );
-            let ph = placeholders(3, chunk.len());
-            let sql = format!(
-                "SELECT g.subject_id, g.tier_id, g.ends_at, t.price_amount FROM grants g \
-                 LEFT JOIN tiers t ON t.id = g.tier_id \
-                 WHERE g.viewer_id = $1 AND g.kind = 'subscription' AND g.revoked_at IS NULL \
-                 AND (g.ends_at IS NULL OR g.ends_at > $2) AND g.subject_id IN ({ph})"
-            );
-            let mut q = sqlx::query(&sql).bind(uid).bind(self.now);
-            for a in chunk {
-                q = q.bind(*a);
+        }
+        let author_chunks = authors.chunks(FACTS_CHUNK);
+        let post_chunks = posts.chunks(FACTS_CHUNK);
+        let rounds = author_chunks.len().max(post_chunks.len()).max(1);
+        let mut author_chunks = author_chunks.fuse();
+        let mut post_chunks = post_chunks.fuse();
+        for round in 0..rounds {
+            let authors = author_chunks.next().unwrap_or_default();
+            let posts = post_chunks.next().unwrap_or_default();
+            // $1 the viewer, $2 now, then the authors, then the posts.
+            let a = placeholders(3, authors.len());
+            let p = placeholders(3 + authors.len(), posts.len());
+            let mut parts = Vec::with_capacity(4);
+            if !authors.is_empty() {
+                parts.push(format!(
+                    "SELECT 's' AS what, g.subject_id, g.tier_id, g.ends_at, t.price_amount \
+                     FROM grants g LEFT JOIN tiers t ON t.id = g.tier_id \
+                     WHERE g.viewer_id = $1 AND g.kind = 'subscription' AND g.revoked_at IS NULL \
+                     AND (g.ends_at IS NULL OR g.ends_at > $2) AND g.subject_id IN ({a})"
+                ));
+                parts.push(format!(
+                    "SELECT 'b', creator_id, NULL, NULL, NULL FROM blocks \
+                     WHERE blocked_id = $1 AND creator_id IN ({a})"
+                ));
             }
-            for r in q.fetch_all(&mut *db).await? {
-                let price: Option<i64> = r.try_get(3)?;
-                self.subs.insert(
-                    r.try_get(0)?,
-                    Sub {
-                        tier_id: r.try_get(1)?,
-                        free: price.unwrap_or(0) == 0,
-                        ends_at: r.try_get(2)?,
-                    },
+            if !posts.is_empty() {
+                parts.push(format!(
+                    "SELECT 'u', subject_id, NULL, NULL, NULL FROM grants \
+                     WHERE viewer_id = $1 AND kind = 'unlock' AND revoked_at IS NULL \
+                     AND subject_id IN ({p})"
+                ));
+            }
+            if round == 0 {
+                parts.push(
+                    "SELECT 'x', subject_id, NULL, NULL, NULL FROM grants \
+                     WHERE viewer_id = $1 AND kind = 'staff' AND revoked_at IS NULL \
+                     AND (ends_at IS NULL OR ends_at > $2)"
+                        .to_owned(),
                 );
             }
-            let ph = placeholders(2, chunk.len());
-            let sql = format!(
-                "SELECT creator_id FROM blocks WHERE blocked_id = $1 AND creator_id IN ({ph})"
-            );
-            let mut q = sqlx::query(&sql).bind(uid);
-            for a in chunk {
-                q = q.bind(*a);
+            if parts.is_empty() {
+                continue;
+            }
+            let sql = parts.join(" UNION ALL ");
+            let mut q = sqlx::query(&sql).bind(uid).bind(self.now);
+            for id in authors.iter().chain(posts) {
+                q = q.bind(*id);
             }
             for r in q.fetch_all(&mut *db).await? {
-                self.blocked_by.insert(r.try_get(0)?);
+                let what: String = r.try_get(0)?;
+                let id: i64 = r.try_get(1)?;
+                match what.as_str() {
+                    "s" => {
+                        let price: Option<i64> = r.try_get(4)?;
+                        self.subs.insert(
+                            id,
+                            Sub {
+                                tier_id: r.try_get(2)?,
+                                free: price.unwrap_or(0) == 0,
+                                ends_at: r.try_get(3)?,
+                            },
+                        );
+                    }
+                    "b" => {
+                        self.blocked_by.insert(id);
+                    }
+                    "u" => {
+                        self.unlocks.insert(id);
+                    }
+                    _ => {
+                        self.staff_for.insert(id);
+                    }
+                }
             }
-        }
-        for chunk in posts.chunks(400) {
-            let ph = placeholders(2, chunk.len());
-            let sql = format!(
-                "SELECT subject_id FROM grants WHERE viewer_id = $1 AND kind = 'unlock' \
-                 AND revoked_at IS NULL AND subject_id IN ({ph})"
-            );
-            let mut q = sqlx::query(&sql).bind(uid);
-            for p in chunk {
-                q = q.bind(*p);
-            }
-            for r in q.fetch_all(&mut *db).await? {
-                self.unlocks.insert(r.try_get(0)?);
-            }
-        }
-        let rows = sqlx::query(
-            "SELECT subject_id FROM grants WHERE viewer_id = $1 AND kind = 'staff' \
-             AND revoked_at IS NULL AND (ends_at IS NULL OR ends_at > $2)",
-        )
-        .bind(uid)
-        .bind(self.now)
-        .fetch_all(&mut *db)
-        .await?;
-        for r in rows {
-            self.staff_for.insert(r.try_get(0)?);
         }
         Ok(())
     }
