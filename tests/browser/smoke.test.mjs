@@ -453,6 +453,9 @@ test('a fan subscribes, tips and unlocks through the sandbox checkout; the creat
       await studio.getByRole('link', { name: 'Earnings' }).click();
       await studio.waitForURL('**/c/girlfanz/studio/earnings');
       assert.ok((await studio.locator('#sales-h + .scroll tbody tr').count()) >= 3, 'the sales are listed');
+      // On a phone each sale is a card of labelled lines: nothing is wider than the panel.
+      const overflow = await studio.locator('#sales-h + .scroll').evaluate((el) => el.scrollWidth - el.clientWidth);
+      assert.ok(overflow <= 1, `the sales fit the ${name} width (${overflow}px too wide)`);
       await studio.screenshot({ path: `${shots}/pay-earnings-${name}.png`, fullPage: true });
       await studio.close();
     }
