@@ -99,7 +99,7 @@ const FACTS_CHUNK: usize = 400;
 
 impl Facts {
     /// Read the viewer's follows, subscriptions, unlocks, blocks and staff grants that bear on
-    /// `posts` (a handful of indexed queries, whatever the number of posts).
+    /// `posts` (two statements, whatever the number of posts; see `load_for`).
     pub async fn load(db: &mut Db, viewer: Viewer, posts: &[Post]) -> Result<Facts> {
         let now = now_micros();
         let mut facts = Facts {
@@ -153,11 +153,10 @@ impl Facts {
                     .map_err(|e| ContentError::Database(sqlx::Error::Protocol(e.to_string())))?,
             );
         }
-        let author_chunks = authors.chunks(FACTS_CHUNK);
-        let post_chunks = posts.chunks(FACTS_CHUNK);
+        let mut author_chunks = authors.chunks(FACTS_CHUNK);
+        let mut post_chunks = posts.chunks(FACTS_CHUNK);
+        // At least one round: the staff grants are read whatever the authors and posts.
         let rounds = author_chunks.len().max(post_chunks.len()).max(1);
-        let mut author_chunks = author_chunks.fuse();
-        let mut post_chunks = post_chunks.fuse();
         for round in 0..rounds {
             let authors = author_chunks.next().unwrap_or_default();
             let posts = post_chunks.next().unwrap_or_default();
@@ -191,9 +190,6 @@ impl Facts {
                      AND (ends_at IS NULL OR ends_at > $2)"
                         .to_owned(),
                 );
-            }
-            if parts.is_empty() {
-                continue;
             }
             let sql = parts.join(" UNION ALL ");
             let mut q = sqlx::query(&sql).bind(uid).bind(self.now);
