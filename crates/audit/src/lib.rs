@@ -55,6 +55,49 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 /// backwards.
 pub const TAIL_QUERY: &str = "SELECT hash FROM audit_log WHERE id <= $1 ORDER BY id DESC LIMIT 1";
 
+tokio::task_local! {
+    /// The chain's tail while [`chained`] runs, if a record has read or written it.
+    static TAIL: std::cell::RefCell<Option<Tail>>;
+}
+
+/// The chain's last hash as one transaction knows it.
+#[derive(Clone)]
+struct Tail {
+    /// The connection the transaction runs on (its address).
+    conn: usize,
+    hash: String,
+}
+
+fn conn_key(db: &Db) -> usize {
+    db as *const Db as usize
+}
+
+/// Run `f`, one transaction that appends many events, with the chain's tail kept between
+/// them. The first [`record`] reads the tail (on PostgreSQL after taking the chain's lock,
+/// which the transaction then holds to its end); the next ones chain on from the event
+/// written before instead of reading the tail again. Records on another connection read it
+/// as usual.
+///
+/// `f` must end its transaction (commit or roll back) before it returns. A savepoint rolled
+/// back inside it takes its events with it: take a [`Mark`] before the savepoint and
+/// [`rewind`] to it after rolling back.
+pub async fn chained<F: std::future::Future>(f: F) -> F::Output {
+    TAIL.scope(std::cell::RefCell::new(None), f).await
+}
+
+/// Where the chain's tail stood, for [`rewind`].
+pub struct Mark(Option<Tail>);
+
+/// The chain's tail as [`chained`] knows it now.
+pub fn mark() -> Mark {
+    Mark(TAIL.try_with(|t| t.borrow().clone()).ok().flatten())
+}
+
+/// Forget the events written since `mark` (their savepoint was rolled back).
+pub fn rewind(mark: Mark) {
+    let _ = TAIL.try_with(|t| *t.borrow_mut() = mark.0);
+}
+
 /// Append one event. `subject` names what it is about (`user:42`); `details` is any JSON.
 pub async fn record(
     db: &mut Db,
@@ -63,18 +106,33 @@ pub async fn record(
     subject: Option<&str>,
     details: serde_json::Value,
 ) -> Result<(), AuditError> {
-    if backend_of(db) == Backend::Postgres {
-        // Serialize appenders so the chain never forks; released at commit.
-        sqlx::query("SELECT pg_advisory_xact_lock(7305001)")
-            .execute(&mut *db)
-            .await?;
-    }
-    let prev: Option<String> = sqlx::query(TAIL_QUERY)
-        .bind(i64::MAX)
-        .fetch_optional(&mut *db)
-        .await?
-        .map(|r| r.get::<String, _>(0));
-    let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+    let conn = conn_key(db);
+    let known = TAIL
+        .try_with(|t| {
+            t.borrow()
+                .as_ref()
+                .filter(|t| t.conn == conn)
+                .map(|t| t.hash.clone())
+        })
+        .ok()
+        .flatten();
+    let prev = match known {
+        Some(hash) => hash,
+        None => {
+            if backend_of(db) == Backend::Postgres {
+                // Serialize appenders so the chain never forks; released at commit.
+                sqlx::query("SELECT pg_advisory_xact_lock(7305001)")
+                    .execute(&mut *db)
+                    .await?;
+            }
+            sqlx::query(TAIL_QUERY)
+                .bind(i64::MAX)
+                .fetch_optional(&mut *db)
+                .await?
+                .map(|r| r.get::<String, _>(0))
+                .unwrap_or_else(|| GENESIS.to_owned())
+        }
+    };
     let at = now_micros();
     let details = details.to_string();
     let hash = chain_hash(&prev, at, actor, action, subject, &details);
@@ -93,6 +151,12 @@ pub async fn record(
     .bind(&hash)
     .execute(&mut *db)
     .await?;
+    let _ = TAIL.try_with(|t| {
+        let mut t = t.borrow_mut();
+        if t.as_ref().is_none_or(|t| t.conn == conn) {
+            *t = Some(Tail { conn, hash });
+        }
+    });
     Ok(())
 }
 

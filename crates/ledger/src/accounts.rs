@@ -1,13 +1,15 @@
 //! Accounts, their balances, balance at an instant and history.
 
+use crate::journal::placeholders;
 use crate::merge::account_postings;
 use crate::{asset_exponent, LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::now_micros;
-use fanz_store::{backend_of, sqlx, Db};
+use fanz_store::{backend_of, sqlx, Backend, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// The sum of debits (pending and posted) may never exceed posted credits: a wallet or a
 /// payable that must not go negative.
@@ -207,37 +209,54 @@ pub async fn ensure_account(
     flags: &[&str],
     actor: &Actor,
 ) -> Result<()> {
+    let new = NewAccount {
+        code: code.to_owned(),
+        kind,
+        currency: currency.to_owned(),
+        name: String::new(),
+        owner: owner.to_owned(),
+        flags: flags.iter().map(|s| s.to_string()).collect(),
+    };
+    ensure_accounts(db, std::slice::from_ref(&new), actor).await
+}
+
+/// Create each account of `wanted` that does not exist yet. Which exist is one statement (per
+/// 500 codes), however many there are: an entry's accounts nearly always all exist.
+pub async fn ensure_accounts(db: &mut Db, wanted: &[NewAccount], actor: &Actor) -> Result<()> {
     crate::journal::fresh_plans(db).await?;
-    let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut *db)
-        .await?;
-    if exists.is_none() {
+    let postgres = backend_of(db) == Backend::Postgres;
+    let mut existing = HashSet::new();
+    for chunk in wanted.chunks(500) {
+        let sql = format!(
+            "SELECT code FROM ledger_accounts WHERE code IN {}",
+            placeholders(backend_of(db), 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q.bind(a.code.as_str());
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            existing.insert(r.get::<String, _>(0));
+        }
+    }
+    for new in wanted.iter().filter(|a| !existing.contains(&a.code)) {
         // Two transactions opening the same account at once: on PostgreSQL the second would
         // fail on the unique code and abort its transaction. Serialise them on the code; the
         // second then sees the first's account (read committed).
-        if fanz_store::backend_of(db) == fanz_store::Backend::Postgres {
+        if postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(format!("ledger_account:{code}"))
+                .bind(format!("ledger_account:{}", new.code))
                 .execute(&mut *db)
                 .await?;
             let exists = sqlx::query("SELECT 1 FROM ledger_accounts WHERE code = $1")
-                .bind(code)
+                .bind(&new.code)
                 .fetch_optional(&mut *db)
                 .await?;
             if exists.is_some() {
-                return Ok(());
+                continue;
             }
         }
-        let new = NewAccount {
-            code: code.to_owned(),
-            kind,
-            currency: currency.to_owned(),
-            name: String::new(),
-            owner: owner.to_owned(),
-            flags: flags.iter().map(|s| s.to_string()).collect(),
-        };
-        create_account(db, &new, actor).await?;
+        create_account(db, new, actor).await?;
     }
     Ok(())
 }

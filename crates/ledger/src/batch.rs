@@ -123,14 +123,22 @@ pub async fn post_batch_as(
         .iter()
         .filter(|d| matches!(d, Decision::New(_)))
         .count();
-    let ids = allocate_ids(j.db, new_count).await?;
-    let mut next_id = ids.into_iter();
-    let new_ids: Vec<Option<i64>> = decisions
-        .iter()
-        .map(|d| {
-            matches!(d, Decision::New(_)).then(|| next_id.next().expect("an id per new entry"))
-        })
-        .collect();
+    // One entry (a template's, a request's): its id comes back from its insert.
+    let single = match decisions.as_slice() {
+        [Decision::New(plan)] => Some(j.write(plan, now).await?),
+        _ => None,
+    };
+    let new_ids: Vec<Option<i64>> = if let Some(id) = single {
+        vec![Some(id)]
+    } else {
+        let mut next_id = allocate_ids(j.db, new_count).await?.into_iter();
+        decisions
+            .iter()
+            .map(|d| {
+                matches!(d, Decision::New(_)).then(|| next_id.next().expect("an id per new entry"))
+            })
+            .collect()
+    };
     let written: Vec<(i64, &Plan)> = decisions
         .iter()
         .zip(&new_ids)
@@ -139,7 +147,9 @@ pub async fn post_batch_as(
             _ => None,
         })
         .collect();
-    insert_entries(&mut j, &written, now).await?;
+    if single.is_none() {
+        insert_entries(&mut j, &written, now).await?;
+    }
     j.flush().await?;
     if let (Some((first, _)), Some((last, _))) = (written.first(), written.last()) {
         record(

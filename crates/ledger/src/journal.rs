@@ -261,7 +261,7 @@ impl<'a> Journal<'a> {
             .collect();
         self.load(codes.iter()).await?;
         self.stage(&plan)?;
-        self.write(&plan).await
+        self.write(&plan, now_micros()).await
     }
 
     /// Check a plan against the loaded accounts' totals and flags and, when it passes, apply
@@ -315,8 +315,9 @@ impl<'a> Journal<'a> {
         Ok(())
     }
 
-    /// Write one staged plan: its entry row and postings.
-    pub(crate) async fn write(&mut self, plan: &Plan) -> Result<i64> {
+    /// Write one staged plan, created at `now`: its entry row (the id comes back from the
+    /// insert) and postings.
+    pub(crate) async fn write(&mut self, plan: &Plan, now: i64) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO ledger_entries (idempotency_key, request_hash, kind, status, template, metadata, \
              causation, related_id, effective_at, expires_at, created_at, created_by) \
@@ -332,7 +333,7 @@ impl<'a> Journal<'a> {
         .bind(plan.related)
         .bind(plan.effective_at)
         .bind(plan.expires_at)
-        .bind(now_micros())
+        .bind(now)
         .bind(self.created_by)
         .fetch_one(&mut *self.db)
         .await

@@ -2,7 +2,7 @@
 //! the accounts of the platform's chart (see docs/ledger.md). Templates open the accounts
 //! they need. Splits use the largest-remainder method, so no minor unit is ever lost.
 
-use crate::accounts::{ensure_account, AccountKind};
+use crate::accounts::{ensure_accounts, AccountKind, NewAccount};
 use crate::journal::{post_entry_as, Direction, EntryInput, EntryOutcome, PostingInput};
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
@@ -126,25 +126,18 @@ pub struct TemplateRequest {
 
 /// The creator's share in basis points: the creator's own, else the cluster's, else 80 %.
 pub async fn creator_share_bps(db: &mut Db, creator_id: i64, cluster: Option<&str>) -> Result<i64> {
-    let own = sqlx::query(
-        "SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'creator' AND scope_key = $1",
+    // Both lookups in one statement; the creator's own share first.
+    let row = sqlx::query(
+        "SELECT 0, share_bps FROM ledger_revenue_shares WHERE scope = 'creator' AND scope_key = $1 \
+         UNION ALL \
+         SELECT 1, share_bps FROM ledger_revenue_shares WHERE scope = 'cluster' AND scope_key = $2 \
+         ORDER BY 1 LIMIT 1",
     )
     .bind(creator_id.to_string())
+    .bind(cluster)
     .fetch_optional(&mut *db)
     .await?;
-    if let Some(r) = own {
-        return Ok(r.get(0));
-    }
-    if let Some(c) = cluster {
-        let row = sqlx::query("SELECT share_bps FROM ledger_revenue_shares WHERE scope = 'cluster' AND scope_key = $1")
-            .bind(c)
-            .fetch_optional(&mut *db)
-            .await?;
-        if let Some(r) = row {
-            return Ok(r.get(0));
-        }
-    }
-    Ok(DEFAULT_CREATOR_SHARE_BPS)
+    Ok(row.map_or(DEFAULT_CREATOR_SHARE_BPS, |r| r.get(1)))
 }
 
 /// Set a revenue share for `scope` (`creator` or `cluster`) and key.
@@ -521,19 +514,34 @@ pub async fn apply(
             ));
         }
     }
-    // Open missing accounts in code order, the order entries lock them in.
-    b.accounts.sort_by(|x, y| x.0.cmp(&y.0));
-    for (code, kind, owner, flags) in &b.accounts {
-        let account_currency = code.rsplit(':').next().unwrap_or(cur);
-        ensure_account(db, code, *kind, account_currency, owner, flags, actor).await?;
-    }
     let input = EntryInput {
         metadata: Some(meta),
         causation: req.causation.clone(),
         template: Some(versioned),
         ..EntryInput::new(req.idempotency_key.clone(), b.lines)
     };
-    let out = post_entry_as(db, &input, actor).await?;
+    // The accounts nearly always exist: post, and only when one does not (nothing was written
+    // yet), open the missing ones in code order, the order entries lock them in, and post again.
+    let out = match post_entry_as(db, &input, actor).await {
+        Err(LedgerError::UnknownAccount(_)) => {
+            b.accounts.sort_by(|x, y| x.0.cmp(&y.0));
+            let wanted: Vec<NewAccount> = b
+                .accounts
+                .iter()
+                .map(|(code, kind, owner, flags)| NewAccount {
+                    currency: code.rsplit(':').next().unwrap_or(cur).to_owned(),
+                    code: code.clone(),
+                    kind: *kind,
+                    name: String::new(),
+                    owner: owner.clone(),
+                    flags: flags.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect();
+            ensure_accounts(db, &wanted, actor).await?;
+            post_entry_as(db, &input, actor).await?
+        }
+        posted => posted?,
+    };
     if let (Some((creator, held)), Some(days), false) = (reserve_hold, reserve_days, out.replayed) {
         sqlx::query(
             "INSERT INTO ledger_reserves (entry_id, creator_id, currency, amount, release_at) \

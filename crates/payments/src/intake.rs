@@ -229,7 +229,17 @@ async fn commit_group(store: &Store, env: &Payments, batch: Vec<Pending>) {
     }
 }
 
+/// One transaction for `batch`; its audit events chain on from each other
+/// ([`fanz_audit::chained`]) rather than each reading the chain's tail.
 async fn group_tx(
+    store: &Store,
+    env: &Payments,
+    batch: &[(&str, &Inbound)],
+) -> Result<Vec<(Option<i64>, Outcome)>> {
+    fanz_audit::chained(group_tx_in(store, env, batch)).await
+}
+
+async fn group_tx_in(
     store: &Store,
     env: &Payments,
     batch: &[(&str, &Inbound)],
@@ -238,14 +248,17 @@ async fn group_tx(
     let mut answers = Vec::with_capacity(batch.len());
     for &(processor, n) in batch {
         let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
-        let id = insert_raw(&mut tx, processor, n).await?;
+        let stored = insert_raw(&mut tx, processor, n).await?;
+        let id = stored.id;
         match verify(env, processor, driver.as_ref(), n) {
             Ok(cluster) => {
+                let mark = fanz_audit::mark();
                 let mut one = sqlx::Acquire::begin(&mut *tx).await?;
-                match apply_in(&mut one, env, id, false, cluster.as_deref()).await? {
+                match apply_in(&mut one, env, stored, false, cluster.as_deref()).await? {
                     Step::Done(_) => one.commit().await?,
                     Step::Failed { n, error, retry } => {
                         one.rollback().await?;
+                        fanz_audit::rewind(mark);
                         failed_in(&mut tx, env, &n, &error, retry).await?;
                     }
                 }
@@ -317,7 +330,8 @@ async fn reject_in(
     Ok(())
 }
 
-async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<i64> {
+/// Store `n` as received; returns it as stored.
+async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notification> {
     let headers: Vec<(&str, &str)> = n
         .headers
         .iter()
@@ -333,21 +347,43 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<i64> {
     };
     // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
     let query = n.query.replace('\0', "%00");
+    let headers = serde_json::to_string(&headers)
+        .unwrap_or_else(|_| "[]".into())
+        .replace('\0', "");
+    let mut stored = Notification {
+        id: 0,
+        processor: processor.to_owned(),
+        cluster: None,
+        received_at: now_micros(),
+        source_ip: n.source_ip.map(|i| i.to_string()),
+        method: n.method.chars().take(8).collect(),
+        query,
+        headers: serde_json::from_str(&headers).unwrap_or(json!([])),
+        body,
+        body_base64: b64,
+        status: "received".into(),
+        error: None,
+        events: None,
+        attempts: 0,
+        applied_at: None,
+    };
     let r = sqlx::query(
         "INSERT INTO payment_notifications (processor, received_at, source_ip, method, query, headers, body, body_base64, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received') RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
-    .bind(processor)
-    .bind(now_micros())
-    .bind(n.source_ip.map(|i| i.to_string()))
-    .bind(n.method.chars().take(8).collect::<String>())
-    .bind(query)
-    .bind(serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()).replace('\0', ""))
-    .bind(body)
+    .bind(&stored.processor)
+    .bind(stored.received_at)
+    .bind(&stored.source_ip)
+    .bind(&stored.method)
+    .bind(&stored.query)
+    .bind(&headers)
+    .bind(&stored.body)
     .bind(b64 as i64)
+    .bind(&stored.status)
     .fetch_one(&mut *db)
     .await?;
-    Ok(r.get(0))
+    stored.id = r.get(0);
+    Ok(stored)
 }
 
 /// What applying a stored notification came to.
@@ -379,7 +415,8 @@ async fn apply_verified(
     cluster: Option<&str>,
 ) -> Result<Applied> {
     let mut tx = store.begin().await?;
-    match apply_in(&mut tx, env, id, redrive, cluster).await? {
+    let n = get(&mut tx, id).await?;
+    match apply_in(&mut tx, env, n, redrive, cluster).await? {
         Step::Done(applied) => {
             tx.commit().await?;
             Ok(applied)
@@ -405,14 +442,16 @@ enum Step {
     },
 }
 
+/// Parse and apply the stored notification `n`; `cluster` (the one verification named, if
+/// any) is recorded with its status.
 async fn apply_in(
     db: &mut Db,
     env: &Payments,
-    id: i64,
+    n: Notification,
     redrive: bool,
     cluster: Option<&str>,
 ) -> Result<Step> {
-    let n = get(db, id).await?;
+    let id = n.id;
     if n.status == "applied" || n.status == "rejected" || (!redrive && n.status == "dead") {
         return Ok(Step::Done(Applied {
             status: n.status,
@@ -431,13 +470,6 @@ async fn apply_in(
             });
         }
     };
-    if let Some(c) = cluster {
-        sqlx::query("UPDATE payment_notifications SET cluster = $1 WHERE id = $2")
-            .bind(c)
-            .bind(id)
-            .execute(&mut *db)
-            .await?;
-    }
     let actor = Actor::system();
     let mut applied = 0;
     for ev in &events {
@@ -456,11 +488,13 @@ async fn apply_in(
     }
     let status = "applied";
     sqlx::query(
-        "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, applied_at = $3 WHERE id = $4",
+        "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, \
+         applied_at = $3, cluster = COALESCE($4, cluster) WHERE id = $5",
     )
     .bind(status)
     .bind(serde_json::to_string(&events).ok())
     .bind(now_micros())
+    .bind(cluster)
     .bind(id)
     .execute(&mut *db)
     .await?;
