@@ -16,6 +16,7 @@ async fn crash_and_verify(backend: Backend) {
     };
     let store = db.store().await.unwrap();
     let bin = env!("CARGO_BIN_EXE_fanz");
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin)
         .args([
             "bench",
@@ -28,6 +29,7 @@ async fn crash_and_verify(backend: Backend) {
             "64",
         ])
         .env("FANZ_DATABASE_URL", &db.url)
+        .env("FANZ_DATA_DIR", data.path())
         .env("FANZ_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -76,6 +78,7 @@ async fn crash_and_verify(backend: Backend) {
     let out = Command::new(bin)
         .args(["ledger", "verify"])
         .env("FANZ_DATABASE_URL", &db.url)
+        .env("FANZ_DATA_DIR", data.path())
         .env("FANZ_LOG", "warn")
         .output()
         .unwrap();

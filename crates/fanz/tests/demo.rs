@@ -11,9 +11,11 @@ async fn demo_has_a_bookkeeper(backend: Backend) {
         eprintln!("FANZ_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
         return;
     };
+    let data = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fanz"))
         .arg("demo")
         .env("FANZ_DATABASE_URL", &db.url)
+        .env("FANZ_DATA_DIR", data.path())
         .env("FANZ_LOG", "warn")
         .output()
         .unwrap();
