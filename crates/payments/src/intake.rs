@@ -231,19 +231,32 @@ async fn commit_group(store: &Store, env: &Payments, batch: Vec<Pending>) {
 
 /// One transaction for `batch`; its audit events chain on from each other
 /// ([`fanz_audit::chained`]) rather than each reading the chain's tail.
+///
+/// Nearly every group applies whole, so it is first tried without a savepoint per
+/// notification (two statements each). When one fails, what it wrote cannot be undone alone:
+/// that transaction is rolled back and the group runs again with a savepoint each, so the
+/// failure rolls back alone and the others are applied.
 async fn group_tx(
     store: &Store,
     env: &Payments,
     batch: &[(&str, &Inbound)],
 ) -> Result<Vec<(Option<i64>, Outcome)>> {
-    fanz_audit::chained(group_tx_in(store, env, batch)).await
+    if let Some(answers) = fanz_audit::chained(group_tx_in(store, env, batch, false)).await? {
+        return Ok(answers);
+    }
+    metrics::counter!("fanz_payment_intake_group_retries_total").increment(1);
+    let answers = fanz_audit::chained(group_tx_in(store, env, batch, true)).await?;
+    Ok(answers.expect("with savepoints a group always completes"))
 }
 
+/// [`group_tx`]'s transaction, with a savepoint per notification or none; `None` when a
+/// notification failed without one (nothing was committed).
 async fn group_tx_in(
     store: &Store,
     env: &Payments,
     batch: &[(&str, &Inbound)],
-) -> Result<Vec<(Option<i64>, Outcome)>> {
+    savepoints: bool,
+) -> Result<Option<Vec<(Option<i64>, Outcome)>>> {
     let mut tx = store.begin().await?;
     let mut answers = Vec::with_capacity(batch.len());
     for &(processor, n) in batch {
@@ -251,6 +264,15 @@ async fn group_tx_in(
         let stored = insert_raw(&mut tx, processor, n).await?;
         let id = stored.id;
         match verify(env, processor, driver.as_ref(), n) {
+            Ok(cluster) if !savepoints => {
+                match apply_in(&mut tx, env, stored, false, cluster.as_deref()).await {
+                    Ok(Step::Done(_)) => answers.push((Some(id), Outcome::Accepted)),
+                    Ok(Step::Failed { .. }) | Err(_) => {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
+            }
             Ok(cluster) => {
                 let mark = fanz_audit::mark();
                 let mut one = sqlx::Acquire::begin(&mut *tx).await?;
@@ -271,7 +293,7 @@ async fn group_tx_in(
         }
     }
     tx.commit().await?;
-    Ok(answers)
+    Ok(Some(answers))
 }
 
 /// Verify `n` against each settings table of `processor`; the one that accepts it names the

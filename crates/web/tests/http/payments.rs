@@ -2017,6 +2017,26 @@ async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
     assert_eq!(count("rejected"), 1);
     assert_eq!(count("retrying"), 1, "the early refund waits for its sale");
     books_verify(&app, &admin).await;
+    // The groups' audit events, chained on from each other, rolled back with a group or a
+    // savepoint, still make one unbroken chain.
+    let audit: Value = app
+        .get("/api/v1/admin/audit?verify=full&limit=1", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit["chain"]["Intact"]["entries"].as_u64().unwrap_or(0) > 24,
+        "{audit}"
+    );
+    // The early refund failed in a group tried whole, which then ran again with savepoints.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("fanz_payment_intake_group_retries_total ")),
+        "{metrics}"
+    );
 }
 
 /// The creator's earnings: (available, awaiting confirmation, the unconfirmed sales).
