@@ -384,49 +384,60 @@ async fn record_failure(db: &mut Db, email: &str, actor: &Actor, reason: &str) -
 }
 
 /// Resolve a session token or API key to its principal; `None` when unknown, expired,
-/// revoked or the account is disabled.
+/// revoked or the account is disabled. One statement: the credential, its account and the
+/// account's roles (a row per role).
 pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>> {
+    const ACCOUNT: &str = "u.id, u.email, u.handle, u.totp_enabled, u.disabled, r.role";
     let hash = hash_token(token);
-    let (user_id, via) = if token.starts_with(API_KEY_PREFIX) {
-        let row = sqlx::query(
-            "SELECT id, user_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        )
+    let rows = if token.starts_with(API_KEY_PREFIX) {
+        sqlx::query(&format!(
+            "SELECT k.id, {ACCOUNT} FROM api_keys k JOIN users u ON u.id = k.user_id \
+             LEFT JOIN user_roles r ON r.user_id = u.id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+        ))
         .bind(&hash)
-        .fetch_optional(&mut *db)
-        .await?;
-        match row {
-            Some(r) => (r.get::<i64, _>(1), AuthMethod::ApiKey { key_id: r.get(0) }),
-            None => return Ok(None),
-        }
+        .fetch_all(&mut *db)
+        .await?
     } else if token.starts_with(SESSION_PREFIX) {
-        let row = sqlx::query("SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2 AND kind <> $3")
-            .bind(&hash)
-            .bind(now_micros())
-            .bind(MFA_TICKET)
-            .fetch_optional(&mut *db)
-            .await?;
-        match row {
-            Some(r) => (
-                r.get::<i64, _>(1),
-                AuthMethod::Session {
-                    session_id: r.get(0),
-                },
-            ),
-            None => return Ok(None),
-        }
+        sqlx::query(&format!(
+            "SELECT s.id, {ACCOUNT} FROM sessions s JOIN users u ON u.id = s.user_id \
+             LEFT JOIN user_roles r ON r.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.kind <> $3"
+        ))
+        .bind(&hash)
+        .bind(now_micros())
+        .bind(MFA_TICKET)
+        .fetch_all(&mut *db)
+        .await?
     } else {
         return Ok(None);
     };
-    let user = crate::find_user(db, user_id).await?;
-    if user.disabled {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    if first.get::<i64, _>(5) != 0 {
         return Ok(None);
     }
+    let credential: i64 = first.get(0);
+    let via = if token.starts_with(API_KEY_PREFIX) {
+        AuthMethod::ApiKey { key_id: credential }
+    } else {
+        AuthMethod::Session {
+            session_id: credential,
+        }
+    };
+    let mut roles: Vec<Role> = rows
+        .iter()
+        .filter_map(|r| r.get::<Option<String>, _>(6))
+        .filter_map(|r| Role::parse(&r).ok())
+        .collect();
+    roles.sort();
     Ok(Some(Principal {
-        user_id,
-        handle: user.handle,
-        email: user.email,
-        roles: user.roles,
-        totp_enabled: user.totp_enabled,
+        user_id: first.get(1),
+        email: first.get(2),
+        handle: first.get(3),
+        roles,
+        totp_enabled: first.get::<i64, _>(4) != 0,
         via,
     }))
 }

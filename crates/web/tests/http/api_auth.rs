@@ -468,6 +468,37 @@ async fn api_keys_and_roles(app: TestApp) {
         .await
         .unwrap();
     assert_error(again, StatusCode::NOT_FOUND, "api_key_not_found").await;
+
+    // A disabled account's keys stop working with it (its sessions end).
+    let second: Value = app
+        .post(
+            "/api/v1/auth/api-keys",
+            json!({"name": "second bot"}),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = second["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/api/v1/me", Some(&second)).await.status(),
+        StatusCode::OK
+    );
+    {
+        let mut db = app.store.conn().await.unwrap();
+        fanz_identity::set_disabled(&mut db, id, true, &fanz_audit::Actor::system())
+            .await
+            .unwrap();
+    }
+    for credential in [&second, &token] {
+        assert_error(
+            app.get("/api/v1/me", Some(credential)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
 }
 
 async fn audit_chain(app: TestApp) {
