@@ -74,9 +74,11 @@ async fn ready(node: &Node) {
 }
 
 fn cli(db: &str, args: &[&str]) -> String {
+    let data = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(args)
         .env("FANZ_DATABASE_URL", db)
+        .env("FANZ_DATA_DIR", data.path())
         .env("FANZ_LOG", "warn")
         .output()
         .unwrap();

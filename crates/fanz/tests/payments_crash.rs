@@ -248,6 +248,7 @@ async fn crash_and_replay(backend: Backend) {
     let out = Command::new(BIN)
         .args(["ledger", "verify"])
         .env("FANZ_DATABASE_URL", &db.url)
+        .env("FANZ_DATA_DIR", data.path())
         .env("FANZ_LOG", "error")
         .output()
         .unwrap();
