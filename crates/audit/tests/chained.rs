@@ -36,10 +36,24 @@ async fn intact(store: &Store) -> u64 {
 
 async fn one(store: &Store, action: &str) {
     let mut tx = store.begin().await.unwrap();
-    record(&mut tx, &Actor::system(), action, None, json!({}))
+    ev(&mut tx, action).await;
+    tx.commit().await.unwrap();
+}
+
+/// Append `action` on `db` as the system.
+async fn ev(db: &mut fanz_store::Db, action: &str) {
+    record(db, &Actor::system(), action, None, json!({}))
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+}
+
+/// Append an event inside a savepoint of `tx`, roll the savepoint back and rewind the chain.
+async fn rolled_back(tx: &mut fanz_store::Tx) {
+    let m = mark();
+    let mut sp = tx.begin().await.unwrap();
+    ev(&mut sp, "rolled_back").await;
+    sp.rollback().await.unwrap();
+    rewind(m);
 }
 
 async fn savepoint_rolled_back_inside_a_chained_transaction(backend: Backend) {
@@ -49,23 +63,14 @@ async fn savepoint_rolled_back_inside_a_chained_transaction(backend: Backend) {
     one(&store, "before").await;
     chained(async {
         let mut tx = store.begin().await.unwrap();
-        let a = Actor::system();
-        record(&mut tx, &a, "first", None, json!({})).await.unwrap();
-        let m = mark();
-        let mut sp = tx.begin().await.unwrap();
-        record(&mut sp, &a, "rolled_back", None, json!({}))
-            .await
-            .unwrap();
-        sp.rollback().await.unwrap();
-        rewind(m);
-        record(&mut tx, &a, "second", None, json!({}))
-            .await
-            .unwrap();
+        ev(&mut tx, "first").await;
+        rolled_back(&mut tx).await;
+        ev(&mut tx, "second").await;
         // A savepoint that is kept: its event stays in the chain.
         let mut sp = tx.begin().await.unwrap();
-        record(&mut sp, &a, "kept", None, json!({})).await.unwrap();
+        ev(&mut sp, "kept").await;
         sp.commit().await.unwrap();
-        record(&mut tx, &a, "third", None, json!({})).await.unwrap();
+        ev(&mut tx, "third").await;
         tx.commit().await.unwrap();
     })
     .await;
@@ -87,14 +92,7 @@ async fn first_event_rolled_back(backend: Backend) {
     one(&store, "before").await;
     chained(async {
         let mut tx = store.begin().await.unwrap();
-        let a = Actor::system();
-        let m = mark();
-        let mut sp = tx.begin().await.unwrap();
-        record(&mut sp, &a, "rolled_back", None, json!({}))
-            .await
-            .unwrap();
-        sp.rollback().await.unwrap();
-        rewind(m);
+        rolled_back(&mut tx).await;
         if backend == Backend::Postgres {
             // Another transaction appends meanwhile: it would wait for the chain's lock if
             // this one still held it. (SQLite has one writer: this transaction.)
@@ -102,7 +100,7 @@ async fn first_event_rolled_back(backend: Backend) {
                 .await
                 .expect("the rolled-back savepoint released the chain's lock");
         }
-        record(&mut tx, &a, "mine", None, json!({})).await.unwrap();
+        ev(&mut tx, "mine").await;
         tx.commit().await.unwrap();
     })
     .await;
@@ -128,15 +126,7 @@ async fn side_by_side(backend: Backend) {
                     chained(async {
                         let mut tx = store.begin().await.unwrap();
                         for i in 0..5 {
-                            record(
-                                &mut tx,
-                                &Actor::system(),
-                                &format!("t{t}.r{round}.{i}"),
-                                None,
-                                json!({}),
-                            )
-                            .await
-                            .unwrap();
+                            ev(&mut tx, &format!("t{t}.r{round}.{i}")).await;
                         }
                         tx.commit().await.unwrap();
                     })
