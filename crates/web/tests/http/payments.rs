@@ -5,6 +5,7 @@
 use crate::content::{creator, post_json};
 use crate::harness::{assert_error, spawn_with, TestApp};
 use fanz_processors::sandbox::{Notification, SIGNATURE_HEADER};
+use fanz_store::sqlx::{self, Row};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -1949,6 +1950,7 @@ async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
         );
     }
     let before = figures(&app, &admin, cid).await;
+    let paid_before = paid_events(&app).await;
     let mut sends = Vec::new();
     for (i, t) in tips.iter().enumerate() {
         sends.push((
@@ -2017,8 +2019,9 @@ async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
     assert_eq!(count("rejected"), 1);
     assert_eq!(count("retrying"), 1, "the early refund waits for its sale");
     books_verify(&app, &admin).await;
-    // The groups' audit events, chained on from each other, rolled back with a group or a
-    // savepoint, still make one unbroken chain.
+    // One audit event per sale, none kept for what was rolled back with a group or a
+    // savepoint, and the events chained on from each other make one unbroken chain.
+    assert_eq!(paid_events(&app).await - paid_before, 24);
     let audit: Value = app
         .get("/api/v1/admin/audit?verify=full&limit=1", Some(&admin))
         .await
@@ -2037,6 +2040,16 @@ async fn a_burst_is_applied_each_once_and_failures_stay_alone(app: TestApp) {
             .any(|l| l.starts_with("fanz_payment_intake_group_retries_total ")),
         "{metrics}"
     );
+}
+
+/// How many checkouts the audit log records as paid.
+async fn paid_events(app: &TestApp) -> i64 {
+    let mut db = app.store.conn().await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'payments.checkout_paid'")
+        .fetch_one(&mut *db)
+        .await
+        .unwrap()
+        .get(0)
 }
 
 /// The creator's earnings: (available, awaiting confirmation, the unconfirmed sales).
