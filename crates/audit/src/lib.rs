@@ -56,16 +56,16 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 pub const TAIL_QUERY: &str = "SELECT hash FROM audit_log WHERE id <= $1 ORDER BY id DESC LIMIT 1";
 
 tokio::task_local! {
-    /// The chain's tail while [`chained`] runs, if a record has read or written it.
+    /// The transaction [`hold`] named inside [`chained`], and the chain's tail once read.
     static TAIL: std::cell::RefCell<Option<Tail>>;
 }
 
-/// The chain's last hash as one transaction knows it.
-#[derive(Clone)]
+/// The chain as one transaction knows it.
 struct Tail {
     /// The connection the transaction runs on (its address).
     conn: usize,
-    hash: String,
+    /// The chain's last hash, once read.
+    hash: Option<String>,
 }
 
 fn conn_key(db: &Db) -> usize {
@@ -73,29 +73,44 @@ fn conn_key(db: &Db) -> usize {
 }
 
 /// Run `f`, one transaction that appends many events, with the chain's tail kept between
-/// them. The first [`record`] reads the tail (on PostgreSQL after taking the chain's lock,
-/// which the transaction then holds to its end); the next ones chain on from the event
-/// written before instead of reading the tail again. Records on another connection read it
-/// as usual.
+/// them. After [`hold`] names the transaction, the first [`record`] on it reads the tail (on
+/// PostgreSQL after taking the chain's lock, which the transaction then holds to its end);
+/// the next ones chain on from the event written before instead of reading the tail again.
+/// Records on any other connection read it as usual.
 ///
-/// `f` must end its transaction (commit or roll back) before it returns. A savepoint rolled
-/// back inside it takes its events with it: take a [`Mark`] before the savepoint and
-/// [`rewind`] to it after rolling back.
+/// `f` must end that transaction (commit or roll back) before it returns, and not move it
+/// between [`hold`] and its end. A savepoint rolled back inside it takes its events with it:
+/// take a [`Mark`] before the savepoint and [`rewind`] to it after rolling back.
 pub async fn chained<F: std::future::Future>(f: F) -> F::Output {
     TAIL.scope(std::cell::RefCell::new(None), f).await
 }
 
+/// Inside [`chained`]: keep the chain's tail for the transaction on `db`.
+pub fn hold(db: &Db) {
+    let conn = conn_key(db);
+    let _ = TAIL.try_with(|t| *t.borrow_mut() = Some(Tail { conn, hash: None }));
+}
+
 /// Where the chain's tail stood, for [`rewind`].
-pub struct Mark(Option<Tail>);
+pub struct Mark(Option<String>);
 
 /// The chain's tail as [`chained`] knows it now.
 pub fn mark() -> Mark {
-    Mark(TAIL.try_with(|t| t.borrow().clone()).ok().flatten())
+    Mark(
+        TAIL.try_with(|t| t.borrow().as_ref().and_then(|t| t.hash.clone()))
+            .ok()
+            .flatten(),
+    )
 }
 
-/// Forget the events written since `mark` (their savepoint was rolled back).
+/// Forget the events written since `mark` (their savepoint was rolled back). When the tail
+/// was first read after the mark, it is read (and on PostgreSQL the lock taken) again.
 pub fn rewind(mark: Mark) {
-    let _ = TAIL.try_with(|t| *t.borrow_mut() = mark.0);
+    let _ = TAIL.try_with(|t| {
+        if let Some(tail) = t.borrow_mut().as_mut() {
+            tail.hash = mark.0;
+        }
+    });
 }
 
 /// Append one event. `subject` names what it is about (`user:42`); `details` is any JSON.
@@ -107,7 +122,8 @@ pub async fn record(
     details: serde_json::Value,
 ) -> Result<(), AuditError> {
     let conn = conn_key(db);
-    let known = TAIL
+    // `Some(tail once read)` when this is the transaction `chained` holds.
+    let held = TAIL
         .try_with(|t| {
             t.borrow()
                 .as_ref()
@@ -116,7 +132,7 @@ pub async fn record(
         })
         .ok()
         .flatten();
-    let prev = match known {
+    let prev = match held.clone().flatten() {
         Some(hash) => hash,
         None => {
             if backend_of(db) == Backend::Postgres {
@@ -151,12 +167,13 @@ pub async fn record(
     .bind(&hash)
     .execute(&mut *db)
     .await?;
-    let _ = TAIL.try_with(|t| {
-        let mut t = t.borrow_mut();
-        if t.as_ref().is_none_or(|t| t.conn == conn) {
-            *t = Some(Tail { conn, hash });
-        }
-    });
+    if held.is_some() {
+        let _ = TAIL.try_with(|t| {
+            if let Some(tail) = t.borrow_mut().as_mut() {
+                tail.hash = Some(hash);
+            }
+        });
+    }
     Ok(())
 }
 

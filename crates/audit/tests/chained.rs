@@ -3,7 +3,7 @@
 //! appending side by side still make one unbroken chain. On SQLite and, with
 //! `FANZ_TEST_POSTGRES_URL`, PostgreSQL.
 
-use fanz_audit::{chained, mark, record, rewind, verify, Actor, Verdict};
+use fanz_audit::{chained, hold, mark, record, rewind, verify, Actor, Verdict};
 use fanz_store::sqlx::{self, Acquire, Row};
 use fanz_store::testing::TestDb;
 use fanz_store::{Backend, Store};
@@ -63,6 +63,7 @@ async fn savepoint_rolled_back_inside_a_chained_transaction(backend: Backend) {
     one(&store, "before").await;
     chained(async {
         let mut tx = store.begin().await.unwrap();
+        hold(&tx);
         ev(&mut tx, "first").await;
         rolled_back(&mut tx).await;
         ev(&mut tx, "second").await;
@@ -92,6 +93,7 @@ async fn first_event_rolled_back(backend: Backend) {
     one(&store, "before").await;
     chained(async {
         let mut tx = store.begin().await.unwrap();
+        hold(&tx);
         rolled_back(&mut tx).await;
         if backend == Backend::Postgres {
             // Another transaction appends meanwhile: it would wait for the chain's lock if
@@ -125,6 +127,7 @@ async fn side_by_side(backend: Backend) {
                 if t % 2 == 0 {
                     chained(async {
                         let mut tx = store.begin().await.unwrap();
+                        hold(&tx);
                         for i in 0..5 {
                             ev(&mut tx, &format!("t{t}.r{round}.{i}")).await;
                         }

@@ -258,6 +258,7 @@ async fn group_tx_in(
     savepoints: bool,
 ) -> Result<Option<Vec<(Option<i64>, Outcome)>>> {
     let mut tx = store.begin().await?;
+    fanz_audit::hold(&tx);
     let mut answers = Vec::with_capacity(batch.len());
     for &(processor, n) in batch {
         let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
