@@ -110,12 +110,14 @@ pub async fn roles_of(db: &mut Db, user_id: i64) -> Result<Vec<Role>> {
         .bind(user_id)
         .fetch_all(&mut *db)
         .await?;
-    let mut roles: Vec<Role> = rows
-        .iter()
-        .filter_map(|r| Role::parse(&r.get::<String, _>(0)).ok())
-        .collect();
+    Ok(roles_from(rows.iter().map(|r| r.get::<String, _>(0))))
+}
+
+/// Roles from their stored names, sorted; names no longer known are skipped.
+pub(crate) fn roles_from(names: impl Iterator<Item = String>) -> Vec<Role> {
+    let mut roles: Vec<Role> = names.filter_map(|n| Role::parse(&n).ok()).collect();
     roles.sort();
-    Ok(roles)
+    roles
 }
 
 /// Look a user up by id.

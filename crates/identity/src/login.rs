@@ -389,7 +389,8 @@ async fn record_failure(db: &mut Db, email: &str, actor: &Actor, reason: &str) -
 pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>> {
     const ACCOUNT: &str = "u.id, u.email, u.handle, u.totp_enabled, u.disabled, r.role";
     let hash = hash_token(token);
-    let rows = if token.starts_with(API_KEY_PREFIX) {
+    let api_key = token.starts_with(API_KEY_PREFIX);
+    let rows = if api_key {
         sqlx::query(&format!(
             "SELECT k.id, {ACCOUNT} FROM api_keys k JOIN users u ON u.id = k.user_id \
              LEFT JOIN user_roles r ON r.user_id = u.id \
@@ -419,19 +420,15 @@ pub async fn authenticate(db: &mut Db, token: &str) -> Result<Option<Principal>>
         return Ok(None);
     }
     let credential: i64 = first.get(0);
-    let via = if token.starts_with(API_KEY_PREFIX) {
+    let via = if api_key {
         AuthMethod::ApiKey { key_id: credential }
     } else {
         AuthMethod::Session {
             session_id: credential,
         }
     };
-    let mut roles: Vec<Role> = rows
-        .iter()
-        .filter_map(|r| r.get::<Option<String>, _>(6))
-        .filter_map(|r| Role::parse(&r).ok())
-        .collect();
-    roles.sort();
+    let roles =
+        crate::accounts::roles_from(rows.iter().filter_map(|r| r.get::<Option<String>, _>(6)));
     Ok(Some(Principal {
         user_id: first.get(1),
         email: first.get(2),

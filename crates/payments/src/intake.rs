@@ -370,9 +370,7 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notific
     };
     // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
     let query = n.query.replace('\0', "%00");
-    let headers = serde_json::to_string(&headers)
-        .unwrap_or_else(|_| "[]".into())
-        .replace('\0', "");
+    let headers = serde_json::to_value(&headers).unwrap_or_else(|_| json!([]));
     let mut stored = Notification {
         id: 0,
         processor: processor.to_owned(),
@@ -381,7 +379,7 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notific
         source_ip: n.source_ip.map(|i| i.to_string()),
         method: n.method.chars().take(8).collect(),
         query,
-        headers: serde_json::from_str(&headers).unwrap_or(json!([])),
+        headers,
         body,
         body_base64: b64,
         status: "received".into(),
@@ -399,7 +397,8 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notific
     .bind(&stored.source_ip)
     .bind(&stored.method)
     .bind(&stored.query)
-    .bind(&headers)
+    // JSON escapes control characters, NUL among them: the text is safe for PostgreSQL.
+    .bind(stored.headers.to_string())
     .bind(&stored.body)
     .bind(b64 as i64)
     .bind(&stored.status)
