@@ -44,6 +44,8 @@ impl Actor {
 pub enum AuditError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Store(#[from] fanz_store::StoreError),
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -56,7 +58,8 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 pub const TAIL_QUERY: &str = "SELECT hash FROM audit_log WHERE id <= $1 ORDER BY id DESC LIMIT 1";
 
 tokio::task_local! {
-    /// The transaction [`hold`] named inside [`chained`], and the chain's tail once read.
+    /// The transaction [`hold`] named inside [`chained`], the chain's tail once read, and the
+    /// events waiting for [`flush`].
     static TAIL: std::cell::RefCell<Option<Tail>>;
 }
 
@@ -66,6 +69,21 @@ struct Tail {
     conn: usize,
     /// The chain's last hash, once read.
     hash: Option<String>,
+    /// Events recorded on the transaction and not yet written, oldest first.
+    pending: Vec<Pending>,
+}
+
+/// One event, hashed and waiting to be written.
+struct Pending {
+    at: i64,
+    actor_id: Option<i64>,
+    action: String,
+    subject: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    details: String,
+    prev: String,
+    hash: String,
 }
 
 fn conn_key(db: &Db) -> usize {
@@ -75,8 +93,10 @@ fn conn_key(db: &Db) -> usize {
 /// Run `f`, one transaction that appends many events, with the chain's tail kept between
 /// them. After [`hold`] names the transaction, the first [`record`] on it reads the tail (on
 /// PostgreSQL after taking the chain's lock, which the transaction then holds to its end);
-/// the next ones chain on from the event written before instead of reading the tail again.
-/// Records on any other connection read it as usual.
+/// the next ones chain on from the event recorded before instead of reading the tail again,
+/// and every event recorded on it waits to be written by [`flush`] (one statement for all of
+/// them), which `f` calls before it commits. Records on any other connection read the tail and
+/// write as usual.
 ///
 /// `f` must end that transaction (commit or roll back) before it returns, and not move it
 /// between [`hold`] and its end. A savepoint rolled back inside it takes its events with it:
@@ -85,30 +105,94 @@ pub async fn chained<F: std::future::Future>(f: F) -> F::Output {
     TAIL.scope(std::cell::RefCell::new(None), f).await
 }
 
-/// Inside [`chained`]: keep the chain's tail for the transaction on `db`.
+/// Inside [`chained`]: keep the chain's tail, and the events to write, for the transaction on
+/// `db`.
 pub fn hold(db: &Db) {
     let conn = conn_key(db);
-    let _ = TAIL.try_with(|t| *t.borrow_mut() = Some(Tail { conn, hash: None }));
+    let _ = TAIL.try_with(|t| {
+        *t.borrow_mut() = Some(Tail {
+            conn,
+            hash: None,
+            pending: Vec::new(),
+        })
+    });
 }
 
+/// Write the events recorded on the transaction [`hold`] named (`db`) and not written yet;
+/// call it before that transaction commits. Returns how many were written.
+pub async fn flush(db: &mut Db) -> Result<u64, AuditError> {
+    let conn = conn_key(db);
+    let pending = TAIL
+        .try_with(|t| {
+            t.borrow_mut()
+                .as_mut()
+                .filter(|t| t.conn == conn)
+                .map(|t| std::mem::take(&mut t.pending))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = fanz_store::bulk::Rows::new("audit_log", COLUMNS);
+    for p in pending {
+        rows.push([
+            p.at.into(),
+            p.actor_id.into(),
+            p.action.into(),
+            p.subject.into(),
+            p.ip.into(),
+            p.request_id.into(),
+            p.details.into(),
+            p.prev.into(),
+            p.hash.into(),
+        ]);
+    }
+    Ok(rows.flush(db).await?)
+}
+
+const COLUMNS: &[&str] = &[
+    "at",
+    "actor_id",
+    "action",
+    "subject",
+    "ip",
+    "request_id",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
 /// Where the chain's tail stood, for [`rewind`].
-pub struct Mark(Option<String>);
+pub struct Mark {
+    hash: Option<String>,
+    pending: usize,
+}
 
 /// The chain's tail as [`chained`] knows it now.
 pub fn mark() -> Mark {
-    Mark(
-        TAIL.try_with(|t| t.borrow().as_ref().and_then(|t| t.hash.clone()))
-            .ok()
-            .flatten(),
-    )
+    TAIL.try_with(|t| {
+        t.borrow().as_ref().map(|t| Mark {
+            hash: t.hash.clone(),
+            pending: t.pending.len(),
+        })
+    })
+    .ok()
+    .flatten()
+    .unwrap_or(Mark {
+        hash: None,
+        pending: 0,
+    })
 }
 
-/// Forget the events written since `mark` (their savepoint was rolled back). When the tail
+/// Forget the events recorded since `mark` (their savepoint was rolled back). When the tail
 /// was first read after the mark, it is read (and on PostgreSQL the lock taken) again.
 pub fn rewind(mark: Mark) {
     let _ = TAIL.try_with(|t| {
         if let Some(tail) = t.borrow_mut().as_mut() {
-            tail.hash = mark.0;
+            tail.hash = mark.hash;
+            tail.pending.truncate(mark.pending);
         }
     });
 }
@@ -152,6 +236,25 @@ pub async fn record(
     let at = now_micros();
     let details = details.to_string();
     let hash = chain_hash(&prev, at, actor, action, subject, &details);
+    if held.is_some() {
+        let _ = TAIL.try_with(|t| {
+            if let Some(tail) = t.borrow_mut().as_mut() {
+                tail.hash = Some(hash.clone());
+                tail.pending.push(Pending {
+                    at,
+                    actor_id: actor.user_id,
+                    action: action.to_owned(),
+                    subject: subject.map(str::to_owned),
+                    ip: actor.ip.clone(),
+                    request_id: actor.request_id.clone(),
+                    details,
+                    prev,
+                    hash,
+                });
+            }
+        });
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO audit_log (at, actor_id, action, subject, ip, request_id, details, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -167,13 +270,6 @@ pub async fn record(
     .bind(&hash)
     .execute(&mut *db)
     .await?;
-    if held.is_some() {
-        let _ = TAIL.try_with(|t| {
-            if let Some(tail) = t.borrow_mut().as_mut() {
-                tail.hash = Some(hash);
-            }
-        });
-    }
     Ok(())
 }
 

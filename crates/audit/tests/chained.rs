@@ -3,7 +3,7 @@
 //! appending side by side still make one unbroken chain. On SQLite and, with
 //! `FANZ_TEST_POSTGRES_URL`, PostgreSQL.
 
-use fanz_audit::{chained, hold, mark, record, rewind, verify, Actor, Verdict};
+use fanz_audit::{chained, flush, hold, mark, record, rewind, verify, Actor, Verdict};
 use fanz_store::sqlx::{self, Acquire, Row};
 use fanz_store::testing::TestDb;
 use fanz_store::{Backend, Store};
@@ -72,6 +72,7 @@ async fn savepoint_rolled_back_inside_a_chained_transaction(backend: Backend) {
         ev(&mut sp, "kept").await;
         sp.commit().await.unwrap();
         ev(&mut tx, "third").await;
+        assert_eq!(flush(&mut tx).await.unwrap(), 4);
         tx.commit().await.unwrap();
     })
     .await;
@@ -103,6 +104,7 @@ async fn first_event_rolled_back(backend: Backend) {
                 .expect("the rolled-back savepoint released the chain's lock");
         }
         ev(&mut tx, "mine").await;
+        assert_eq!(flush(&mut tx).await.unwrap(), 1);
         tx.commit().await.unwrap();
     })
     .await;
@@ -131,6 +133,7 @@ async fn side_by_side(backend: Backend) {
                         for i in 0..5 {
                             ev(&mut tx, &format!("t{t}.r{round}.{i}")).await;
                         }
+                        flush(&mut tx).await.unwrap();
                         tx.commit().await.unwrap();
                     })
                     .await;
@@ -144,6 +147,42 @@ async fn side_by_side(backend: Backend) {
         t.await.unwrap();
     }
     assert_eq!(intact(&store).await, 2 * 5 * 5 + 2 * 5);
+}
+
+/// Events recorded on the held transaction wait for `flush`, which writes them in the order
+/// recorded; events on another connection are written at once.
+async fn written_at_flush(backend: Backend) {
+    let Some((_db, store)) = store(backend).await else {
+        return;
+    };
+    one(&store, "before").await;
+    chained(async {
+        let mut tx = store.begin().await.unwrap();
+        hold(&tx);
+        for i in 0..70 {
+            ev(&mut tx, &format!("e{i}")).await;
+        }
+        let written: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(written, 1, "nothing written before the flush");
+        assert_eq!(flush(&mut tx).await.unwrap(), 70);
+        assert_eq!(
+            flush(&mut tx).await.unwrap(),
+            0,
+            "a second flush has nothing left"
+        );
+        tx.commit().await.unwrap();
+    })
+    .await;
+    one(&store, "after").await;
+    let mut expect = vec!["before".to_owned()];
+    expect.extend((0..70).map(|i| format!("e{i}")));
+    expect.push("after".into());
+    assert_eq!(actions(&store).await, expect);
+    assert_eq!(intact(&store).await, 72);
 }
 
 macro_rules! on_both_backends {
@@ -164,5 +203,6 @@ macro_rules! on_both_backends {
 on_both_backends!(
     savepoint_rolled_back_inside_a_chained_transaction,
     first_event_rolled_back,
-    side_by_side
+    side_by_side,
+    written_at_flush
 );

@@ -6,21 +6,25 @@
 //! retried by a job, and after its retries is a dead letter finance can re-drive.
 //!
 //! **Group commit.** Notifications arriving together are stored and applied in one
-//! transaction ([`receive`]): each is inserted raw first, then applied inside a savepoint of
-//! its own, so one that fails rolls back alone and is kept, marked for retry, while the others
-//! go on. Nothing is answered until that transaction is durable; if it fails, every
-//! notification in it is answered as failed and the processors send them again. A burst thus
-//! pays for one commit (one fsync, one pass of the platform accounts' locks) instead of two
-//! per notification.
+//! transaction ([`receive`]): all are inserted raw first (one statement), then applied
+//! together: their events claimed in one statement, applied in order, their statuses set in
+//! one statement and their audit events written in one. When one of them fails, that
+//! transaction is rolled back and the group runs again with a savepoint per notification, so
+//! the failure rolls back alone and is kept, marked for retry, while the others go on. Nothing
+//! is answered until that transaction is durable; if it fails, every notification in it is
+//! answered as failed and the processors send them again. A burst thus pays for one commit
+//! (one fsync, one pass of the platform accounts' locks) instead of two per notification.
 
 use crate::{apply, Payments, PaymentsError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, SECOND};
 use fanz_processors::{Event, Inbound, Outcome};
+use fanz_store::bulk::Rows;
 use fanz_store::{sqlx, Db, Store};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// The largest notification body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -250,7 +254,9 @@ async fn group_tx(
 }
 
 /// [`group_tx`]'s transaction, with a savepoint per notification or none; `None` when a
-/// notification failed without one (nothing was committed).
+/// notification failed without one (nothing was committed). The notifications are stored in
+/// one statement; without savepoints their events are claimed, and their statuses set, in one
+/// statement each too ([`apply_all`]), and their audit events written together at the end.
 async fn group_tx_in(
     store: &Store,
     env: &Payments,
@@ -259,32 +265,15 @@ async fn group_tx_in(
 ) -> Result<Option<Vec<(Option<i64>, Outcome)>>> {
     let mut tx = store.begin().await?;
     fanz_audit::hold(&tx);
+    let stored = insert_raw(&mut tx, batch).await?;
     let mut answers = Vec::with_capacity(batch.len());
-    for &(processor, n) in batch {
+    let mut verified = Vec::with_capacity(batch.len());
+    for (&(processor, n), stored) in batch.iter().zip(stored) {
         let driver = env.driver(processor).ok_or(PaymentsError::NotFound)?;
-        let stored = insert_raw(&mut tx, processor, n).await?;
         let id = stored.id;
         match verify(env, processor, driver.as_ref(), n) {
-            Ok(cluster) if !savepoints => {
-                match apply_in(&mut tx, env, stored, false, cluster.as_deref()).await {
-                    Ok(Step::Done(_)) => answers.push((Some(id), Outcome::Accepted)),
-                    Ok(Step::Failed { .. }) | Err(_) => {
-                        tx.rollback().await?;
-                        return Ok(None);
-                    }
-                }
-            }
             Ok(cluster) => {
-                let mark = fanz_audit::mark();
-                let mut one = sqlx::Acquire::begin(&mut *tx).await?;
-                match apply_in(&mut one, env, stored, false, cluster.as_deref()).await? {
-                    Step::Done(_) => one.commit().await?,
-                    Step::Failed { n, error, retry } => {
-                        one.rollback().await?;
-                        fanz_audit::rewind(mark);
-                        failed_in(&mut tx, env, &n, &error, retry).await?;
-                    }
-                }
+                verified.push((stored, cluster));
                 answers.push((Some(id), Outcome::Accepted));
             }
             Err(refusal) => {
@@ -293,6 +282,29 @@ async fn group_tx_in(
             }
         }
     }
+    if savepoints {
+        for (stored, cluster) in verified {
+            let mark = fanz_audit::mark();
+            let mut one = sqlx::Acquire::begin(&mut *tx).await?;
+            match apply_in(&mut one, env, stored, false, cluster.as_deref()).await? {
+                Step::Done(_) => one.commit().await?,
+                Step::Failed { n, error, retry } => {
+                    one.rollback().await?;
+                    fanz_audit::rewind(mark);
+                    failed_in(&mut tx, env, &n, &error, retry).await?;
+                }
+            }
+        }
+    } else {
+        match apply_all(&mut tx, env, verified, false).await {
+            Ok(Step::Done(_)) => {}
+            Ok(Step::Failed { .. }) | Err(_) => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+    }
+    fanz_audit::flush(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(answers))
 }
@@ -353,8 +365,8 @@ async fn reject_in(
     Ok(())
 }
 
-/// Store `n` as received; returns it as stored.
-async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notification> {
+/// `n` as it is stored on arrival (its id not yet given).
+fn received(processor: &str, n: &Inbound) -> Notification {
     let headers: Vec<(&str, &str)> = n
         .headers
         .iter()
@@ -368,18 +380,16 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notific
             true,
         ),
     };
-    // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
-    let query = n.query.replace('\0', "%00");
-    let headers = serde_json::to_value(&headers).unwrap_or_else(|_| json!([]));
-    let mut stored = Notification {
+    Notification {
         id: 0,
         processor: processor.to_owned(),
         cluster: None,
         received_at: now_micros(),
         source_ip: n.source_ip.map(|i| i.to_string()),
         method: n.method.chars().take(8).collect(),
-        query,
-        headers,
+        // NUL is refused by PostgreSQL text: the query string keeps its percent-encoding anyway.
+        query: n.query.replace('\0', "%00"),
+        headers: serde_json::to_value(&headers).unwrap_or_else(|_| json!([])),
         body,
         body_base64: b64,
         status: "received".into(),
@@ -387,24 +397,61 @@ async fn insert_raw(db: &mut Db, processor: &str, n: &Inbound) -> Result<Notific
         events: None,
         attempts: 0,
         applied_at: None,
-    };
-    let r = sqlx::query(
-        "INSERT INTO payment_notifications (processor, received_at, source_ip, method, query, headers, body, body_base64, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-    )
-    .bind(&stored.processor)
-    .bind(stored.received_at)
-    .bind(&stored.source_ip)
-    .bind(&stored.method)
-    .bind(&stored.query)
-    // JSON escapes control characters, NUL among them: the text is safe for PostgreSQL.
-    .bind(stored.headers.to_string())
-    .bind(&stored.body)
-    .bind(b64 as i64)
-    .bind(&stored.status)
-    .fetch_one(&mut *db)
-    .await?;
-    stored.id = r.get(0);
+    }
+}
+
+/// Store each notification of `batch` as received, in one statement for up to hundreds of
+/// them; returns them as stored, in `batch`'s order.
+async fn insert_raw(db: &mut Db, batch: &[(&str, &Inbound)]) -> Result<Vec<Notification>> {
+    let mut stored: Vec<Notification> = batch.iter().map(|(p, n)| received(p, n)).collect();
+    let mut rows = Rows::new(
+        "payment_notifications",
+        &[
+            "processor",
+            "received_at",
+            "source_ip",
+            "method",
+            "query",
+            "headers",
+            "body",
+            "body_base64",
+            "status",
+        ],
+    );
+    for s in &stored {
+        rows.push([
+            s.processor.as_str().into(),
+            s.received_at.into(),
+            s.source_ip.clone().into(),
+            s.method.as_str().into(),
+            s.query.as_str().into(),
+            // JSON escapes control characters, NUL among them: the text is safe for PostgreSQL.
+            s.headers.to_string().into(),
+            s.body.as_str().into(),
+            i64::from(s.body_base64).into(),
+            s.status.as_str().into(),
+        ]);
+    }
+    // Both engines give a statement's new ids in the order its rows are listed (SQLite the
+    // next rowid per row, PostgreSQL the sequence's next value per row, both increasing), and
+    // statements run in order: sorted, the ids match the rows.
+    let mut ids: Vec<i64> = rows
+        .flush_returning(db, "RETURNING id")
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    ids.sort_unstable();
+    if ids.len() != stored.len() {
+        return Err(PaymentsError::Database(sqlx::Error::Protocol(format!(
+            "{} notifications stored, {} ids returned",
+            stored.len(),
+            ids.len()
+        ))));
+    }
+    for (s, id) in stored.iter_mut().zip(ids) {
+        s.id = id;
+    }
     Ok(stored)
 }
 
@@ -473,32 +520,70 @@ async fn apply_in(
     redrive: bool,
     cluster: Option<&str>,
 ) -> Result<Step> {
-    let id = n.id;
     if n.status == "applied" || n.status == "rejected" || (!redrive && n.status == "dead") {
         return Ok(Step::Done(Applied {
             status: n.status,
             error: n.error,
         }));
     }
-    let driver = env.driver(&n.processor).ok_or(PaymentsError::NotFound)?;
-    let events = match driver.parse(&n.inbound()) {
-        Ok(e) => e,
-        Err(e) => {
+    apply_all(db, env, vec![(n, cluster.map(str::to_owned))], redrive).await
+}
+
+/// Parse and apply stored notifications, each with the cluster its verification named: their
+/// events claimed in one statement (each event once, keyed by processor, the processor's id
+/// and the event type: one seen before, or earlier in the list, is left alone), the new ones
+/// applied in order, and every notification marked applied in one statement. Stops at the
+/// first notification that fails: then everything written must be rolled back (when the
+/// events could not even be claimed, the first notification stands for the failure).
+async fn apply_all(
+    db: &mut Db,
+    env: &Payments,
+    items: Vec<(Notification, Option<String>)>,
+    redrive: bool,
+) -> Result<Step> {
+    let mut parsed = Vec::with_capacity(items.len());
+    for (n, cluster) in items {
+        let driver = env.driver(&n.processor).ok_or(PaymentsError::NotFound)?;
+        match driver.parse(&n.inbound()) {
+            Ok(events) => parsed.push((n, cluster, events)),
             // Authentic but unreadable: retrying will not help; finance sees it.
+            Err(e) => {
+                return Ok(Step::Failed {
+                    error: format!("unreadable: {e}"),
+                    n: Box::new(n),
+                    retry: false,
+                })
+            }
+        }
+    }
+    let Some(first) = parsed.first() else {
+        return Ok(Step::Done(Applied {
+            status: "applied".into(),
+            error: None,
+        }));
+    };
+    let mut fresh = match claim(db, &parsed).await {
+        Ok(fresh) => fresh,
+        Err(e) => {
             return Ok(Step::Failed {
-                error: format!("unreadable: {e}"),
-                n: Box::new(n),
-                retry: false,
-            });
+                error: e.to_string(),
+                n: Box::new(first.0.clone()),
+                retry: true,
+            })
         }
     };
+    let done: Vec<(i64, Option<String>, Option<String>)> = parsed
+        .iter()
+        .map(|(n, cluster, events)| (n.id, serde_json::to_string(events).ok(), cluster.clone()))
+        .collect();
     let actor = Actor::system();
-    let mut applied = 0;
-    for ev in &events {
-        match apply_once(db, env, &n, ev, &actor).await {
-            Ok(true) => applied += 1,
-            Ok(false) => {}
-            Err(e) => {
+    for (n, _, events) in parsed {
+        let mut applied = 0;
+        for ev in &events {
+            if !fresh.remove(&(n.id, ev.external_id.clone(), ev.kind.as_str().to_owned())) {
+                continue;
+            }
+            if let Err(e) = apply::apply_event(db, env, &n.processor, ev, &actor).await {
                 let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
                 return Ok(Step::Failed {
                     error: e.to_string(),
@@ -506,61 +591,101 @@ async fn apply_in(
                     retry,
                 });
             }
+            applied += 1;
+        }
+        if redrive {
+            record(
+                db,
+                &actor,
+                "payments.notification_redriven",
+                Some(&format!("notification:{}", n.id)),
+                json!({"events": applied}),
+            )
+            .await?;
         }
     }
-    let status = "applied";
-    sqlx::query(
-        "UPDATE payment_notifications SET status = $1, error = NULL, events = $2, attempts = attempts + 1, \
-         applied_at = $3, cluster = COALESCE($4, cluster) WHERE id = $5",
-    )
-    .bind(status)
-    .bind(serde_json::to_string(&events).ok())
-    .bind(now_micros())
-    .bind(cluster)
-    .bind(id)
-    .execute(&mut *db)
-    .await?;
-    if redrive {
-        record(
-            db,
-            &actor,
-            "payments.notification_redriven",
-            Some(&format!("notification:{id}")),
-            json!({"events": applied}),
-        )
-        .await?;
-    }
+    set_applied(db, &done).await?;
     Ok(Step::Done(Applied {
-        status: status.into(),
+        status: "applied".into(),
         error: None,
     }))
 }
 
-/// Apply `ev` unless it was applied before; `Ok(false)` for a duplicate.
-async fn apply_once(
+/// Claim the events of `parsed` for their notifications, in one statement for up to hundreds
+/// of them; returns the ones claimed now, as (notification id, external id, kind). An event
+/// claimed before, or earlier in the list, is not among them.
+async fn claim(
     db: &mut Db,
-    env: &Payments,
-    n: &Notification,
-    ev: &Event,
-    actor: &Actor,
-) -> Result<bool> {
-    let fresh = sqlx::query(
-        "INSERT INTO payment_events (processor, external_id, kind, notification_id, applied_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (processor, external_id, kind) DO NOTHING",
-    )
-    .bind(&n.processor)
-    .bind(&ev.external_id)
-    .bind(ev.kind.as_str())
-    .bind(n.id)
-    .bind(now_micros())
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
-    if fresh == 0 {
-        return Ok(false);
+    parsed: &[(Notification, Option<String>, Vec<Event>)],
+) -> Result<HashSet<(i64, String, String)>> {
+    let mut rows = Rows::new(
+        "payment_events",
+        &[
+            "processor",
+            "external_id",
+            "kind",
+            "notification_id",
+            "applied_at",
+        ],
+    );
+    let now = now_micros();
+    for (n, _, events) in parsed {
+        for ev in events {
+            rows.push([
+                n.processor.as_str().into(),
+                ev.external_id.as_str().into(),
+                ev.kind.as_str().into(),
+                n.id.into(),
+                now.into(),
+            ]);
+        }
     }
-    apply::apply_event(db, env, &n.processor, ev, actor).await?;
-    Ok(true)
+    if rows.pending() == 0 {
+        return Ok(HashSet::new());
+    }
+    let claimed = rows
+        .flush_returning(
+            db,
+            "ON CONFLICT (processor, external_id, kind) DO NOTHING \
+             RETURNING notification_id, external_id, kind",
+        )
+        .await?;
+    Ok(claimed
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Mark notifications applied, each with its events (JSON) and the cluster its verification
+/// named (`None` keeps the one recorded), in one statement for up to 64 of them.
+async fn set_applied(db: &mut Db, done: &[(i64, Option<String>, Option<String>)]) -> Result<()> {
+    let now = now_micros();
+    for run in fanz_store::bulk::pieces(done.len(), 64) {
+        let run = &done[run];
+        let mut events = String::new();
+        let mut clusters = String::new();
+        let mut ids = String::new();
+        for i in 0..run.len() {
+            let (id, ev, cl) = (3 * i + 2, 3 * i + 3, 3 * i + 4);
+            events.push_str(&format!(" WHEN ${id} THEN ${ev}"));
+            clusters.push_str(&format!(" WHEN ${id} THEN ${cl}"));
+            if i > 0 {
+                ids.push_str(", ");
+            }
+            ids.push_str(&format!("${id}"));
+        }
+        let sql = format!(
+            "UPDATE payment_notifications SET status = 'applied', error = NULL, \
+             events = CASE id{events} END, attempts = attempts + 1, applied_at = $1, \
+             cluster = COALESCE(CASE id{clusters} END, cluster) WHERE id IN ({ids})"
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for (id, ev, cluster) in run {
+            q = q.bind(*id).bind(ev.as_deref()).bind(cluster.as_deref());
+        }
+        q.execute(&mut *db).await?;
+    }
+    Ok(())
 }
 
 /// Record that applying `n` failed: retried later by a job, or a dead letter (audited).

@@ -12,6 +12,7 @@
 //! an id they chose.
 
 use crate::{backend_of, Backend, Db, StoreError};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// At most this many parameters per statement on PostgreSQL (it takes 65,535).
@@ -109,6 +110,28 @@ impl Rows {
 
     /// Write every pending row.
     pub async fn flush(&mut self, db: &mut Db) -> Result<u64, StoreError> {
+        let before = self.written;
+        self.write(db, "", false).await?;
+        Ok(self.written - before)
+    }
+
+    /// Write every pending row with `tail` after each statement's rows (an `ON CONFLICT`
+    /// clause, a `RETURNING` list) and return what the statements returned, in statement
+    /// order.
+    pub async fn flush_returning(
+        &mut self,
+        db: &mut Db,
+        tail: &str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        self.write(db, tail, true).await
+    }
+
+    async fn write(
+        &mut self,
+        db: &mut Db,
+        tail: &str,
+        returning: bool,
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let width = self.columns.len();
         let max_params = match backend_of(db) {
             Backend::Sqlite => MAX_PARAMS_SQLITE,
@@ -117,18 +140,18 @@ impl Rows {
         let per_statement = (max_params / width).clamp(1, MAX_ROWS);
         let mut full_sql = None;
         let values = std::mem::take(&mut self.values);
-        let mut n = 0u64;
-        for chunk in values.chunks(per_statement * width) {
-            let rows = chunk.len() / width;
-            let sql = if rows == per_statement {
+        let mut out = Vec::new();
+        for rows in pieces(values.len() / width, per_statement) {
+            let n = rows.len();
+            let sql = if n == per_statement {
                 full_sql
-                    .get_or_insert_with(|| insert_sql(self.table, self.columns, rows))
+                    .get_or_insert_with(|| insert_sql(self.table, self.columns, n, tail))
                     .clone()
             } else {
-                insert_sql(self.table, self.columns, rows)
+                insert_sql(self.table, self.columns, n, tail)
             };
             let mut q = sqlx::query(&sql);
-            for v in chunk {
+            for v in &values[rows.start * width..rows.end * width] {
                 q = match v {
                     Value::Int(i) => q.bind(*i),
                     Value::OptInt(i) => q.bind(*i),
@@ -136,15 +159,35 @@ impl Rows {
                     Value::OptText(s) => q.bind(s.as_deref()),
                 };
             }
-            q.execute(&mut *db).await?;
-            n += rows as u64;
+            if returning {
+                out.extend(q.fetch_all(&mut *db).await?);
+            } else {
+                q.execute(&mut *db).await?;
+            }
+            self.written += n as u64;
         }
-        self.written += n;
-        Ok(n)
+        Ok(out)
     }
 }
 
-fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+/// `len` items cut into runs for one statement each: full ones of `max`, then the rest in
+/// runs of a power of two, largest first. A statement over many rows then has a handful of
+/// texts whatever their number (the driver caches each text it prepares, and a cache holding
+/// one text per row count would crowd out the others).
+pub fn pieces(len: usize, max: usize) -> Vec<std::ops::Range<usize>> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < len {
+        let rest = len - start;
+        let take = if rest >= max { max } else { 1 << rest.ilog2() };
+        out.push(start..start + take);
+        start += take;
+    }
+    out
+}
+
+fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for r in 0..rows {
@@ -160,6 +203,10 @@ fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
             sql.push_str(&(r * width + c + 1).to_string());
         }
         sql.push(')');
+    }
+    if !tail.is_empty() {
+        sql.push(' ');
+        sql.push_str(tail);
     }
     sql
 }
@@ -208,10 +255,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statement_numbers_parameters_row_by_row() {
-        assert_eq!(
-            insert_sql("t", &["a", "b"], 2),
-            "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
-        );
+    fn pieces_are_full_then_powers_of_two() {
+        let lens = |len, max| -> Vec<usize> { pieces(len, max).iter().map(|r| r.len()).collect() };
+        assert_eq!(lens(45, 16), [16, 16, 8, 4, 1]);
+        assert_eq!(lens(64, 55), [55, 8, 1]);
+        assert_eq!(lens(7, 100), [4, 2, 1]);
+        assert!(pieces(0, 16).is_empty());
+        let all: Vec<usize> = pieces(45, 16).into_iter().flatten().collect();
+        assert_eq!(all, (0..45).collect::<Vec<_>>());
     }
 }
