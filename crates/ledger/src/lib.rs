@@ -230,3 +230,12 @@ impl LedgerError {
 }
 
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+impl From<fanz_store::StoreError> for LedgerError {
+    fn from(e: fanz_store::StoreError) -> Self {
+        match e {
+            fanz_store::StoreError::Database(e) => LedgerError::Database(e),
+            other => LedgerError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}

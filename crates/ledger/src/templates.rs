@@ -3,14 +3,17 @@
 //! they need. Splits use the largest-remainder method, so no minor unit is ever lost.
 
 use crate::accounts::{ensure_accounts, AccountKind, NewAccount};
-use crate::journal::{post_entry_as, Direction, EntryInput, EntryOutcome, PostingInput};
+use crate::batch::post_batch_as;
+use crate::journal::{BatchMode, Direction, EntryInput, EntryOutcome, PostingInput};
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::DAY;
+use fanz_store::bulk::Rows;
 use fanz_store::{sqlx, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// The default creator share: 80 % in basis points.
 pub const DEFAULT_CREATOR_SHARE_BPS: i64 = 8000;
@@ -348,6 +351,179 @@ pub async fn apply(
     req: &TemplateRequest,
     actor: &Actor,
 ) -> Result<EntryOutcome> {
+    let mut out = apply_many(db, &[(template, req)], actor).await?;
+    out.pop()
+        .ok_or_else(|| LedgerError::Invalid("the entry was not posted".into()))
+}
+
+/// [`apply`] for many requests at once, all or nothing, in a few statements whatever their
+/// number: the revenue shares read together, the entries posted as one linked batch (one
+/// audit event), the rolling reserves written together. The outcomes are in `reqs`' order.
+pub async fn apply_many(
+    db: &mut Db,
+    reqs: &[(&str, &TemplateRequest)],
+    actor: &Actor,
+) -> Result<Vec<EntryOutcome>> {
+    let wanted: Vec<(i64, Option<&str>)> = reqs
+        .iter()
+        .filter(|(t, _)| uses_share(t))
+        .filter_map(|(_, r)| Some((r.creator_id?, r.cluster.as_deref())))
+        .collect();
+    let shares = creator_shares(db, &wanted).await?;
+    let built: Vec<Built> = reqs
+        .iter()
+        .map(|(t, r)| build(t, r, &shares))
+        .collect::<Result<_>>()?;
+    let inputs: Vec<EntryInput> = built.iter().map(|b| b.input.clone()).collect();
+    // The accounts nearly always exist: post, and only when one does not (nothing was written
+    // yet), open the missing ones in code order, the order entries lock them in, and post again.
+    let results = match post_batch_as(db, &inputs, BatchMode::Linked, actor).await {
+        Err(LedgerError::UnknownAccount(_)) => {
+            let mut wanted: Vec<NewAccount> = built
+                .iter()
+                .flat_map(|b| {
+                    b.accounts
+                        .iter()
+                        .map(|(code, kind, owner, flags)| NewAccount {
+                            currency: code.rsplit(':').next().unwrap_or(&b.currency).to_owned(),
+                            code: code.clone(),
+                            kind: *kind,
+                            name: String::new(),
+                            owner: owner.clone(),
+                            flags: flags.iter().map(|s| s.to_string()).collect(),
+                        })
+                })
+                .collect();
+            wanted.sort_by(|x, y| x.code.cmp(&y.code));
+            wanted.dedup_by(|x, y| x.code == y.code);
+            ensure_accounts(db, &wanted, actor).await?;
+            post_batch_as(db, &inputs, BatchMode::Linked, actor).await?
+        }
+        posted => posted?,
+    };
+    let mut out = Vec::with_capacity(results.len());
+    let mut reserves = Rows::new(
+        "ledger_reserves",
+        &["entry_id", "creator_id", "currency", "amount", "release_at"],
+    );
+    for (r, b) in results.into_iter().zip(&built) {
+        let o = r
+            .entry
+            .ok_or_else(|| LedgerError::Invalid("the entry was not posted".into()))?;
+        if let (Some((creator, held, days)), false) = (b.reserve, o.replayed) {
+            reserves.push([
+                o.entry.id.into(),
+                creator.into(),
+                b.currency.as_str().into(),
+                held.into(),
+                o.entry
+                    .effective_at
+                    .saturating_add(days.saturating_mul(DAY))
+                    .into(),
+            ]);
+        }
+        out.push(o);
+    }
+    reserves.flush(db).await?;
+    Ok(out)
+}
+
+/// A template's entry, ready to post.
+struct Built {
+    input: EntryInput,
+    currency: String,
+    /// The accounts it posts to, to open them when missing.
+    accounts: Vec<(String, AccountKind, String, &'static [&'static str])>,
+    /// A rolling reserve to release automatically: creator, amount, days.
+    reserve: Option<(i64, i64, i64)>,
+}
+
+/// Whether `template` splits by the creator's revenue share.
+fn uses_share(template: &str) -> bool {
+    let name = template.split('@').next().unwrap_or("");
+    SALE_TEMPLATES.contains(&name) || name == "refund" || name == "chargeback"
+}
+
+/// The revenue shares of creators (each in a cluster): the creator's own, else the cluster's,
+/// else [`DEFAULT_CREATOR_SHARE_BPS`]; read in one statement.
+async fn creator_shares(
+    db: &mut Db,
+    wanted: &[(i64, Option<&str>)],
+) -> Result<HashMap<(i64, Option<String>), i64>> {
+    let mut out = HashMap::new();
+    match wanted {
+        [] => {}
+        [(creator, cluster)] => {
+            out.insert(
+                (*creator, cluster.map(str::to_owned)),
+                creator_share_bps(db, *creator, *cluster).await?,
+            );
+        }
+        _ => {
+            let mut creators: Vec<String> = wanted.iter().map(|(c, _)| c.to_string()).collect();
+            let mut clusters: Vec<&str> = wanted.iter().filter_map(|(_, c)| *c).collect();
+            creators.sort();
+            creators.dedup();
+            clusters.sort_unstable();
+            clusters.dedup();
+            // Lists padded to a power of two (repeating the last): a handful of statement
+            // texts whatever the number of creators.
+            let pad = |n: usize| n.max(1).next_power_of_two();
+            let (nc, nk) = (pad(creators.len()), pad(clusters.len()));
+            let list = |from: usize, n: usize| {
+                (from..from + n)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let sql = format!(
+                "SELECT scope, scope_key, share_bps FROM ledger_revenue_shares \
+                 WHERE (scope = 'creator' AND scope_key IN ({})) OR (scope = 'cluster' AND scope_key IN ({}))",
+                list(1, nc),
+                list(1 + nc, nk)
+            );
+            let mut q = sqlx::query(&sql);
+            for i in 0..nc {
+                q = q.bind(creators[i.min(creators.len() - 1)].clone());
+            }
+            for i in 0..nk {
+                q = q.bind(
+                    clusters
+                        .get(i.min(clusters.len().saturating_sub(1)))
+                        .copied()
+                        .unwrap_or(""),
+                );
+            }
+            let mut by_creator = HashMap::new();
+            let mut by_cluster = HashMap::new();
+            for r in q.fetch_all(&mut *db).await? {
+                let (scope, key, bps): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+                if scope == "creator" {
+                    by_creator.insert(key, bps);
+                } else {
+                    by_cluster.insert(key, bps);
+                }
+            }
+            for (creator, cluster) in wanted {
+                let bps = by_creator
+                    .get(&creator.to_string())
+                    .or_else(|| cluster.and_then(|c| by_cluster.get(c)))
+                    .copied()
+                    .unwrap_or(DEFAULT_CREATOR_SHARE_BPS);
+                out.insert((*creator, cluster.map(str::to_owned)), bps);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entry `template` makes of `req`, with the revenue shares read ahead by
+/// [`creator_shares`].
+fn build(
+    template: &str,
+    req: &TemplateRequest,
+    shares: &HashMap<(i64, Option<String>), i64>,
+) -> Result<Built> {
     let name = template.split('@').next().unwrap_or("");
     let versioned = format!("{name}@1");
     if !TEMPLATES.contains(&versioned.as_str()) || (template.contains('@') && template != versioned)
@@ -363,6 +539,14 @@ pub async fn apply(
             req.currency
         )));
     }
+    let share_of = |creator: i64| {
+        shares
+            .get(&(creator, req.cluster.clone()))
+            .copied()
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!("no revenue share read for creator {creator}"))
+            })
+    };
     let cur = req.currency.as_str();
     let mut b = Builder::new(cur);
     let amount = req.amount;
@@ -383,7 +567,7 @@ pub async fn apply(
             if tax > amount {
                 return Err(LedgerError::InvalidAmount("tax exceeds the amount".into()));
             }
-            let share = creator_share_bps(db, creator, req.cluster.as_deref()).await?;
+            let share = share_of(creator)?;
             let parts = split(amount - tax, &[share, 10_000 - share]);
             let (creator_part, platform_part) = (parts[0], parts[1]);
             let reserve_bps = nonneg(req.reserve_bps, "reserve_bps")?.min(10_000);
@@ -420,7 +604,7 @@ pub async fn apply(
         "refund" | "chargeback" => {
             let creator = need(req.creator_id, "creator_id", name)?;
             let processor = need(req.processor.as_deref(), "processor", name)?;
-            let share = creator_share_bps(db, creator, req.cluster.as_deref()).await?;
+            let share = share_of(creator)?;
             let parts = split(amount, &[share, 10_000 - share]);
             let uncovered = nonneg(req.uncovered, "uncovered")?.min(parts[0]);
             b.debit(chart::creator_payable(creator, cur), parts[0] - uncovered);
@@ -520,46 +704,15 @@ pub async fn apply(
         template: Some(versioned),
         ..EntryInput::new(req.idempotency_key.clone(), b.lines)
     };
-    // The accounts nearly always exist: post, and only when one does not (nothing was written
-    // yet), open the missing ones in code order, the order entries lock them in, and post again.
-    let out = match post_entry_as(db, &input, actor).await {
-        Err(LedgerError::UnknownAccount(_)) => {
-            b.accounts.sort_by(|x, y| x.0.cmp(&y.0));
-            let wanted: Vec<NewAccount> = b
-                .accounts
-                .iter()
-                .map(|(code, kind, owner, flags)| NewAccount {
-                    currency: code.rsplit(':').next().unwrap_or(cur).to_owned(),
-                    code: code.clone(),
-                    kind: *kind,
-                    name: String::new(),
-                    owner: owner.clone(),
-                    flags: flags.iter().map(|s| s.to_string()).collect(),
-                })
-                .collect();
-            ensure_accounts(db, &wanted, actor).await?;
-            post_entry_as(db, &input, actor).await?
-        }
-        posted => posted?,
-    };
-    if let (Some((creator, held)), Some(days), false) = (reserve_hold, reserve_days, out.replayed) {
-        sqlx::query(
-            "INSERT INTO ledger_reserves (entry_id, creator_id, currency, amount, release_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(out.entry.id)
-        .bind(creator)
-        .bind(cur)
-        .bind(held)
-        .bind(
-            out.entry
-                .effective_at
-                .saturating_add(days.saturating_mul(DAY)),
-        )
-        .execute(&mut *db)
-        .await?;
-    }
-    Ok(out)
+    Ok(Built {
+        input,
+        currency: cur.to_owned(),
+        accounts: b.accounts,
+        reserve: match (reserve_hold, reserve_days) {
+            (Some((creator, held)), Some(days)) => Some((creator, held, days)),
+            _ => None,
+        },
+    })
 }
 
 /// Release every rolling reserve whose `reserve_days` have passed, each as one

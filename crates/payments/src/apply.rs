@@ -10,9 +10,11 @@ use fanz_content::entitlements;
 use fanz_core::clock::{now_micros, DAY};
 use fanz_ledger::templates::{self, TemplateRequest};
 use fanz_processors::{Event, EventKind};
+use fanz_store::bulk::{pieces, Rows};
 use fanz_store::{sqlx, Db};
 use serde_json::json;
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// How a checkout was paid.
 #[derive(Debug, Clone)]
@@ -34,6 +36,17 @@ fn ledger_key(processor: &str, external_id: &str, what: &str) -> String {
     format!("pay:{processor}:{external_id}:{what}")
 }
 
+/// One charge to post with [`post_charges`].
+struct ChargeOf<'a> {
+    template: &'a str,
+    /// `sale` or `renewal`.
+    kind: &'a str,
+    product: Kind,
+    c: &'a Checkout,
+    subscription_id: Option<i64>,
+    s: &'a Settlement,
+}
+
 /// Post a charge's ledger entry and record the charge; returns the charge id.
 #[allow(clippy::too_many_arguments)]
 async fn post_charge(
@@ -47,71 +60,126 @@ async fn post_charge(
     s: &Settlement,
     actor: &Actor,
 ) -> Result<Option<i64>> {
-    if s.amount <= 0 {
-        return Ok(None);
-    }
-    let sale = matches!(product, Kind::Subscription | Kind::Ppv | Kind::Tip);
-    let req = TemplateRequest {
-        idempotency_key: ledger_key(&s.processor, &s.external_id, kind),
-        currency: c.currency.clone(),
-        amount: s.amount,
-        creator_id: c.creator_id.filter(|_| sale),
-        fan_id: Some(c.fan_id),
-        processor: Some(s.processor.clone()),
-        processor_fee: (s.fee > 0).then_some(s.fee),
-        cluster: Some(c.cluster.clone()),
-        reserve_bps: (sale && env.config.reserve_bps > 0 && s.processor != "wallet")
-            .then_some(env.config.reserve_bps),
-        reserve_days: (sale && env.config.reserve_bps > 0 && s.processor != "wallet")
-            .then_some(env.config.reserve_days),
-        metadata: Some(
-            json!({"checkout_id": c.id, "kind": product.as_str(), "external_id": s.external_id}),
-        ),
-        causation: Some(format!("checkout:{}", c.id)),
-        ..Default::default()
+    let one = ChargeOf {
+        template,
+        kind,
+        product,
+        c,
+        subscription_id,
+        s,
     };
-    let entry = templates::apply(db, template, &req, actor).await?;
-    let row = sqlx::query(
-        "INSERT INTO charges (processor, external_id, kind, product, checkout_id, subscription_id, fan_id, \
-         creator_id, post_id, amount, currency, fee, ledger_entry_id, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'settled', $14) RETURNING id",
-    )
-    .bind(&s.processor)
-    .bind(&s.external_id)
-    .bind(kind)
-    .bind(product.as_str())
-    .bind(c.id)
-    .bind(subscription_id)
-    .bind(c.fan_id)
-    .bind(c.creator_id)
-    .bind(c.post_id)
-    .bind(s.amount)
-    .bind(&c.currency)
-    .bind(s.fee)
-    .bind(entry.entry.id)
-    .bind(now_micros())
-    .fetch_one(&mut *db)
-    .await?;
-    let id: i64 = row.get(0);
-    crate::confirm::record(
-        db,
-        env,
-        &crate::confirm::NewCharge {
-            charge_id: id,
-            processor: &s.processor,
-            cluster: &c.cluster,
-            creator_id: c.creator_id.filter(|_| sale),
-            amount: s.amount,
-            currency: &c.currency,
-            transaction: &s.external_id,
-            subscription: s.subscription.as_deref(),
-            renewal: kind == "renewal",
-            postings: &entry.entry.postings,
-        },
-        actor,
-    )
-    .await?;
-    Ok(Some(id))
+    Ok(post_charges(db, env, &[one], actor).await?.pop().flatten())
+}
+
+/// Post charges' ledger entries (one linked batch) and record the charges (one statement for
+/// up to hundreds); returns each charge's id, `None` for one of nothing.
+async fn post_charges(
+    db: &mut Db,
+    env: &Payments,
+    charges: &[ChargeOf<'_>],
+    actor: &Actor,
+) -> Result<Vec<Option<i64>>> {
+    let posted: Vec<&ChargeOf<'_>> = charges.iter().filter(|ch| ch.s.amount > 0).collect();
+    let reqs: Vec<TemplateRequest> = posted
+        .iter()
+        .map(|ch| {
+            let (c, s, product) = (ch.c, ch.s, ch.product);
+            let sale = matches!(product, Kind::Subscription | Kind::Ppv | Kind::Tip);
+            let reserve = sale && env.config.reserve_bps > 0 && s.processor != "wallet";
+            TemplateRequest {
+                idempotency_key: ledger_key(&s.processor, &s.external_id, ch.kind),
+                currency: c.currency.clone(),
+                amount: s.amount,
+                creator_id: c.creator_id.filter(|_| sale),
+                fan_id: Some(c.fan_id),
+                processor: Some(s.processor.clone()),
+                processor_fee: (s.fee > 0).then_some(s.fee),
+                cluster: Some(c.cluster.clone()),
+                reserve_bps: reserve.then_some(env.config.reserve_bps),
+                reserve_days: reserve.then_some(env.config.reserve_days),
+                metadata: Some(
+                    json!({"checkout_id": c.id, "kind": product.as_str(), "external_id": s.external_id}),
+                ),
+                causation: Some(format!("checkout:{}", c.id)),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let pairs: Vec<(&str, &TemplateRequest)> = posted
+        .iter()
+        .zip(&reqs)
+        .map(|(ch, r)| (ch.template, r))
+        .collect();
+    let entries = templates::apply_many(db, &pairs, actor).await?;
+    let now = now_micros();
+    let mut rows = Rows::new(
+        "charges",
+        &[
+            "processor",
+            "external_id",
+            "kind",
+            "product",
+            "checkout_id",
+            "subscription_id",
+            "fan_id",
+            "creator_id",
+            "post_id",
+            "amount",
+            "currency",
+            "fee",
+            "ledger_entry_id",
+            "status",
+            "created_at",
+        ],
+    );
+    for (ch, entry) in posted.iter().zip(&entries) {
+        let (c, s) = (ch.c, ch.s);
+        rows.push([
+            s.processor.as_str().into(),
+            s.external_id.as_str().into(),
+            ch.kind.into(),
+            ch.product.as_str().into(),
+            c.id.into(),
+            ch.subscription_id.into(),
+            c.fan_id.into(),
+            c.creator_id.into(),
+            c.post_id.into(),
+            s.amount.into(),
+            c.currency.as_str().into(),
+            s.fee.into(),
+            entry.entry.id.into(),
+            "settled".into(),
+            now.into(),
+        ]);
+    }
+    let ids = rows.flush_ids(db).await?;
+    for ((ch, entry), &id) in posted.iter().zip(&entries).zip(&ids) {
+        let (c, s) = (ch.c, ch.s);
+        let sale = matches!(ch.product, Kind::Subscription | Kind::Ppv | Kind::Tip);
+        crate::confirm::record(
+            db,
+            env,
+            &crate::confirm::NewCharge {
+                charge_id: id,
+                processor: &s.processor,
+                cluster: &c.cluster,
+                creator_id: c.creator_id.filter(|_| sale),
+                amount: s.amount,
+                currency: &c.currency,
+                transaction: &s.external_id,
+                subscription: s.subscription.as_deref(),
+                renewal: ch.kind == "renewal",
+                postings: &entry.entry.postings,
+            },
+            actor,
+        )
+        .await?;
+    }
+    let mut ids = ids.into_iter();
+    Ok(charges
+        .iter()
+        .map(|ch| if ch.s.amount > 0 { ids.next() } else { None })
+        .collect())
 }
 
 /// Settle an open checkout: post the money and give what was bought. A checkout already
@@ -123,119 +191,168 @@ pub async fn settle_checkout(
     s: &Settlement,
     actor: &Actor,
 ) -> Result<()> {
-    if c.status == "paid" {
-        return Err(PaymentsError::Unappliable(format!(
-            "checkout {} is already paid",
-            c.reference
-        )));
-    }
-    if s.amount != c.amount {
-        return Err(PaymentsError::Unappliable(format!(
-            "checkout {} is for {} but {} was charged",
-            c.reference, c.amount, s.amount
-        )));
+    settle_checkouts(db, env, &[(c.clone(), s.clone())], actor).await
+}
+
+/// [`settle_checkout`] for many checkouts at once, all or nothing: their entries posted as one
+/// ledger batch, their charges recorded and their checkouts marked paid in a statement each.
+/// The same checkout twice is refused as already paid.
+pub async fn settle_checkouts(
+    db: &mut Db,
+    env: &Payments,
+    sales: &[(Checkout, Settlement)],
+    actor: &Actor,
+) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (c, s) in sales {
+        if c.status == "paid" || !seen.insert(c.id) {
+            return Err(PaymentsError::Unappliable(format!(
+                "checkout {} is already paid",
+                c.reference
+            )));
+        }
+        if s.amount != c.amount {
+            return Err(PaymentsError::Unappliable(format!(
+                "checkout {} is for {} but {} was charged",
+                c.reference, c.amount, s.amount
+            )));
+        }
     }
     let now = now_micros();
-    let mut subscription_id = None;
-    if c.kind == Kind::Subscription {
-        let creator = c.creator_id.ok_or_else(|| {
-            PaymentsError::Unappliable("subscription checkout without creator".into())
-        })?;
-        let tier = c.tier_id.ok_or_else(|| {
-            PaymentsError::Unappliable("subscription checkout without tier".into())
-        })?;
-        let days = if c.trial_days > 0 {
-            c.trial_days
-        } else {
-            c.period_days.unwrap_or(30)
-        };
-        let end = s
-            .next_renewal_at
-            .filter(|&t| t > now && t < now + 400 * DAY)
-            .unwrap_or_else(|| checkout::period_end(now, days));
-        let external = s
-            .subscription
-            .clone()
-            .unwrap_or_else(|| c.reference.clone());
-        let id = subscriptions::create(
+    let mut subscriptions = Vec::with_capacity(sales.len());
+    for (c, s) in sales {
+        subscriptions.push(start_subscription(db, c, s, now, actor).await?);
+    }
+    let charges: Vec<ChargeOf<'_>> = sales
+        .iter()
+        .zip(&subscriptions)
+        .map(|((c, s), &subscription_id)| ChargeOf {
+            template: c.kind.template(),
+            kind: "sale",
+            product: c.kind,
+            c,
+            subscription_id,
+            s,
+        })
+        .collect();
+    post_charges(db, env, &charges, actor).await?;
+    for (c, _) in sales {
+        match c.kind {
+            Kind::Ppv => {
+                let post = c.post_id.ok_or_else(|| {
+                    PaymentsError::Unappliable("unlock checkout without post".into())
+                })?;
+                entitlements::grant_unlock(
+                    db,
+                    c.fan_id,
+                    post,
+                    &format!("checkout:{}", c.id),
+                    actor,
+                )
+                .await?;
+            }
+            Kind::GiftCard => crate::wallet::issue_gift_card(db, c).await?,
+            Kind::Subscription | Kind::Tip | Kind::WalletTopup => {}
+        }
+    }
+    for run in pieces(sales.len(), 64) {
+        let ids = (0..run.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("UPDATE checkouts SET status = 'paid', updated_at = $1 WHERE id IN ({ids})");
+        let mut q = sqlx::query(&sql).bind(now);
+        for (c, _) in &sales[run] {
+            q = q.bind(c.id);
+        }
+        q.execute(&mut *db).await?;
+    }
+    for (c, s) in sales {
+        record(
             db,
-            &subscriptions::NewSubscription {
-                fan_id: c.fan_id,
-                creator_id: creator,
-                tier_id: tier,
-                cluster: &c.cluster,
-                processor: &s.processor,
-                external_id: &external,
-                checkout_id: c.id,
-                status: if c.trial_days > 0 {
-                    "trialing"
-                } else {
-                    "active"
-                },
-                period_days: c.period_days.unwrap_or(30),
-                price: c.renewal_amount.unwrap_or(c.amount),
-                currency: &c.currency,
-                current_period_end: end,
-                // The wallet does not renew by itself: one period.
-                cancel_at_period_end: s.processor == "wallet",
-            },
-        )
-        .await?;
-        subscription_id = Some(id);
-        entitlements::grant_subscription(
-            db,
-            c.fan_id,
-            creator,
-            tier,
-            Some(end),
-            &format!("subscription:{id}"),
             actor,
+            "payments.checkout_paid",
+            Some(&format!("checkout:{}", c.id)),
+            json!({"kind": c.kind.as_str(), "processor": s.processor, "amount": s.amount, "currency": c.currency, "external_id": s.external_id}),
         )
         .await?;
-        if let Some(p) = c.promo_id {
-            sqlx::query("UPDATE promo_codes SET uses = uses + 1 WHERE id = $1")
-                .bind(p)
-                .execute(&mut *db)
-                .await?;
-        }
     }
-    post_charge(
-        db,
-        env,
-        c.kind.template(),
-        "sale",
-        c.kind,
-        c,
-        subscription_id,
-        s,
-        actor,
-    )
-    .await?;
-    match c.kind {
-        Kind::Ppv => {
-            let post = c
-                .post_id
-                .ok_or_else(|| PaymentsError::Unappliable("unlock checkout without post".into()))?;
-            entitlements::grant_unlock(db, c.fan_id, post, &format!("checkout:{}", c.id), actor)
-                .await?;
-        }
-        Kind::GiftCard => crate::wallet::issue_gift_card(db, c).await?,
-        Kind::Subscription | Kind::Tip | Kind::WalletTopup => {}
-    }
-    sqlx::query("UPDATE checkouts SET status = 'paid', updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(c.id)
-        .execute(&mut *db)
-        .await?;
-    record(
-        db,
-        actor,
-        "payments.checkout_paid",
-        Some(&format!("checkout:{}", c.id)),
-        json!({"kind": c.kind.as_str(), "processor": s.processor, "amount": s.amount, "currency": c.currency, "external_id": s.external_id}),
-    )
-    .await?;
     Ok(())
+}
+
+/// For a subscription checkout: the subscription it starts, with its access granted (and its
+/// promo code counted); the subscription's id. Nothing for other checkouts.
+async fn start_subscription(
+    db: &mut Db,
+    c: &Checkout,
+    s: &Settlement,
+    now: i64,
+    actor: &Actor,
+) -> Result<Option<i64>> {
+    if c.kind != Kind::Subscription {
+        return Ok(None);
+    }
+    let creator = c.creator_id.ok_or_else(|| {
+        PaymentsError::Unappliable("subscription checkout without creator".into())
+    })?;
+    let tier = c
+        .tier_id
+        .ok_or_else(|| PaymentsError::Unappliable("subscription checkout without tier".into()))?;
+    let days = if c.trial_days > 0 {
+        c.trial_days
+    } else {
+        c.period_days.unwrap_or(30)
+    };
+    let end = s
+        .next_renewal_at
+        .filter(|&t| t > now && t < now + 400 * DAY)
+        .unwrap_or_else(|| checkout::period_end(now, days));
+    let external = s
+        .subscription
+        .clone()
+        .unwrap_or_else(|| c.reference.clone());
+    let id = subscriptions::create(
+        db,
+        &subscriptions::NewSubscription {
+            fan_id: c.fan_id,
+            creator_id: creator,
+            tier_id: tier,
+            cluster: &c.cluster,
+            processor: &s.processor,
+            external_id: &external,
+            checkout_id: c.id,
+            status: if c.trial_days > 0 {
+                "trialing"
+            } else {
+                "active"
+            },
+            period_days: c.period_days.unwrap_or(30),
+            price: c.renewal_amount.unwrap_or(c.amount),
+            currency: &c.currency,
+            current_period_end: end,
+            // The wallet does not renew by itself: one period.
+            cancel_at_period_end: s.processor == "wallet",
+        },
+    )
+    .await?;
+    entitlements::grant_subscription(
+        db,
+        c.fan_id,
+        creator,
+        tier,
+        Some(end),
+        &format!("subscription:{id}"),
+        actor,
+    )
+    .await?;
+    if let Some(p) = c.promo_id {
+        sqlx::query("UPDATE promo_codes SET uses = uses + 1 WHERE id = $1")
+            .bind(p)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(Some(id))
 }
 
 /// Apply one canonical event from `processor` (already verified and not seen before).
@@ -247,7 +364,7 @@ pub async fn apply_event(
     actor: &Actor,
 ) -> Result<()> {
     match ev.kind {
-        EventKind::SaleApproved => sale(db, env, processor, ev, actor).await,
+        EventKind::SaleApproved => sales(db, env, &[(processor, ev)], actor).await,
         EventKind::SaleDeclined => {
             if let Some(r) = &ev.reference {
                 checkout::decline(db, r, ev.reason.as_deref()).await?;
@@ -285,52 +402,58 @@ pub async fn apply_event(
     }
 }
 
-async fn sale(
+/// Apply sale-approved events, each from its processor, together: their checkouts read in
+/// one statement, then settled with [`settle_checkouts`]. All or nothing.
+pub async fn sales(
     db: &mut Db,
     env: &Payments,
-    processor: &str,
-    ev: &Event,
+    events: &[(&str, &Event)],
     actor: &Actor,
 ) -> Result<()> {
-    let reference = ev
-        .reference
-        .as_deref()
-        .ok_or_else(|| PaymentsError::Unappliable("a sale without our reference".into()))?;
-    let c = checkout::by_reference(db, reference)
-        .await?
-        .ok_or_else(|| PaymentsError::NotYet(format!("no checkout {reference}")))?;
-    if c.processor != processor {
-        return Err(PaymentsError::Unappliable(format!(
-            "checkout {reference} is not a {processor} checkout"
-        )));
-    }
-    if let Some(m) = &ev.amount {
-        if m.currency != c.currency {
+    let references: Vec<&str> = events
+        .iter()
+        .filter_map(|(_, ev)| ev.reference.as_deref())
+        .collect();
+    let checkouts = checkout::by_references(db, &references).await?;
+    let mut settle = Vec::with_capacity(events.len());
+    for &(processor, ev) in events {
+        let reference = ev
+            .reference
+            .as_deref()
+            .ok_or_else(|| PaymentsError::Unappliable("a sale without our reference".into()))?;
+        let c = checkouts
+            .get(reference)
+            .ok_or_else(|| PaymentsError::NotYet(format!("no checkout {reference}")))?;
+        if c.processor != processor {
             return Err(PaymentsError::Unappliable(format!(
-                "charged in {}, checkout in {}",
-                m.currency, c.currency
+                "checkout {reference} is not a {processor} checkout"
             )));
         }
+        if let Some(m) = &ev.amount {
+            if m.currency != c.currency {
+                return Err(PaymentsError::Unappliable(format!(
+                    "charged in {}, checkout in {}",
+                    m.currency, c.currency
+                )));
+            }
+        }
+        let amount = ev.amount.as_ref().map(|m| m.amount).unwrap_or(c.amount);
+        settle.push((
+            c.clone(),
+            Settlement {
+                processor: processor.to_owned(),
+                external_id: ev
+                    .transaction
+                    .clone()
+                    .unwrap_or_else(|| ev.external_id.clone()),
+                subscription: ev.subscription.clone(),
+                amount,
+                fee: ev.fee.unwrap_or(0),
+                next_renewal_at: ev.next_renewal_at,
+            },
+        ));
     }
-    let amount = ev.amount.as_ref().map(|m| m.amount).unwrap_or(c.amount);
-    settle_checkout(
-        db,
-        env,
-        &c,
-        &Settlement {
-            processor: processor.to_owned(),
-            external_id: ev
-                .transaction
-                .clone()
-                .unwrap_or_else(|| ev.external_id.clone()),
-            subscription: ev.subscription.clone(),
-            amount,
-            fee: ev.fee.unwrap_or(0),
-            next_renewal_at: ev.next_renewal_at,
-        },
-        actor,
-    )
-    .await
+    settle_checkouts(db, env, &settle, actor).await
 }
 
 async fn subscription_of(db: &mut Db, processor: &str, ev: &Event) -> Result<Subscription> {

@@ -165,6 +165,33 @@ pub async fn by_reference(db: &mut Db, reference: &str) -> Result<Option<Checkou
     Ok(row.map(|r| from_row(&r)))
 }
 
+/// The checkouts with these references, by reference; in one statement (its list padded to a
+/// power of two, so a handful of statement texts serve any number).
+pub async fn by_references(
+    db: &mut Db,
+    references: &[&str],
+) -> Result<std::collections::HashMap<String, Checkout>> {
+    let mut out = std::collections::HashMap::new();
+    let Some(last) = references.last() else {
+        return Ok(out);
+    };
+    let n = references.len().next_power_of_two();
+    let list = (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT {COLUMNS} FROM checkouts WHERE reference IN ({list})");
+    let mut q = sqlx::query(&sql);
+    for i in 0..n {
+        q = q.bind(*references.get(i).unwrap_or(last));
+    }
+    for r in q.fetch_all(&mut *db).await? {
+        let c = from_row(&r);
+        out.insert(c.reference.clone(), c);
+    }
+    Ok(out)
+}
+
 /// The fan's own checkout (ownership decided here).
 pub async fn get_own(db: &mut Db, fan_id: i64, id: i64) -> Result<Checkout> {
     let c = get(db, id).await?;

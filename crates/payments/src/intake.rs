@@ -18,7 +18,7 @@
 use crate::{apply, Payments, PaymentsError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, SECOND};
-use fanz_processors::{Event, Inbound, Outcome};
+use fanz_processors::{Event, EventKind, Inbound, Outcome};
 use fanz_store::bulk::Rows;
 use fanz_store::{sqlx, Db, Store};
 use serde::Serialize;
@@ -432,23 +432,7 @@ async fn insert_raw(db: &mut Db, batch: &[(&str, &Inbound)]) -> Result<Vec<Notif
             s.status.as_str().into(),
         ]);
     }
-    // Both engines give a statement's new ids in the order its rows are listed (SQLite the
-    // next rowid per row, PostgreSQL the sequence's next value per row, both increasing), and
-    // statements run in order: sorted, the ids match the rows.
-    let mut ids: Vec<i64> = rows
-        .flush_returning(db, "RETURNING id")
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    ids.sort_unstable();
-    if ids.len() != stored.len() {
-        return Err(PaymentsError::Database(sqlx::Error::Protocol(format!(
-            "{} notifications stored, {} ids returned",
-            stored.len(),
-            ids.len()
-        ))));
-    }
+    let ids = rows.flush_ids(db).await?;
     for (s, id) in stored.iter_mut().zip(ids) {
         s.id = id;
     }
@@ -564,36 +548,40 @@ async fn apply_all(
     };
     let mut fresh = match claim(db, &parsed).await {
         Ok(fresh) => fresh,
-        Err(e) => {
-            return Ok(Step::Failed {
-                error: e.to_string(),
-                n: Box::new(first.0.clone()),
-                retry: true,
-            })
-        }
+        Err(e) => return Ok(failed(&first.0, e)),
     };
     let done: Vec<(i64, Option<String>, Option<String>)> = parsed
         .iter()
         .map(|(n, cluster, events)| (n.id, serde_json::to_string(events).ok(), cluster.clone()))
         .collect();
+    // Sales in a row (the bulk of any burst) are settled together; any other event first
+    // settles the sales before it, so events still apply in the order they came.
     let actor = Actor::system();
-    for (n, _, events) in parsed {
-        let mut applied = 0;
-        for ev in &events {
+    let mut applied = vec![0usize; parsed.len()];
+    let mut run: Vec<(usize, &Event)> = Vec::new();
+    for (i, (n, _, events)) in parsed.iter().enumerate() {
+        for ev in events {
             if !fresh.remove(&(n.id, ev.external_id.clone(), ev.kind.as_str().to_owned())) {
                 continue;
             }
-            if let Err(e) = apply::apply_event(db, env, &n.processor, ev, &actor).await {
-                let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
-                return Ok(Step::Failed {
-                    error: e.to_string(),
-                    n: Box::new(n),
-                    retry,
-                });
+            applied[i] += 1;
+            if ev.kind == EventKind::SaleApproved {
+                run.push((i, ev));
+                continue;
             }
-            applied += 1;
+            if let Err((k, e)) = settle_sales(db, env, &parsed, &mut run, &actor).await {
+                return Ok(failed(&parsed[k].0, e));
+            }
+            if let Err(e) = apply::apply_event(db, env, &n.processor, ev, &actor).await {
+                return Ok(failed(n, e));
+            }
         }
-        if redrive {
+    }
+    if let Err((k, e)) = settle_sales(db, env, &parsed, &mut run, &actor).await {
+        return Ok(failed(&parsed[k].0, e));
+    }
+    if redrive {
+        for ((n, _, _), applied) in parsed.iter().zip(applied) {
             record(
                 db,
                 &actor,
@@ -609,6 +597,37 @@ async fn apply_all(
         status: "applied".into(),
         error: None,
     }))
+}
+
+/// Settle the sales of `run` (notification index, event) together and empty it; on failure,
+/// the index of the first notification in it, which stands for the failure.
+async fn settle_sales(
+    db: &mut Db,
+    env: &Payments,
+    parsed: &[(Notification, Option<String>, Vec<Event>)],
+    run: &mut Vec<(usize, &Event)>,
+    actor: &Actor,
+) -> std::result::Result<(), (usize, PaymentsError)> {
+    let Some(&(first, _)) = run.first() else {
+        return Ok(());
+    };
+    let events: Vec<(&str, &Event)> = run
+        .iter()
+        .map(|&(i, ev)| (parsed[i].0.processor.as_str(), ev))
+        .collect();
+    let settled = apply::sales(db, env, &events, actor).await;
+    run.clear();
+    settled.map_err(|e| (first, e))
+}
+
+/// `n` failed with `e`: retried when it may apply later (or the database failed).
+fn failed(n: &Notification, e: PaymentsError) -> Step {
+    let retry = matches!(e, PaymentsError::NotYet(_) | PaymentsError::Database(_));
+    Step::Failed {
+        error: e.to_string(),
+        n: Box::new(n.clone()),
+        retry,
+    }
 }
 
 /// Claim the events of `parsed` for their notifications, in one statement for up to hundreds

@@ -126,6 +126,28 @@ impl Rows {
         self.write(db, tail, true).await
     }
 
+    /// Write every pending row of a table whose `id` the database gives, and return the new
+    /// ids in the order the rows were pushed. Both engines give a statement's new ids in the
+    /// order its rows are listed (SQLite the next rowid per row, PostgreSQL the sequence's next
+    /// value per row, both increasing) and the statements run in order, so sorted they match
+    /// the rows.
+    pub async fn flush_ids(&mut self, db: &mut Db) -> Result<Vec<i64>, StoreError> {
+        let rows = self.pending();
+        let mut ids = Vec::with_capacity(rows);
+        for r in self.write(db, "RETURNING id", true).await? {
+            ids.push(r.try_get::<i64, _>(0)?);
+        }
+        ids.sort_unstable();
+        if ids.len() != rows {
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                "{rows} rows written to {}, {} ids returned",
+                self.table,
+                ids.len()
+            ))));
+        }
+        Ok(ids)
+    }
+
     async fn write(
         &mut self,
         db: &mut Db,
