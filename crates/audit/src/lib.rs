@@ -90,6 +90,14 @@ fn conn_key(db: &Db) -> usize {
     db as *const Db as usize
 }
 
+/// `f` of the chain as the transaction on `db` knows it, when [`hold`] named that transaction.
+fn held<T>(db: &Db, f: impl FnOnce(&mut Tail) -> T) -> Option<T> {
+    let conn = conn_key(db);
+    TAIL.try_with(|t| t.borrow_mut().as_mut().filter(|t| t.conn == conn).map(f))
+        .ok()
+        .flatten()
+}
+
 /// Run `f`, one transaction that appends many events, with the chain's tail kept between
 /// them. After [`hold`] names the transaction, the first [`record`] on it reads the tail (on
 /// PostgreSQL after taking the chain's lock, which the transaction then holds to its end);
@@ -121,17 +129,7 @@ pub fn hold(db: &Db) {
 /// Write the events recorded on the transaction [`hold`] named (`db`) and not written yet;
 /// call it before that transaction commits. Returns how many were written.
 pub async fn flush(db: &mut Db) -> Result<u64, AuditError> {
-    let conn = conn_key(db);
-    let pending = TAIL
-        .try_with(|t| {
-            t.borrow_mut()
-                .as_mut()
-                .filter(|t| t.conn == conn)
-                .map(|t| std::mem::take(&mut t.pending))
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let pending = held(db, |t| std::mem::take(&mut t.pending)).unwrap_or_default();
     if pending.is_empty() {
         return Ok(0);
     }
@@ -205,18 +203,9 @@ pub async fn record(
     subject: Option<&str>,
     details: serde_json::Value,
 ) -> Result<(), AuditError> {
-    let conn = conn_key(db);
     // `Some(tail once read)` when this is the transaction `chained` holds.
-    let held = TAIL
-        .try_with(|t| {
-            t.borrow()
-                .as_ref()
-                .filter(|t| t.conn == conn)
-                .map(|t| t.hash.clone())
-        })
-        .ok()
-        .flatten();
-    let prev = match held.clone().flatten() {
+    let kept = held(db, |t| t.hash.clone());
+    let prev = match kept.clone().flatten() {
         Some(hash) => hash,
         None => {
             if backend_of(db) == Backend::Postgres {
@@ -236,22 +225,21 @@ pub async fn record(
     let at = now_micros();
     let details = details.to_string();
     let hash = chain_hash(&prev, at, actor, action, subject, &details);
-    if held.is_some() {
-        let _ = TAIL.try_with(|t| {
-            if let Some(tail) = t.borrow_mut().as_mut() {
-                tail.hash = Some(hash.clone());
-                tail.pending.push(Pending {
-                    at,
-                    actor_id: actor.user_id,
-                    action: action.to_owned(),
-                    subject: subject.map(str::to_owned),
-                    ip: actor.ip.clone(),
-                    request_id: actor.request_id.clone(),
-                    details,
-                    prev,
-                    hash,
-                });
-            }
+    if kept.is_some() {
+        // Written by `flush`, with the transaction's other events.
+        held(db, |tail| {
+            tail.hash = Some(hash.clone());
+            tail.pending.push(Pending {
+                at,
+                actor_id: actor.user_id,
+                action: action.to_owned(),
+                subject: subject.map(str::to_owned),
+                ip: actor.ip.clone(),
+                request_id: actor.request_id.clone(),
+                details,
+                prev,
+                hash,
+            });
         });
         return Ok(());
     }

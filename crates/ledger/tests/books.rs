@@ -4,7 +4,9 @@ mod common;
 
 use common::*;
 use fanz_core::clock::{now_micros, DAY};
-use fanz_ledger::templates::{apply, release_due_reserves, set_creator_share, TemplateRequest};
+use fanz_ledger::templates::{
+    apply, apply_many, release_due_reserves, set_creator_share, TemplateRequest,
+};
 use fanz_ledger::ExportFormat;
 use fanz_store::Store;
 
@@ -272,6 +274,98 @@ async fn templates(store: Store) {
     verify_store(&store).await;
 }
 on_both_backends!(templates_worked_examples, super::templates);
+
+/// Many template requests at once: each split by its own creator's share, new accounts
+/// opened, reserves kept for later release, one audit event; a replay writes nothing more; one
+/// refused request refuses them all.
+async fn many(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    set_creator_share(&mut tx, "cluster", "boyfanz", 7_000, &actor())
+        .await
+        .unwrap();
+    set_creator_share(&mut tx, "creator", "8", 9_000, &actor())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let in_cluster = |creator: i64, key: &str| TemplateRequest {
+        cluster: Some("boyfanz".into()),
+        ..for_creator(creator, key, 1_000)
+    };
+    let reqs = [
+        ("tip", in_cluster(7, "m-tip")),
+        ("ppv_unlock@1", in_cluster(8, "m-ppv")),
+        ("tip", for_creator(9, "m-default", 1_000)),
+        (
+            "subscription_sale",
+            TemplateRequest {
+                reserve_bps: Some(1_000),
+                reserve_days: Some(30),
+                ..in_cluster(10, "m-sub")
+            },
+        ),
+    ];
+    let pairs: Vec<(&str, &TemplateRequest)> = reqs.iter().map(|(t, r)| (*t, r)).collect();
+    let audited = || async {
+        let mut conn = store.conn().await.unwrap();
+        fanz_store::sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'ledger.entries_posted'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+    };
+    let before = audited().await;
+    let mut tx = store.begin().await.unwrap();
+    let out = apply_many(&mut tx, &pairs, &actor()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(out.len(), 4);
+    assert!(out.iter().all(|o| !o.replayed));
+    assert_eq!(out[1].entry.template.as_deref(), Some("ppv_unlock@1"));
+    assert_eq!(audited().await, before + 1, "one audit event for the batch");
+    // The cluster's 70 %, creator 8's own 90 %, the default 80 %, 70 % less a 10 % reserve.
+    assert_eq!(posted(&store, "creator_payable:7:USD").await, 700);
+    assert_eq!(posted(&store, "creator_payable:8:USD").await, 900);
+    assert_eq!(posted(&store, "creator_payable:9:USD").await, 800);
+    assert_eq!(posted(&store, "creator_payable:10:USD").await, 630);
+    assert_eq!(posted(&store, "reserve:10:USD").await, 70);
+    assert_eq!(
+        posted(&store, "platform_revenue:USD").await,
+        300 + 100 + 200 + 300
+    );
+
+    // The same requests again: replays, no second reserve.
+    let mut tx = store.begin().await.unwrap();
+    let again = apply_many(&mut tx, &pairs, &actor()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(again.iter().all(|o| o.replayed));
+    assert_eq!(
+        again.iter().map(|o| o.entry.id).collect::<Vec<_>>(),
+        out.iter().map(|o| o.entry.id).collect::<Vec<_>>()
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        release_due_reserves(&mut tx, now_micros() + 31 * DAY, &actor())
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(posted(&store, "creator_payable:10:USD").await, 700);
+
+    // One refused request (no amount) refuses the others: nothing is written.
+    let before = fingerprint(&store).await;
+    let bad = [
+        ("tip", for_creator(7, "m-tip-2", 1_000)),
+        ("tip", for_creator(7, "m-bad", 0)),
+    ];
+    let pairs: Vec<(&str, &TemplateRequest)> = bad.iter().map(|(t, r)| (*t, r)).collect();
+    let mut tx = store.begin().await.unwrap();
+    assert!(apply_many(&mut tx, &pairs, &actor()).await.is_err());
+    drop(tx);
+    assert_eq!(fingerprint(&store).await, before);
+    verify_store(&store).await;
+}
+on_both_backends!(templates_many_at_once, super::many);
 
 async fn reports(store: Store) {
     let t0 = now_micros();

@@ -36,6 +36,31 @@ fn ledger_key(processor: &str, external_id: &str, what: &str) -> String {
     format!("pay:{processor}:{external_id}:{what}")
 }
 
+impl Settlement {
+    /// What `ev` from `processor` says was charged for something (`what`) priced in
+    /// `currency`: its amount (`price` when it names none), fee, transaction and next renewal.
+    /// A charge in another currency cannot apply.
+    fn of(processor: &str, ev: &Event, what: &str, currency: &str, price: i64) -> Result<Self> {
+        if let Some(m) = ev.amount.as_ref().filter(|m| m.currency != currency) {
+            return Err(PaymentsError::Unappliable(format!(
+                "charged in {}, {what} in {currency}",
+                m.currency
+            )));
+        }
+        Ok(Settlement {
+            processor: processor.to_owned(),
+            external_id: ev
+                .transaction
+                .clone()
+                .unwrap_or_else(|| ev.external_id.clone()),
+            subscription: None,
+            amount: ev.amount.as_ref().map_or(price, |m| m.amount),
+            fee: ev.fee.unwrap_or(0),
+            next_renewal_at: ev.next_renewal_at,
+        })
+    }
+}
+
 /// One charge to post with [`post_charges`].
 struct ChargeOf<'a> {
     template: &'a str,
@@ -45,30 +70,6 @@ struct ChargeOf<'a> {
     c: &'a Checkout,
     subscription_id: Option<i64>,
     s: &'a Settlement,
-}
-
-/// Post a charge's ledger entry and record the charge; returns the charge id.
-#[allow(clippy::too_many_arguments)]
-async fn post_charge(
-    db: &mut Db,
-    env: &Payments,
-    template: &str,
-    kind: &str,
-    product: Kind,
-    c: &Checkout,
-    subscription_id: Option<i64>,
-    s: &Settlement,
-    actor: &Actor,
-) -> Result<Option<i64>> {
-    let one = ChargeOf {
-        template,
-        kind,
-        product,
-        c,
-        subscription_id,
-        s,
-    };
-    Ok(post_charges(db, env, &[one], actor).await?.pop().flatten())
 }
 
 /// Post charges' ledger entries (one linked batch) and record the charges (one statement for
@@ -429,27 +430,12 @@ pub async fn sales(
                 "checkout {reference} is not a {processor} checkout"
             )));
         }
-        if let Some(m) = &ev.amount {
-            if m.currency != c.currency {
-                return Err(PaymentsError::Unappliable(format!(
-                    "charged in {}, checkout in {}",
-                    m.currency, c.currency
-                )));
-            }
-        }
-        let amount = ev.amount.as_ref().map(|m| m.amount).unwrap_or(c.amount);
+        let s = Settlement::of(processor, ev, "checkout", &c.currency, c.amount)?;
         settle.push((
             c.clone(),
             Settlement {
-                processor: processor.to_owned(),
-                external_id: ev
-                    .transaction
-                    .clone()
-                    .unwrap_or_else(|| ev.external_id.clone()),
                 subscription: ev.subscription.clone(),
-                amount,
-                fee: ev.fee.unwrap_or(0),
-                next_renewal_at: ev.next_renewal_at,
+                ..s
             },
         ));
     }
@@ -486,39 +472,20 @@ async fn renewal(
     actor: &Actor,
 ) -> Result<()> {
     let sub = subscription_of(db, processor, ev).await?;
-    if let Some(m) = &ev.amount {
-        if m.currency != sub.currency {
-            return Err(PaymentsError::Unappliable(format!(
-                "renewal in {}, subscription in {}",
-                m.currency, sub.currency
-            )));
-        }
-    }
-    let amount = ev.amount.as_ref().map(|m| m.amount).unwrap_or(sub.price);
-    let c = checkout::get(db, sub.checkout_id).await?;
     let s = Settlement {
-        processor: processor.to_owned(),
-        external_id: ev
-            .transaction
-            .clone()
-            .unwrap_or_else(|| ev.external_id.clone()),
         subscription: Some(sub.external_id.clone()),
-        amount,
-        fee: ev.fee.unwrap_or(0),
-        next_renewal_at: ev.next_renewal_at,
+        ..Settlement::of(processor, ev, "subscription", &sub.currency, sub.price)?
     };
-    post_charge(
-        db,
-        env,
-        "subscription_renewal",
-        "renewal",
-        Kind::Subscription,
-        &c,
-        Some(sub.id),
-        &s,
-        actor,
-    )
-    .await?;
+    let c = checkout::get(db, sub.checkout_id).await?;
+    let charge = ChargeOf {
+        template: "subscription_renewal",
+        kind: "renewal",
+        product: Kind::Subscription,
+        c: &c,
+        subscription_id: Some(sub.id),
+        s: &s,
+    };
+    post_charges(db, env, &[charge], actor).await?;
     subscriptions::renewed(db, &sub, ev.next_renewal_at, actor).await
 }
 

@@ -554,31 +554,37 @@ async fn apply_all(
         .iter()
         .map(|(n, cluster, events)| (n.id, serde_json::to_string(events).ok(), cluster.clone()))
         .collect();
-    // Sales in a row (the bulk of any burst) are settled together; any other event first
-    // settles the sales before it, so events still apply in the order they came.
-    let actor = Actor::system();
+    // The new events, in the order they came.
     let mut applied = vec![0usize; parsed.len()];
-    let mut run: Vec<(usize, &Event)> = Vec::new();
+    let mut new = Vec::new();
     for (i, (n, _, events)) in parsed.iter().enumerate() {
         for ev in events {
-            if !fresh.remove(&(n.id, ev.external_id.clone(), ev.kind.as_str().to_owned())) {
-                continue;
-            }
-            applied[i] += 1;
-            if ev.kind == EventKind::SaleApproved {
-                run.push((i, ev));
-                continue;
-            }
-            if let Err((k, e)) = settle_sales(db, env, &parsed, &mut run, &actor).await {
-                return Ok(failed(&parsed[k].0, e));
-            }
-            if let Err(e) = apply::apply_event(db, env, &n.processor, ev, &actor).await {
-                return Ok(failed(n, e));
+            if fresh.remove(&(n.id, ev.external_id.clone(), ev.kind.as_str().to_owned())) {
+                applied[i] += 1;
+                new.push((i, ev));
             }
         }
     }
-    if let Err((k, e)) = settle_sales(db, env, &parsed, &mut run, &actor).await {
-        return Ok(failed(&parsed[k].0, e));
+    let actor = Actor::system();
+    for step in in_order(&new) {
+        match step {
+            Run::Sales(run) => {
+                let events: Vec<(&str, &Event)> = run
+                    .iter()
+                    .map(|&(i, ev)| (parsed[i].0.processor.as_str(), ev))
+                    .collect();
+                if let Err(e) = apply::sales(db, env, &events, &actor).await {
+                    // The first notification of the run stands for the failure.
+                    return Ok(failed(&parsed[run[0].0].0, e));
+                }
+            }
+            Run::One(i, ev) => {
+                let n = &parsed[i].0;
+                if let Err(e) = apply::apply_event(db, env, &n.processor, ev, &actor).await {
+                    return Ok(failed(n, e));
+                }
+            }
+        }
     }
     if redrive {
         for ((n, _, _), applied) in parsed.iter().zip(applied) {
@@ -599,25 +605,25 @@ async fn apply_all(
     }))
 }
 
-/// Settle the sales of `run` (notification index, event) together and empty it; on failure,
-/// the index of the first notification in it, which stands for the failure.
-async fn settle_sales(
-    db: &mut Db,
-    env: &Payments,
-    parsed: &[(Notification, Option<String>, Vec<Event>)],
-    run: &mut Vec<(usize, &Event)>,
-    actor: &Actor,
-) -> std::result::Result<(), (usize, PaymentsError)> {
-    let Some(&(first, _)) = run.first() else {
-        return Ok(());
-    };
-    let events: Vec<(&str, &Event)> = run
-        .iter()
-        .map(|&(i, ev)| (parsed[i].0.processor.as_str(), ev))
-        .collect();
-    let settled = apply::sales(db, env, &events, actor).await;
-    run.clear();
-    settled.map_err(|e| (first, e))
+/// How events (notification index, event) are applied: sales in a row (the bulk of any burst)
+/// settled together, any other event on its own once the sales before it are settled, so
+/// events still apply in the order they came.
+#[derive(Debug, PartialEq)]
+enum Run<'a> {
+    Sales(Vec<(usize, &'a Event)>),
+    One(usize, &'a Event),
+}
+
+fn in_order<'a>(events: &[(usize, &'a Event)]) -> Vec<Run<'a>> {
+    let mut out: Vec<Run<'a>> = Vec::new();
+    for &(i, ev) in events {
+        match out.last_mut() {
+            Some(Run::Sales(run)) if ev.kind == EventKind::SaleApproved => run.push((i, ev)),
+            _ if ev.kind == EventKind::SaleApproved => out.push(Run::Sales(vec![(i, ev)])),
+            _ => out.push(Run::One(i, ev)),
+        }
+    }
+    out
 }
 
 /// `n` failed with `e`: retried when it may apply later (or the database failed).
@@ -814,4 +820,41 @@ pub async fn counts(db: &mut Db) -> Result<Vec<(String, i64)>> {
     .fetch_all(&mut *db)
     .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sales_in_a_row_run_together_and_the_order_holds() {
+        let ev = |kind, id: &str| Event::new(kind, id.to_owned());
+        let (s1, s2, refund, s3, cancel, s4) = (
+            ev(EventKind::SaleApproved, "s1"),
+            ev(EventKind::SaleApproved, "s2"),
+            ev(EventKind::Refund, "r1"),
+            ev(EventKind::SaleApproved, "s3"),
+            ev(EventKind::Cancelled, "c1"),
+            ev(EventKind::SaleApproved, "s4"),
+        );
+        let events = [
+            (0, &s1),
+            (1, &s2),
+            (1, &refund),
+            (2, &s3),
+            (3, &cancel),
+            (4, &s4),
+        ];
+        assert_eq!(
+            in_order(&events),
+            [
+                Run::Sales(vec![(0, &s1), (1, &s2)]),
+                Run::One(1, &refund),
+                Run::Sales(vec![(2, &s3)]),
+                Run::One(3, &cancel),
+                Run::Sales(vec![(4, &s4)]),
+            ]
+        );
+        assert!(in_order(&[]).is_empty());
+    }
 }
