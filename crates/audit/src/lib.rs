@@ -130,9 +130,6 @@ pub fn hold(db: &Db) {
 /// call it before that transaction commits. Returns how many were written.
 pub async fn flush(db: &mut Db) -> Result<u64, AuditError> {
     let pending = held(db, |t| std::mem::take(&mut t.pending)).unwrap_or_default();
-    if pending.is_empty() {
-        return Ok(0);
-    }
     let mut rows = fanz_store::bulk::Rows::new("audit_log", COLUMNS);
     for p in pending {
         rows.push([

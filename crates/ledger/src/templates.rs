@@ -8,7 +8,7 @@ use crate::journal::{BatchMode, Direction, EntryInput, EntryOutcome, PostingInpu
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::DAY;
-use fanz_store::bulk::Rows;
+use fanz_store::bulk::{padded, params, Rows};
 use fanz_store::{sqlx, Db};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -466,33 +466,23 @@ async fn creator_shares(
             creators.dedup();
             clusters.sort_unstable();
             clusters.dedup();
-            // Lists padded to a power of two (repeating the last): a handful of statement
-            // texts whatever the number of creators.
-            let pad = |n: usize| n.max(1).next_power_of_two();
-            let (nc, nk) = (pad(creators.len()), pad(clusters.len()));
-            let list = |from: usize, n: usize| {
-                (from..from + n)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            if clusters.is_empty() {
+                // No cluster named: a key no cluster has keeps the statement's shape.
+                clusters.push("");
+            }
+            let (creators, clusters) = (padded(&creators), padded(&clusters));
             let sql = format!(
                 "SELECT scope, scope_key, share_bps FROM ledger_revenue_shares \
                  WHERE (scope = 'creator' AND scope_key IN ({})) OR (scope = 'cluster' AND scope_key IN ({}))",
-                list(1, nc),
-                list(1 + nc, nk)
+                params(1, creators.len()),
+                params(1 + creators.len(), clusters.len())
             );
             let mut q = sqlx::query(&sql);
-            for i in 0..nc {
-                q = q.bind(creators[i.min(creators.len() - 1)].clone());
+            for c in creators {
+                q = q.bind(c);
             }
-            for i in 0..nk {
-                q = q.bind(
-                    clusters
-                        .get(i.min(clusters.len().saturating_sub(1)))
-                        .copied()
-                        .unwrap_or(""),
-                );
+            for c in clusters {
+                q = q.bind(c);
             }
             let mut by_creator = HashMap::new();
             let mut by_cluster = HashMap::new();

@@ -10,7 +10,7 @@ use fanz_content::entitlements;
 use fanz_core::clock::{now_micros, DAY};
 use fanz_ledger::templates::{self, TemplateRequest};
 use fanz_processors::{Event, EventKind};
-use fanz_store::bulk::{pieces, Rows};
+use fanz_store::bulk::{params, pieces, Rows};
 use fanz_store::{sqlx, Db};
 use serde_json::json;
 use sqlx::Row;
@@ -72,6 +72,13 @@ struct ChargeOf<'a> {
     s: &'a Settlement,
 }
 
+impl ChargeOf<'_> {
+    /// A sale the creator earns from (a share, the reserve), not a top-up or a gift card.
+    fn sale(&self) -> bool {
+        matches!(self.product, Kind::Subscription | Kind::Ppv | Kind::Tip)
+    }
+}
+
 /// Post charges' ledger entries (one linked batch) and record the charges (one statement for
 /// up to hundreds); returns each charge's id, `None` for one of nothing.
 async fn post_charges(
@@ -85,7 +92,7 @@ async fn post_charges(
         .iter()
         .map(|ch| {
             let (c, s, product) = (ch.c, ch.s, ch.product);
-            let sale = matches!(product, Kind::Subscription | Kind::Ppv | Kind::Tip);
+            let sale = ch.sale();
             let reserve = sale && env.config.reserve_bps > 0 && s.processor != "wallet";
             TemplateRequest {
                 idempotency_key: ledger_key(&s.processor, &s.external_id, ch.kind),
@@ -156,7 +163,7 @@ async fn post_charges(
     let ids = rows.flush_ids(db).await?;
     for ((ch, entry), &id) in posted.iter().zip(&entries).zip(&ids) {
         let (c, s) = (ch.c, ch.s);
-        let sale = matches!(ch.product, Kind::Subscription | Kind::Ppv | Kind::Tip);
+        let sale = ch.sale();
         crate::confirm::record(
             db,
             env,
@@ -257,12 +264,10 @@ pub async fn settle_checkouts(
         }
     }
     for run in pieces(sales.len(), 64) {
-        let ids = (0..run.len())
-            .map(|i| format!("${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql =
-            format!("UPDATE checkouts SET status = 'paid', updated_at = $1 WHERE id IN ({ids})");
+        let sql = format!(
+            "UPDATE checkouts SET status = 'paid', updated_at = $1 WHERE id IN ({})",
+            params(2, run.len())
+        );
         let mut q = sqlx::query(&sql).bind(now);
         for (c, _) in &sales[run] {
             q = q.bind(c.id);

@@ -172,18 +172,17 @@ pub async fn by_references(
     references: &[&str],
 ) -> Result<std::collections::HashMap<String, Checkout>> {
     let mut out = std::collections::HashMap::new();
-    let Some(last) = references.last() else {
+    if references.is_empty() {
         return Ok(out);
-    };
-    let n = references.len().next_power_of_two();
-    let list = (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("SELECT {COLUMNS} FROM checkouts WHERE reference IN ({list})");
+    }
+    let references = fanz_store::bulk::padded(references);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkouts WHERE reference IN ({})",
+        fanz_store::bulk::params(1, references.len())
+    );
     let mut q = sqlx::query(&sql);
-    for i in 0..n {
-        q = q.bind(*references.get(i).unwrap_or(last));
+    for r in references {
+        q = q.bind(r);
     }
     for r in q.fetch_all(&mut *db).await? {
         let c = from_row(&r);

@@ -665,9 +665,6 @@ async fn claim(
             ]);
         }
     }
-    if rows.pending() == 0 {
-        return Ok(HashSet::new());
-    }
     let claimed = rows
         .flush_returning(
             db,

@@ -1,11 +1,14 @@
-//! Bulk loading: many rows per statement, for generated data (`fanz demo --scale`), where one
+//! Many rows per statement: for generated data (`fanz demo --scale`) and for writes made a set
+//! at a time (the payment intake's groups, the audit events of one transaction), where one
 //! `INSERT` per row would spend its time in round trips.
 //!
 //! Rows are bound as parameters (never spliced into SQL), a statement at a time of as many
-//! rows as both engines take (SQLite allows 32,766 parameters, PostgreSQL 65,535). Every full
-//! statement has the same text, so the driver prepares it once.
+//! rows as both engines take (SQLite allows 32,766 parameters, PostgreSQL 65,535), the rest in
+//! statements of a power of two rows ([`pieces`]); `IN` lists are padded the same way
+//! ([`padded`]). So each statement has a handful of texts, which the driver prepares once.
+//! [`Rows::flush_ids`] returns the ids the database gave, in the rows' order.
 //!
-//! Ids are given by the caller ([`next_id`] says where to start) so related rows can be written
+//! For bulk loads, ids can instead be given by the caller ([`next_id`] says where to start) so related rows can be written
 //! without reading ids back; [`sync_id_sequence`] then moves PostgreSQL's sequence past them
 //! (SQLite's `AUTOINCREMENT` follows the largest id by itself). Callers hold the table's lock
 //! ([`lock_for_ids`]) from `next_id` to the sequence sync, so a concurrent insert cannot take
@@ -209,6 +212,24 @@ pub fn pieces(len: usize, max: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// `$first, $first + 1, …`: `n` parameters for an `IN` list.
+pub fn params(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `items` padded to a power of two by repeating the last: an `IN` list over them then has a
+/// handful of statement texts whatever their number. Empty stays empty.
+pub fn padded<T: Clone>(items: &[T]) -> Vec<T> {
+    let mut out = items.to_vec();
+    if let Some(last) = items.last() {
+        out.resize(items.len().next_power_of_two(), last.clone());
+    }
+    out
+}
+
 fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
@@ -285,5 +306,14 @@ mod tests {
         assert!(pieces(0, 16).is_empty());
         let all: Vec<usize> = pieces(45, 16).into_iter().flatten().collect();
         assert_eq!(all, (0..45).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn lists_padded_to_a_power_of_two() {
+        assert_eq!(padded(&[1, 2, 3]), [1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2, 3, 4]), [1, 2, 3, 4]);
+        assert_eq!(padded(&[7]), [7]);
+        assert!(padded::<i32>(&[]).is_empty());
+        assert_eq!(params(2, 3), "$2, $3, $4");
     }
 }
