@@ -101,6 +101,17 @@ impl Facts {
     /// Read the viewer's follows, subscriptions, unlocks, blocks and staff grants that bear on
     /// `posts` (two statements, whatever the number of posts; see `load_for`).
     pub async fn load(db: &mut Db, viewer: Viewer, posts: &[Post]) -> Result<Facts> {
+        Self::load_with_creators(db, viewer, posts, &[]).await
+    }
+
+    /// [`load`](Self::load), and the same facts about `creators` besides the posts' authors,
+    /// in the same statements (a search shows posts and creators found together).
+    pub async fn load_with_creators(
+        db: &mut Db,
+        viewer: Viewer,
+        posts: &[Post],
+        creators: &[i64],
+    ) -> Result<Facts> {
         let now = now_micros();
         let mut facts = Facts {
             now,
@@ -109,7 +120,11 @@ impl Facts {
         let Some(uid) = viewer.user_id else {
             return Ok(facts);
         };
-        let mut authors: Vec<i64> = posts.iter().map(|p| p.author_id).collect();
+        let mut authors: Vec<i64> = posts
+            .iter()
+            .map(|p| p.author_id)
+            .chain(creators.iter().copied())
+            .collect();
         authors.sort_unstable();
         authors.dedup();
         authors.retain(|a| *a != uid);

@@ -128,10 +128,22 @@ pub async fn render(
     posts: Vec<Post>,
 ) -> Result<Vec<PostView>> {
     let facts = Facts::load(db, viewer, &posts).await?;
+    render_with(db, viewer, actor, posts, &facts).await
+}
+
+/// [`render`] with the viewer's facts already loaded (they must cover `posts`: see
+/// [`Facts::load_with_creators`]).
+pub async fn render_with(
+    db: &mut Db,
+    viewer: Viewer,
+    actor: &Actor,
+    posts: Vec<Post>,
+    facts: &Facts,
+) -> Result<Vec<PostView>> {
     let decided: Vec<(Post, Access)> = posts
         .into_iter()
         .map(|p| {
-            let a = may_view(viewer, &facts, &p);
+            let a = may_view(viewer, facts, &p);
             (p, a)
         })
         .filter(|(_, a)| *a != Access::Hidden)

@@ -46,6 +46,11 @@ pub struct ContentArgs {
     /// How many fans the scale data has (sign-ins are spread over them).
     #[arg(long, default_value_t = 100_000)]
     pub fans: usize,
+    /// How many different search queries are made; the search target asks them in turn, so
+    /// a run of more requests than this asks each again (as people do: the index keeps
+    /// recent answers). At least the run's requests (rate × duration) asks each once.
+    #[arg(long, default_value_t = 2_000)]
+    pub queries: usize,
 }
 
 struct Stats {
@@ -218,7 +223,7 @@ pub async fn content(args: ContentArgs) -> Result<()> {
     }
     // Queries as people type them: a tag (40 %), one or two words of a post (40 %), the start
     // of a creator's handle (20 %); half with a typo, a third filtered to one cluster.
-    let queries: Vec<String> = (0..2_000)
+    let queries: Vec<String> = (0..args.queries.max(1))
         .map(|_| {
             let q = match rng.below(10) {
                 0..=3 => tags[rng.below(tags.len())].clone(),
@@ -302,7 +307,11 @@ pub async fn content(args: ContentArgs) -> Result<()> {
             }
             other => bail!("unknown target {other:?}"),
         };
-        println!("{target:<9} {stats}");
+        if target == "search" {
+            println!("{target:<9} {stats} | {} different queries", queries.len());
+        } else {
+            println!("{target:<9} {stats}");
+        }
     }
     Ok(())
 }

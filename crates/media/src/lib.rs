@@ -676,6 +676,29 @@ pub async fn get(db: &mut Db, id: i64) -> Result<MediaItem> {
     item_from_row(&row)
 }
 
+/// Items by id, in no particular order; ids that do not exist are left out. One statement
+/// per 500 ids (a page of posts signs all its media at once, not one item at a time).
+pub async fn get_many(db: &mut Db, ids: &[i64]) -> Result<Vec<MediaItem>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM media WHERE id IN ({})",
+            fanz_store::bulk::params(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *db).await? {
+            out.push(item_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
 /// An item of `owner_id`'s; another account's item is [`MediaError::NotFound`], exactly as a
 /// missing one, so ids reveal nothing.
 pub async fn get_owned(db: &mut Db, owner_id: i64, id: i64) -> Result<MediaItem> {

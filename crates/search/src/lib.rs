@@ -102,6 +102,12 @@ use tantivy::{
 };
 use union::SeekUnion;
 
+/// The answers of this many recent queries are kept (see [`SearchIndex::cached`]).
+pub const CACHED_ANSWERS: usize = 4096;
+/// A query longer than this (in bytes) is not kept among the answers: keys stay small.
+const CACHED_QUERY_BYTES: usize = 256;
+const HOUR_MICROS: i64 = 3_600_000_000;
+
 /// At most this many characters of a query are read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 256;
 /// At most this many (distinct) terms of a query are used.
@@ -199,7 +205,7 @@ pub struct CreatorDoc {
 }
 
 /// What a search looks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Kinds {
     Posts,
     Creators,
@@ -217,7 +223,7 @@ impl Kinds {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SearchQuery {
     /// What the user typed; any text is accepted.
     pub q: String,
@@ -350,6 +356,34 @@ pub struct SearchIndex {
     /// its block index (thousands of blocks for a million posts), which cost more than
     /// ranking a page. Segments never change, only their deletes, so entries stay valid.
     columns: Mutex<HashMap<SegmentId, Arc<Columns>>>,
+    answers: Mutex<Answers>,
+}
+
+/// The answers of recent searches, all computed on one searcher (one commit) and against one
+/// hour (recency is scored against the hour). A search on a newer commit or in a later hour
+/// empties it; an answer computed on an older searcher, finishing late, is not kept.
+/// Answers are ids and scores only, the same for every viewer: the caller still checks
+/// each hit against its viewer.
+struct Answers {
+    generation: u64,
+    hour: i64,
+    kept: lru::LruCache<SearchQuery, SearchResults>,
+}
+
+impl Answers {
+    /// Whether answers of (`generation`, `hour`) may be read and kept; moves on to them when
+    /// they are newer.
+    fn current(&mut self, generation: u64, hour: i64) -> bool {
+        if generation < self.generation || hour < self.hour {
+            return false;
+        }
+        if generation > self.generation || hour > self.hour {
+            self.kept.clear();
+            self.generation = generation;
+            self.hour = hour;
+        }
+        true
+    }
 }
 
 /// The fast fields a search reads of one segment.
@@ -413,6 +447,13 @@ impl SearchIndex {
             reader,
             analyzer: words_analyzer(),
             columns: Mutex::new(HashMap::new()),
+            answers: Mutex::new(Answers {
+                generation: 0,
+                hour: 0,
+                kept: lru::LruCache::new(
+                    std::num::NonZeroUsize::new(CACHED_ANSWERS).expect("not zero"),
+                ),
+            }),
         })
     }
 
@@ -626,8 +667,62 @@ impl SearchIndex {
         out
     }
 
+    fn answers(&self) -> MutexGuard<'_, Answers> {
+        // Only whole answers are ever put in: a panic elsewhere leaves nothing half-written.
+        self.answers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer [`search`](Self::search) gave `query` on the current commit within the
+    /// current hour, if it is still kept: a lookup in memory, without touching the index, so
+    /// async callers can try it before handing a search to a blocking thread. The most asked
+    /// queries (a popular tag, a creator's name) are answered from here until the next commit.
+    pub fn cached(&self, query: &SearchQuery) -> Option<SearchResults> {
+        let generation = self.reader.searcher().generation().generation_id();
+        let hour = now_micros() / HOUR_MICROS;
+        let mut answers = self.answers();
+        if !answers.current(generation, hour) {
+            return None;
+        }
+        answers.kept.get(query).cloned()
+    }
+
     /// Searches posts, creators or both. Never fails on what the user typed.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        let hour = now_micros() / HOUR_MICROS;
+        if let Some(kept) = {
+            let mut answers = self.answers();
+            answers
+                .current(generation, hour)
+                .then(|| answers.kept.get(query).cloned())
+                .flatten()
+        } {
+            return Ok(kept);
+        }
+        let results = self.search_on(&searcher, hour, query)?;
+        if query.q.len() <= CACHED_QUERY_BYTES {
+            let mut answers = self.answers();
+            if answers.current(generation, hour) {
+                answers.kept.put(query.clone(), results.clone());
+            }
+        }
+        Ok(results)
+    }
+
+    /// [`search`](Self::search) without the kept answers: always the index's own work, which
+    /// is what its benchmark measures.
+    pub fn search_uncached(&self, query: &SearchQuery) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        self.search_on(&searcher, now_micros() / HOUR_MICROS, query)
+    }
+
+    fn search_on(
+        &self,
+        searcher: &Searcher,
+        hour: i64,
+        query: &SearchQuery,
+    ) -> Result<SearchResults> {
         let mut results = SearchResults {
             total_posts_exact: true,
             ..SearchResults::default()
@@ -635,7 +730,6 @@ impl SearchIndex {
         let Some(plan) = self.plan(&query.q) else {
             return Ok(results);
         };
-        let searcher = self.reader.searcher();
         let limit = query.limit.min(MAX_LIMIT);
         let page = (limit > 0 && query.offset <= MAX_OFFSET).then_some((limit, query.offset));
 
@@ -643,29 +737,28 @@ impl SearchIndex {
             // Recency is scored against the current hour, not the current microsecond: the
             // pages of one query, asked for one after the other, then rank alike and never
             // overlap or skip a post.
-            let hour = 3_600_000_000;
-            let now = now_micros() / hour * hour;
+            let now = hour * HOUR_MICROS;
             let want = page.map_or(0, |(limit, offset)| limit + offset);
             let need = want.max(CANDIDATES);
-            let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, true)?;
-            let mut found = self.newest_matches(&searcher, &q, expected, need, now)?;
+            let (q, expected) = self.kind_query(searcher, KIND_POST, &plan, query, true)?;
+            let mut found = self.newest_matches(searcher, &q, expected, need, now)?;
             // Typos only when the words as typed find less than a page: a word spelled right
             // is not diluted by its neighbours, and a typo costs the walk over the dictionaries
             // only when it is needed. The test does not depend on the offset, so every page of
             // a query comes from the same matching.
             if !query.exact && found.matched < limit.max(1) && plan.fuzzy_applies() {
-                let (q, expected) = self.kind_query(&searcher, KIND_POST, &plan, query, false)?;
-                found = self.newest_matches(&searcher, &q, expected, need, now)?;
+                let (q, expected) = self.kind_query(searcher, KIND_POST, &plan, query, false)?;
+                found = self.newest_matches(searcher, &q, expected, need, now)?;
             }
             results.total_posts = found.matched;
             results.total_posts_exact = found.complete;
             if let Some((limit, offset)) = page {
-                results.posts = self.hits(&searcher, found.page(limit, offset))?;
+                results.posts = self.hits(searcher, found.page(limit, offset))?;
             }
         }
         if query.kinds.creators() {
             let run = |exact: bool| -> Result<(Vec<(Score, DocAddress)>, usize)> {
-                let (q, _) = self.kind_query(&searcher, KIND_CREATOR, &plan, query, exact)?;
+                let (q, _) = self.kind_query(searcher, KIND_CREATOR, &plan, query, exact)?;
                 Ok(match page {
                     Some((limit, offset)) => {
                         let top = TopDocs::with_limit(limit).and_offset(offset);
@@ -678,7 +771,7 @@ impl SearchIndex {
             if !query.exact && found.1 < limit.max(1) && plan.fuzzy_applies() {
                 found = run(false)?;
             }
-            results.creators = self.hits(&searcher, found.0)?;
+            results.creators = self.hits(searcher, found.0)?;
             results.total_creators = found.1;
         }
         Ok(results)

@@ -280,6 +280,44 @@ fn delete_removes() {
 }
 
 #[test]
+fn answers_are_kept_until_the_next_commit() {
+    let index = fixture();
+    let query = q("latex");
+    assert_eq!(index.cached(&query), None, "nothing asked yet");
+    let first = index.search(&query).unwrap();
+    assert_eq!(post_ids(&first), vec![1]);
+    assert_eq!(index.cached(&query), Some(first.clone()));
+    // Another page of the same words, or another cluster, is an answer of its own.
+    assert_eq!(
+        index.cached(&SearchQuery {
+            limit: 1,
+            ..q("latex")
+        }),
+        None
+    );
+    assert_eq!(
+        index.cached(&SearchQuery {
+            cluster: Some("boyfanz".into()),
+            ..q("latex")
+        }),
+        None
+    );
+    // A write not yet committed changes nothing; the commit shows it at once.
+    index
+        .upsert_posts([post(5, "ruby_rae", "Red latex gloves", &["latex"])])
+        .unwrap();
+    assert_eq!(index.search(&query).unwrap(), first);
+    index.commit().unwrap();
+    assert_eq!(index.cached(&query), None, "a commit forgets the answers");
+    let after = index.search(&query).unwrap();
+    let mut ids = post_ids(&after);
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 5]);
+    assert_eq!(after, index.search_uncached(&query).unwrap());
+    assert_eq!(index.cached(&query), Some(after));
+}
+
+#[test]
 fn upsert_replaces() {
     let index = fixture();
     index

@@ -5,7 +5,8 @@
 //! again by the entitlement function before anyone sees it.
 //!
 //! Index work is blocking (tantivy), so it runs on the blocking pool under a concurrency
-//! limit and a deadline.
+//! limit and a deadline. The answers of recent queries are kept by the index until its next
+//! commit (`SearchIndex::cached`); a repeated query skips the pool.
 
 use fanz_content::{posts, ContentEvent, Post};
 use fanz_profiles::ProfileEvent;
@@ -106,7 +107,14 @@ impl Search {
         }
     }
 
+    /// A query asked again before the index changes is answered from the index's kept
+    /// answers, here, without a permit or a blocking thread; any other waits for both.
     pub async fn search(&self, q: SearchQuery) -> Result<SearchResults, SearchFailure> {
+        if let Some(kept) = self.index.cached(&q) {
+            metrics::counter!("search_answers_total", "from" => "kept").increment(1);
+            return Ok(kept);
+        }
+        metrics::counter!("search_answers_total", "from" => "index").increment(1);
         self.blocking(move |i| i.search(&q)).await
     }
 

@@ -10,6 +10,7 @@ use fanz_audit::Actor;
 use fanz_content::views::PostView;
 use fanz_content::{Post, Viewer};
 use fanz_store::Db;
+use std::collections::HashMap;
 
 /// A video's HLS master playlist.
 const HLS_MASTER: &str = "hls/master.m3u8";
@@ -35,6 +36,20 @@ pub async fn render(
     Ok(views)
 }
 
+/// [`render`] with the viewer's facts already loaded (`fanz_content::views::render_with`).
+pub async fn render_with(
+    state: &AppState,
+    db: &mut Db,
+    viewer: Viewer,
+    actor: &Actor,
+    posts: Vec<Post>,
+    facts: &fanz_content::Facts,
+) -> Result<Vec<PostView>, ApiError> {
+    let mut views = fanz_content::views::render_with(db, viewer, actor, posts, facts).await?;
+    sign(state, db, viewer, &mut views).await?;
+    Ok(views)
+}
+
 /// Load posts by id, render them for `viewer` and sign their media.
 pub async fn render_ids(
     state: &AppState,
@@ -56,15 +71,33 @@ async fn sign(
     let ttl = state.media.limits.url_ttl;
     let keys = &state.media.keys;
     let url = |id: i64, name: &str| fanz_media::delivery_url(keys, id, name, viewer.user_id, ttl);
+    // Every item the page signs, read in one statement rather than one at a time.
+    let wanted: Vec<i64> = views
+        .iter()
+        .flat_map(|v| {
+            v.media
+                .iter()
+                .filter(|m| m.state == fanz_media::MediaState::Ready)
+                .map(|m| m.id)
+                .chain(v.preview_media)
+        })
+        .collect();
+    let items: HashMap<i64, fanz_media::MediaItem> = fanz_media::get_many(db, &wanted)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
     for v in views.iter_mut() {
         for m in v.media.iter_mut() {
             if m.state != fanz_media::MediaState::Ready {
                 continue;
             }
-            let item = fanz_media::get(db, m.id).await?;
+            let Some(item) = items.get(&m.id) else {
+                continue;
+            };
             match m.kind {
                 fanz_media::MediaKind::Image => {
-                    if let Some(r) = display_rendition(&item) {
+                    if let Some(r) = display_rendition(item) {
                         m.url = Some(url(m.id, &r.name));
                         m.width = Some(r.width);
                         m.height = Some(r.height);
@@ -93,8 +126,10 @@ async fn sign(
             }
         }
         if let Some(id) = v.preview_media {
-            let item = fanz_media::get(db, id).await?;
-            if let Some(t) = item.renditions.iter().find(|r| r.teaser) {
+            let teaser = items
+                .get(&id)
+                .and_then(|item| item.renditions.iter().find(|r| r.teaser));
+            if let Some(t) = teaser {
                 v.preview_url = Some(fanz_media::delivery_url(keys, id, &t.name, None, ttl));
             }
         }

@@ -165,9 +165,12 @@ pub async fn run(
     let actor = crate::api::content::acting(actor, me);
     let mut db = state.store.conn().await?;
     let ids: Vec<i64> = found.posts.iter().map(|h| h.id).collect();
-    let posts = crate::views::render_ids(state, &mut db, viewer, &actor, &ids).await?;
     let creator_ids: Vec<i64> = found.creators.iter().map(|h| h.id).collect();
-    let facts = fanz_content::Facts::load_for_creators(&mut db, viewer, &creator_ids).await?;
+    let posts = fanz_content::posts::get_many(&mut db, &ids).await?;
+    // The viewer's facts about the posts and the creators found, read once for both.
+    let facts =
+        fanz_content::Facts::load_with_creators(&mut db, viewer, &posts, &creator_ids).await?;
+    let posts = crate::views::render_with(state, &mut db, viewer, &actor, posts, &facts).await?;
     let mut profiles = fanz_profiles::get_many(&mut db, &creator_ids).await?;
     profiles.sort_by_key(|p| creator_ids.iter().position(|id| *id == p.user_id));
     let creators = profiles
