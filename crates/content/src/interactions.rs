@@ -73,15 +73,22 @@ pub async fn marks(db: &mut Db, user_id: i64, post_ids: &[i64]) -> Result<(Vec<i
     let mut saved = Vec::new();
     for chunk in post_ids.chunks(400) {
         let ph = crate::placeholders(2, chunk.len());
-        for (table, out) in [("likes", &mut liked), ("bookmarks", &mut saved)] {
-            let sql =
-                format!("SELECT post_id FROM {table} WHERE user_id = $1 AND post_id IN ({ph})");
-            let mut q = sqlx::query(&sql).bind(user_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *db).await? {
-                out.push(r.try_get(0)?);
+        // Likes and bookmarks in one statement, each row saying which it is.
+        let sql = format!(
+            "SELECT 'l' AS what, post_id FROM likes WHERE user_id = $1 AND post_id IN ({ph}) \
+             UNION ALL \
+             SELECT 'b', post_id FROM bookmarks WHERE user_id = $1 AND post_id IN ({ph})"
+        );
+        let mut q = sqlx::query(&sql).bind(user_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *db).await? {
+            let what: String = r.try_get(0)?;
+            if what == "l" {
+                liked.push(r.try_get(1)?);
+            } else {
+                saved.push(r.try_get(1)?);
             }
         }
     }

@@ -1097,43 +1097,30 @@ pub async fn get_many(db: &mut Db, ids: &[i64]) -> Result<Vec<Post>> {
             let p = post_from_row(&r)?;
             by_id.insert(p.id, p);
         }
-        let children = [
-            (
-                "SELECT post_id, cluster_slug FROM post_clusters WHERE post_id IN",
-                0,
-            ),
-            ("SELECT post_id, tag FROM post_tags WHERE post_id IN", 1),
-        ];
-        for (select, which) in children {
-            let sql = format!("{select} ({ph}) ORDER BY post_id, 2");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *db).await? {
-                let pid: i64 = r.try_get(0)?;
-                let v: String = r.try_get(1)?;
-                if let Some(p) = by_id.get_mut(&pid) {
-                    if which == 0 {
-                        p.clusters.push(v);
-                    } else {
-                        p.tags.push(v);
-                    }
-                }
-            }
-        }
+        // The clusters, tags and media of the chunk's posts in one statement: each row says
+        // which it is ('c', 't' or 'm'), a cluster or tag in `v`, a media id in `n`.
         let sql = format!(
-            "SELECT post_id, media_id FROM post_media WHERE post_id IN ({ph}) \
-             ORDER BY post_id, position"
+            "SELECT 'c' AS what, post_id, cluster_slug AS v, CAST(NULL AS BIGINT) AS n, 0 AS pos \
+             FROM post_clusters WHERE post_id IN ({ph}) \
+             UNION ALL SELECT 't', post_id, tag, NULL, 0 FROM post_tags WHERE post_id IN ({ph}) \
+             UNION ALL SELECT 'm', post_id, NULL, media_id, position FROM post_media \
+             WHERE post_id IN ({ph}) \
+             ORDER BY 2, 1, 5, 3"
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
         for r in q.fetch_all(&mut *db).await? {
-            let pid: i64 = r.try_get(0)?;
-            if let Some(p) = by_id.get_mut(&pid) {
-                p.media.push(r.try_get(1)?);
+            let what: String = r.try_get(0)?;
+            let pid: i64 = r.try_get(1)?;
+            let Some(p) = by_id.get_mut(&pid) else {
+                continue;
+            };
+            match what.as_str() {
+                "c" => p.clusters.push(r.try_get(2)?),
+                "t" => p.tags.push(r.try_get(2)?),
+                _ => p.media.push(r.try_get(3)?),
             }
         }
     }

@@ -504,34 +504,29 @@ pub async fn creator_ids(db: &mut Db) -> Result<Vec<i64>> {
 
 /// Profiles by user id, in no particular order (missing ids skipped).
 pub async fn get_many(db: &mut Db, ids: &[i64]) -> Result<Vec<Profile>> {
-    let mut out = Vec::with_capacity(ids.len());
+    let mut out: Vec<Profile> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let ph = ph.join(",");
-        let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE user_id IN ({ph})");
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        let rows = q.fetch_all(&mut *db).await?;
+        // Each profile with its clusters in one statement: a row per cluster (one row with
+        // no cluster for a profile on none), the rows of one profile together.
         let sql = format!(
-            "SELECT user_id, cluster_slug FROM profile_clusters WHERE user_id IN ({ph}) \
-             ORDER BY cluster_slug"
+            "SELECT pr.*, pc.cluster_slug FROM \
+             (SELECT {PROFILE_COLUMNS} FROM profiles WHERE user_id IN ({})) pr \
+             LEFT JOIN profile_clusters pc ON pc.user_id = pr.user_id \
+             ORDER BY pr.user_id, pc.cluster_slug",
+            fanz_store::bulk::params(1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
-        let mut clusters: std::collections::HashMap<i64, Vec<String>> = Default::default();
-        for r in q.fetch_all(&mut *db).await? {
-            clusters
-                .entry(r.try_get(0)?)
-                .or_default()
-                .push(r.try_get(1)?);
-        }
-        for row in rows {
+        let start = out.len();
+        for row in q.fetch_all(&mut *db).await? {
             let id: i64 = row.try_get(0)?;
-            out.push(from_row(&row, clusters.remove(&id).unwrap_or_default()));
+            let cluster: Option<String> = row.try_get(10)?;
+            match out[start..].last_mut() {
+                Some(p) if p.user_id == id => p.clusters.extend(cluster),
+                _ => out.push(from_row(&row, cluster.into_iter().collect())),
+            }
         }
     }
     Ok(out)
