@@ -99,7 +99,7 @@ const FACTS_CHUNK: usize = 400;
 
 impl Facts {
     /// Read the viewer's follows, subscriptions, unlocks, blocks and staff grants that bear on
-    /// `posts` (two statements, whatever the number of posts; see `load_for`).
+    /// `posts` (one statement, whatever the number of posts up to 400 authors; see `load_for`).
     pub async fn load(db: &mut Db, viewer: Viewer, posts: &[Post]) -> Result<Facts> {
         Self::load_with_creators(db, viewer, posts, &[]).await
     }
@@ -149,11 +149,11 @@ impl Facts {
         Ok(facts)
     }
 
-    /// Follows (from profiles), then everything else in one statement per chunk: live
-    /// subscriptions to and blocks by `authors`, unlocks of `posts`, and staff grants. Every
-    /// page that shows posts pays for this, so it is one round trip to the database rather
-    /// than four (on PostgreSQL each is a network round trip; on SQLite a hand-off to the
-    /// connection's thread).
+    /// Everything in one statement per chunk: follows of `authors` (the query profiles
+    /// provides), live subscriptions to and blocks by them, unlocks of `posts`, and staff
+    /// grants. Every page that shows posts pays for this, so it is one round trip to the
+    /// database rather than five (on PostgreSQL each is a network round trip; on SQLite a
+    /// hand-off to the connection's thread).
     async fn load_for(
         &mut self,
         db: &mut Db,
@@ -161,13 +161,6 @@ impl Facts {
         authors: &[i64],
         posts: &[i64],
     ) -> Result<()> {
-        for chunk in authors.chunks(FACTS_CHUNK) {
-            self.follows.extend(
-                fanz_profiles::following_among(db, uid, chunk)
-                    .await
-                    .map_err(|e| ContentError::Database(sqlx::Error::Protocol(e.to_string())))?,
-            );
-        }
         let mut author_chunks = authors.chunks(FACTS_CHUNK);
         let mut post_chunks = posts.chunks(FACTS_CHUNK);
         // At least one round: the staff grants are read whatever the authors and posts.
@@ -189,6 +182,10 @@ impl Facts {
                 parts.push(format!(
                     "SELECT 'b', creator_id, NULL, NULL, NULL FROM blocks \
                      WHERE blocked_id = $1 AND creator_id IN ({a})"
+                ));
+                parts.push(format!(
+                    "SELECT 'f', f.followee_id, NULL, NULL, NULL FROM ({}) f",
+                    fanz_profiles::following_among_sql("$1", &a)
                 ));
             }
             if !posts.is_empty() {
@@ -228,6 +225,9 @@ impl Facts {
                     }
                     "b" => {
                         self.blocked_by.insert(id);
+                    }
+                    "f" => {
+                        self.follows.insert(id);
                     }
                     "u" => {
                         self.unlocks.insert(id);

@@ -457,28 +457,12 @@ pub async fn is_following(db: &mut Db, follower: i64, followee_id: i64) -> Resul
     )
 }
 
-/// Which of `followees` the account `follower` follows.
-pub async fn following_among(
-    db: &mut Db,
-    follower: i64,
-    followees: &[i64],
-) -> Result<std::collections::HashSet<i64>> {
-    let mut out = std::collections::HashSet::new();
-    for chunk in followees.chunks(500) {
-        let ph: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id IN ({})",
-            ph.join(",")
-        );
-        let mut q = sqlx::query(&sql).bind(follower);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *db).await? {
-            out.insert(r.try_get(0)?);
-        }
-    }
-    Ok(out)
+/// A query of one column, `followee_id`: those of the accounts bound at the placeholders
+/// `among` (`"$3, $4"`) that the account bound at `follower` (`"$1"`) follows. For callers that
+/// read it in one statement with facts of their own (content's visibility facts, the only
+/// reader); the follows stay this crate's to query.
+pub fn following_among_sql(follower: &str, among: &str) -> String {
+    format!("SELECT followee_id FROM follows WHERE follower_id = {follower} AND followee_id IN ({among})")
 }
 
 /// The accounts `follower` follows (for the home feed).
