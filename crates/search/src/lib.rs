@@ -678,7 +678,11 @@ impl SearchIndex {
     /// queries (a popular tag, a creator's name) are answered from here until the next commit.
     pub fn cached(&self, query: &SearchQuery) -> Option<SearchResults> {
         let generation = self.reader.searcher().generation().generation_id();
-        let hour = now_micros() / HOUR_MICROS;
+        self.kept(generation, now_micros() / HOUR_MICROS, query)
+    }
+
+    /// The answer kept for `query` on commit `generation` in `hour`.
+    fn kept(&self, generation: u64, hour: i64, query: &SearchQuery) -> Option<SearchResults> {
         let mut answers = self.answers();
         if !answers.current(generation, hour) {
             return None;
@@ -691,13 +695,7 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let generation = searcher.generation().generation_id();
         let hour = now_micros() / HOUR_MICROS;
-        if let Some(kept) = {
-            let mut answers = self.answers();
-            answers
-                .current(generation, hour)
-                .then(|| answers.kept.get(query).cloned())
-                .flatten()
-        } {
+        if let Some(kept) = self.kept(generation, hour, query) {
             return Ok(kept);
         }
         let results = self.search_on(&searcher, hour, query)?;
