@@ -4,13 +4,14 @@
 //! postings are written with multi-row INSERTs. Account totals are written once at the end.
 
 use crate::journal::{
-    fresh_plans, get_entry, insert_postings, placeholders, request_hash, validate_key,
+    entry_request_hash, fresh_plans, get_entry, insert_postings, placeholders, validate_key,
     validate_postings, BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan,
-    PostingRow, PostingView,
+    PostingRow, PostingView, KEYS_LOOKUP_PG,
 };
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
 use fanz_core::clock::{now_micros, SECOND};
+use fanz_store::bulk::{pg_int_array, pg_text_array};
 use fanz_store::{backend_of, sqlx, Backend, Db};
 use serde_json::json;
 use sqlx::Row;
@@ -49,20 +50,34 @@ pub async fn post_batch_as(
     codes.dedup();
     if mode == BatchMode::Independent {
         // Unknown accounts are per-entry refusals here: load only those that exist.
-        let mut known = Vec::with_capacity(codes.len());
-        for chunk in codes.chunks(KEY_CHUNK) {
-            let sql = format!(
-                "SELECT code FROM ledger_accounts WHERE code IN {} ORDER BY code",
-                placeholders(backend_of(j.db), 1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = q.bind(c.as_str());
+        let known: Vec<String> = match backend_of(j.db) {
+            Backend::Postgres => sqlx::query(
+                "SELECT code FROM ledger_accounts WHERE code = ANY($1::text[]) ORDER BY code",
+            )
+            .bind(pg_text_array(codes.iter().map(|c| Some(c.as_str()))))
+            .fetch_all(&mut *j.db)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+            Backend::Sqlite => {
+                let mut known = Vec::with_capacity(codes.len());
+                for chunk in codes.chunks(KEY_CHUNK) {
+                    let sql = format!(
+                        "SELECT code FROM ledger_accounts WHERE code IN {} ORDER BY code",
+                        placeholders(Backend::Sqlite, 1, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for c in chunk {
+                        q = q.bind(c.as_str());
+                    }
+                    for r in q.fetch_all(&mut *j.db).await? {
+                        known.push(r.get::<String, _>(0));
+                    }
+                }
+                known
             }
-            for r in q.fetch_all(&mut *j.db).await? {
-                known.push(r.get::<String, _>(0));
-            }
-        }
+        };
         codes = known;
     }
     // Accounts first: on PostgreSQL their row locks serialize writers of the same accounts, so
@@ -233,7 +248,7 @@ fn plan_for(j: &Journal<'_>, input: &EntryInput, now: i64) -> Result<Plan> {
     let kind = if input.pending { "pending" } else { "posted" };
     Ok(Plan {
         key: input.idempotency_key.clone(),
-        hash: request_hash("entry", None, input),
+        hash: entry_request_hash(input),
         kind,
         status: kind,
         template: input.template.clone(),
@@ -257,18 +272,32 @@ async fn lookup_keys<'e>(
 ) -> Result<HashMap<&'e str, (i64, String)>> {
     let mut found = HashMap::new();
     let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
-    for chunk in keys.chunks(KEY_CHUNK) {
-        let list = placeholders(backend_of(db), 1, chunk.len());
-        let sql = format!("SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN {list}");
-        let mut q = sqlx::query(&sql);
-        for k in chunk {
-            q = q.bind(*k);
+    let rows = match backend_of(db) {
+        Backend::Postgres => {
+            sqlx::query(KEYS_LOOKUP_PG)
+                .bind(pg_text_array(keys.iter().map(|k| Some(*k))))
+                .fetch_all(&mut *db)
+                .await?
         }
-        for r in q.fetch_all(&mut *db).await? {
-            let key: String = r.get(0);
-            if let Some(k) = chunk.iter().find(|k| **k == key) {
-                found.insert(*k, (r.get(1), r.get(2)));
+        Backend::Sqlite => {
+            let mut rows = Vec::new();
+            for chunk in keys.chunks(KEY_CHUNK) {
+                let list = placeholders(Backend::Sqlite, 1, chunk.len());
+                let sql = format!("SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN {list}");
+                let mut q = sqlx::query(&sql);
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                rows.extend(q.fetch_all(&mut *db).await?);
             }
+            rows
+        }
+    };
+    let wanted: HashMap<&str, &'e str> = keys.iter().map(|k| (*k, *k)).collect();
+    for r in rows {
+        let key: String = r.get(0);
+        if let Some(k) = wanted.get(key.as_str()) {
+            found.insert(*k, (r.get(1), r.get(2)));
         }
     }
     Ok(found)
@@ -289,7 +318,10 @@ async fn allocate_ids(db: &mut Db, n: usize) -> Result<Vec<i64>> {
             Ok((1..=n as i64).map(|i| max + i).collect())
         }
         Backend::Postgres => Ok(sqlx::query(
-            "SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')) FROM generate_series(1, $1)",
+            // The sequence is looked up once: called per row, the lookup cost ten times the
+            // draw (28 ms against 3 ms for 8,000 ids).
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('ledger_entries', 'id')::regclass AS seq) \
+             SELECT nextval(s.seq) FROM s, generate_series(1, $1)",
         )
         .bind(n as i64)
         .fetch_all(&mut *db)
@@ -311,31 +343,69 @@ pub(crate) fn concurrent_key(e: sqlx::Error) -> LedgerError {
 }
 
 async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64) -> Result<()> {
-    let backend = backend_of(j.db);
-    for chunk in written.chunks(ENTRY_CHUNK) {
-        let sql = format!(
-            "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, metadata, \
-             causation, related_id, effective_at, expires_at, created_at, created_by) VALUES {}",
-            placeholders(backend, chunk.len(), 13)
-        );
-        let mut q = sqlx::query(&sql);
-        for (id, p) in chunk {
-            q = q
-                .bind(*id)
-                .bind(&p.key)
-                .bind(&p.hash)
-                .bind(p.kind)
-                .bind(p.status)
-                .bind(p.template.as_deref())
-                .bind(p.metadata.to_string())
-                .bind(p.causation.as_deref())
-                .bind(p.related)
-                .bind(p.effective_at)
-                .bind(p.expires_at)
-                .bind(now)
-                .bind(j.created_by);
+    match backend_of(j.db) {
+        // One statement, each column one array parameter.
+        Backend::Postgres if !written.is_empty() => {
+            let ints = |f: fn(&(i64, &Plan)) -> Option<i64>| pg_int_array(written.iter().map(f));
+            let texts = |f: for<'p> fn(&'p (i64, &Plan)) -> Option<&'p str>| {
+                pg_text_array(written.iter().map(f))
+            };
+            let metadata: Vec<String> = written
+                .iter()
+                .map(|(_, p)| p.metadata.to_string())
+                .collect();
+            sqlx::query(
+                "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, \
+                 metadata, causation, related_id, effective_at, expires_at, created_at, created_by) \
+                 SELECT v.*, $12::bigint, $13::bigint FROM unnest($1::bigint[], $2::text[], $3::text[], \
+                 $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], \
+                 $11::bigint[]) AS v",
+            )
+            .bind(ints(|(id, _)| Some(*id)))
+            .bind(texts(|(_, p)| Some(p.key.as_str())))
+            .bind(texts(|(_, p)| Some(p.hash.as_str())))
+            .bind(texts(|(_, p)| Some(p.kind)))
+            .bind(texts(|(_, p)| Some(p.status)))
+            .bind(texts(|(_, p)| p.template.as_deref()))
+            .bind(pg_text_array(metadata.iter().map(|m| Some(m.as_str()))))
+            .bind(texts(|(_, p)| p.causation.as_deref()))
+            .bind(ints(|(_, p)| p.related))
+            .bind(ints(|(_, p)| Some(p.effective_at)))
+            .bind(ints(|(_, p)| p.expires_at))
+            .bind(now)
+            .bind(j.created_by)
+            .execute(&mut *j.db)
+            .await
+            .map_err(concurrent_key)?;
         }
-        q.execute(&mut *j.db).await.map_err(concurrent_key)?;
+        Backend::Postgres => {}
+        Backend::Sqlite => {
+            for chunk in written.chunks(ENTRY_CHUNK) {
+                let sql = format!(
+                    "INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, status, template, metadata, \
+                     causation, related_id, effective_at, expires_at, created_at, created_by) VALUES {}",
+                    placeholders(Backend::Sqlite, chunk.len(), 13)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, p) in chunk {
+                    q = q
+                        .bind(*id)
+                        .bind(&p.key)
+                        .bind(&p.hash)
+                        .bind(p.kind)
+                        .bind(p.status)
+                        .bind(p.template.as_deref())
+                        .bind(p.metadata.to_string())
+                        .bind(p.causation.as_deref())
+                        .bind(p.related)
+                        .bind(p.effective_at)
+                        .bind(p.expires_at)
+                        .bind(now)
+                        .bind(j.created_by);
+                }
+                q.execute(&mut *j.db).await.map_err(concurrent_key)?;
+            }
+        }
     }
     // In a block: a shared borrow of the journal (and its connection) must not live across
     // the await below.

@@ -383,20 +383,22 @@ async fn seq_scan_counts(store: &Store) -> Result<Vec<SeqScans>> {
     Ok(out)
 }
 
-/// The plans of [`crate::WRITE_PATH_LOOKUPS`] now, in a transaction set up as the write path
+/// The plans of [`crate::write_path_lookups`] now, in a transaction set up as the write path
 /// sets up its own.
 pub async fn explain_write_path(store: &Store) -> Result<Vec<(String, String)>> {
     let mut tx = store.begin().await.map_err(store_error)?;
     crate::fresh_plans(&mut tx).await?;
     let mut out = Vec::new();
-    for (what, sql) in crate::WRITE_PATH_LOOKUPS {
+    for (what, sql) in crate::write_path_lookups(store.backend()) {
         let (explain, column) = match store.backend() {
             Backend::Postgres => (format!("EXPLAIN {sql}"), 0),
             Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), 3),
         };
-        let lines: Vec<String> = sqlx::query(&explain)
-            .bind("bench:a")
-            .bind("bench:b")
+        let q = match store.backend() {
+            Backend::Postgres => sqlx::query(&explain).bind("{bench:a,bench:b}"),
+            Backend::Sqlite => sqlx::query(&explain).bind("bench:a").bind("bench:b"),
+        };
+        let lines: Vec<String> = q
             .fetch_all(&mut *tx)
             .await?
             .iter()

@@ -34,9 +34,9 @@ pub use bench::{
 };
 pub use journal::{
     check_effective_at, expire_holds, fresh_plans, get_entry, post_entry, post_entry_as,
-    post_pending, post_pending_as, reverse_entry, void_pending, void_pending_as, BatchMode,
-    BatchResult, Direction, Entry, EntryInput, EntryOutcome, PostingInput, PostingView, MAX_AMOUNT,
-    WRITE_PATH_LOOKUPS,
+    post_pending, post_pending_as, reverse_entry, void_pending, void_pending_as,
+    write_path_lookups, BatchMode, BatchResult, Direction, Entry, EntryInput, EntryOutcome,
+    PostingInput, PostingView, MAX_AMOUNT,
 };
 pub use reconcile::{
     import_settlement, parse_decimal, parse_settlement, reconcile, LineMismatch,

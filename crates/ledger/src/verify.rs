@@ -93,7 +93,7 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
             r.get::<String, _>(1)
         ));
     }
-    // PostgreSQL has no foreign key from postings to entries (see migration 0012): check here.
+    // PostgreSQL has no foreign key from postings to entries (migration 0012): check here.
     let orphans = sqlx::query(
         "SELECT DISTINCT p.entry_id FROM ledger_postings p \
          WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = p.entry_id) \
@@ -104,6 +104,20 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
     for r in orphans {
         problems.push(format!(
             "postings name entry {}, which does not exist",
+            r.get::<i64, _>(0)
+        ));
+    }
+    // Nor, on PostgreSQL, from postings to accounts (migration 0094): check here too.
+    let homeless = sqlx::query(
+        "SELECT DISTINCT p.account_id FROM ledger_postings p \
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = p.account_id) \
+         ORDER BY p.account_id LIMIT 100",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    for r in homeless {
+        problems.push(format!(
+            "postings name account {}, which does not exist",
             r.get::<i64, _>(0)
         ));
     }

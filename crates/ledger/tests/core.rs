@@ -365,6 +365,52 @@ async fn batches(store: Store) {
     tx.commit().await.unwrap();
     assert!(out.iter().all(|r| r.error.is_none()));
     assert_eq!(posted(&store, "wallet:2").await, 0);
+
+    // Keys, metadata, templates and causations are written and found again whatever their
+    // text (PostgreSQL sends a batch's column as one array literal: quotes, backslashes,
+    // commas, braces and the word NULL must survive it).
+    let odd = [
+        r#"q"uote"#,
+        r"back\slash",
+        "a,b{c}",
+        "NULL",
+        "ünï ☃",
+        " spaced ",
+    ];
+    let batch: Vec<EntryInput> = odd
+        .iter()
+        .map(|k| {
+            let mut e = transfer(k, "cash", "wallet:2", 1);
+            e.metadata = Some(serde_json::json!({"note": format!("{k} \"x\" \\ {{}}")}));
+            e.causation = Some(format!("cause:{k}"));
+            e.template = Some(format!("tpl {k}"));
+            e
+        })
+        .collect();
+    for round in 0..2 {
+        let mut tx = store.begin().await.unwrap();
+        let out = fanz_ledger::post_batch(&mut tx, &batch, BatchMode::Linked)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        for (r, k) in out.iter().zip(odd) {
+            let e = r.entry.as_ref().expect("posted");
+            assert_eq!(e.replayed, round == 1, "{k}");
+            let mut db = store.conn().await.unwrap();
+            let stored = fanz_ledger::get_entry(&mut db, e.entry.id).await.unwrap();
+            assert_eq!(stored.idempotency_key, k);
+            assert_eq!(stored.metadata["note"], format!("{k} \"x\" \\ {{}}"));
+            assert_eq!(
+                stored.causation.as_deref(),
+                Some(format!("cause:{k}").as_str())
+            );
+            assert_eq!(
+                stored.template.as_deref(),
+                Some(format!("tpl {k}").as_str())
+            );
+        }
+    }
+    assert_eq!(posted(&store, "wallet:2").await, odd.len() as i64);
     verify_store(&store).await;
 }
 on_both_backends!(batch_posting, super::batches);
@@ -631,7 +677,8 @@ async fn verify_catches_tampering(store: Store) {
         verify_finds(&mut conn, "per-account history holds").await;
     }
 
-    // PostgreSQL keeps no foreign key from postings to entries; verify stands in for it.
+    // PostgreSQL keeps no foreign key from postings to entries or accounts; verify stands in
+    // for them.
     if store.backend() == fanz_store::Backend::Postgres {
         sqlx::query(
             "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) \
@@ -641,6 +688,15 @@ async fn verify_catches_tampering(store: Store) {
         .await
         .unwrap();
         verify_finds(&mut conn, "entry 999999").await;
+        // Nor to accounts.
+        sqlx::query(
+            "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) \
+             SELECT id, 888888, 0, 1, 0, 0 FROM ledger_entries WHERE idempotency_key = 't-1'",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        verify_finds(&mut conn, "account 888888").await;
     }
 }
 

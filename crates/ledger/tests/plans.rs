@@ -22,7 +22,7 @@ async fn plans_stay_on_indexes(store: Store) {
 async fn sqlite_plans(store: &Store) {
     let mut tx = store.begin().await.unwrap();
     fanz_ledger::fresh_plans(&mut tx).await.unwrap();
-    for (what, sql) in fanz_ledger::WRITE_PATH_LOOKUPS {
+    for (what, sql) in fanz_ledger::write_path_lookups(Backend::Sqlite) {
         let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
             .bind("a")
             .bind("b")
@@ -46,17 +46,18 @@ async fn sqlite_plans(store: &Store) {
 /// scan, but the write path's transactions plan for their values and use the indexes.
 async fn postgres_plans(store: &Store) {
     // (name, parameter types, statement, arguments after the load)
-    let mut lookups: Vec<(String, &str, String, &str)> = fanz_ledger::WRITE_PATH_LOOKUPS
-        .iter()
-        .map(|(what, sql)| {
-            (
-                what.to_string(),
-                "text, text",
-                sql.to_string(),
-                "'bulk:1', 'bulk:2'",
-            )
-        })
-        .collect();
+    let mut lookups: Vec<(String, &str, String, &str)> =
+        fanz_ledger::write_path_lookups(Backend::Postgres)
+            .iter()
+            .map(|(what, sql)| {
+                (
+                    what.to_string(),
+                    "text",
+                    sql.to_string(),
+                    "'{bulk:1,bulk:2}'",
+                )
+            })
+            .collect();
     lookups.push((
         "audit chain tail".into(),
         "bigint",

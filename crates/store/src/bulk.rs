@@ -230,6 +230,52 @@ pub fn padded<T: Clone>(items: &[T]) -> Vec<T> {
     out
 }
 
+/// A PostgreSQL array literal of integers (`{1,2,NULL}`), bound as one text parameter and cast
+/// in SQL (`$1::bigint[]`): a whole column of a batch in one parameter, so the statement
+/// (`unnest`, `= ANY`) is one text for any number of rows and is parsed and planned as a
+/// handful of parameters rather than thousands. `None` is NULL.
+pub fn pg_int_array(items: impl IntoIterator<Item = Option<i64>>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Some(v) => out.push_str(&v.to_string()),
+            None => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// A PostgreSQL array literal of texts (`{"a","b \"quoted\"",NULL}`), for `$1::text[]`: every
+/// element double-quoted, with `"` and `\` escaped by a backslash, so any text (commas,
+/// braces, the word NULL) is read back as itself. `None` is NULL.
+pub fn pg_text_array<'a>(items: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Some(v) => {
+                out.push('"');
+                for c in v.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+            None => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
+}
+
 fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
@@ -315,5 +361,15 @@ mod tests {
         assert_eq!(padded(&[7]), [7]);
         assert!(padded::<i32>(&[]).is_empty());
         assert_eq!(params(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn array_literals_quote_every_text() {
+        assert_eq!(pg_int_array([Some(1), None, Some(-3)]), "{1,NULL,-3}");
+        assert_eq!(pg_int_array([]), "{}");
+        assert_eq!(
+            pg_text_array([Some("a,b"), None, Some("NULL"), Some(r#"say "hi" \ {x}"#)]),
+            r#"{"a,b",NULL,"NULL","say \"hi\" \\ {x}"}"#
+        );
     }
 }
