@@ -93,33 +93,25 @@ pub async fn verify(db: &mut Db) -> Result<VerifyReport> {
             r.get::<String, _>(1)
         ));
     }
-    // PostgreSQL has no foreign key from postings to entries (migration 0012): check here.
-    let orphans = sqlx::query(
-        "SELECT DISTINCT p.entry_id FROM ledger_postings p \
-         WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = p.entry_id) \
-         ORDER BY p.entry_id LIMIT 100",
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    for r in orphans {
-        problems.push(format!(
-            "postings name entry {}, which does not exist",
-            r.get::<i64, _>(0)
-        ));
-    }
-    // Nor, on PostgreSQL, from postings to accounts (migration 0094): check here too.
-    let homeless = sqlx::query(
-        "SELECT DISTINCT p.account_id FROM ledger_postings p \
-         WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = p.account_id) \
-         ORDER BY p.account_id LIMIT 100",
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    for r in homeless {
-        problems.push(format!(
-            "postings name account {}, which does not exist",
-            r.get::<i64, _>(0)
-        ));
+    // PostgreSQL has no foreign key from postings to their entries (migration 0012) nor to
+    // their accounts (0094): check both here.
+    for (what, column, table) in [
+        ("entry", "entry_id", "ledger_entries"),
+        ("account", "account_id", "ledger_accounts"),
+    ] {
+        let missing = sqlx::query(&format!(
+            "SELECT DISTINCT p.{column} FROM ledger_postings p \
+             WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = p.{column}) \
+             ORDER BY p.{column} LIMIT 100"
+        ))
+        .fetch_all(&mut *db)
+        .await?;
+        for r in missing {
+            problems.push(format!(
+                "postings name {what} {}, which does not exist",
+                r.get::<i64, _>(0)
+            ));
+        }
     }
     let currencies: Vec<CurrencyTotals> = posted
         .into_iter()
