@@ -198,6 +198,9 @@ impl<'a> Journal<'a> {
             .collect();
         wanted.sort();
         wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
         let rows = match backend_of(self.db) {
             // One statement for the whole set: the codes as one array parameter. The rows are
             // locked after sorting, so every writer locks in code order.
