@@ -4,9 +4,9 @@
 //! postings are written with multi-row INSERTs. Account totals are written once at the end.
 
 use crate::journal::{
-    entry_request_hash, fresh_plans, get_entry, insert_postings, placeholders, validate_key,
-    validate_postings, BatchMode, BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan,
-    PostingRow, PostingView, KEYS_LOOKUP_PG,
+    bind_texts, entry_request_hash, fresh_plans, get_entry, in_list, in_list_chunk,
+    insert_postings, keys_lookup, placeholders, validate_key, validate_postings, BatchMode,
+    BatchResult, Entry, EntryInput, EntryOutcome, Journal, Plan, PostingRow, PostingView,
 };
 use crate::{LedgerError, Result};
 use fanz_audit::{record, Actor};
@@ -17,7 +17,6 @@ use serde_json::json;
 use sqlx::Row;
 use std::collections::HashMap;
 
-const KEY_CHUNK: usize = 500;
 const ENTRY_CHUNK: usize = 400;
 
 /// Post many entries in one transaction. In `Linked` mode the first refusal is returned as the
@@ -50,34 +49,18 @@ pub async fn post_batch_as(
     codes.dedup();
     if mode == BatchMode::Independent {
         // Unknown accounts are per-entry refusals here: load only those that exist.
-        let known: Vec<String> = match backend_of(j.db) {
-            Backend::Postgres => sqlx::query(
-                "SELECT code FROM ledger_accounts WHERE code = ANY($1::text[]) ORDER BY code",
-            )
-            .bind(pg_text_array(codes.iter().map(|c| Some(c.as_str()))))
-            .fetch_all(&mut *j.db)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect(),
-            Backend::Sqlite => {
-                let mut known = Vec::with_capacity(codes.len());
-                for chunk in codes.chunks(KEY_CHUNK) {
-                    let sql = format!(
-                        "SELECT code FROM ledger_accounts WHERE code IN {} ORDER BY code",
-                        placeholders(Backend::Sqlite, 1, chunk.len())
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for c in chunk {
-                        q = q.bind(c.as_str());
-                    }
-                    for r in q.fetch_all(&mut *j.db).await? {
-                        known.push(r.get::<String, _>(0));
-                    }
-                }
-                known
+        let backend = backend_of(j.db);
+        let mut known = Vec::with_capacity(codes.len());
+        for chunk in codes.chunks(in_list_chunk(backend, codes.len())) {
+            let sql = format!(
+                "SELECT code FROM ledger_accounts WHERE code {} ORDER BY code",
+                in_list(backend, chunk.len())
+            );
+            let q = bind_texts(sqlx::query(&sql), backend, chunk.iter().map(|c| c.as_str()));
+            for r in q.fetch_all(&mut *j.db).await? {
+                known.push(r.get::<String, _>(0));
             }
-        };
+        }
         codes = known;
     }
     // Accounts first: on PostgreSQL their row locks serialize writers of the same accounts, so
@@ -266,38 +249,18 @@ fn plan_for(j: &Journal<'_>, input: &EntryInput, now: i64) -> Result<Plan> {
 }
 
 /// Existing entries for the batch's keys: key → (id, request hash).
-async fn lookup_keys<'e>(
+async fn lookup_keys(
     db: &mut Db,
-    entries: &'e [EntryInput],
-) -> Result<HashMap<&'e str, (i64, String)>> {
-    let mut found = HashMap::new();
+    entries: &[EntryInput],
+) -> Result<HashMap<String, (i64, String)>> {
+    let backend = backend_of(db);
     let keys: Vec<&str> = entries.iter().map(|e| e.idempotency_key.as_str()).collect();
-    let rows = match backend_of(db) {
-        Backend::Postgres => {
-            sqlx::query(KEYS_LOOKUP_PG)
-                .bind(pg_text_array(keys.iter().map(|k| Some(*k))))
-                .fetch_all(&mut *db)
-                .await?
-        }
-        Backend::Sqlite => {
-            let mut rows = Vec::new();
-            for chunk in keys.chunks(KEY_CHUNK) {
-                let list = placeholders(Backend::Sqlite, 1, chunk.len());
-                let sql = format!("SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN {list}");
-                let mut q = sqlx::query(&sql);
-                for k in chunk {
-                    q = q.bind(*k);
-                }
-                rows.extend(q.fetch_all(&mut *db).await?);
-            }
-            rows
-        }
-    };
-    let wanted: HashMap<&str, &'e str> = keys.iter().map(|k| (*k, *k)).collect();
-    for r in rows {
-        let key: String = r.get(0);
-        if let Some(k) = wanted.get(key.as_str()) {
-            found.insert(*k, (r.get(1), r.get(2)));
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(in_list_chunk(backend, keys.len())) {
+        let sql = keys_lookup(backend, chunk.len());
+        let q = bind_texts(sqlx::query(&sql), backend, chunk.iter().copied());
+        for r in q.fetch_all(&mut *db).await? {
+            found.insert(r.get(0), (r.get(1), r.get(2)));
         }
     }
     Ok(found)
@@ -343,9 +306,12 @@ pub(crate) fn concurrent_key(e: sqlx::Error) -> LedgerError {
 }
 
 async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64) -> Result<()> {
+    if written.is_empty() {
+        return Ok(());
+    }
     match backend_of(j.db) {
         // One statement, each column one array parameter.
-        Backend::Postgres if !written.is_empty() => {
+        Backend::Postgres => {
             let ints = |f: fn(&(i64, &Plan)) -> Option<i64>| pg_int_array(written.iter().map(f));
             let texts = |f: for<'p> fn(&'p (i64, &Plan)) -> Option<&'p str>| {
                 pg_text_array(written.iter().map(f))
@@ -378,7 +344,6 @@ async fn insert_entries(j: &mut Journal<'_>, written: &[(i64, &Plan)], now: i64)
             .await
             .map_err(concurrent_key)?;
         }
-        Backend::Postgres => {}
         Backend::Sqlite => {
             for chunk in written.chunks(ENTRY_CHUNK) {
                 let sql = format!(

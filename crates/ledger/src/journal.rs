@@ -13,8 +13,8 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
 /// What [`Journal::load`] reads of an account, in this order.
-const ACCOUNT_COLUMNS: &str = "code, id, currency, flags, status, debits_posted, credits_posted, \
-                               debits_pending, credits_pending";
+const LOADED_COLUMNS: &str = "code, id, currency, flags, status, debits_posted, credits_posted, \
+                              debits_pending, credits_pending";
 
 /// The largest amount one posting may carry: 10^15 minor units (ten trillion dollars in
 /// cents, ten million bitcoin in satoshis, a million ether in gwei). With at most 1,000
@@ -201,31 +201,15 @@ impl<'a> Journal<'a> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let rows = match backend_of(self.db) {
-            // One statement for the whole set: the codes as one array parameter. The rows are
-            // locked after sorting, so every writer locks in code order.
-            Backend::Postgres => {
-                sqlx::query(ACCOUNTS_LOOKUP_PG)
-                    .bind(pg_text_array(wanted.iter().map(|c| Some(c.as_str()))))
-                    .fetch_all(&mut *self.db)
-                    .await?
-            }
-            Backend::Sqlite => {
-                let mut rows = Vec::with_capacity(wanted.len());
-                for chunk in wanted.chunks(500) {
-                    let sql = format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code IN {} ORDER BY code",
-                        placeholders(Backend::Sqlite, 1, chunk.len()),
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for code in chunk {
-                        q = q.bind(code.as_str());
-                    }
-                    rows.extend(q.fetch_all(&mut *self.db).await?);
-                }
-                rows
-            }
-        };
+        let backend = backend_of(self.db);
+        let mut rows = Vec::with_capacity(wanted.len());
+        // PostgreSQL: one statement for the whole set (the codes as one array parameter), the
+        // rows locked after sorting, so every writer locks in code order.
+        for codes in wanted.chunks(in_list_chunk(backend, wanted.len())) {
+            let sql = accounts_lookup(backend, codes.len());
+            let q = bind_texts(sqlx::query(&sql), backend, codes.iter().map(|c| c.as_str()));
+            rows.extend(q.fetch_all(&mut *self.db).await?);
+        }
         for row in rows {
             let totals = [row.get(5), row.get(6), row.get(7), row.get(8)];
             self.accounts.insert(
@@ -389,8 +373,11 @@ impl<'a> Journal<'a> {
             .filter(|a| a.totals != a.written)
             .map(|a| (a.id, a.totals))
             .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
         match backend_of(self.db) {
-            Backend::Postgres if !changed.is_empty() => {
+            Backend::Postgres => {
                 let column = |i: usize| pg_int_array(changed.iter().map(|(_, t)| Some(t[i])));
                 sqlx::query(
                     "UPDATE ledger_accounts SET debits_posted = v.dp, credits_posted = v.cp, \
@@ -406,7 +393,6 @@ impl<'a> Journal<'a> {
                 .execute(&mut *self.db)
                 .await?;
             }
-            Backend::Postgres => {}
             Backend::Sqlite => {
                 for chunk in changed.chunks(500) {
                     // VALUES columns are column1…column5.
@@ -458,38 +444,70 @@ pub async fn fresh_plans(db: &mut Db) -> Result<()> {
     Ok(())
 }
 
-/// The lookups every write makes, as the write path sends them on `backend`, named, for
-/// `EXPLAIN` in tests and benchmarks: on SQLite here for two keys or two accounts (`$1, $2`),
-/// on PostgreSQL for one array of them (`$1`, a text array literal).
-pub fn write_path_lookups(backend: Backend) -> [(&'static str, &'static str); 2] {
+/// The lookups every write makes, as the write path sends them on `backend` (here for two keys
+/// or two accounts), named, for `EXPLAIN` in tests and benchmarks. On SQLite they take one
+/// parameter per key or account; on PostgreSQL one text array literal (`{a,b}`).
+pub fn write_path_lookups(backend: Backend) -> [(&'static str, String); 2] {
+    [
+        ("idempotency keys", keys_lookup(backend, 2)),
+        ("accounts", accounts_lookup(backend, 2)),
+    ]
+}
+
+/// The statement looking up `n` idempotency keys (see [`bind_texts`]).
+pub(crate) fn keys_lookup(backend: Backend, n: usize) -> String {
+    format!(
+        "SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key {}",
+        in_list(backend, n)
+    )
+}
+
+/// The statement loading `n` accounts in code order, row-locked on PostgreSQL (see
+/// [`bind_texts`]).
+fn accounts_lookup(backend: Backend, n: usize) -> String {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    format!(
+        "SELECT {LOADED_COLUMNS} FROM ledger_accounts WHERE code {} ORDER BY code{lock}",
+        in_list(backend, n)
+    )
+}
+
+/// `IN (?, …)` for `n` texts on SQLite; `= ANY($1::text[])` on PostgreSQL, one array literal
+/// whatever `n`, so the statement has one text (see `fanz_store::bulk::pg_text_array`).
+pub(crate) fn in_list(backend: Backend, n: usize) -> String {
     match backend {
-        Backend::Sqlite => [
-            (
-                "idempotency keys",
-                "SELECT idempotency_key, id, request_hash FROM ledger_entries WHERE idempotency_key IN ($1, $2)",
-            ),
-            (
-                "accounts",
-                "SELECT code, id, currency, flags, status, debits_posted, credits_posted, \
-                 debits_pending, credits_pending FROM ledger_accounts WHERE code IN ($1, $2) ORDER BY code",
-            ),
-        ],
-        Backend::Postgres => [
-            ("idempotency keys", KEYS_LOOKUP_PG),
-            ("accounts", ACCOUNTS_LOOKUP_PG),
-        ],
+        Backend::Postgres => "= ANY($1::text[])".to_owned(),
+        Backend::Sqlite => format!("IN {}", placeholders(backend, 1, n)),
     }
 }
 
-/// The batch's accounts loaded and row-locked on PostgreSQL: one array parameter.
-const ACCOUNTS_LOOKUP_PG: &str = "SELECT code, id, currency, flags, status, debits_posted, \
-                                  credits_posted, debits_pending, credits_pending FROM ledger_accounts \
-                                  WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE";
+/// How many of `len` texts go in one [`in_list`]: all of them on PostgreSQL, 500 on SQLite.
+pub(crate) fn in_list_chunk(backend: Backend, len: usize) -> usize {
+    match backend {
+        Backend::Postgres => len.max(1),
+        Backend::Sqlite => 500,
+    }
+}
 
-/// The batch's idempotency keys looked up on PostgreSQL: one array parameter.
-pub(crate) const KEYS_LOOKUP_PG: &str =
-    "SELECT idempotency_key, id, request_hash FROM ledger_entries \
-                                         WHERE idempotency_key = ANY($1::text[])";
+/// Bind the texts of an [`in_list`]: one parameter each on SQLite, one array on PostgreSQL.
+pub(crate) fn bind_texts<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    backend: Backend,
+    texts: impl IntoIterator<Item = &'q str>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match backend {
+        Backend::Postgres => q.bind(pg_text_array(texts.into_iter().map(Some))),
+        Backend::Sqlite => {
+            for t in texts {
+                q = q.bind(t);
+            }
+            q
+        }
+    }
+}
 
 /// One row of `ledger_postings`, as written.
 pub(crate) struct PostingRow {
@@ -504,8 +522,11 @@ pub(crate) struct PostingRow {
 /// Write postings: on PostgreSQL in one statement, each column one array parameter; on SQLite
 /// with multi-row INSERTs, 1,000 rows a statement.
 pub(crate) async fn insert_postings(db: &mut Db, rows: &[PostingRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     match backend_of(db) {
-        Backend::Postgres if !rows.is_empty() => {
+        Backend::Postgres => {
             let column = |f: fn(&PostingRow) -> i64| pg_int_array(rows.iter().map(|r| Some(f(r))));
             sqlx::query(
                 "INSERT INTO ledger_postings (entry_id, account_id, debit, credit, pending, effective_at) \
@@ -521,7 +542,6 @@ pub(crate) async fn insert_postings(db: &mut Db, rows: &[PostingRow]) -> Result<
             .execute(&mut *db)
             .await?;
         }
-        Backend::Postgres => {}
         Backend::Sqlite => {
             for chunk in rows.chunks(1000) {
                 let sql = format!(

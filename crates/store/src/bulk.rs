@@ -235,40 +235,40 @@ pub fn padded<T: Clone>(items: &[T]) -> Vec<T> {
 /// (`unnest`, `= ANY`) is one text for any number of rows and is parsed and planned as a
 /// handful of parameters rather than thousands. `None` is NULL.
 pub fn pg_int_array(items: impl IntoIterator<Item = Option<i64>>) -> String {
-    let mut out = String::from("{");
-    for (i, v) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match v {
-            Some(v) => out.push_str(&v.to_string()),
-            None => out.push_str("NULL"),
-        }
-    }
-    out.push('}');
-    out
+    pg_array(items, |out, v| {
+        use std::fmt::Write;
+        write!(out, "{v}").expect("writing to a String cannot fail");
+    })
 }
 
 /// A PostgreSQL array literal of texts (`{"a","b \"quoted\"",NULL}`), for `$1::text[]`: every
 /// element double-quoted, with `"` and `\` escaped by a backslash, so any text (commas,
 /// braces, the word NULL) is read back as itself. `None` is NULL.
 pub fn pg_text_array<'a>(items: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    pg_array(items, |out, v| {
+        out.push('"');
+        for c in v.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    })
+}
+
+/// `{a,b,NULL}`: each element written by `element`, `None` as NULL.
+fn pg_array<T>(
+    items: impl IntoIterator<Item = Option<T>>,
+    element: impl Fn(&mut String, T),
+) -> String {
     let mut out = String::from("{");
     for (i, v) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         match v {
-            Some(v) => {
-                out.push('"');
-                for c in v.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-            }
+            Some(v) => element(&mut out, v),
             None => out.push_str("NULL"),
         }
     }
